@@ -1,0 +1,109 @@
+"""Attendance codes and records (R25-R27)."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from schools.models import School, Section, Student, TimeStampedModel
+
+
+class Status(models.TextChoices):
+    PRESENT = "present", "Present"
+    ABSENT = "absent", "Absent"
+    TARDY = "tardy", "Tardy"
+    EARLY_RELEASE = "early_release", "Early release"
+
+
+class Excuse(models.TextChoices):
+    EXCUSED = "excused", "Excused"
+    UNEXCUSED = "unexcused", "Unexcused"
+    EXEMPT = "exempt", "Exempt"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class AttendanceCode(TimeStampedModel):
+    """R25: a school's attendance code."""
+
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="attendance_codes")
+    code = models.CharField(max_length=10)
+    description = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices)
+    excuse = models.CharField(max_length=20, choices=Excuse.choices, blank=True)
+
+    class Meta:
+        ordering = ["school", "code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["school", "code"],
+                name="attendance_code_unique_in_school",
+                violation_error_message="This school already has this code.",
+            ),
+            models.CheckConstraint(
+                condition=(Q(status="present") & Q(excuse=""))
+                | (~Q(status="present") & ~Q(excuse="")),
+                name="attendance_code_excuse_matches_status",
+                violation_error_code="excuse_status",
+                violation_error_message="Leave excuse blank for present; choose one for any other status.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} - {self.description or self.get_status_display()}"
+
+    def clean(self) -> None:
+        if self.status == Status.PRESENT and self.excuse:
+            raise ValidationError(
+                {"excuse": "Leave excuse blank when the status is present."}, code="excuse_status"
+            )
+        if self.status and self.status != Status.PRESENT and not self.excuse:
+            raise ValidationError(
+                {"excuse": "Choose an excuse for this status."}, code="excuse_status"
+            )
+
+
+class AttendanceSource(models.TextChoices):
+    TEACHER = "teacher", "Teacher"
+    EXCHANGE = "exchange", "Exchange"
+    CLERK = "clerk", "Clerk"
+    IMPORT = "import", "Import"
+
+
+class Attendance(TimeStampedModel):
+    """One student's attendance in one section on one day (R25, R27)."""
+
+    student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="attendance")
+    section = models.ForeignKey(Section, on_delete=models.PROTECT, related_name="attendance")
+    date = models.DateField()
+    code = models.ForeignKey(AttendanceCode, on_delete=models.PROTECT, related_name="records")
+    comments = models.TextField(blank=True)
+    source = models.CharField(
+        max_length=10, choices=AttendanceSource.choices, default=AttendanceSource.TEACHER
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    run_id = models.BigIntegerField(null=True, blank=True)
+    # R27: an HS record copied from a tech record, and when a clerk resolved it.
+    source_record = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="copies"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-date", "section", "student"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["student", "section", "date"], name="attendance_unique_per_day"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["date", "section"]),
+            models.Index(fields=["modified_at"], name="attendance_modified_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.student_id}/{self.section_id}/{self.date}: {self.code_id}"

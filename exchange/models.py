@@ -1,0 +1,142 @@
+"""KTS links and exchange runs (R17-R29, R38, R39)."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from schools.models import School, Section, Student, TimeStampedModel
+
+
+class KtsLink(TimeStampedModel):
+    """R17: a HS section of a KTS course paired with a tech section of a KTS course."""
+
+    hs_section = models.OneToOneField(Section, on_delete=models.CASCADE, related_name="kts_link")
+    tech_section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="kts_links_in")
+
+    class Meta:
+        ordering = ["tech_section", "hs_section"]
+        verbose_name = "KTS link"
+
+    def __str__(self) -> str:
+        return f"{self.hs_section} -> {self.tech_section}"
+
+    def clean(self) -> None:
+        if not (self.hs_section_id and self.tech_section_id):
+            return
+        hs_course = self.hs_section.course
+        tech_course = self.tech_section.course
+        errors = {}
+        if hs_course.calendar.school.kind != "high_school":
+            errors["hs_section"] = "Choose a section of a high school."
+        elif not hs_course.is_kts:
+            errors["hs_section"] = f"Mark course {hs_course.number} as a KTS course first."
+        if tech_course.calendar.school.kind != "technical_school":
+            errors["tech_section"] = "Choose a section of a technical school."
+        elif not tech_course.is_kts:
+            errors["tech_section"] = f"Mark course {tech_course.number} as a KTS course first."
+        if errors:
+            raise ValidationError(errors, code="kts_link_invalid")
+        if hs_course.calendar.school_year != tech_course.calendar.school_year:
+            raise ValidationError(
+                {"tech_section": "Link sections of the same school year."},
+                code="school_year_mismatch",
+            )
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class ExchangeRun(models.Model):
+    """R28/R29: one exchange run with its counts per flow and outcome."""
+
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    as_of = models.DateField()
+    dry_run = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    trigger = models.CharField(max_length=20, default="manual")  # schedule / api / admin / command
+    counts = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} ({self.as_of}, {self.status})"
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+
+class RunPart(models.Model):
+    """One technical school's share of a run; committed atomically (R29)."""
+
+    run = models.ForeignKey(ExchangeRun, on_delete=models.CASCADE, related_name="parts")
+    tech_school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["run", "tech_school"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "tech_school"], name="run_part_unique"),
+        ]
+
+
+class Flow(models.TextChoices):
+    ENROLLMENTS = "enrollments", "Enrollments"
+    GRADES = "grades", "Grades"
+    ATTENDANCE = "attendance", "Attendance"
+
+
+class Action(models.TextChoices):
+    ADDED = "added", "Added"
+    UPDATED = "updated", "Updated"
+    UNCHANGED = "unchanged", "Unchanged"
+    SKIPPED = "skipped", "Skipped"
+    ENDED = "ended", "Ended"
+    REMOVED = "removed", "Removed"
+
+
+class Reason(models.TextChoices):
+    NOT_ROSTERED = "not_rostered", "Student not rostered in the HS section"
+    NO_HS_TASK = "no_hs_task", "HS course lacks this CTE task"
+    NO_ACTIVE_TERM = "no_active_term", "HS task has no single active term"
+    TERM_OUT_OF_RANGE = "term_out_of_range", "HS active term outside the tech term"
+    SCORE_UNTRANSLATABLE = "score_untranslatable", "Percent cannot be translated"
+    NO_UNKNOWN_CODE = "no_unknown_code", "HS has no unknown attendance code"
+    NO_MATCHING_CODE = "no_matching_code", "HS has no code with the same status and excuse"
+    RESOLVED = "resolved", "Already resolved by a clerk"
+
+
+class ExchangeOutcome(models.Model):
+    """R21: one record's outcome in one run. Keys only - no student names (R37)."""
+
+    run = models.ForeignKey(ExchangeRun, on_delete=models.CASCADE, related_name="outcomes")
+    tech_school = models.ForeignKey(School, null=True, on_delete=models.CASCADE, related_name="+")
+    flow = models.CharField(max_length=12, choices=Flow.choices)
+    action = models.CharField(max_length=10, choices=Action.choices)
+    reason = models.CharField(max_length=25, choices=Reason.choices, blank=True)
+    student = models.ForeignKey(Student, null=True, on_delete=models.SET_NULL, related_name="+")
+    hs_section = models.ForeignKey(Section, null=True, on_delete=models.SET_NULL, related_name="+")
+    source_id = models.BigIntegerField(null=True)
+    target_id = models.BigIntegerField(null=True)
+    message = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["run", "id"]
+        indexes = [models.Index(fields=["run", "flow", "action"])]

@@ -1,0 +1,23 @@
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import UserFactory
+
+
+@pytest.fixture
+def superuser(db):
+    return UserFactory(username="state-admin", is_superuser=True, is_staff=True)
+
+
+@pytest.fixture
+def api(superuser) -> APIClient:
+    """An API client logged in as a state admin (superuser)."""
+    client = APIClient()
+    client.force_authenticate(superuser)
+    return client
+
+
+@pytest.fixture
+def admin_client_su(client, superuser):
+    client.force_login(superuser)
+    return client

@@ -1,0 +1,226 @@
+"""factory_boy factories that keep related objects consistent (same school, same year)."""
+
+import datetime as dt
+from decimal import Decimal
+
+import factory
+from django.contrib.auth import get_user_model
+
+from grading.models import (
+    CTE_FINAL,
+    CTE_NUMERIC,
+    CTE_TERM,
+    CourseGradingTask,
+    CourseTaskTerm,
+    CreditType,
+    GradingTask,
+    ScoreGroup,
+)
+from schools.models import (
+    Calendar,
+    Course,
+    District,
+    Enrollment,
+    Roster,
+    School,
+    SchoolKind,
+    Section,
+    Student,
+    Term,
+)
+
+YEAR = 2027  # the 2026-27 school year
+YEAR_START = dt.date(2026, 8, 10)
+YEAR_END = dt.date(2027, 5, 28)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.org")
+    password = factory.PostGenerationMethodCall("set_password", "pw-for-tests-1")
+
+
+class DistrictFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = District
+
+    code = factory.Sequence(lambda n: f"D{n:03d}")
+    name = factory.Sequence(lambda n: f"District {n}")
+
+
+class SchoolFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = School
+
+    district = factory.SubFactory(DistrictFactory)
+    code = factory.Sequence(lambda n: f"S{n:03d}")
+    name = factory.Sequence(lambda n: f"School {n}")
+    kind = SchoolKind.HIGH_SCHOOL
+
+
+class CalendarFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Calendar
+
+    school = factory.SubFactory(SchoolFactory)
+    school_year = YEAR
+    name = factory.LazyAttribute(lambda o: f"{o.school.name} 2026-27")
+    start_date = YEAR_START
+    end_date = YEAR_END
+
+
+class TermFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Term
+
+    calendar = factory.SubFactory(CalendarFactory)
+    name = factory.Sequence(lambda n: f"T{n}")
+    seq = factory.Sequence(lambda n: n + 1)
+    start_date = YEAR_START
+    end_date = YEAR_END
+
+
+class CourseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Course
+
+    calendar = factory.SubFactory(CalendarFactory)
+    number = factory.Sequence(lambda n: f"C{n:04d}")
+    name = factory.Sequence(lambda n: f"Course {n}")
+    is_kts = False
+
+
+class SectionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Section
+
+    course = factory.SubFactory(CourseFactory)
+    number = factory.Sequence(lambda n: f"{n + 1}")
+
+    @factory.post_generation
+    def teachers(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.teachers.set(extracted)
+
+
+class StudentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Student
+
+    state_id = factory.Sequence(lambda n: f"{9000000000 + n}")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    birth_date = dt.date(2009, 5, 1)
+
+
+class EnrollmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Enrollment
+
+    student = factory.SubFactory(StudentFactory)
+    calendar = factory.SubFactory(CalendarFactory)
+    service_type = "primary"
+    grade_level = "11"
+    start_date = factory.LazyAttribute(lambda o: o.calendar.start_date)
+
+
+class RosterFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Roster
+
+    student = factory.SubFactory(StudentFactory)
+    section = factory.SubFactory(SectionFactory)
+    start_date = factory.LazyAttribute(lambda o: o.section.course.calendar.start_date)
+
+
+class CreditTypeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CreditType
+
+    name = factory.Sequence(lambda n: f"Credit type {n}")
+    district = None
+
+
+def cte_task(code: str) -> GradingTask:
+    return GradingTask.objects.get(code=code)
+
+
+def cte_numeric() -> ScoreGroup:
+    return ScoreGroup.objects.get(name=CTE_NUMERIC, district=None)
+
+
+def quarters(calendar: Calendar) -> list[Term]:
+    """Four HS quarters inside the factories' school year."""
+    spans = [
+        ((2026, 8, 10), (2026, 10, 9)),
+        ((2026, 10, 12), (2026, 12, 18)),
+        ((2027, 1, 4), (2027, 3, 12)),
+        ((2027, 3, 15), (2027, 5, 28)),
+    ]
+    return [
+        Term.objects.create(
+            calendar=calendar, name=f"Q{i}", seq=i, start_date=dt.date(*a), end_date=dt.date(*b)
+        )
+        for i, (a, b) in enumerate(spans, start=1)
+    ]
+
+
+def semesters(calendar: Calendar) -> list[Term]:
+    """Two tech semesters inside the factories' school year."""
+    spans = [((2026, 8, 10), (2026, 12, 18)), ((2027, 1, 4), (2027, 5, 28))]
+    return [
+        Term.objects.create(
+            calendar=calendar, name=f"S{i}", seq=i, start_date=dt.date(*a), end_date=dt.date(*b)
+        )
+        for i, (a, b) in enumerate(spans, start=1)
+    ]
+
+
+def setup_cte_tasks(
+    course: Course,
+    *,
+    active_term: Term | None,
+    score_group: ScoreGroup | None = None,
+    credit_type: CreditType | None = None,
+    term_gpa_weight: Decimal | None = Decimal("1"),
+    final_active_term: Term | None = None,
+) -> dict[str, CourseGradingTask]:
+    """A correctly set-up KTS course (R6-R11): CTE Term Grade on every term (one active,
+    Term GPA weight on it) and CTE Final Grade with credit on the last term."""
+    group = score_group or cte_numeric()
+    terms = list(course.calendar.terms.order_by("seq"))
+    credit_type = (
+        credit_type
+        or CreditType.objects.get_or_create(name="Career and Technical", district=None)[0]
+    )
+    term_task = CourseGradingTask.objects.create(
+        course=course,
+        grading_task=cte_task(CTE_TERM),
+        score_group=group,
+        term_gpa_weight=term_gpa_weight,
+    )
+    CourseTaskTerm.objects.bulk_create(
+        CourseTaskTerm(
+            course_task=term_task,
+            term=t,
+            active=(active_term is not None and t.pk == active_term.pk),
+        )
+        for t in terms
+    )
+    final_task = CourseGradingTask.objects.create(
+        course=course,
+        grading_task=cte_task(CTE_FINAL),
+        score_group=group,
+        credit=Decimal("1"),
+        credit_type=credit_type,
+    )
+    CourseTaskTerm.objects.create(
+        course_task=final_task,
+        term=terms[-1],
+        active=final_active_term is not None and final_active_term.pk == terms[-1].pk,
+    )
+    return {CTE_TERM: term_task, CTE_FINAL: final_task}
