@@ -1,1 +1,3 @@
-urlpatterns: list = []
+from grading.views import reports, teacher
+
+urlpatterns = [*teacher.urlpatterns, *reports.urlpatterns]

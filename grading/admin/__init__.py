@@ -1,0 +1,1 @@
+from grading.admin import grades, reports, setup  # noqa: F401  (registers the ModelAdmins)

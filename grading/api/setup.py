@@ -1,0 +1,5 @@
+urlpatterns: list = []
+
+
+def register(router) -> None:
+    """Add this module's viewsets to the /api/v1/ router."""

@@ -1,0 +1,1 @@
+"""django-q2 entry points: thin, safe to run twice (R12, R15)."""
