@@ -1,0 +1,20 @@
+"""django-q2 entry points of the exchange (R28). Thin: ids or dates in, one service call."""
+
+from django.utils import timezone
+
+from exchange import services
+
+
+def nightly_exchange() -> int:
+    """The ``exchange-nightly`` schedule: run the exchange for today."""
+    return services.exchange_run(as_of=timezone.localdate(), trigger="schedule").pk
+
+
+def start_run(run_id: int) -> None:
+    """A run queued by the API or the admin."""
+    services.exchange_run_start(run_id=run_id)
+
+
+def run_school_part(run_id: int, tech_school_id: int) -> None:
+    """One technical school's share of a run."""
+    services.exchange_run_school(run_id=run_id, tech_school_id=tech_school_id)
