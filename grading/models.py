@@ -251,12 +251,20 @@ class GradingWindow(TimeStampedModel):
     def clean(self) -> None:
         if self.opens_on and self.closes_on and self.opens_on > self.closes_on:
             raise ValidationError(
-                {"closes_on": "Set the closing date on or after the opening date."},
-                code="dates_out_of_order",
+                {
+                    "closes_on": ValidationError(
+                        "Set the closing date on or after the opening date.",
+                        code="dates_out_of_order",
+                    )
+                }
             )
         if self.term_id and self.school_id and self.term.calendar.school_id != self.school_id:
             raise ValidationError(
-                {"term": "Choose a term of this school's calendar."}, code="term_of_other_school"
+                {
+                    "term": ValidationError(
+                        "Choose a term of this school's calendar.", code="term_of_other_school"
+                    )
+                }
             )
 
 

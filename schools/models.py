@@ -10,6 +10,14 @@ from django.db import models
 from django.db.models import Q
 
 
+def coded_error(message, *, code: str) -> ValidationError:
+    """A ValidationError whose ``code`` survives a ``{field: message}`` dict: Django drops the
+    code when the dict's messages are plain strings, and tests and clients rely on it."""
+    if isinstance(message, dict):
+        return ValidationError({f: ValidationError(m, code=code) for f, m in message.items()})
+    return ValidationError(message, code=code)
+
+
 class TimeStampedModel(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True, db_index=True)
@@ -92,20 +100,12 @@ class Calendar(TimeStampedModel):
 
     def clean(self) -> None:
         if self.start_date and self.end_date and self.start_date > self.end_date:
-            raise ValidationError(
+            raise coded_error(
                 {"end_date": "Set the end date on or after the start date."},
                 code="dates_out_of_order",
             )
-        if (
-            self.school_year
-            and self.end_date
-            and self.end_date.year
-            not in (
-                self.school_year,
-                self.school_year - 1,
-            )
-        ):
-            raise ValidationError(
+        if self.school_year and self.end_date and self.end_date.year != self.school_year:
+            raise coded_error(
                 {
                     "school_year": "School year is the year the calendar ends; it must match the end date."
                 },
@@ -154,13 +154,13 @@ class Term(TimeStampedModel):
         if not (self.start_date and self.end_date and self.calendar_id):
             return
         if self.start_date > self.end_date:
-            raise ValidationError(
+            raise coded_error(
                 {"end_date": "Set the end date on or after the start date."},
                 code="dates_out_of_order",
             )
         cal = self.calendar
         if self.start_date < cal.start_date or self.end_date > cal.end_date:
-            raise ValidationError(
+            raise coded_error(
                 f"Keep the term inside its calendar ({cal.start_date} to {cal.end_date}).",
                 code="term_outside_calendar",
             )
@@ -169,7 +169,7 @@ class Term(TimeStampedModel):
             start_date__lte=self.end_date, end_date__gte=self.start_date
         ).first()
         if overlap:
-            raise ValidationError(
+            raise coded_error(
                 f"Change the dates: they overlap {overlap.name} ({overlap.start_date} to "
                 f"{overlap.end_date}).",
                 code="terms_overlap",
@@ -180,7 +180,7 @@ class Term(TimeStampedModel):
                 | Q(seq__gt=self.seq, start_date__lt=self.start_date)
             ).first()
             if misordered:
-                raise ValidationError(
+                raise coded_error(
                     {
                         "seq": f"Number terms in date order: {misordered.name} (sequence "
                         f"{misordered.seq}) starts {misordered.start_date}."
@@ -295,7 +295,7 @@ class Enrollment(TimeStampedModel):
         if self.calendar_id:
             self.school_year = self.calendar.school_year
         if self.start_date and self.end_date and self.start_date > self.end_date:
-            raise ValidationError(
+            raise coded_error(
                 {"end_date": "Set the end date on or after the start date."},
                 code="dates_out_of_order",
             )
@@ -303,7 +303,7 @@ class Enrollment(TimeStampedModel):
             return
         school = self.calendar.school
         if self.service_type == ServiceType.PRIMARY and school.is_technical:
-            raise ValidationError(
+            raise coded_error(
                 {
                     "service_type": "Enroll at a technical school as secondary; the primary "
                     "enrollment belongs to the home high school."
@@ -322,7 +322,7 @@ class Enrollment(TimeStampedModel):
                 .first()
             )
             if clash:
-                raise ValidationError(
+                raise coded_error(
                     {
                         "service_type": f"The student already has a primary enrollment at "
                         f"{clash.calendar.school} this school year; make this one secondary."
@@ -361,7 +361,7 @@ class Roster(TimeStampedModel):
 
     def clean(self) -> None:
         if self.start_date and self.end_date and self.start_date > self.end_date:
-            raise ValidationError(
+            raise coded_error(
                 {"end_date": "Set the end date on or after the start date."},
                 code="dates_out_of_order",
             )
@@ -369,7 +369,7 @@ class Roster(TimeStampedModel):
             return
         calendar = self.section.course.calendar
         if not (calendar.start_date <= self.start_date <= calendar.end_date):
-            raise ValidationError(
+            raise coded_error(
                 {
                     "start_date": f"Start the roster inside the calendar ({calendar.start_date} to "
                     f"{calendar.end_date})."
@@ -377,7 +377,7 @@ class Roster(TimeStampedModel):
                 code="roster_outside_calendar",
             )
         if not Enrollment.objects.filter(student_id=self.student_id, calendar=calendar).exists():
-            raise ValidationError(
+            raise coded_error(
                 {
                     "student": f"Enroll the student at {calendar.school} for {calendar.school_year} "
                     "before rostering them."
@@ -392,7 +392,7 @@ class Roster(TimeStampedModel):
         if self.end_date:
             overlapping = overlapping.filter(start_date__lte=self.end_date)
         if overlapping.exists():
-            raise ValidationError(
+            raise coded_error(
                 "The student is already rostered in this section for these dates; end that "
                 "roster first.",
                 code="roster_overlap",
@@ -448,13 +448,13 @@ class StaffRole(TimeStampedModel):
     def clean(self) -> None:
         if self.role == Role.DISTRICT_ADMIN:
             if not self.district_id or self.school_id:
-                raise ValidationError(
+                raise coded_error(
                     {"district": "Choose the district this admin manages, and leave school blank."},
                     code="role_scope",
                 )
         elif self.role:
             if not self.school_id or self.district_id:
-                raise ValidationError(
+                raise coded_error(
                     {"school": "Choose the school for this role, and leave district blank."},
                     code="role_scope",
                 )

@@ -1,5 +1,275 @@
+"""Setup resources of grading (API.md): score groups, grading tasks, credit types, course
+tasks, grading windows. Serializers hand every write to grading/services/setup.py, the same
+validation the admin forms call (R4-R12)."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from grading import filters
+from grading.models import (
+    CourseGradingTask,
+    CreditType,
+    GradingTask,
+    GradingWindow,
+    ScoreGroup,
+    ScoreRow,
+)
+from grading.services import setup as services
+from schools.api import SetupViewSet
+from schools.api_common import CleanModelSerializer, django_error_to_drf
+from schools.models import Term
+
 urlpatterns: list = []
+
+
+class ServiceSerializer(CleanModelSerializer):
+    """Writes go through a service; ``value()`` merges a PATCH with the saved row."""
+
+    def value(self, attrs, name, default=None):
+        if name in attrs:
+            return attrs[name]
+        if self.instance is not None:
+            return getattr(self.instance, name)
+        return default
+
+    @property
+    def by(self):
+        request = self.context.get("request")
+        return request.user if request else None
+
+    def call(self, fn, **kwargs):
+        try:
+            return fn(**kwargs)
+        except DjangoValidationError as exc:
+            raise django_error_to_drf(exc) from exc
+
+    def create(self, validated_data):
+        return self.write(None, validated_data)
+
+    def update(self, instance, validated_data):
+        return self.write(instance, validated_data)
+
+
+class ScoreRowSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ScoreRow
+        fields = ["score", "min_percent", "passing", "gpa_value"]
+
+
+class ScoreGroupSerializer(ServiceSerializer):
+    rows = ScoreRowSerializer(many=True)
+
+    class Meta:
+        model = ScoreGroup
+        fields = ["id", "name", "district", "rows"]
+        validators: list = []  # uniqueness is checked by full_clean() in the service
+
+    def write(self, instance, data):
+        rows = data.get("rows")
+        if rows is None and instance is not None:
+            rows = [{k: getattr(r, k) for k in services.ROW_FIELDS} for r in instance.rows.all()]
+        return self.call(
+            services.score_group_save,
+            group=instance,
+            name=self.value(data, "name"),
+            district=self.value(data, "district"),
+            rows=rows or [],
+            by=self.by,
+        )
+
+
+class GradingTaskSerializer(ServiceSerializer):
+    class Meta:
+        model = GradingTask
+        fields = ["id", "name", "code", "district", "is_cte"]
+        read_only_fields = ["is_cte"]
+        validators: list = []
+
+    def write(self, instance, data):
+        return self.call(
+            services.grading_task_save,
+            task=instance,
+            name=self.value(data, "name"),
+            code=self.value(data, "code", ""),
+            district=self.value(data, "district"),
+            by=self.by,
+        )
+
+
+class CreditTypeSerializer(ServiceSerializer):
+    class Meta:
+        model = CreditType
+        fields = ["id", "district", "name"]
+        validators: list = []
+
+    def write(self, instance, data):
+        return self.call(
+            services.credit_type_save,
+            credit_type=instance,
+            name=self.value(data, "name"),
+            district=self.value(data, "district"),
+            by=self.by,
+        )
+
+
+class CourseGradingTaskSerializer(ServiceSerializer):
+    """term_mask / active_mask are lists of term ids, derived from the CourseTaskTerm rows."""
+
+    term_mask = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=Term.objects.all(), write_only=True
+    )
+    active_mask = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=Term.objects.all(), write_only=True, required=False
+    )
+
+    class Meta:
+        model = CourseGradingTask
+        fields = [
+            "id",
+            "course",
+            "grading_task",
+            "score_group",
+            "term_gpa_weight",
+            "credit",
+            "credit_type",
+            "term_mask",
+            "active_mask",
+        ]
+        validators: list = []
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        rows = sorted(instance.mask.all(), key=lambda r: r.term_id)
+        data["term_mask"] = [r.term_id for r in rows]
+        data["active_mask"] = [r.term_id for r in rows if r.active]
+        return data
+
+    def _mask(self, data, name):
+        if name in data:
+            return data[name]
+        if self.instance is None:
+            return []
+        rows = self.instance.mask.select_related("term")
+        if name == "active_mask":
+            rows = rows.filter(active=True)
+        return [r.term for r in rows]
+
+    def write(self, instance, data):
+        return self.call(
+            services.course_task_save,
+            course_task_or_None=instance,
+            course=self.value(data, "course"),
+            grading_task=self.value(data, "grading_task"),
+            score_group=self.value(data, "score_group"),
+            term_gpa_weight=self.value(data, "term_gpa_weight"),
+            credit=self.value(data, "credit"),
+            credit_type=self.value(data, "credit_type"),
+            term_mask=self._mask(data, "term_mask"),
+            active_mask=self._mask(data, "active_mask"),
+            by=self.by,
+        )
+
+
+class GradingWindowSerializer(ServiceSerializer):
+    class Meta:
+        model = GradingWindow
+        fields = ["id", "school", "term", "grading_tasks", "opens_on", "closes_on", "applied_at"]
+        read_only_fields = ["applied_at"]
+
+    def write(self, instance, data):
+        tasks = data.get("grading_tasks")
+        if tasks is None:
+            tasks = list(instance.grading_tasks.all()) if instance else []
+        return self.call(
+            services.grading_window_save,
+            window=instance,
+            school=self.value(data, "school"),
+            term=self.value(data, "term"),
+            grading_tasks=tasks,
+            opens_on=self.value(data, "opens_on"),
+            closes_on=self.value(data, "closes_on"),
+            by=self.by,
+        )
+
+
+class ServiceDeleteMixin:
+    delete_service = None
+    delete_arg = ""
+
+    def perform_destroy(self, instance):
+        try:
+            type(self).delete_service(**{self.delete_arg: instance, "by": self.request.user})
+        except DjangoValidationError as exc:
+            raise django_error_to_drf(exc) from exc
+
+
+class ScoreGroupViewSet(ServiceDeleteMixin, SetupViewSet):
+    queryset = ScoreGroup.objects.prefetch_related("rows")
+    serializer_class = ScoreGroupSerializer
+    filterset_class = filters.ScoreGroupFilter
+    search_fields = ["name"]
+    delete_service = services.score_group_delete
+    delete_arg = "group"
+
+
+class GradingTaskViewSet(ServiceDeleteMixin, SetupViewSet):
+    queryset = GradingTask.objects.all()
+    serializer_class = GradingTaskSerializer
+    filterset_class = filters.GradingTaskFilter
+    search_fields = ["name", "code"]
+    delete_service = services.grading_task_delete
+    delete_arg = "task"
+
+
+class CreditTypeViewSet(ServiceDeleteMixin, SetupViewSet):
+    queryset = CreditType.objects.all()
+    serializer_class = CreditTypeSerializer
+    filterset_class = filters.CreditTypeFilter
+    search_fields = ["name"]
+    delete_service = services.credit_type_delete
+    delete_arg = "credit_type"
+
+
+class CourseGradingTaskViewSet(ServiceDeleteMixin, SetupViewSet):
+    queryset = CourseGradingTask.objects.prefetch_related("mask")
+    serializer_class = CourseGradingTaskSerializer
+    filterset_class = filters.CourseGradingTaskFilter
+    search_fields = ["course__number", "course__name", "grading_task__name"]
+    delete_service = services.course_task_delete
+    delete_arg = "course_task"
+
+
+class GradingWindowViewSet(SetupViewSet):
+    queryset = GradingWindow.objects.select_related("term").prefetch_related("grading_tasks")
+    serializer_class = GradingWindowSerializer
+    filterset_class = filters.GradingWindowFilter
+    search_fields = ["term__name", "school__name"]
+
+    @action(detail=True, methods=["post"])
+    def apply(self, request, pk=None):
+        """R12: apply this window now (open: make its term the only active one; closed:
+        make it inactive)."""
+        window = self.get_object()
+        try:
+            result = services.grading_window_apply_one(window=window, today=timezone.localdate())
+        except DjangoValidationError as exc:
+            raise django_error_to_drf(exc) from exc
+        return Response({"id": window.pk, **result}, status=status.HTTP_200_OK)
+
+
+VIEWSETS = {
+    "score-groups": ScoreGroupViewSet,
+    "grading-tasks": GradingTaskViewSet,
+    "credit-types": CreditTypeViewSet,
+    "course-grading-tasks": CourseGradingTaskViewSet,
+    "grading-windows": GradingWindowViewSet,
+}
 
 
 def register(router) -> None:
     """Add this module's viewsets to the /api/v1/ router."""
+    for name, viewset in VIEWSETS.items():
+        router.register(name, viewset, basename=name)

@@ -1,0 +1,126 @@
+"""Admin for organisations, calendars and people (R1-R3, R36). Configuration only: the
+ModelForms run ``full_clean()``, the same validation as the services and the API."""
+
+from django.contrib import admin
+
+from schools.models import (
+    Calendar,
+    Course,
+    District,
+    Enrollment,
+    Roster,
+    School,
+    Section,
+    StaffRole,
+    Student,
+    Term,
+)
+
+
+@admin.register(District)
+class DistrictAdmin(admin.ModelAdmin):
+    list_display = ["name", "code"]
+    search_fields = ["name", "code"]
+
+
+@admin.register(School)
+class SchoolAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "district", "kind", "unknown_attendance_sync"]
+    list_filter = ["district", "kind", "unknown_attendance_sync"]
+    list_select_related = ["district"]
+    search_fields = ["name", "code"]
+
+
+class TermInline(admin.TabularInline):
+    model = Term
+    extra = 0
+    fields = ["seq", "name", "start_date", "end_date"]
+
+
+@admin.register(Calendar)
+class CalendarAdmin(admin.ModelAdmin):
+    list_display = ["name", "school", "school_year", "start_date", "end_date"]
+    list_filter = ["school_year", "school__district", "school"]
+    list_select_related = ["school"]
+    search_fields = ["name", "school__name"]
+    autocomplete_fields = ["school"]
+    inlines = [TermInline]
+
+
+@admin.register(Term)
+class TermAdmin(admin.ModelAdmin):
+    list_display = ["name", "seq", "calendar", "start_date", "end_date"]
+    list_filter = ["calendar__school_year", "calendar__school__district", "calendar__school"]
+    list_select_related = ["calendar__school"]
+    search_fields = ["name", "calendar__name", "calendar__school__name"]
+    autocomplete_fields = ["calendar"]
+
+
+@admin.register(Course)
+class CourseAdmin(admin.ModelAdmin):
+    list_display = ["number", "name", "calendar", "state_code", "is_kts"]
+    list_filter = [
+        "is_kts",
+        "calendar__school_year",
+        "calendar__school__district",
+        "calendar__school",
+    ]
+    list_select_related = ["calendar__school"]
+    search_fields = ["number", "name", "state_code"]
+    autocomplete_fields = ["calendar"]
+
+
+@admin.register(Section)
+class SectionAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "course", "number"]
+    list_filter = [
+        "course__is_kts",
+        "course__calendar__school_year",
+        "course__calendar__school__district",
+        "course__calendar__school",
+    ]
+    list_select_related = ["course__calendar__school"]
+    search_fields = ["number", "course__number", "course__name"]
+    autocomplete_fields = ["course", "teachers"]
+
+
+@admin.register(Student)
+class StudentAdmin(admin.ModelAdmin):
+    list_display = ["state_id", "last_name", "first_name", "birth_date"]
+    search_fields = ["state_id", "last_name", "first_name"]
+
+
+@admin.register(Enrollment)
+class EnrollmentAdmin(admin.ModelAdmin):
+    list_display = ["student", "calendar", "service_type", "grade_level", "start_date", "end_date"]
+    list_filter = [
+        "service_type",
+        "school_year",
+        "calendar__school__district",
+        "calendar__school",
+    ]
+    list_select_related = ["student", "calendar__school"]
+    search_fields = ["student__state_id", "student__last_name", "student__first_name"]
+    autocomplete_fields = ["student", "calendar"]
+
+
+@admin.register(Roster)
+class RosterAdmin(admin.ModelAdmin):
+    list_display = ["student", "section", "start_date", "end_date"]
+    list_filter = [
+        "section__course__calendar__school_year",
+        "section__course__calendar__school__district",
+        "section__course__calendar__school",
+    ]
+    list_select_related = ["student", "section__course"]
+    search_fields = ["student__state_id", "student__last_name", "section__course__number"]
+    autocomplete_fields = ["student", "section"]
+
+
+@admin.register(StaffRole)
+class StaffRoleAdmin(admin.ModelAdmin):
+    list_display = ["user", "role", "district", "school"]
+    list_filter = ["role", "district", "school"]
+    list_select_related = ["user", "district", "school"]
+    search_fields = ["user__username", "user__email"]
+    autocomplete_fields = ["user", "school"]
