@@ -1,5 +1,221 @@
-"""API resources of this app (serializers and thin views)."""
+"""API resources of this app (serializers and thin views): R25-R27, R37."""
+
+import django_filters
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import path
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from attendance import selectors, services
+from attendance.models import Attendance, AttendanceCode, Excuse, Status
+from schools.access import IsScopedUser, scope_queryset
+from schools.api_common import CleanModelSerializer, ScopedModelViewSet, django_error_to_drf
+from schools.models import School
+
+
+# --- Codes (R25) -------------------------------------------------------------------------
+class AttendanceCodeSerializer(CleanModelSerializer):
+    class Meta:
+        model = AttendanceCode
+        fields = ["id", "school", "code", "description", "status", "excuse"]
+
+
+class AttendanceCodeViewSet(ScopedModelViewSet):
+    queryset = AttendanceCode.objects.select_related("school").order_by("school_id", "code")
+    serializer_class = AttendanceCodeSerializer
+    filterset_fields = ["school", "status", "excuse"]
+    search_fields = ["code", "description"]
+
+
+# --- Records (R25) -----------------------------------------------------------------------
+class AttendanceFilter(django_filters.FilterSet):
+    school = django_filters.NumberFilter(field_name="section__course__calendar__school")
+    start = django_filters.DateFilter(field_name="date", lookup_expr="gte")
+    end = django_filters.DateFilter(field_name="date", lookup_expr="lte")
+    changed_since = django_filters.IsoDateTimeFilter(field_name="modified_at", lookup_expr="gte")
+
+    class Meta:
+        model = Attendance
+        fields = ["student", "section", "date", "code", "source"]
+
+
+class AttendanceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Attendance
+        fields = [
+            "id",
+            "student",
+            "section",
+            "date",
+            "code",
+            "comments",
+            "source",
+            "resolved_at",
+            "modified_at",
+        ]
+        read_only_fields = ["source", "resolved_at", "modified_at"]
+        # POST upserts on (student, section, date): the service decides create or update.
+        validators: list = []
+
+
+class ResolveSerializer(serializers.Serializer):
+    code = serializers.PrimaryKeyRelatedField(queryset=AttendanceCode.objects.all())
+
+
+class AttendanceViewSet(ScopedModelViewSet):
+    """R25 records; ``unknown`` and ``resolve`` are the clerks' worklist (R27)."""
+
+    queryset = Attendance.objects.order_by("-date", "section_id", "student_id")
+    serializer_class = AttendanceSerializer
+    filterset_class = AttendanceFilter
+
+    def _save(self, data: dict, *, request) -> tuple[Attendance, bool]:
+        try:
+            return services.attendance_record(
+                student=data["student"],
+                section=data["section"],
+                date=data["date"],
+                code=data["code"],
+                comments=data.get("comments", ""),
+                by=request.user,
+            )
+        except DjangoValidationError as exc:
+            raise django_error_to_drf(exc) from exc
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        record, created = self._save(serializer.validated_data, request=request)
+        return Response(
+            self.get_serializer(record).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    def update(self, request, *args, **kwargs):
+        instance = self.get_object()
+        partial = kwargs.pop("partial", False)
+        serializer = self.get_serializer(instance, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        data = {
+            "student": instance.student,
+            "section": instance.section,
+            "date": instance.date,
+            "code": instance.code,
+            "comments": instance.comments,
+            **serializer.validated_data,
+        }
+        for key in ("student", "section", "date"):
+            if data[key] != getattr(instance, key):
+                raise serializers.ValidationError(
+                    {key: ["Student, section and date cannot change; record that day instead."]}
+                )
+        record, _ = self._save(data, request=request)
+        return Response(self.get_serializer(record).data)
+
+    def perform_destroy(self, instance):
+        services.attendance_delete(record=instance, by=self.request.user)
+
+    @action(detail=False, methods=["get"])
+    def unknown(self, request):
+        """R27: the clerks' worklist for ``?school=`` (oldest first)."""
+        school_id = request.query_params.get("school")
+        if not school_id or not school_id.isdigit():
+            raise serializers.ValidationError({"school": ["Give ?school=<id> of a high school."]})
+        school = scope_queryset(request.user, School.objects.filter(pk=school_id)).first()
+        if school is None:
+            return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+        qs = scope_queryset(request.user, selectors.unknown_worklist(school=school))
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @action(detail=True, methods=["post"], serializer_class=ResolveSerializer)
+    def resolve(self, request, pk=None):
+        """R27: a clerk resolves a worklist record: ``{"code"}``."""
+        record = self.get_object()
+        serializer = ResolveSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            record = services.attendance_resolve(
+                record=record, code=serializer.validated_data["code"], by=request.user
+            )
+        except DjangoValidationError as exc:
+            raise django_error_to_drf(exc) from exc
+        return Response(AttendanceSerializer(record).data)
+
+
+# --- R26 real-time report ----------------------------------------------------------------
+class TechAttendanceQuery(serializers.Serializer):
+    school = serializers.PrimaryKeyRelatedField(queryset=School.objects.all())
+    start = serializers.DateField()
+    end = serializers.DateField()
+    student = serializers.IntegerField(required=False, min_value=1)
+    status = serializers.ChoiceField(choices=Status.choices, required=False)
+    excuse = serializers.ChoiceField(choices=Excuse.choices, required=False)
+
+    def validate(self, attrs):
+        if attrs["start"] > attrs["end"]:
+            raise serializers.ValidationError({"end": ["Choose an end date on or after start."]})
+        if (attrs["end"] - attrs["start"]).days > 366:
+            raise serializers.ValidationError({"end": ["Ask for at most one year at a time."]})
+        return attrs
+
+
+class TechAttendanceRowSerializer(serializers.Serializer):
+    student = serializers.IntegerField()
+    state_id = serializers.CharField()
+    tech_school = serializers.IntegerField()
+    section = serializers.IntegerField()
+    date = serializers.DateField()
+    code = serializers.IntegerField()
+    status = serializers.CharField()
+    excuse = serializers.CharField()
+    tech_school_name = serializers.CharField()
+    section_label = serializers.CharField()
+    code_label = serializers.CharField()
+
+
+class TechAttendanceReport(APIView):
+    """R26: a HS's own students' attendance at any tech school, as it stands now.
+
+    Every answer is recorded in the disclosure log (R37): one row per tech school disclosed.
+    """
+
+    permission_classes = [IsScopedUser]
+    serializer_class = TechAttendanceRowSerializer
+
+    def get(self, request):
+        query = TechAttendanceQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        school = scope_queryset(request.user, School.objects.filter(pk=params["school"].pk)).first()
+        if school is None:
+            return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+        rows = selectors.tech_attendance_report(
+            school=school,
+            start=params["start"],
+            end=params["end"],
+            student=params.get("student"),
+            status=params.get("status"),
+            excuse=params.get("excuse"),
+        )
+        services.disclosure_log_tech_attendance(
+            reader_school=school, rows=rows, user=request.user, purpose="API tech-attendance"
+        )
+        return Response(TechAttendanceRowSerializer(rows, many=True).data)
 
 
 def register(router) -> None:
     """Add this app's viewsets to the /api/v1/ router."""
+    router.register("attendance-codes", AttendanceCodeViewSet, basename="attendance-code")
+    router.register("attendance", AttendanceViewSet, basename="attendance")
+
+
+urlpatterns = [
+    path(
+        "reports/tech-attendance/",
+        TechAttendanceReport.as_view(),
+        name="report-tech-attendance",
+    ),
+]

@@ -1,0 +1,32 @@
+"""Admin configuration for attendance codes and records (R25, R27)."""
+
+from django.contrib import admin
+
+from attendance.models import Attendance, AttendanceCode
+
+
+@admin.register(AttendanceCode)
+class AttendanceCodeAdmin(admin.ModelAdmin):
+    list_display = ["code", "description", "school", "status", "excuse"]
+    list_filter = ["school", "status", "excuse"]
+    search_fields = ["code", "description", "school__name"]
+    list_select_related = ["school"]
+
+
+@admin.register(Attendance)
+class AttendanceAdmin(admin.ModelAdmin):
+    list_display = ["date", "student", "section", "code", "source", "resolved_at"]
+    list_filter = ["source", "code__school", "code__excuse", "date"]
+    search_fields = ["student__state_id", "code__code"]
+    list_select_related = ["student", "section__course", "code"]
+    raw_id_fields = ["student", "section", "code", "source_record", "recorded_by", "resolved_by"]
+    readonly_fields = ["source", "run_id", "source_record", "resolved_at", "resolved_by"]
+    date_hierarchy = "date"
+
+    # Records are taken on the teacher page or the API, which check the day, the roster
+    # and the code (R25); the admin only shows them.
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

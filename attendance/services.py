@@ -1,0 +1,384 @@
+"""Every write of attendance codes and records (R25, R26's disclosure log, R27's worklist).
+
+Validation that spans rows (the day is inside a term, the student is rostered, the code is the
+section's school's) is done here set-based, so one record and a whole section's day give the
+same answer with the same few queries.
+"""
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from attendance.models import (
+    Attendance,
+    AttendanceCode,
+    AttendanceSource,
+    Excuse,
+    Status,
+)
+from schools.models import DisclosureLog, Roster, School, Section, Student, Term, Tombstone
+
+# A sensible starting set for a school that has none yet (R25).
+DEFAULT_CODES: tuple[tuple[str, str, str, str], ...] = (
+    ("P", "Present", Status.PRESENT, ""),
+    ("AE", "Absent excused", Status.ABSENT, Excuse.EXCUSED),
+    ("AU", "Absent unexcused", Status.ABSENT, Excuse.UNEXCUSED),
+    ("AX", "Absent exempt", Status.ABSENT, Excuse.EXEMPT),
+    ("UNK", "Absent, reason unknown", Status.ABSENT, Excuse.UNKNOWN),
+    ("T", "Tardy", Status.TARDY, Excuse.UNEXCUSED),
+    ("ER", "Early release", Status.EARLY_RELEASE, Excuse.EXCUSED),
+)
+
+
+# --- Codes (R25) -------------------------------------------------------------------------
+def attendance_code_create(
+    *, school: School, code: str, status: str, excuse: str = "", description: str = ""
+) -> AttendanceCode:
+    """R25: add an attendance code to a school."""
+    obj = AttendanceCode(
+        school=school, code=code, status=status, excuse=excuse, description=description
+    )
+    obj.full_clean()
+    obj.save()
+    return obj
+
+
+def attendance_code_update(*, code: AttendanceCode, **changes) -> AttendanceCode:
+    """R25: change a code's fields (status and excuse are validated together)."""
+    for field, value in changes.items():
+        setattr(code, field, value)
+    code.full_clean()
+    code.save()
+    return code
+
+
+def attendance_codes_ensure_defaults(*, schools: Iterable[School] | None = None) -> int:
+    """Give every school (or the given ones) without any code the default set. Set-based.
+
+    Returns the number of codes created.
+    """
+    qs = School.objects.filter(attendance_codes__isnull=True)
+    if schools is not None:
+        qs = qs.filter(pk__in=[s.pk for s in schools])
+    school_ids = list(qs.values_list("pk", flat=True).distinct())
+    rows = [
+        AttendanceCode(school_id=sid, code=c, description=d, status=s, excuse=e)
+        for sid in school_ids
+        for c, d, s, e in DEFAULT_CODES
+    ]
+    AttendanceCode.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
+    return len(rows)
+
+
+# --- Taking attendance (R25) -----------------------------------------------------------
+@dataclass
+class Entry:
+    """One student's mark in a bulk save: ``student`` and ``code`` are ids or objects."""
+
+    student: int | Student
+    code: int | AttendanceCode
+    comments: str = ""
+
+    @property
+    def student_id(self) -> int:
+        return self.student.pk if isinstance(self.student, Student) else int(self.student)
+
+    @property
+    def code_id(self) -> int:
+        return self.code.pk if isinstance(self.code, AttendanceCode) else int(self.code)
+
+
+def _section_school_id(section: Section) -> int:
+    return (
+        Section.objects.filter(pk=section.pk)
+        .values_list("course__calendar__school_id", flat=True)
+        .get()
+    )
+
+
+def validate_attendance_day(*, section: Section, date: dt.date) -> None:
+    """R25: refuse future days and days outside every term of the section's calendar."""
+    today = timezone.localdate()
+    if date > today:
+        raise ValidationError(
+            {"date": f"Attendance cannot be taken for a future day; choose {today} or earlier."},
+            code="future_date",
+        )
+    calendar_id = (
+        Section.objects.filter(pk=section.pk).values_list("course__calendar_id", flat=True).get()
+    )
+    if not Term.objects.filter(
+        calendar_id=calendar_id, start_date__lte=date, end_date__gte=date
+    ).exists():
+        raise ValidationError(
+            {
+                "date": f"{date} is not inside any term of this section's calendar; choose an "
+                "instructional day."
+            },
+            code="non_instructional_day",
+        )
+
+
+def validate_attendance_entries(
+    *, section: Section, date: dt.date, entries: list[Entry]
+) -> dict[int, tuple[str, str, str]]:
+    """R25: the codes belong to the section's school and every student is rostered that day.
+
+    Returns ``{student_id: (field, error code, message)}`` for refused students (empty when
+    all is well). Three queries whatever the number of students.
+    """
+    school_id = _section_school_id(section)
+    code_ids = {e.code_id for e in entries}
+    codes = dict(AttendanceCode.objects.filter(pk__in=code_ids).values_list("pk", "school_id"))
+    errors: dict[int, tuple[str, str, str]] = {}
+    for e in entries:
+        if e.code_id not in codes:
+            errors[e.student_id] = (
+                "code",
+                "unknown_code",
+                "Choose one of the school's attendance codes.",
+            )
+        elif codes[e.code_id] != school_id:
+            errors[e.student_id] = (
+                "code",
+                "code_wrong_school",
+                "This code belongs to another school; choose one of this school's codes.",
+            )
+    rostered = set(
+        Roster.objects.filter(
+            section=section,
+            student_id__in=[e.student_id for e in entries],
+            start_date__lte=date,
+        )
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=date))
+        .values_list("student_id", flat=True)
+    )
+    for e in entries:
+        if e.student_id not in rostered and e.student_id not in errors:
+            errors[e.student_id] = (
+                "student",
+                "not_rostered",
+                f"The student is not rostered in this section on {date}; roster them first or "
+                "choose another day.",
+            )
+    return errors
+
+
+@transaction.atomic
+def attendance_record(
+    *,
+    student: Student,
+    section: Section,
+    date: dt.date,
+    code: AttendanceCode,
+    comments: str = "",
+    by=None,
+    source: str = AttendanceSource.TEACHER,
+) -> tuple[Attendance, bool]:
+    """R25: record (or change) one student's attendance in a section on a day.
+
+    Upserts on (student, section, date). Returns ``(record, created)``.
+    """
+    validate_attendance_day(section=section, date=date)
+    entry = Entry(student=student, code=code, comments=comments)
+    errors = validate_attendance_entries(section=section, date=date, entries=[entry])
+    if errors:
+        field, error_code, message = errors[entry.student_id]
+        raise ValidationError({field: ValidationError(message, code=error_code)})
+    record = (
+        Attendance.objects.select_for_update()
+        .filter(student=student, section=section, date=date)
+        .first()
+    )
+    created = record is None
+    if created:
+        record = Attendance(student=student, section=section, date=date)
+    record.code = code
+    record.comments = comments
+    record.source = source
+    record.recorded_by = by if by is not None and by.is_authenticated else None
+    record.full_clean(validate_unique=False, validate_constraints=False)
+    record.save()
+    return record, created
+
+
+@transaction.atomic
+def attendance_record_bulk(
+    *,
+    section: Section,
+    date: dt.date,
+    entries: list[Entry],
+    by=None,
+    source: str = AttendanceSource.TEACHER,
+) -> list[Attendance]:
+    """R25: record a whole section's day at once - all or nothing.
+
+    Refused students raise one ValidationError on ``entries`` listing every refused student
+    (each message starts with ``Student <id>:``) and nothing is saved. The per-student
+    problems are also available as ``exc.error_dict["entries"][i].params``.
+    """
+    validate_attendance_day(section=section, date=date)
+    if not entries:
+        return []
+    seen: set[int] = set()
+    for e in entries:
+        if e.student_id in seen:
+            raise ValidationError(
+                {"entries": f"Student {e.student_id} is listed twice; mark each student once."},
+                code="duplicate_student",
+            )
+        seen.add(e.student_id)
+    errors = validate_attendance_entries(section=section, date=date, entries=entries)
+    if errors:
+        raise ValidationError(
+            {
+                "entries": [
+                    ValidationError(
+                        f"Student {sid}: {message}",
+                        code=error_code,
+                        params={"student": sid, "field": field},
+                    )
+                    for sid, (field, error_code, message) in sorted(errors.items())
+                ]
+            }
+        )
+    user = by if by is not None and by.is_authenticated else None
+    rows = []
+    for e in entries:
+        row = Attendance(
+            student_id=e.student_id,
+            section=section,
+            date=date,
+            code_id=e.code_id,
+            comments=e.comments or "",
+            source=source,
+            recorded_by=user,
+        )
+        row.full_clean(
+            exclude=["student", "section", "code", "source_record"],
+            validate_unique=False,
+            validate_constraints=False,
+        )
+        rows.append(row)
+    Attendance.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["student", "section", "date"],
+        update_fields=["code", "comments", "source", "recorded_by", "modified_at"],
+    )
+    return list(
+        Attendance.objects.filter(section=section, date=date, student_id__in=seen).order_by(
+            "student__last_name", "student__first_name", "student_id"
+        )
+    )
+
+
+@transaction.atomic
+def attendance_delete(*, record: Attendance, by=None) -> None:
+    """Delete a record and leave a tombstone for change feeds (R40)."""
+    school_id = _section_school_id(record.section)
+    Tombstone.objects.create(
+        model="attendance",
+        object_id=record.pk,
+        school_id=school_id,
+        deleted_by=by if by is not None and by.is_authenticated else None,
+    )
+    record.delete()
+
+
+# --- The clerks' worklist (R27) ---------------------------------------------------------
+def _check_resolvable(records: list[Attendance], code: AttendanceCode) -> None:
+    for record in records:
+        if record.resolved_at is not None or record.code.excuse != Excuse.UNKNOWN:
+            raise ValidationError(
+                {
+                    "non_field_errors": f"Record {record.pk} is not on the unknown-attendance "
+                    "worklist (already resolved or not unknown); change it as ordinary "
+                    "attendance instead."
+                },
+                code="not_on_worklist",
+            )
+        if record.section.course.calendar.school_id != code.school_id:
+            raise ValidationError(
+                {"code": "This code belongs to another school; choose one of this school's codes."},
+                code="code_wrong_school",
+            )
+
+
+@transaction.atomic
+def attendance_resolve(*, record: Attendance, code: AttendanceCode, by) -> Attendance:
+    """R27: a clerk resolves a worklist record by choosing one of the HS's codes.
+
+    A resolved record is never overwritten by a later exchange run.
+    """
+    record = (
+        Attendance.objects.select_for_update()
+        .select_related("code", "section__course__calendar")
+        .get(pk=record.pk)
+    )
+    _check_resolvable([record], code)
+    record.code = code
+    record.resolved_at = timezone.now()
+    record.resolved_by = by if by is not None and by.is_authenticated else None
+    record.full_clean(validate_unique=False, validate_constraints=False)
+    record.save(update_fields=["code", "resolved_at", "resolved_by", "modified_at"])
+    return record
+
+
+@transaction.atomic
+def attendance_resolve_bulk(
+    *, record_ids: list[int], code: AttendanceCode, by, school: School | None = None
+) -> int:
+    """R27: resolve many worklist records with one code - all or nothing. Returns the count."""
+    qs = Attendance.objects.select_for_update().filter(pk__in=record_ids)
+    if school is not None:
+        qs = qs.filter(section__course__calendar__school=school)
+    records = list(qs.select_related("code", "section__course__calendar"))
+    if len(records) != len(set(record_ids)):
+        raise ValidationError(
+            {"non_field_errors": "Some records were not found; reload the worklist."},
+            code="not_found",
+        )
+    _check_resolvable(records, code)
+    now = timezone.now()
+    user = by if by is not None and by.is_authenticated else None
+    for r in records:
+        r.code = code
+        r.resolved_at = now
+        r.resolved_by = user
+        r.modified_at = now
+    Attendance.objects.bulk_update(records, ["code", "resolved_at", "resolved_by", "modified_at"])
+    return len(records)
+
+
+# --- R37: disclosure log for R26 reads ---------------------------------------------------
+def disclosure_log_tech_attendance(
+    *, reader_school: School, rows: list[dict], user=None, purpose: str = ""
+) -> list[DisclosureLog]:
+    """R37: one log row per tech school whose attendance was disclosed to ``reader_school``.
+
+    Internal keys only (student ids, school ids), never names. One query.
+    """
+    per_school: dict[int, set[int]] = {}
+    counts: dict[int, int] = {}
+    for row in rows:
+        per_school.setdefault(row["tech_school"], set()).add(row["student"])
+        counts[row["tech_school"]] = counts.get(row["tech_school"], 0) + 1
+    logs = [
+        DisclosureLog(
+            user=user if user is not None and user.is_authenticated else None,
+            reader_school=reader_school,
+            source_school_id=school_id,
+            resource="tech-attendance",
+            student_ids=sorted(student_ids),
+            record_count=counts[school_id],
+            purpose=purpose or "R26 real-time tech attendance report",
+        )
+        for school_id, student_ids in sorted(per_school.items())
+    ]
+    return DisclosureLog.objects.bulk_create(logs)

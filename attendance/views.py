@@ -1,0 +1,263 @@
+"""Attendance pages (thin): take attendance (R25), the real-time tech report (R26, R37) and
+the clerks' unknown-attendance worklist (R27)."""
+
+import csv
+import datetime as dt
+from collections import Counter
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+
+from attendance import selectors, services
+from attendance.forms import DayForm, TechAttendanceForm
+from attendance.models import Attendance, AttendanceCode, Status
+from schools.models import Role, School, Section, StaffRole
+
+
+# --- Access (R36): deny by default, 404 outside one's scope ------------------------------
+def _own_section_or_404(user, section_id: int) -> Section:
+    qs = Section.objects.select_related("course__calendar__school")
+    if not user.is_superuser:
+        qs = qs.filter(teachers=user)
+    return get_object_or_404(qs, pk=section_id)
+
+
+def _school_or_404(user, school_id: int, roles: tuple[str, ...]) -> School:
+    school = get_object_or_404(School, pk=school_id)
+    if user.is_superuser:
+        return school
+    allowed = StaffRole.objects.filter(user=user, school=school, role__in=roles).exists() or (
+        StaffRole.objects.filter(
+            user=user, role=Role.DISTRICT_ADMIN, district_id=school.district_id
+        ).exists()
+    )
+    if not allowed:
+        raise Http404
+    return school
+
+
+def _error_text(exc: ValidationError) -> str:
+    return " ".join(str(m) for m in exc.messages)
+
+
+# --- R25: take attendance ---------------------------------------------------------------
+@login_required
+def section_attendance(request, section_id: int):
+    section = _own_section_or_404(request.user, section_id)
+    school = section.course.calendar.school
+    form = DayForm(request.GET or None)
+    day = form.day()
+    codes = list(AttendanceCode.objects.filter(school=school).order_by("code"))
+    code_by_id = {c.pk: c for c in codes}
+    roster = list(selectors.section_roster_on(section=section, date=day))
+    row_errors: dict[int, str] = {}
+    page_error = ""
+    chosen: dict[int, int] = {}
+    comments: dict[int, str] = {}
+
+    if request.method == "POST":
+        present = next((c for c in codes if c.status == Status.PRESENT), None)
+        all_present = request.POST.get("action") == "all_present"
+        entries = []
+        for r in roster:
+            sid = r.student_id
+            comments[sid] = request.POST.get(f"comments_{sid}", "").strip()
+            raw = request.POST.get(f"code_{sid}", "")
+            if all_present and present is not None:
+                chosen[sid] = present.pk
+            elif raw.isdigit():
+                chosen[sid] = int(raw)
+            if sid in chosen:
+                entries.append(
+                    services.Entry(student=sid, code=chosen[sid], comments=comments[sid])
+                )
+        if all_present and present is None:
+            page_error = "This school has no code with status present; ask an admin to add one."
+        elif not entries:
+            page_error = "Choose a code for at least one student, or use All present."
+        else:
+            try:
+                saved = services.attendance_record_bulk(
+                    section=section, date=day, entries=entries, by=request.user
+                )
+            except ValidationError as exc:
+                for err in exc.error_dict.get("entries", []) if hasattr(exc, "error_dict") else []:
+                    sid = (err.params or {}).get("student")
+                    if sid is not None:
+                        row_errors[sid] = str(err.message).split(": ", 1)[-1]
+                if not row_errors:
+                    page_error = _error_text(exc)
+                else:
+                    page_error = "Nothing was saved; fix the students marked below."
+            else:
+                counts = Counter(code_by_id[a.code_id].get_status_display() for a in saved)
+                summary = ", ".join(f"{n} {label.lower()}" for label, n in sorted(counts.items()))
+                messages.success(
+                    request, f"Saved attendance for {len(saved)} students on {day}: {summary}."
+                )
+                return redirect(f"{request.path}?date={day.isoformat()}")
+
+    existing = {a.student_id: a for a in Attendance.objects.filter(section=section, date=day)}
+    rows = []
+    for r in roster:
+        sid = r.student_id
+        record = existing.get(sid)
+        rows.append(
+            {
+                "student": r.student,
+                "selected": chosen.get(sid) or (record.code_id if record else None),
+                "comments": comments.get(sid, record.comments if record else ""),
+                "error": row_errors.get(sid, ""),
+            }
+        )
+    notice = ""
+    try:
+        services.validate_attendance_day(section=section, date=day)
+    except ValidationError as exc:
+        notice = _error_text(exc)
+    return render(
+        request,
+        "attendance/section_attendance.html",
+        {
+            "section": section,
+            "school": school,
+            "day": day,
+            "form": form,
+            "codes": codes,
+            "rows": rows,
+            "page_error": page_error,
+            "notice": notice,
+            "previous_day": day - dt.timedelta(days=1),
+            "next_day": day + dt.timedelta(days=1),
+        },
+        status=400 if page_error else 200,
+    )
+
+
+# --- R26: real-time tech attendance report ----------------------------------------------
+HS_READERS = (Role.SCHOOL_ADMIN, Role.ATTENDANCE_CLERK, Role.REGISTRAR, Role.TEACHER)
+
+
+@login_required
+def tech_attendance(request, school_id: int):
+    school = _school_or_404(request.user, school_id, HS_READERS)
+    today = timezone.localdate()
+    data = request.GET.copy()
+    data.setdefault("start", (today - dt.timedelta(days=29)).isoformat())
+    data.setdefault("end", today.isoformat())
+    form = TechAttendanceForm(data)
+    rows: list[dict] = []
+    if form.is_valid():
+        params = form.cleaned_data
+        rows = selectors.tech_attendance_report(
+            school=school,
+            start=params["start"],
+            end=params["end"],
+            student=params.get("student"),
+            status=params.get("status") or None,
+            excuse=params.get("excuse") or None,
+            with_names=True,
+        )
+        services.disclosure_log_tech_attendance(
+            reader_school=school, rows=rows, user=request.user, purpose="Page tech-attendance"
+        )
+        if request.GET.get("format") == "csv":
+            response = HttpResponse(content_type="text/csv")
+            response["Content-Disposition"] = (
+                f'attachment; filename="tech-attendance-{school.code}-{params["start"]}-'
+                f'{params["end"]}.csv"'
+            )
+            writer = csv.writer(response)
+            writer.writerow(
+                [
+                    "state_id",
+                    "student",
+                    "date",
+                    "tech_school",
+                    "section",
+                    "code",
+                    "status",
+                    "excuse",
+                ]
+            )
+            for r in rows:
+                writer.writerow(
+                    [
+                        r["state_id"],
+                        r["student_name"],
+                        r["date"].isoformat(),
+                        r["tech_school_name"],
+                        r["section_label"],
+                        r["code_label"],
+                        r["status"],
+                        r["excuse"],
+                    ]
+                )
+            return response
+    csv_query = request.GET.copy()
+    csv_query["format"] = "csv"
+    return render(
+        request,
+        "attendance/tech_attendance.html",
+        {
+            "school": school,
+            "form": form,
+            "rows": rows,
+            "csv_query": csv_query.urlencode(),
+        },
+        status=200 if form.is_valid() else 400,
+    )
+
+
+# --- R27: the clerks' worklist ----------------------------------------------------------
+CLERKS = (Role.SCHOOL_ADMIN, Role.ATTENDANCE_CLERK)
+
+
+@login_required
+def unknown_attendance(request, school_id: int):
+    school = _school_or_404(request.user, school_id, CLERKS)
+    codes = list(AttendanceCode.objects.filter(school=school).order_by("code"))
+    code_by_id = {c.pk: c for c in codes}
+    error = ""
+    if request.method == "POST":
+        one = request.POST.get("resolve", "")
+        try:
+            if one.isdigit():
+                code = code_by_id.get(int(request.POST.get(f"code_{one}", "0") or 0))
+                if code is None:
+                    raise ValidationError("Choose one of the school's codes.", code="no_code")
+                record = get_object_or_404(
+                    Attendance, pk=int(one), section__course__calendar__school=school
+                )
+                services.attendance_resolve(record=record, code=code, by=request.user)
+                messages.success(request, f"Resolved 1 record as {code.code}.")
+            else:
+                ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
+                raw_code = request.POST.get("bulk_code", "")
+                code = code_by_id.get(int(raw_code)) if raw_code.isdigit() else None
+                if not ids:
+                    raise ValidationError("Tick at least one record.", code="none_selected")
+                if code is None:
+                    raise ValidationError("Choose one of the school's codes.", code="no_code")
+                n = services.attendance_resolve_bulk(
+                    record_ids=ids, code=code, by=request.user, school=school
+                )
+                messages.success(request, f"Resolved {n} records as {code.code}.")
+            return redirect(request.path)
+        except ValidationError as exc:
+            error = _error_text(exc)
+    return render(
+        request,
+        "attendance/unknown_attendance.html",
+        {
+            "school": school,
+            "records": selectors.unknown_worklist(school=school),
+            "codes": codes,
+            "error": error,
+        },
+        status=400 if error else 200,
+    )
