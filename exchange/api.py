@@ -1,5 +1,159 @@
-"""API resources of this app (serializers and thin views)."""
+"""API resources of the exchange: KTS links (R17), runs and outcomes (R21, R28, R29, R39),
+the readiness report (R38). Thin: every write goes through ``exchange.services``."""
+
+from django.conf import settings
+from django.shortcuts import get_object_or_404
+from django.urls import path
+from django.utils import timezone
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from exchange import selectors, services
+from exchange.models import Action, ExchangeOutcome, ExchangeRun, Flow, KtsLink, Reason
+from schools.access import scope_queryset
+from schools.api_common import CleanModelSerializer, ScopedModelViewSet
+from schools.models import School
+
+
+class KtsLinkSerializer(CleanModelSerializer):
+    class Meta:
+        model = KtsLink
+        fields = ["id", "hs_section", "tech_section", "created_at", "modified_at"]
+        read_only_fields = ["created_at", "modified_at"]
+        # The one-to-one's uniqueness is checked below with a message that says what to do.
+        extra_kwargs = {"hs_section": {"validators": []}}
+
+    def validate_hs_section(self, value):
+        """R17: a HS section links to at most one tech section."""
+        other = KtsLink.objects.filter(hs_section=value).select_related("tech_section")
+        if self.instance is not None:
+            other = other.exclude(pk=self.instance.pk)
+        existing = other.first()
+        if existing:
+            raise serializers.ValidationError(
+                f"This HS section is already linked to {existing.tech_section}; a HS section "
+                "links to one tech section only. Edit or delete that link instead.",
+                code="hs_section_already_linked",
+            )
+        return value
+
+
+class KtsLinkViewSet(ScopedModelViewSet):
+    queryset = KtsLink.objects.select_related("hs_section", "tech_section").order_by("id")
+    serializer_class = KtsLinkSerializer
+    filterset_fields = ["hs_section", "tech_section"]
+
+
+class ExchangeRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ExchangeRun
+        fields = [
+            "id",
+            "status",
+            "as_of",
+            "dry_run",
+            "trigger",
+            "requested_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "counts",
+            "error",
+        ]
+        read_only_fields = fields
+
+
+class RunRequestSerializer(serializers.Serializer):
+    as_of = serializers.DateField(required=False)
+    dry_run = serializers.BooleanField(required=False, default=False)
+
+
+class ExchangeOutcomeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ExchangeOutcome
+        fields = [
+            "id",
+            "flow",
+            "action",
+            "reason",
+            "student",
+            "hs_section",
+            "tech_school",
+            "source_id",
+            "target_id",
+            "message",
+        ]
+        read_only_fields = fields
+
+
+class ExchangeRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """``POST exchange/runs/`` queues a run on django-q2 (inline in sync mode): 202."""
+
+    queryset = ExchangeRun.objects.order_by("-created_at", "-id")
+    serializer_class = ExchangeRunSerializer
+    filterset_fields = ["status", "dry_run", "as_of", "trigger"]
+
+    def get_queryset(self):
+        return scope_queryset(self.request.user, super().get_queryset())
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return RunRequestSerializer
+        return super().get_serializer_class()
+
+    def create(self, request, *args, **kwargs):
+        data = RunRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        run = services.exchange_run_create(
+            as_of=data.validated_data.get("as_of") or timezone.localdate(),
+            dry_run=data.validated_data["dry_run"],
+            trigger="api",
+            by=request.user,
+        )
+        if settings.Q_CLUSTER.get("sync"):
+            run = services.exchange_run_start(run_id=run.pk, inline=True)
+        else:
+            from django_q.tasks import async_task
+
+            async_task("exchange.tasks.start_run", run.pk, task_name=f"exchange-run-{run.pk}")
+        return Response({"id": run.pk, "status": run.status}, status=status.HTTP_202_ACCEPTED)
+
+    @action(detail=True, methods=["get"], serializer_class=ExchangeOutcomeSerializer)
+    def outcomes(self, request, pk=None):
+        """R21: the run's per-record outcomes (``unchanged`` ones are only counted)."""
+        run = self.get_object()
+        qs = ExchangeOutcome.objects.filter(run=run).order_by("id")
+        choices = {"flow": Flow, "action": Action, "reason": Reason}
+        for name, enum in choices.items():
+            value = request.query_params.get(name)
+            if value:
+                if value not in enum.values:
+                    raise ValidationError(
+                        {name: [f"Choose one of: {', '.join(enum.values)}."]}, code="invalid"
+                    )
+                qs = qs.filter(**{name: value})
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(ExchangeOutcomeSerializer(page, many=True).data)
+
+
+class ReadinessView(APIView):
+    """R38: ``GET reports/readiness/?school=`` -> ``[{hs_section, tech_section, problem, fix}]``."""
+
+    def get(self, request):
+        school_id = request.query_params.get("school", "")
+        if not school_id.isdigit():
+            raise ValidationError({"school": ["Give the id of a school: ?school=<id>."]})
+        school = get_object_or_404(scope_queryset(request.user, School.objects.all()), pk=school_id)
+        return Response(selectors.readiness_report(school=school))
+
+
+urlpatterns = [path("reports/readiness/", ReadinessView.as_view(), name="readiness-report")]
 
 
 def register(router) -> None:
     """Add this app's viewsets to the /api/v1/ router."""
+    router.register("kts-links", KtsLinkViewSet, basename="kts-link")
+    router.register("exchange/runs", ExchangeRunViewSet, basename="exchange-run")

@@ -1,0 +1,94 @@
+"""Pages of the exchange: runs dashboard, a run's skipped outcomes, readiness (R28, R29, R38).
+Thin: reads come from ``exchange.selectors``, writes from ``exchange.services``."""
+
+import json
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import user_passes_test
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from exchange import selectors, services
+from exchange.flows.grades import FIX
+from exchange.models import ExchangeRun
+from schools.models import School
+
+
+def _staff(user) -> bool:
+    return user.is_active and (user.is_staff or user.is_superuser)
+
+
+staff_required = user_passes_test(_staff)
+
+
+@staff_required
+def dashboard(request):
+    runs = selectors.runs_for_dashboard()
+    chart = [
+        {
+            "id": r.pk,
+            "label": str(r.as_of),
+            "counts": {
+                a: sum(c.get(a, 0) for c in (r.counts or {}).values())
+                for a in ("added", "updated", "skipped", "ended")
+            },
+        }
+        for r in reversed(runs)
+    ]
+    return render(
+        request,
+        "exchange/dashboard.html",
+        {
+            "runs": runs,
+            "chart_json": json.dumps(chart),
+            "flows": ["enrollments", "grades", "attendance"],
+        },
+    )
+
+
+@staff_required
+@require_POST
+def run_now(request):
+    """A dry run for today (R39), started from the dashboard."""
+    run = services.exchange_run_create(
+        as_of=timezone.localdate(), dry_run=True, trigger="page", by=request.user
+    )
+    if settings.Q_CLUSTER.get("sync"):
+        run = services.exchange_run_start(run_id=run.pk, inline=True)
+    else:
+        from django_q.tasks import async_task
+
+        async_task("exchange.tasks.start_run", run.pk, task_name=f"exchange-run-{run.pk}")
+    messages.success(request, f"Dry run {run.pk} started ({run.status}).")
+    return redirect("exchange:dashboard")
+
+
+@staff_required
+def run_detail(request, pk: int):
+    run = get_object_or_404(ExchangeRun, pk=pk)
+    outcomes = [
+        {"o": o, "fix": FIX.get(o.reason, o.message)}
+        for o in selectors.skipped_outcomes(run=run)[:1000]
+    ]
+    return render(
+        request,
+        "exchange/run_detail.html",
+        {"run": run, "outcomes": outcomes, "parts": run.parts.select_related("tech_school")},
+    )
+
+
+@staff_required
+def readiness(request):
+    school_id = request.GET.get("school", "")
+    school = None
+    report = []
+    if school_id.isdigit():
+        school = get_object_or_404(School, pk=school_id)
+        report = selectors.readiness_report(school=school)
+    return render(
+        request,
+        "exchange/readiness.html",
+        {"school": school, "report": report, "schools": School.objects.order_by("name")},
+    )
