@@ -1,0 +1,316 @@
+"""Term GPA, honor roll and athletic eligibility (R30, R31, R33).
+
+The arithmetic lives in pure functions (``weighted_gpa``, ``choose_tier``, ``resolve_row``,
+``gpa_histogram``) so it can be tested on its own; the selectors read a whole school and
+term in a constant number of queries and call them. Nothing here queries per student.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
+
+from grading.models import CourseGradingTask, Grade, HonorRollTier, ScoreRow
+from grading.scoring import Row, row_for_percent, rows_of
+from schools.models import School, Student, Term
+
+TWO_PLACES = Decimal("0.01")
+
+
+# --- pure computation ---------------------------------------------------------------------
+
+
+class CountedGrade(NamedTuple):
+    """One grade that counts toward term GPA (its course task has a Term GPA weight > 0)."""
+
+    gpa_value: Decimal
+    weight: Decimal
+    passing: bool
+    percent: Decimal | None
+
+
+class TierRule(NamedTuple):
+    name: str
+    min_gpa: Decimal
+    min_percent: Decimal | None = None
+
+
+def quantize_gpa(value: Decimal) -> Decimal:
+    """R30: shown to 2 places, half up."""
+    return value.quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
+
+
+def weighted_gpa(pairs: Iterable[tuple[Decimal, Decimal]]) -> Decimal | None:
+    """R30/R35: Σ(value × weight) / Σ(weight), half up to 2 places; None when Σ(weight) = 0.
+
+    A weight of 0 adds nothing to either sum, so a grade whose only weight is 0 is not
+    counted and, alone, gives no GPA.
+    """
+    total = Decimal("0")
+    weights = Decimal("0")
+    for value, weight in pairs:
+        if not weight:
+            continue
+        total += Decimal(value) * Decimal(weight)
+        weights += Decimal(weight)
+    if not weights:
+        return None
+    return quantize_gpa(total / weights)
+
+
+def choose_tier(
+    gpa: Decimal | None, counted: Sequence[CountedGrade], tiers: Sequence[TierRule]
+) -> str | None:
+    """R31: the highest tier met, or None.
+
+    No GPA, or any non-passing counted grade, keeps the student off every tier. A tier's
+    minimum percent applies to every counted grade; a grade posted as a label only (no
+    percent) is not refused by it - the percent rule is checked where a percent exists.
+    """
+    if gpa is None or any(not g.passing for g in counted):
+        return None
+    for tier in sorted(tiers, key=lambda t: t.min_gpa, reverse=True):
+        if gpa < tier.min_gpa:
+            continue
+        if tier.min_percent is not None and any(
+            g.percent is not None and g.percent < tier.min_percent for g in counted
+        ):
+            continue
+        return tier.name
+    return None
+
+
+def resolve_row(rows: Sequence[Row], score: str, percent: Decimal | None) -> Row | None:
+    """The score-group row a grade stands on: its label, else the row its percent maps to."""
+    if score:
+        for row in rows:
+            if row.score == score:
+                return row
+    if percent is not None:
+        return row_for_percent(rows, Decimal(percent))
+    return None
+
+
+def gpa_histogram(gpas: Iterable[Decimal], *, width: Decimal = Decimal("0.5")) -> list[dict]:
+    """GPA distribution in bins of ``width`` from 0 up to the highest GPA (at least 4.0)."""
+    values = [Decimal(g) for g in gpas]
+    top = max([Decimal("4"), *values])
+    bins = []
+    low = Decimal("0")
+    while low < top or not bins:
+        high = low + width
+        last = high >= top
+        count = sum(1 for v in values if low <= v and (v < high or (last and v <= high)))
+        bins.append({"low": low, "high": high, "count": count})
+        low = high
+    return bins
+
+
+# --- loading ------------------------------------------------------------------------------
+
+
+@dataclass
+class CourseTaskInfo:
+    id: int
+    course_id: int
+    grading_task_id: int
+    term_gpa_weight: Decimal | None
+    credit: Decimal | None
+    credit_type: str
+    rows: list[Row] = field(default_factory=list)
+
+    @property
+    def counts_for_gpa(self) -> bool:
+        """R8/R30: only a task with a Term GPA weight above 0 counts."""
+        return self.term_gpa_weight is not None and self.term_gpa_weight > 0
+
+
+def course_task_map(**course_filter) -> dict[tuple[int, int], CourseTaskInfo]:
+    """Course tasks keyed by (course id, grading task id), with their score rows.
+
+    Two queries whatever the number of courses: ``course_filter`` is applied to
+    ``CourseGradingTask.course`` (e.g. ``calendar_id=3`` or ``id__in=[...]``).
+    """
+    lookups = {f"course__{k}": v for k, v in course_filter.items()}
+    tasks = list(
+        CourseGradingTask.objects.filter(**lookups).values(
+            "id",
+            "course_id",
+            "grading_task_id",
+            "score_group_id",
+            "term_gpa_weight",
+            "credit",
+            "credit_type__name",
+        )
+    )
+    rows_by_group: dict[int, list] = defaultdict(list)
+    for r in ScoreRow.objects.filter(group_id__in={t["score_group_id"] for t in tasks}).values(
+        "group_id", "score", "min_percent", "passing", "gpa_value"
+    ):
+        rows_by_group[r["group_id"]].append(r)
+    rows_cache = {gid: rows_of(rows) for gid, rows in rows_by_group.items()}
+    return {
+        (t["course_id"], t["grading_task_id"]): CourseTaskInfo(
+            id=t["id"],
+            course_id=t["course_id"],
+            grading_task_id=t["grading_task_id"],
+            term_gpa_weight=t["term_gpa_weight"],
+            credit=t["credit"],
+            credit_type=t["credit_type__name"] or "",
+            rows=rows_cache.get(t["score_group_id"], []),
+        )
+        for t in tasks
+    }
+
+
+def tier_rules(school: School | int) -> list[TierRule]:
+    school_id = getattr(school, "pk", school)
+    return [
+        TierRule(t["name"], t["min_gpa"], t["min_percent"])
+        for t in HonorRollTier.objects.filter(school_id=school_id)
+        .order_by("-min_gpa")
+        .values("name", "min_gpa", "min_percent")
+    ]
+
+
+def counted_grades_by_student(
+    term: Term, *, student_ids: Iterable[int] | None = None
+) -> dict[int, list[CountedGrade]]:
+    """R30: the grades of ``term`` at its school that count toward term GPA, per student.
+
+    Exchanged tech grades are ordinary HS grades (source ``exchange``) on the HS section,
+    so they are included with no special case. Three queries.
+    """
+    tasks = course_task_map(calendar_id=term.calendar_id)
+    grades = Grade.objects.filter(term_id=term.pk, section__course__calendar_id=term.calendar_id)
+    if student_ids is not None:
+        grades = grades.filter(student_id__in=list(student_ids))
+    out: dict[int, list[CountedGrade]] = defaultdict(list)
+    for g in grades.values(
+        "student_id", "section__course_id", "grading_task_id", "score", "percent"
+    ):
+        info = tasks.get((g["section__course_id"], g["grading_task_id"]))
+        if info is None or not info.counts_for_gpa:
+            continue
+        row = resolve_row(info.rows, g["score"], g["percent"])
+        if row is None:
+            continue
+        out[g["student_id"]].append(
+            CountedGrade(row.gpa_value, info.term_gpa_weight, row.passing, g["percent"])
+        )
+    return out
+
+
+# --- selectors ----------------------------------------------------------------------------
+
+
+@dataclass
+class Standing:
+    student_id: int
+    gpa: Decimal | None
+    tier: str | None
+    counted: list[CountedGrade]
+
+
+def term_standings(*, term: Term, student_ids: Iterable[int] | None = None) -> dict[int, Standing]:
+    """R30/R31: term GPA and honor roll tier of every student with a counted grade."""
+    rules = tier_rules(term.calendar.school_id)
+    standings = {}
+    for student_id, counted in counted_grades_by_student(term, student_ids=student_ids).items():
+        gpa = weighted_gpa((g.gpa_value, g.weight) for g in counted)
+        standings[student_id] = Standing(student_id, gpa, choose_tier(gpa, counted, rules), counted)
+    return standings
+
+
+def term_gpa(*, student: Student, term: Term) -> Decimal | None:
+    """R30: one student's term GPA at the term's school (None without a counted grade)."""
+    standing = term_standings(term=term, student_ids=[student.pk]).get(student.pk)
+    return standing.gpa if standing else None
+
+
+def honor_roll(*, school: School, term: Term) -> list[dict]:
+    """R31: the students on a tier, highest tier first, then by name.
+
+    ``[{student, student_name, state_id, gpa, tier}]``; a constant number of queries.
+    """
+    standings = [s for s in term_standings(term=term).values() if s.tier is not None]
+    rank = {r.name: i for i, r in enumerate(tier_rules(school))}
+    names = {
+        s["id"]: s
+        for s in Student.objects.filter(id__in=[s.student_id for s in standings]).values(
+            "id", "first_name", "last_name", "state_id"
+        )
+    }
+    out = [
+        {
+            "student": s.student_id,
+            "student_name": f"{names[s.student_id]['last_name']}, {names[s.student_id]['first_name']}",
+            "state_id": names[s.student_id]["state_id"],
+            "gpa": s.gpa,
+            "tier": s.tier,
+        }
+        for s in standings
+    ]
+    out.sort(key=lambda r: (rank.get(r["tier"], 99), -r["gpa"], r["student_name"]))
+    return out
+
+
+def school_gpas(*, term: Term) -> list[Decimal]:
+    """Every student's term GPA at the term's school (for the distribution chart)."""
+    return [s.gpa for s in term_standings(term=term).values() if s.gpa is not None]
+
+
+def eligibility(*, school: School, term: Term) -> list[dict]:
+    """R33: every non-passing grade of ``term`` at ``school`` - tech grades included.
+
+    ``[{student, student_name, state_id, section, section_name, course, course_name,
+    grading_task, grading_task_name, score, percent, source}]``, by student name then
+    course. Passing is read from the course task's score group row; any grade counts here,
+    whether or not its task carries a Term GPA weight. Three queries.
+    """
+    tasks = course_task_map(calendar_id=term.calendar_id)
+    rows = Grade.objects.filter(
+        term_id=term.pk, section__course__calendar__school_id=school.pk
+    ).values(
+        "student_id",
+        "student__first_name",
+        "student__last_name",
+        "student__state_id",
+        "section_id",
+        "section__number",
+        "section__course_id",
+        "section__course__number",
+        "section__course__name",
+        "grading_task_id",
+        "grading_task__name",
+        "score",
+        "percent",
+        "source",
+    )
+    out = []
+    for g in rows:
+        info = tasks.get((g["section__course_id"], g["grading_task_id"]))
+        if info is None:
+            continue
+        row = resolve_row(info.rows, g["score"], g["percent"])
+        if row is None or row.passing:
+            continue
+        out.append(
+            {
+                "student": g["student_id"],
+                "student_name": f"{g['student__last_name']}, {g['student__first_name']}",
+                "state_id": g["student__state_id"],
+                "section": g["section_id"],
+                "section_name": f"{g['section__course__number']}-{g['section__number']}",
+                "course": g["section__course_id"],
+                "course_name": g["section__course__name"],
+                "grading_task": g["grading_task_id"],
+                "grading_task_name": g["grading_task__name"],
+                "score": g["score"] or row.score,
+                "percent": g["percent"],
+                "source": g["source"],
+            }
+        )
+    out.sort(key=lambda r: (r["student_name"], r["course_name"], r["grading_task_name"]))
+    return out

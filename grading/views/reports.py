@@ -1,1 +1,318 @@
-urlpatterns: list = []
+"""Pages: report card (HTML/PDF), honor roll, eligibility, transcripts (R30-R35)."""
+
+import csv
+from decimal import Decimal
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import path
+from django.views.decorators.http import require_http_methods
+
+from grading.models import TranscriptLine
+from grading.selectors.gpa import eligibility, gpa_histogram, honor_roll, school_gpas
+from grading.selectors.report_card import (
+    check_report_term,
+    check_student_in_term,
+    report_card,
+    report_cards,
+)
+from grading.selectors.transcripts import transcript
+from grading.services.transcripts import (
+    transcript_line_accept,
+    transcript_line_current_grade,
+    transcript_line_keep,
+    transcript_post,
+)
+from schools.models import Calendar, Enrollment, School, SchoolKind, StaffRole, Student, Term
+
+# --- access: one place, to be replaced by the R36 role system ----------------------------
+
+
+def user_may_view_school(user, school_id: int) -> bool:
+    """For now: a superuser, or anyone with a staff role at that school."""
+    if user.is_superuser:
+        return True
+    return StaffRole.objects.filter(user_id=user.pk, school_id=school_id).exists()
+
+
+def user_may_view_student(user, student_id: int) -> bool:
+    """A superuser, or staff of a school where the student is enrolled."""
+    if user.is_superuser:
+        return True
+    schools = Enrollment.objects.filter(student_id=student_id).values("calendar__school_id")
+    return StaffRole.objects.filter(user_id=user.pk, school_id__in=schools).exists()
+
+
+def _school_for(request, pk: int) -> School:
+    school = get_object_or_404(School, pk=pk, kind=SchoolKind.HIGH_SCHOOL)
+    if not user_may_view_school(request.user, school.pk):
+        raise Http404
+    return school
+
+
+def _student_for(request, pk: int) -> Student:
+    student = get_object_or_404(Student, pk=pk)
+    if not user_may_view_student(request.user, student.pk):
+        raise Http404
+    return student
+
+
+def _chosen_term(request, school: School) -> tuple[Term | None, list[Term], str]:
+    """The ``?term=`` of this school, the terms to choose from, and an error to show."""
+    terms = list(
+        Term.objects.filter(calendar__school=school)
+        .select_related("calendar")
+        .order_by("-calendar__school_year", "seq")
+    )
+    raw = request.GET.get("term")
+    if not raw:
+        return None, terms, ""
+    term = next((t for t in terms if str(t.pk) == raw), None)
+    if term is None:
+        return None, terms, f"Choose one of {school.name}'s terms; term {raw} is not one."
+    return term, terms, ""
+
+
+# --- report cards -------------------------------------------------------------------------
+
+
+def _pdf(html: str, request, filename: str) -> HttpResponse:
+    from weasyprint import HTML  # imported lazily: loading pango costs time at startup
+
+    pdf = HTML(string=html, base_url=request.build_absolute_uri("/")).write_pdf()
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
+
+
+def _card_or_404(request, pk: int, term_id: int) -> dict:
+    student = _student_for(request, pk)
+    term = get_object_or_404(Term.objects.select_related("calendar__school"), pk=term_id)
+    try:
+        check_report_term(term=term)
+        check_student_in_term(student=student, term=term)
+    except ValidationError as exc:
+        raise Http404(" ".join(exc.messages)) from exc
+    return report_card(student=student, term=term)
+
+
+@login_required
+def report_card_page(request, pk: int, term_id: int):
+    """R32: a student's report card, printable."""
+    card = _card_or_404(request, pk, term_id)
+    return render(request, "grading/reports/report_card.html", {"card": card})
+
+
+@login_required
+def report_card_pdf(request, pk: int, term_id: int):
+    """R32: the same report card as a PDF (same template, print media)."""
+    card = _card_or_404(request, pk, term_id)
+    html = render_to_string(
+        "grading/reports/report_card.html", {"card": card, "pdf": True}, request=request
+    )
+    return _pdf(html, request, f"report-card-{card['student'].state_id}-{card['term'].name}.pdf")
+
+
+def report_cards_pdf_bytes(*, term: Term, base_url: str = "/") -> bytes:
+    """R32: one PDF with the report card of every student of ``term``'s HS."""
+    from weasyprint import HTML
+
+    html = render_to_string(
+        "grading/reports/report_cards_batch.html",
+        {"cards": report_cards(term=term), "school": term.calendar.school, "term": term},
+    )
+    return HTML(string=html, base_url=base_url).write_pdf()
+
+
+@login_required
+def report_cards_batch_pdf(request, pk: int):
+    """R32: every student's report card of this HS for ``?term=`` in ONE PDF."""
+    school = _school_for(request, pk)
+    term, _, error = _chosen_term(request, school)
+    if term is None:
+        return HttpResponse(error or "Choose a term (?term=).", status=400)
+    pdf = report_cards_pdf_bytes(term=term, base_url=request.build_absolute_uri("/"))
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="report-cards-{term.name}.pdf"'
+    return response
+
+
+# --- honor roll and eligibility ----------------------------------------------------------
+
+
+def _chart(gpas: list[Decimal]) -> dict:
+    """Bars of the GPA distribution, laid out for an inline SVG (no script, no CDN)."""
+    bins = gpa_histogram(gpas)
+    width, height, pad = 480, 180, 24
+    top = max([b["count"] for b in bins] + [1])
+    bar_w = (width - 2 * pad) / len(bins)
+    bars = []
+    for i, b in enumerate(bins):
+        h = (height - 2 * pad) * b["count"] / top
+        bars.append(
+            {
+                **b,
+                "x": round(pad + i * bar_w + 2, 1),
+                "y": round(height - pad - h, 1),
+                "w": round(bar_w - 4, 1),
+                "h": round(h, 1),
+                "label_x": round(pad + i * bar_w + bar_w / 2, 1),
+                "label_y": round(height - pad - h - 3, 1),
+            }
+        )
+    return {
+        "bars": bars,
+        "width": width,
+        "height": height,
+        "axis_y": height - pad,
+        "tick_y": height - 8,
+    }
+
+
+@login_required
+def honor_roll_page(request, pk: int):
+    """R31: the honor roll by tier, a GPA distribution chart and a CSV download."""
+    school = _school_for(request, pk)
+    term, terms, error = _chosen_term(request, school)
+    rows, chart, tiers = [], None, []
+    if term is not None:
+        rows = honor_roll(school=school, term=term)
+        if request.GET.get("download") == "csv":
+            response = HttpResponse(content_type="text/csv")
+            response["Content-Disposition"] = f'attachment; filename="honor-roll-{term.name}.csv"'
+            writer = csv.writer(response)
+            writer.writerow(["tier", "student", "state_id", "gpa"])
+            for r in rows:
+                writer.writerow([r["tier"], r["student_name"], r["state_id"], f"{r['gpa']:.2f}"])
+            return response
+        chart = _chart(school_gpas(term=term))
+        by_tier: dict[str, list] = {}
+        for r in rows:
+            by_tier.setdefault(r["tier"], []).append(r)
+        tiers = list(by_tier.items())
+    return render(
+        request,
+        "grading/reports/honor_roll.html",
+        {
+            "school": school,
+            "term": term,
+            "terms": terms,
+            "error": error,
+            "tiers": tiers,
+            "count": len(rows),
+            "chart": chart,
+        },
+    )
+
+
+@login_required
+def eligibility_page(request, pk: int):
+    """R33: students with a non-passing grade in the term, tech grades included."""
+    school = _school_for(request, pk)
+    term, terms, error = _chosen_term(request, school)
+    rows = eligibility(school=school, term=term) if term is not None else []
+    students = len({r["student"] for r in rows})
+    return render(
+        request,
+        "grading/reports/eligibility.html",
+        {
+            "school": school,
+            "term": term,
+            "terms": terms,
+            "error": error,
+            "rows": rows,
+            "students": students,
+        },
+    )
+
+
+# --- transcripts -------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def transcripts_page(request, pk: int):
+    """R34: the registrar posts a calendar and decides on lines whose final grade changed."""
+    school = _school_for(request, pk)
+    if request.method == "POST":
+        try:
+            if "calendar" in request.POST:
+                calendar = Calendar.objects.filter(
+                    school=school, pk=request.POST.get("calendar") or 0
+                ).first()
+                if calendar is None:
+                    raise ValidationError("Choose one of this school's calendars.", code="invalid")
+                result = transcript_post(school=school, calendar=calendar, by=request.user)
+                if not result["final_grades"]:
+                    messages.info(request, f"{calendar} has no final grades yet; nothing posted.")
+                else:
+                    messages.success(
+                        request,
+                        "Posted {added} new, {updated} updated, {unchanged} unchanged, "
+                        "{needs_review} awaiting review.".format(**result),
+                    )
+            else:
+                line = TranscriptLine.objects.filter(
+                    school=school, pk=request.POST.get("line") or 0
+                ).first()
+                if line is None:
+                    raise ValidationError("That transcript line is not this school's.")
+                if request.POST.get("decision") == "accept":
+                    transcript_line_accept(line=line, by=request.user)
+                    messages.success(request, "The line now shows the corrected final grade.")
+                else:
+                    transcript_line_keep(line=line, by=request.user)
+                    messages.success(request, "The posted value was kept.")
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        return redirect(request.path)
+
+    review = list(
+        TranscriptLine.objects.filter(school=school, needs_review=True)
+        .select_related("student")
+        .order_by("school_year", "student__last_name", "course_number")
+    )
+    for line in review:  # a registrar's worklist is short; one lookup per line is fine here
+        line.current = transcript_line_current_grade(line=line)
+    calendars = Calendar.objects.filter(school=school).order_by("-school_year")
+    posted = TranscriptLine.objects.filter(school=school).count()
+    return render(
+        request,
+        "grading/reports/transcripts.html",
+        {"school": school, "calendars": calendars, "review": review, "posted": posted},
+    )
+
+
+@login_required
+def transcript_page(request, pk: int):
+    """R35: a student's transcript with cumulative GPA and credits by credit type."""
+    student = _student_for(request, pk)
+    return render(request, "grading/reports/transcript.html", {"t": transcript(student=student)})
+
+
+urlpatterns = [
+    path(
+        "students/<int:pk>/report-card/<int:term_id>/",
+        report_card_page,
+        name="reports-report-card",
+    ),
+    path(
+        "students/<int:pk>/report-card/<int:term_id>/.pdf",
+        report_card_pdf,
+        name="reports-report-card-pdf",
+    ),
+    path("students/<int:pk>/report-card/<int:term_id>.pdf", report_card_pdf),
+    path("students/<int:pk>/transcript/", transcript_page, name="reports-student-transcript"),
+    path("school/<int:pk>/honor-roll/", honor_roll_page, name="reports-honor-roll"),
+    path(
+        "school/<int:pk>/honor-roll/report-cards.pdf",
+        report_cards_batch_pdf,
+        name="reports-report-cards-batch-pdf",
+    ),
+    path("school/<int:pk>/eligibility/", eligibility_page, name="reports-eligibility"),
+    path("school/<int:pk>/transcripts/", transcripts_page, name="reports-school-transcripts"),
+]
