@@ -1,0 +1,210 @@
+"""The demo data (``manage.py load_demo``) and the home page that links to every page."""
+
+import io
+
+import pytest
+from django.apps import apps
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+from django.db.models import Count, Max
+
+from exchange.demo import DEMO_PASSWORD
+from exchange.models import KtsLink
+from grading.models import (
+    CTE_FINAL,
+    CTE_TERM,
+    CourseGradingTask,
+    Grade,
+    GradeHistory,
+)
+from schools.models import (
+    Course,
+    Enrollment,
+    Role,
+    School,
+    SchoolKind,
+    Section,
+    StaffRole,
+    Student,
+)
+
+pytestmark = pytest.mark.django_db
+
+OUR_APPS = ("auth", "schools", "grading", "attendance", "exchange")
+
+
+@pytest.fixture(autouse=True)
+def fast_hasher(settings):
+    """A cheap hasher keeps these tests fast; what is tested is that the logins work."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def load_demo() -> str:
+    out = io.StringIO()
+    call_command("load_demo", stdout=out)
+    return out.getvalue()
+
+
+def snapshot() -> dict[str, tuple]:
+    """Row count and latest modification of every model of ours."""
+    result = {}
+    for model in apps.get_models():
+        if model._meta.app_label not in OUR_APPS:
+            continue
+        fields = {f.name for f in model._meta.get_fields()}
+        latest = (
+            model.objects.aggregate(m=Max("modified_at"))["m"] if "modified_at" in fields else None
+        )
+        result[model.__name__] = (model.objects.count(), latest)
+    return result
+
+
+def test_r1_r3_r17_load_demo_builds_districts_schools_students_and_links():
+    # given an empty, migrated database
+    assert not School.objects.exists()
+    # when
+    out = load_demo()
+    # then R1: two tech schools in the KTS district, three high schools in the county
+    tech = School.objects.filter(kind=SchoolKind.TECHNICAL_SCHOOL)
+    assert tech.count() == 2
+    assert set(tech.values_list("district__code", flat=True)) == {"KTS"}
+    high = School.objects.filter(kind=SchoolKind.HIGH_SCHOOL)
+    assert high.count() == 3
+    assert high.values("district").distinct().count() == 1
+    # R3: about 200 students, each with one primary enrollment at a HS
+    assert Student.objects.count() == 200
+    primary = Enrollment.objects.filter(service_type="primary")
+    assert primary.count() == 200
+    assert set(primary.values_list("calendar__school__kind", flat=True)) == {"high_school"}
+    # R18: the tech-side enrollments are left to the exchange
+    assert not Enrollment.objects.filter(service_type="secondary").exists()
+    assert not Section.objects.filter(
+        course__calendar__school__kind="technical_school", rosters__isnull=False
+    ).exists()
+    # R17: several HS sections (from every HS) link to each tech section
+    assert KtsLink.objects.count() == 24
+    per_tech = KtsLink.objects.values("tech_section").annotate(
+        n=Count("id"), schools=Count("hs_section__course__calendar__school", distinct=True)
+    )
+    assert {(row["n"], row["schools"]) for row in per_tech} == {(3, 3)}
+    # about half the students take a KTS course
+    kts_students = Student.objects.filter(rosters__section__kts_link__isnull=False).distinct()
+    assert 80 <= kts_students.count() <= 120
+    # the logins are printed and every one authenticates with the demo password
+    assert DEMO_PASSWORD in out
+    for username in ("admin", "county-admin", "central-clerk", "central-registrar", "batc-auto"):
+        assert username in out
+        assert authenticate(username=username, password=DEMO_PASSWORD) is not None
+
+
+def test_r6_r11_demo_kts_courses_are_set_up_for_the_exchange():
+    # given / when
+    load_demo()
+    # then every KTS course has CTE Term Grade on every term with one active term and
+    # Term GPA weight 1, and CTE Final Grade with credit on a state credit type
+    for course in Course.objects.filter(is_kts=True):
+        tasks = {
+            ct.grading_task.code: ct
+            for ct in CourseGradingTask.objects.filter(course=course).select_related(
+                "grading_task", "credit_type"
+            )
+        }
+        assert set(tasks) == {CTE_TERM, CTE_FINAL}
+        term = tasks[CTE_TERM]
+        assert term.term_gpa_weight == 1 and term.credit is None
+        assert term.mask.count() == course.calendar.terms.count()
+        assert term.mask.filter(active=True).count() == 1
+        final = tasks[CTE_FINAL]
+        assert final.credit == 1 and final.term_gpa_weight is None
+        assert final.credit_type.name == "Career and Technical"
+        assert final.credit_type.district_id is None
+
+
+def test_r14_demo_tech_grades_are_imported_with_history():
+    # given / when
+    load_demo()
+    # then the tech schools have CTE Term Grades for the active term, each with a history row
+    tech_grades = Grade.objects.filter(section__course__calendar__school__kind="technical_school")
+    assert tech_grades.count() > 50
+    assert set(tech_grades.values_list("source", flat=True)) == {"import"}
+    assert set(tech_grades.values_list("grading_task__code", flat=True)) == {CTE_TERM}
+    assert GradeHistory.objects.count() == Grade.objects.count()
+
+
+def test_load_demo_twice_changes_nothing():
+    # given the demo loaded once
+    load_demo()
+    before = snapshot()
+    # when it runs again
+    out = load_demo()
+    # then no row was added, removed or modified
+    assert snapshot() == before
+    assert "Demo data ready" in out
+
+
+def test_r36_demo_staff_roles_cover_every_role():
+    # given / when
+    load_demo()
+    # then
+    assert set(StaffRole.objects.values_list("role", flat=True)) == set(Role.values)
+    for school in School.objects.all():
+        assert StaffRole.objects.filter(school=school, role=Role.TEACHER).exists()
+
+
+# --- the home page -------------------------------------------------------------------------
+
+
+def home_main(client) -> str:
+    """The home page's own content (the shared header links to some pages for everyone)."""
+    html = client.get("/").content.decode()
+    return html.split("<main>", 1)[1]
+
+
+def test_r36_home_page_needs_a_login(client):
+    # when
+    response = client.get("/")
+    # then
+    assert response.status_code == 302
+    assert response.url.startswith("/accounts/login/")
+
+
+def test_r36_home_page_shows_an_attendance_clerk_their_school_pages(client):
+    # given
+    load_demo()
+    central = School.objects.get(code="RCHS")
+    client.login(username="central-clerk", password=DEMO_PASSWORD)
+    # when
+    html = home_main(client)
+    # then
+    assert f"/school/{central.pk}/tech-attendance/" in html
+    assert f"/school/{central.pk}/unknown-attendance/" in html
+    assert f"/school/{central.pk}/honor-roll/" not in html
+    assert "/admin/" not in html
+    assert "/exchange/" not in html
+
+
+def test_r36_home_page_shows_a_teacher_their_sections(client):
+    # given
+    load_demo()
+    client.login(username="batc-auto", password=DEMO_PASSWORD)
+    section = Section.objects.filter(teachers__username="batc-auto").first()
+    # when
+    html = home_main(client)
+    # then
+    assert 'href="/teacher/"' in html
+    assert f"/teacher/sections/{section.pk}/grades/" in html
+    assert "/school/" not in html
+
+
+def test_r36_home_page_shows_admins_the_admin_tools(client):
+    # given
+    load_demo()
+    for username in ("admin", "county-admin"):
+        client.login(username=username, password=DEMO_PASSWORD)
+        # when
+        html = home_main(client)
+        # then
+        for url in ("/admin/", "/exchange/", "/api/docs/"):
+            assert f'href="{url}"' in html
+        for school in School.objects.filter(kind=SchoolKind.HIGH_SCHOOL):
+            assert f"/school/{school.pk}/eligibility/" in html
