@@ -1,28 +1,39 @@
-"""Demo data: a KTS district with two technical schools, a county with three high schools.
-
-``demo_load`` is idempotent: every row is found by its natural key and only created (or
-corrected) when it differs, so a second run changes nothing. The setup rows go through
-``full_clean()``; the many students, enrollments, rosters and grades are built from data
-that is valid by construction and written with ``bulk_create`` to keep the load fast.
-
-The tech-side secondary enrollments and rosters are *not* created here: the nightly
-exchange creates them from the HS rosters in linked sections (R18).
-"""
+"""The demo's setup rows, one at a time through ``full_clean()`` (R1, R2, R4-R11, R17, R25,
+R31, R36)."""
 
 from __future__ import annotations
 
-import datetime as dt
-import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import make_password
-from django.db import models, transaction
+from django.db import models
 
 from attendance.models import AttendanceCode
+from exchange.demo.data import (
+    ATTENDANCE_CODES,
+    CAREER_TECH,
+    COUNTY_DISTRICT,
+    HIGH_SCHOOLS,
+    HONOR_ROLL,
+    HS_ACTIVE_TERM,
+    HS_COURSES,
+    HS_SECTIONS,
+    KTS_DISTRICT,
+    LETTER_ROWS,
+    QUARTERS,
+    SEMESTER_GRADE,
+    SEMESTERS,
+    STANDARD_LETTER,
+    TECH_ACTIVE_TERM,
+    TECH_SCHOOLS,
+    TECH_SECTIONS,
+    TERM_GRADE,
+    YEAR,
+    YEAR_END,
+    YEAR_START,
+)
 from exchange.models import KtsLink
 from grading.models import (
     CTE_FINAL,
@@ -31,116 +42,22 @@ from grading.models import (
     CourseGradingTask,
     CourseTaskTerm,
     CreditType,
-    Grade,
-    GradeHistory,
-    GradeSource,
     GradingTask,
     HonorRollTier,
     ScoreGroup,
     ScoreRow,
 )
-from grading.scoring import row_for_percent, rows_of
 from schools.models import (
     Calendar,
     Course,
     District,
-    Enrollment,
     Role,
-    Roster,
     School,
     SchoolKind,
     Section,
-    ServiceType,
     StaffRole,
-    Student,
     Term,
 )
-
-DEMO_PASSWORD = "kts-demo-2027"
-YEAR = 2027  # the 2026-27 school year
-YEAR_START = dt.date(2026, 8, 10)
-YEAR_END = dt.date(2027, 5, 28)
-QUARTERS = [
-    ("Q1", dt.date(2026, 8, 10), dt.date(2026, 10, 9)),
-    ("Q2", dt.date(2026, 10, 12), dt.date(2026, 12, 18)),
-    ("Q3", dt.date(2027, 1, 4), dt.date(2027, 3, 12)),
-    ("Q4", dt.date(2027, 3, 15), dt.date(2027, 5, 28)),
-]
-SEMESTERS = [
-    ("S1", dt.date(2026, 8, 10), dt.date(2026, 12, 18)),
-    ("S2", dt.date(2027, 1, 4), dt.date(2027, 5, 28)),
-]
-# The term being graded now at each end: Q2 lies within S1, so tonight's exchange moves
-# the S1 tech grades into Q2 at the high schools (R19).
-HS_ACTIVE_TERM = "Q2"
-TECH_ACTIVE_TERM = "S1"
-STUDENT_COUNT = 200
-
-KTS_DISTRICT = ("KTS", "Kentucky Tech System")
-COUNTY_DISTRICT = ("REDBUD", "Redbud County Schools")
-# (code, name, login prefix, KTS courses (number, name, state code, teacher login))
-TECH_SCHOOLS = [
-    (
-        "BATC",
-        "Bluegrass Area Technology Center",
-        [
-            ("AUT1", "Automotive Technology I", "470601", "batc-auto"),
-            ("WLD1", "Welding I", "480508", "batc-welding"),
-        ],
-    ),
-    (
-        "CATC",
-        "Cumberland Area Technology Center",
-        [
-            ("HSC1", "Health Science I", "510000", "catc-health"),
-            ("CRP1", "Carpentry I", "460201", "catc-carpentry"),
-        ],
-    ),
-]
-TECH_SECTIONS = ("1", "2")  # morning and afternoon blocks
-# (code, name, login prefix)
-HIGH_SCHOOLS = [
-    ("RCHS", "Redbud Central High School", "central"),
-    ("RNHS", "Redbud North High School", "north"),
-    ("RSHS", "Redbud South High School", "south"),
-]
-# (number, name, credit type, teacher suffix)
-HS_COURSES = [
-    ("ENG2", "English II", "English", "english"),
-    ("ALG1", "Algebra I", "Mathematics", "math"),
-    ("BIO", "Biology", "Science", "math"),
-    ("USH", "U.S. History", "Social Studies", "english"),
-]
-HS_SECTIONS = ("1", "2")
-STANDARD_LETTER = "Standard Letter"
-LETTER_ROWS = [
-    ("A", Decimal("90"), True, Decimal("4")),
-    ("B", Decimal("80"), True, Decimal("3")),
-    ("C", Decimal("70"), True, Decimal("2")),
-    ("D", Decimal("60"), True, Decimal("1")),
-    ("F", Decimal("0"), False, Decimal("0")),
-]
-CAREER_TECH = "Career and Technical"
-TERM_GRADE = "Term Grade"
-SEMESTER_GRADE = "Semester Grade"
-ATTENDANCE_CODES = [
-    ("P", "Present", "present", ""),
-    ("T", "Tardy", "tardy", "unexcused"),
-    ("A", "Absent, unexcused", "absent", "unexcused"),
-    ("AE", "Absent, excused", "absent", "excused"),
-    ("U", "Absent, reason unknown", "absent", "unknown"),
-    ("ER", "Early release, excused", "early_release", "excused"),
-]
-HONOR_ROLL = [("High Honors", Decimal("3.75")), ("Honor Roll", Decimal("3.50"))]
-FIRST_NAMES = [
-    "Avery", "Blake", "Carter", "Dakota", "Emery", "Finley", "Grayson", "Harper", "Israel",
-    "Jordan", "Kendall", "Logan", "Madison", "Noah", "Olivia", "Parker", "Quinn", "Riley",
-    "Sawyer", "Taylor",
-]  # fmt: skip
-LAST_NAMES = [
-    "Adams", "Baker", "Collins", "Dawson", "Ellis", "Fletcher", "Gibson", "Hayes", "Irwin",
-    "Jennings",
-]  # fmt: skip
 
 
 @dataclass
@@ -175,41 +92,8 @@ def upsert(model: type[models.Model], lookup: dict[str, Any], **defaults: Any) -
     return obj
 
 
-class DemoLoader:
-    """Builds the demo step by step; ``steps`` drive the command's progress bar."""
-
-    def __init__(self) -> None:
-        self.result = DemoResult()
-        self.rng = random.Random(YEAR)
-        self.password_hash = make_password(DEMO_PASSWORD)
-        self.users: dict[str, Any] = {}
-        self.tech_schools: list[School] = []
-        self.high_schools: list[School] = []
-        self.terms: dict[int, dict[str, Term]] = {}  # school id -> term name -> term
-        self.calendars: dict[int, Calendar] = {}
-        # tech course number -> [tech sections]
-        self.tech_sections: dict[str, list[Section]] = {}
-        self.tech_section_school: dict[int, int] = {}  # tech section id -> school id
-        # school id -> [(course number, [sections])]
-        self.hs_sections: dict[int, list[tuple[str, list[Section]]]] = {}
-        self.hs_kts_sections: dict[int, list[list[Section]]] = {}
-        self.links: dict[int, int] = {}  # hs section id -> tech section id
-        self.students: list[Student] = []
-
-    @property
-    def steps(self) -> list[tuple[str, Callable[[], None]]]:
-        return [
-            ("districts and schools", self.load_schools),
-            ("calendars and terms", self.load_calendars),
-            ("grading setup", self.load_grading_setup),
-            ("logins and staff roles", self.load_staff),
-            ("courses and sections", self.load_courses),
-            ("KTS links", self.load_links),
-            ("attendance codes, honor roll", self.load_school_settings),
-            ("students and enrollments", self.load_students),
-            ("rosters", self.load_rosters),
-            ("grades", self.load_grades),
-        ]
+class SetupSteps:
+    """Organisations, calendars, grading setup, people, courses, links, school settings."""
 
     # --- organisations ------------------------------------------------------------------
 
@@ -506,168 +390,3 @@ class DemoLoader:
         for school in self.high_schools:
             for name, min_gpa in HONOR_ROLL:
                 upsert(HonorRollTier, {"school": school, "name": name}, min_gpa=min_gpa)
-
-    # --- students (bulk) ----------------------------------------------------------------
-
-    def load_students(self) -> None:
-        """R3: students identified by state id, one primary enrollment each at their HS."""
-        wanted = []
-        for i in range(STUDENT_COUNT):
-            grade = 9 + (i // 3) % 4
-            wanted.append(
-                Student(
-                    state_id=f"{5100000001 + i}",
-                    first_name=FIRST_NAMES[i % len(FIRST_NAMES)],
-                    last_name=LAST_NAMES[(i // len(FIRST_NAMES)) % len(LAST_NAMES)],
-                    birth_date=dt.date(2026 - grade - 5, 1 + i % 12, 1 + i % 28),
-                )
-            )
-        ids = [s.state_id for s in wanted]
-        have = set(Student.objects.filter(state_id__in=ids).values_list("state_id", flat=True))
-        Student.objects.bulk_create([s for s in wanted if s.state_id not in have])
-        by_id = Student.objects.in_bulk(ids, field_name="state_id")
-        self.students = [by_id[state_id] for state_id in ids]
-
-        calendars = [self.calendars[s.pk] for s in self.high_schools]
-        have = set(
-            Enrollment.objects.filter(calendar__in=calendars).values_list(
-                "student_id", "calendar_id"
-            )
-        )
-        new = []
-        for i, student in enumerate(self.students):
-            calendar = calendars[i % len(calendars)]
-            if (student.pk, calendar.pk) in have:
-                continue
-            new.append(
-                Enrollment(
-                    student=student,
-                    calendar=calendar,
-                    # bulk_create skips save(), which copies the year from the calendar.
-                    school_year=calendar.school_year,
-                    service_type=ServiceType.PRIMARY,
-                    grade_level=str(9 + (i // 3) % 4),
-                    start_date=calendar.start_date,
-                )
-            )
-        Enrollment.objects.bulk_create(new)
-
-    def student_sections(self, i: int) -> tuple[School, list[Section], Section | None]:
-        """The HS, the ordinary sections and (for about half) the KTS section of student i."""
-        school = self.high_schools[i % len(self.high_schools)]
-        k = i // len(self.high_schools)  # index among the students of this HS
-        ordinary = [
-            sections[k % len(sections)] for _number, sections in self.hs_sections[school.pk]
-        ]
-        kts = None
-        if k % 2 == 0:
-            m = k // 2
-            courses = self.hs_kts_sections[school.pk]
-            sections = courses[m % len(courses)]
-            kts = sections[(m // len(courses)) % len(sections)]
-        return school, ordinary, kts
-
-    def load_rosters(self) -> None:
-        """HS rosters only: the exchange rosters the KTS students at the tech school (R18)."""
-        calendars = [self.calendars[s.pk] for s in self.high_schools]
-        have = set(
-            Roster.objects.filter(section__course__calendar__in=calendars).values_list(
-                "student_id", "section_id"
-            )
-        )
-        new = []
-        for i, student in enumerate(self.students):
-            _school, ordinary, kts = self.student_sections(i)
-            for section in [*ordinary, *([kts] if kts else [])]:
-                if (student.pk, section.pk) not in have:
-                    new.append(Roster(student=student, section=section, start_date=YEAR_START))
-        Roster.objects.bulk_create(new)
-
-    # --- grades (bulk) ------------------------------------------------------------------
-
-    def load_grades(self) -> None:
-        """Imported grades with a history row each (R14): S1 CTE Term Grades at the tech
-        schools, for tonight's exchange to move (R19), and Q1 Term Grades at the HSs so GPA,
-        honor roll and eligibility have something to show."""
-        cte_rows = rows_of(self.cte_numeric.rows.all())
-        letter_rows = rows_of(self.letter.rows.all())
-        tech_term = {s.pk: self.terms[s.pk][TECH_ACTIVE_TERM] for s in self.tech_schools}
-        tech_sections = {
-            sec.pk: sec for sections in self.tech_sections.values() for sec in sections
-        }
-        teachers = {
-            sec.pk: sec.teachers.first()
-            for sec in [
-                *tech_sections.values(),
-                *(
-                    sec
-                    for courses in self.hs_sections.values()
-                    for _number, sections in courses
-                    for sec in sections
-                ),
-            ]
-        }
-        wanted = []
-        for i, student in enumerate(self.students):
-            school, ordinary, kts = self.student_sections(i)
-            q1 = self.terms[school.pk]["Q1"]
-            for section in ordinary:
-                percent = Decimal(self.rng.randint(5500, 9999)) / 100
-                wanted.append((student, section, self.term_grade, q1, percent, letter_rows))
-            if kts is not None:
-                tech_section = tech_sections[self.links[kts.pk]]
-                term = tech_term[self.tech_section_school[tech_section.pk]]
-                percent = Decimal(self.rng.randint(6000, 9999)) / 100
-                wanted.append((student, tech_section, self.cte_term, term, percent, cte_rows))
-        section_ids = {w[1].pk for w in wanted}
-        have = set(
-            Grade.objects.filter(section_id__in=section_ids).values_list(
-                "student_id", "section_id", "grading_task_id", "term_id"
-            )
-        )
-        new = []
-        for student, section, task, term, percent, rows in wanted:
-            if (student.pk, section.pk, task.pk, term.pk) in have:
-                continue
-            new.append(
-                Grade(
-                    student=student,
-                    section=section,
-                    grading_task=task,
-                    term=term,
-                    percent=percent,
-                    score=row_for_percent(rows, percent).score,
-                    source=GradeSource.IMPORT,
-                    posted_by=teachers[section.pk],
-                )
-            )
-        created = Grade.objects.bulk_create(new)
-        GradeHistory.objects.bulk_create(
-            GradeHistory(
-                grade=grade,
-                changed_by=grade.posted_by,
-                source=GradeSource.IMPORT,
-                new_score=grade.score,
-                new_percent=grade.percent,
-                reason="Imported with the demo data.",
-            )
-            for grade in created
-        )
-
-    # --- the whole load -----------------------------------------------------------------
-
-    def run(self, progress: Callable[[int, int, str], None] | None = None) -> DemoResult:
-        steps = self.steps
-        with transaction.atomic():
-            for n, (label, step) in enumerate(steps):
-                if progress:
-                    progress(n, len(steps), label)
-                step()
-            if progress:
-                progress(len(steps), len(steps), "done")
-        return self.result
-
-
-def demo_load(*, progress: Callable[[int, int, str], None] | None = None) -> DemoResult:
-    """Load (or top up) the demo data; idempotent. ``progress(done, total, label)``."""
-    return DemoLoader().run(progress)
