@@ -1,1 +1,17 @@
 """django-q2 entry points: thin, safe to run twice (R12, R15)."""
+
+
+def apply_grading_windows() -> dict[str, int]:
+    """R12, daily: open today's grading windows and close the ones that have closed."""
+    from django.utils import timezone
+
+    from grading.services.setup import grading_window_apply
+
+    return grading_window_apply(today=timezone.localdate())
+
+
+def email_stale_grade_reminders() -> int:
+    """R15, weekly: e-mail each teacher of a tech section without CTE Term Grades this week."""
+    from grading.services.grades import stale_grade_reminders_send
+
+    return stale_grade_reminders_send()

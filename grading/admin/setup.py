@@ -250,6 +250,11 @@ class CourseTaskFormSet(forms.BaseInlineFormSet):
         kwargs["course"] = self.instance if self.instance.pk else None
         return kwargs
 
+    def _construct_form(self, i, **kwargs):
+        form = super()._construct_form(i, **kwargs)
+        form.in_formset = True
+        return form
+
     def _kept_forms(self):
         return [
             f
@@ -262,8 +267,6 @@ class CourseTaskFormSet(forms.BaseInlineFormSet):
     def clean(self):
         super().clean()
         kept = self._kept_forms()
-        for form in kept:
-            form.in_formset = True
         if any(f.errors for f in kept):
             return
         for form in kept:

@@ -29,7 +29,7 @@ from grading.models import (
     ScoreRow,
 )
 from grading.scoring import rows_of, thresholds
-from schools.models import Course, District, School, Term
+from schools.models import Course, District, School, Term, coded_error
 
 ROW_FIELDS = ("score", "min_percent", "passing", "gpa_value")
 
@@ -65,7 +65,7 @@ def check_state_row_editable(obj: Any, *, by: Any = None, deleting: bool = False
             code="state_row_read_only",
         )
     if not may_edit_row(obj, by=by):
-        raise ValidationError(
+        raise coded_error(
             {"district": "Choose your district: rows without a district belong to the state."},
             code="state_row_read_only",
         )
@@ -85,26 +85,26 @@ def _save(instance: Any, fields: dict[str, Any]) -> Any:
 def validate_score_rows(rows: Sequence[dict[str, Any]]) -> None:
     """R5: at least one row, Min % and score unique in the group, exactly one row at 0 %."""
     if not rows:
-        raise ValidationError(
+        raise coded_error(
             {"rows": "Add at least one row; one of them must have Min % 0."},
             code="score_group_empty",
         )
     mins = [Decimal(str(r["min_percent"])) for r in rows]
     if len(set(mins)) != len(mins):
         dup = next(m for m in mins if mins.count(m) > 1)
-        raise ValidationError(
+        raise coded_error(
             {"rows": f"Give each row a different Min %; {dup} is used twice."},
             code="min_percent_not_unique",
         )
     scores = [str(r["score"]).strip() for r in rows]
     if len(set(scores)) != len(scores):
         dup = next(s for s in scores if scores.count(s) > 1)
-        raise ValidationError(
+        raise coded_error(
             {"rows": f"Give each row a different score; {dup} is used twice."},
             code="score_not_unique",
         )
     if Decimal("0") not in mins:
-        raise ValidationError(
+        raise coded_error(
             {"rows": "Add a row with Min % 0 so that every percent maps to a score."},
             code="no_zero_row",
         )
@@ -134,7 +134,7 @@ def score_group_save(
             except ValidationError as exc:
                 errors.extend(exc.messages)
         if errors:
-            raise ValidationError({"rows": errors}, code="invalid_row")
+            raise coded_error({"rows": errors}, code="invalid_row")
         group.rows.all().delete()
         ScoreRow.objects.bulk_create(new_rows)
     return group
@@ -459,11 +459,11 @@ def grading_window_validate(
     of the same school that shares a task."""
     tasks = list(grading_tasks)
     if not tasks:
-        raise ValidationError(
+        raise coded_error(
             {"grading_tasks": "Choose the grading tasks this window opens."}, code="required"
         )
     if any(t.district_id not in (None, school.district_id) for t in tasks):
-        raise ValidationError(
+        raise coded_error(
             {"grading_tasks": "Choose grading tasks of this district or the state."},
             code="task_other_district",
         )
@@ -481,7 +481,7 @@ def grading_window_validate(
         .first()
     )
     if clash:
-        raise ValidationError(
+        raise coded_error(
             {
                 "opens_on": f"Change the dates or the tasks: the {clash.term.name} window "
                 f"({clash.opens_on} to {clash.closes_on}) already covers one of these tasks."

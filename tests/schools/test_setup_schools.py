@@ -96,10 +96,18 @@ def test_r2_calendar_and_terms_accepted():
         end_date=dt.date(2027, 5, 28),
     )
     t1 = services.term_create(
-        calendar=cal, name="S1", seq=1, start_date=dt.date(2026, 8, 10), end_date=dt.date(2026, 12, 18)
+        calendar=cal,
+        name="S1",
+        seq=1,
+        start_date=dt.date(2026, 8, 10),
+        end_date=dt.date(2026, 12, 18),
     )
     t2 = services.term_create(
-        calendar=cal, name="S2", seq=2, start_date=dt.date(2027, 1, 4), end_date=dt.date(2027, 5, 28)
+        calendar=cal,
+        name="S2",
+        seq=2,
+        start_date=dt.date(2027, 1, 4),
+        end_date=dt.date(2027, 5, 28),
     )
     assert list(cal.terms.all()) == [t1, t2]
 
@@ -135,7 +143,11 @@ def test_r2_term_dates_out_of_order_refused():
     cal = CalendarFactory()
     with pytest.raises(ValidationError) as exc:
         services.term_create(
-            calendar=cal, name="T", seq=1, start_date=dt.date(2026, 9, 1), end_date=dt.date(2026, 8, 20)
+            calendar=cal,
+            name="T",
+            seq=1,
+            start_date=dt.date(2026, 9, 1),
+            end_date=dt.date(2026, 8, 20),
         )
     assert exc.value.error_dict["end_date"][0].code == "dates_out_of_order"
     assert not Term.objects.exists()
@@ -145,7 +157,11 @@ def test_r2_term_outside_calendar_refused():
     cal = CalendarFactory()
     with pytest.raises(ValidationError) as exc:
         services.term_create(
-            calendar=cal, name="T", seq=1, start_date=dt.date(2026, 7, 1), end_date=dt.date(2026, 9, 1)
+            calendar=cal,
+            name="T",
+            seq=1,
+            start_date=dt.date(2026, 7, 1),
+            end_date=dt.date(2026, 9, 1),
         )
     assert exc.value.error_dict["__all__"][0].code == "term_outside_calendar"
 
@@ -155,7 +171,11 @@ def test_r2_overlapping_terms_refused():
     quarters(cal)
     with pytest.raises(ValidationError) as exc:
         services.term_create(
-            calendar=cal, name="X", seq=9, start_date=dt.date(2027, 5, 1), end_date=dt.date(2027, 5, 20)
+            calendar=cal,
+            name="X",
+            seq=9,
+            start_date=dt.date(2027, 5, 1),
+            end_date=dt.date(2027, 5, 20),
         )
     assert exc.value.error_dict["__all__"][0].code == "terms_overlap"
     assert cal.terms.count() == 4
@@ -164,11 +184,19 @@ def test_r2_overlapping_terms_refused():
 def test_r2_term_sequence_must_follow_date_order():
     cal = CalendarFactory()
     services.term_create(
-        calendar=cal, name="Late", seq=1, start_date=dt.date(2027, 1, 4), end_date=dt.date(2027, 5, 28)
+        calendar=cal,
+        name="Late",
+        seq=1,
+        start_date=dt.date(2027, 1, 4),
+        end_date=dt.date(2027, 5, 28),
     )
     with pytest.raises(ValidationError) as exc:
         services.term_create(
-            calendar=cal, name="Early", seq=2, start_date=dt.date(2026, 8, 10), end_date=dt.date(2026, 12, 18)
+            calendar=cal,
+            name="Early",
+            seq=2,
+            start_date=dt.date(2026, 8, 10),
+            end_date=dt.date(2026, 12, 18),
         )
     assert exc.value.error_dict["seq"][0].code == "term_seq_out_of_order"
 
@@ -190,7 +218,9 @@ def test_r2_api_bad_terms_are_400_and_nothing_written(api):
         format="json",
     )
     unknown_calendar = api.post(
-        url, {**base, "calendar": 999999, "start_date": "2026-08-10", "end_date": "2026-08-20"}, format="json"
+        url,
+        {**base, "calendar": 999999, "start_date": "2026-08-10", "end_date": "2026-08-20"},
+        format="json",
     )
     for resp in (out_of_order, overlap, duplicate_seq, unknown_calendar):
         assert resp.status_code == 400, resp.content
@@ -336,9 +366,7 @@ def test_r3_admin_refuses_second_primary_enrollment(admin_client_su):
 
 
 def test_api_malformed_json_is_400(api):
-    resp = api.generic(
-        "POST", "/api/v1/districts/", "{not json", content_type="application/json"
-    )
+    resp = api.generic("POST", "/api/v1/districts/", "{not json", content_type="application/json")
     assert resp.status_code == 400
     assert not District.objects.exists()
 
@@ -424,6 +452,17 @@ def test_api_sections_with_teachers(api, superuser):
 
 def test_admin_changelists_render(admin_client_su):
     EnrollmentFactory()
-    for name in ("district", "school", "calendar", "term", "course", "section", "student", "enrollment", "roster", "staffrole"):
+    for name in (
+        "district",
+        "school",
+        "calendar",
+        "term",
+        "course",
+        "section",
+        "student",
+        "enrollment",
+        "roster",
+        "staffrole",
+    ):
         resp = admin_client_su.get(reverse(f"admin:schools_{name}_changelist") + "?q=x")
         assert resp.status_code == 200, name
