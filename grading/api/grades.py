@@ -1,5 +1,256 @@
-urlpatterns: list = []
+"""Grades (API.md "Grades") and the stale-grades report (R13-R16, R23, R15).
+
+Thin: every write goes through grading/services/grades.py, the same path the teacher pages
+use, so the API, the pages and imports answer alike.
+"""
+
+import django_filters as df
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import path
+from django.utils.dateparse import parse_date
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError as DRFValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from grading.models import Grade, GradingTask
+from grading.selectors.stale import stale_sections
+from grading.services.grades import GradeRowsError, grade_post, grade_post_bulk
+from schools.access import IsScopedUser, scope_queryset
+from schools.api_common import ScopedModelViewSet, django_error_to_drf
+from schools.models import Section, Student, Term
+
+KEY_FIELDS = ("student", "section", "grading_task", "term")
+
+
+class GradeFilter(df.FilterSet):
+    school = df.NumberFilter(field_name="section__course__calendar__school")
+    changed_since = df.IsoDateTimeFilter(field_name="modified_at", lookup_expr="gte")
+
+    class Meta:
+        model = Grade
+        fields = ["student", "section", "grading_task", "term", "source"]
+
+
+class GradeSerializer(serializers.ModelSerializer):
+    """A grade; writes are upserts through ``grade_post`` (the view calls it)."""
+
+    percent = serializers.DecimalField(
+        max_digits=6, decimal_places=2, required=False, allow_null=True, coerce_to_string=True
+    )
+    score = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    comments = serializers.CharField(required=False, allow_blank=True)
+    correction_reason = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        help_text="R16: needed to change a posted CTE Final Grade.",
+    )
+
+    class Meta:
+        model = Grade
+        fields = [
+            "id",
+            "student",
+            "section",
+            "grading_task",
+            "term",
+            "percent",
+            "score",
+            "comments",
+            "correction_reason",
+            "source",
+            "posted_by",
+            "modified_at",
+        ]
+        read_only_fields = ["source", "posted_by", "modified_at"]
+        validators: list = []  # the upsert replaces the unique-together check
+
+
+class GradeHistorySerializer(serializers.Serializer):
+    changed_at = serializers.DateTimeField()
+    changed_by = serializers.IntegerField(source="changed_by_id", allow_null=True)
+    source = serializers.CharField()
+    run = serializers.IntegerField(source="run_id", allow_null=True)
+    old_score = serializers.CharField()
+    old_percent = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True)
+    new_score = serializers.CharField()
+    new_percent = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True)
+    reason = serializers.CharField()
+
+
+class BulkRowSerializer(serializers.Serializer):
+    student = serializers.PrimaryKeyRelatedField(queryset=Student.objects.all())
+    percent = serializers.DecimalField(
+        max_digits=6, decimal_places=2, required=False, allow_null=True
+    )
+    score = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    comments = serializers.CharField(required=False, allow_blank=True)
+    correction_reason = serializers.CharField(required=False, allow_blank=True)
+
+
+class BulkSerializer(serializers.Serializer):
+    section = serializers.PrimaryKeyRelatedField(queryset=Section.objects.all())
+    grading_task = serializers.PrimaryKeyRelatedField(queryset=GradingTask.objects.all())
+    term = serializers.PrimaryKeyRelatedField(queryset=Term.objects.all())
+    grades = BulkRowSerializer(many=True, allow_empty=False)
+
+
+def _rows_error(exc: GradeRowsError, count: int) -> DRFValidationError:
+    """DRF's list shape for nested rows: one dict per row, empty for the good ones."""
+    detail = []
+    for index in range(count):
+        errors = exc.rows.get(index, {})
+        detail.append(
+            {
+                ("non_field_errors" if field == "__all__" else field): [
+                    serializers.ErrorDetail(str(m), code=e.code or "invalid")
+                    for e in errs
+                    for m in e.messages
+                ]
+                for field, errs in errors.items()
+            }
+        )
+    return DRFValidationError({"grades": detail})
+
+
+class GradeViewSet(ScopedModelViewSet):
+    """Grades: ``POST`` upserts on (student, section, grading_task, term) - 201 created,
+    200 updated; ``PATCH``/``PUT`` change the value through the same service. Grades are
+    never deleted through the API: their history (R14) must stay."""
+
+    queryset = Grade.objects.all()
+    serializer_class = GradeSerializer
+    filterset_class = GradeFilter
+    ordering_fields = ["modified_at", "id"]
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+    def _post(self, data: dict, *, instance: Grade | None = None):
+        keys = {k: data.get(k) or getattr(instance, k, None) for k in KEY_FIELDS}
+        missing = [k for k, v in keys.items() if v is None]
+        if missing:
+            raise DRFValidationError({k: ["This field is required."] for k in missing})
+        if instance is not None:
+            changed = [k for k in KEY_FIELDS if k in data and data[k] != getattr(instance, k)]
+            if changed:
+                raise DRFValidationError(
+                    {k: ["A grade cannot be moved; post a new grade instead."] for k in changed}
+                )
+        if instance is not None and "percent" not in data and "score" not in data:
+            percent, score = instance.percent, instance.score
+        else:
+            percent, score = data.get("percent"), data.get("score", "")
+        try:
+            return grade_post(
+                **keys,
+                percent=percent,
+                score=score or "",
+                comments=data.get("comments"),
+                correction_reason=data.get("correction_reason", ""),
+                by=self.request.user,
+            )
+        except DjangoValidationError as exc:
+            raise django_error_to_drf(exc) from exc
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        grade, created = self._post(serializer.validated_data)
+        return Response(
+            GradeSerializer(grade, context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    def update(self, request, *args, **kwargs):
+        instance = self.get_object()
+        serializer = self.get_serializer(
+            instance, data=request.data, partial=kwargs.get("partial", False)
+        )
+        serializer.is_valid(raise_exception=True)
+        grade, _ = self._post(serializer.validated_data, instance=instance)
+        return Response(GradeSerializer(grade, context=self.get_serializer_context()).data)
+
+    @action(detail=False, methods=["post"], serializer_class=BulkSerializer)
+    def bulk(self, request):
+        """All or nothing (R13): 200 with the saved grades, 400 naming each bad row."""
+        serializer = BulkSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            grades = grade_post_bulk(
+                section=data["section"],
+                grading_task=data["grading_task"],
+                term=data["term"],
+                rows=data["grades"],
+                by=request.user,
+            )
+        except GradeRowsError as exc:
+            raise _rows_error(exc, len(data["grades"])) from exc
+        except DjangoValidationError as exc:
+            raise django_error_to_drf(exc) from exc
+        context = self.get_serializer_context()
+        return Response(GradeSerializer(grades, many=True, context=context).data)
+
+    @action(detail=True, methods=["get"], serializer_class=GradeHistorySerializer)
+    def history(self, request, pk=None):
+        """R14: every change of this grade, newest first."""
+        grade = self.get_object()
+        return Response(GradeHistorySerializer(grade.history.all(), many=True).data)
+
+
+class StaleGradesView(APIView):
+    """R15: tech sections without a CTE Term Grade posted in the last 7 days.
+
+    ``?school=`` narrows to one school; ``?as_of=YYYY-MM-DD`` (default today).
+    """
+
+    permission_classes = [IsScopedUser]
+
+    def get(self, request):
+        school = request.query_params.get("school")
+        as_of_raw = request.query_params.get("as_of")
+        errors = {}
+        if school is not None and not school.isdigit():
+            errors["school"] = ["Give the school's id (a whole number)."]
+        as_of = None
+        if as_of_raw:
+            try:
+                as_of = parse_date(as_of_raw)
+            except ValueError:
+                as_of = None
+            if as_of is None:
+                errors["as_of"] = ["Give the date as YYYY-MM-DD."]
+        if errors:
+            raise DRFValidationError(errors)
+        items = stale_sections(as_of=as_of, school_id=int(school) if school else None)
+        visible = set(
+            scope_queryset(
+                request.user, Section.objects.filter(pk__in=[i.section.pk for i in items])
+            ).values_list("pk", flat=True)
+        )
+        return Response(
+            [
+                {
+                    "section": item.section.pk,
+                    "section_name": str(item.section),
+                    "school": item.section.course.calendar.school_id,
+                    "teachers": [t.pk for t in item.teachers],
+                    "last_posted_at": item.last_posted_at.isoformat()
+                    if item.last_posted_at
+                    else None,
+                }
+                for item in items
+                if item.section.pk in visible
+            ]
+        )
+
+
+urlpatterns: list = [
+    path("reports/stale-grades/", StaleGradesView.as_view(), name="report-stale-grades"),
+]
 
 
 def register(router) -> None:
     """Add this module's viewsets to the /api/v1/ router."""
+    router.register("grades", GradeViewSet, basename="grade")

@@ -1,0 +1,552 @@
+"""Every write of a grade (R13, R14, R16, R23) and the weekly stale-grades reminder (R15).
+
+``grade_post`` and ``grade_post_bulk`` share one validation path: the posting context
+(course task, active term, teacher, linked section) is checked once, then every row's value,
+and only when everything is valid are the grades and their history rows written, set-based.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core import mail
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from grading import scoring
+from grading.models import (
+    CTE_FINAL,
+    CourseGradingTask,
+    CourseTaskTerm,
+    Grade,
+    GradeHistory,
+    GradeSource,
+    GradingTask,
+)
+from schools.models import Roster, Section, Student, Term
+
+LINKED_SECTION_MESSAGE = (
+    "Grades on linked KTS sections come from the technical school through the nightly exchange."
+)
+HUNDRED = Decimal("100")
+TWO_PLACES = Decimal("0.01")
+GRADE_UPDATE_FIELDS = ["percent", "score", "comments", "source", "posted_by", "run_id"]
+
+
+class GradeRowsError(ValidationError):
+    """A bulk post refused because of some rows: ``rows`` maps a row index to its errors.
+
+    Each value is ``{field: [ValidationError, ...]}``. The exception itself carries the same
+    errors as ``{"grades": ["Row n (student ...): message", ...]}`` so a caller that only knows
+    Django's ValidationError still shows something useful.
+    """
+
+    def __init__(self, rows: dict[int, dict[str, list[ValidationError]]], students: Mapping):
+        self.rows = rows
+        flat = []
+        for index in sorted(rows):
+            label = students.get(index) or "?"
+            for errors in rows[index].values():
+                for error in errors:
+                    flat.append(
+                        ValidationError(
+                            f"Row {index + 1} (student {label}): {error.messages[0]}",
+                            code=error.code,
+                        )
+                    )
+        super().__init__({"grades": flat})
+
+
+def _invalid(field: str, message: str, *, code: str) -> ValidationError:
+    """A field error that keeps its code (a plain dict of strings would drop it)."""
+    return ValidationError({field: ValidationError(message, code=code)})
+
+
+@dataclass(frozen=True)
+class PostingContext:
+    """What every row of one post shares: section, course task, its active term, score rows."""
+
+    section: Section
+    course_task: CourseGradingTask
+    term: Term
+    rows: list[scoring.Row]
+    is_cte_numeric: bool
+
+    @property
+    def is_final(self) -> bool:
+        return self.course_task.grading_task.code == CTE_FINAL
+
+
+def _posting_context(
+    *,
+    section: Section,
+    grading_task: GradingTask,
+    term: Term,
+    by: AbstractBaseUser | None,
+    source: str,
+) -> PostingContext:
+    """R13/R23: refuse the whole post when the section, task or term do not allow it."""
+    if source not in GradeSource.values:
+        raise _invalid(
+            "source", f"Use one of: {', '.join(GradeSource.values)}.", code="invalid_source"
+        )
+    if source == GradeSource.TEACHER:
+        is_superuser = bool(by is not None and getattr(by, "is_superuser", False))
+        if by is None or (not is_superuser and not section.teachers.filter(pk=by.pk).exists()):
+            raise _invalid(
+                "section",
+                "You can post grades only for your own sections.",
+                code="not_your_section",
+            )
+    if source != GradeSource.EXCHANGE and (
+        Section.objects.filter(pk=section.pk, kts_link__isnull=False).exists()
+    ):
+        # R23: the HS copy of a tech grade is written by the exchange only.
+        raise _invalid("section", LINKED_SECTION_MESSAGE, code="linked_section")
+    course_task = (
+        CourseGradingTask.objects.select_related("grading_task", "score_group")
+        .prefetch_related("score_group__rows")
+        .filter(course_id=section.course_id, grading_task_id=grading_task.pk)
+        .first()
+    )
+    if course_task is None:
+        raise _invalid(
+            "grading_task",
+            f"{grading_task} is not set up on course "
+            f"{section.course.number}; add it on the course's grading tasks first.",
+            code="task_not_on_course",
+        )
+    active = (
+        CourseTaskTerm.objects.filter(course_task=course_task, active=True)
+        .select_related("term")
+        .first()
+    )
+    if active is None or active.term_id != term.pk:
+        where = (
+            f"the active term is {active.term.name}"
+            if active
+            else "no term is active for this task"
+        )
+        raise _invalid(
+            "term",
+            f"Posting is open only for the active term; {where}. Ask the school "
+            "to open a grading window for this term.",
+            code="term_not_active",
+        )
+    return PostingContext(
+        section=section,
+        course_task=course_task,
+        term=term,
+        rows=scoring.rows_of(course_task.score_group.rows.all()),
+        is_cte_numeric=course_task.score_group.is_cte_numeric,
+    )
+
+
+def _parse_percent(value) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        percent = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except (InvalidOperation, ValueError) as exc:
+        raise _invalid(
+            "percent", "Enter the percent as a number, for example 92.5.", code="invalid_percent"
+        ) from exc
+    if not percent.is_finite():
+        raise _invalid(
+            "percent", "Enter the percent as a number, for example 92.5.", code="invalid_percent"
+        )
+    if percent < 0 or percent > HUNDRED:
+        raise _invalid("percent", "Enter a percent from 0 to 100.", code="percent_out_of_range")
+    if percent != percent.quantize(TWO_PLACES):
+        raise _invalid(
+            "percent", "Enter the percent with at most two decimals.", code="too_many_decimals"
+        )
+    return percent.quantize(TWO_PLACES)
+
+
+def _resolve_value(ctx: PostingContext, percent, score) -> tuple[Decimal | None, str]:
+    """R5: the (percent, score) to store, or a ValidationError saying what to fix."""
+    percent = _parse_percent(percent)
+    score = (score or "").strip()
+    group = ctx.course_task.score_group.name
+    if ctx.is_cte_numeric and percent is None:
+        raise _invalid(
+            "percent",
+            "CTE Numeric grades are posted as a percent; enter the percent and "
+            "the score is filled in.",
+            code="percent_required",
+        )
+    if percent is None and not score:
+        raise _invalid(
+            "percent",
+            "Enter a percent (or a score on a letter score group).",
+            code="value_required",
+        )
+    if percent is not None:
+        row = scoring.row_for_percent(ctx.rows, percent)
+        if row is None:
+            raise _invalid(
+                "percent",
+                f"Score group {group} has no row for {percent}%; ask the district "
+                "to add a row with Min % 0.",
+                code="score_untranslatable",
+            )
+        if score and score != row.score:
+            if ctx.is_cte_numeric:
+                raise _invalid(
+                    "score",
+                    "On CTE Numeric only the percent is posted; leave the score "
+                    f"empty ({percent}% is {row.score}).",
+                    code="score_on_cte_numeric",
+                )
+            if scoring.band_of(ctx.rows, score) is None:
+                raise _invalid(
+                    "score",
+                    f"{score} is not a score of {group}; choose one of "
+                    f"{', '.join(r.score for r in ctx.rows)}.",
+                    code="score_not_in_group",
+                )
+            raise _invalid(
+                "percent",
+                f"{percent}% is {row.score} on {group}, not {score}; change the "
+                "percent or the score.",
+                code="percent_outside_band",
+            )
+        return percent, row.score
+    if scoring.band_of(ctx.rows, score) is None:
+        raise _invalid(
+            "score",
+            f"{score} is not a score of {group}; choose one of "
+            f"{', '.join(r.score for r in ctx.rows)}.",
+            code="score_not_in_group",
+        )
+    return None, score
+
+
+def _rostered_student_ids(section: Section, term: Term, student_ids: Iterable[int]) -> set[int]:
+    """R13: students with a roster in ``section`` active on some day of ``term``."""
+    return set(
+        Roster.objects.filter(
+            section_id=section.pk,
+            student_id__in=list(student_ids),
+            start_date__lte=term.end_date,
+        )
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=term.start_date))
+        .values_list("student_id", flat=True)
+    )
+
+
+def _error_dict(exc: ValidationError) -> dict[str, list[ValidationError]]:
+    if hasattr(exc, "error_dict"):
+        return {field: list(errors) for field, errors in exc.error_dict.items()}
+    return {"__all__": list(exc.error_list)}
+
+
+@dataclass
+class _Planned:
+    index: int
+    student_id: int
+    percent: Decimal | None
+    score: str
+    comments: str
+    reason: str
+
+
+def _write(
+    *,
+    ctx: PostingContext,
+    planned: Sequence[_Planned],
+    by: AbstractBaseUser | None,
+    source: str,
+    run_id: int | None,
+) -> tuple[list[Grade], set[int]]:
+    """Write validated rows set-based; R14 history for every value change. Returns the grades
+    in row order and the indexes of the rows that created a grade."""
+    existing = {
+        g.student_id: g
+        for g in Grade.objects.select_for_update().filter(
+            section_id=ctx.section.pk,
+            grading_task_id=ctx.course_task.grading_task_id,
+            term_id=ctx.term.pk,
+            student_id__in=[p.student_id for p in planned],
+        )
+    }
+    posted_by = by if by is not None and by.is_authenticated else None
+    now = timezone.now()
+    to_create: list[tuple[_Planned, Grade]] = []
+    to_update: list[Grade] = []
+    history: list[tuple[Grade, dict]] = []
+    by_index: dict[int, Grade] = {}
+    for p in planned:
+        grade = existing.get(p.student_id)
+        if grade is None:
+            grade = Grade(
+                student_id=p.student_id,
+                section_id=ctx.section.pk,
+                grading_task_id=ctx.course_task.grading_task_id,
+                term_id=ctx.term.pk,
+                percent=p.percent,
+                score=p.score,
+                comments=p.comments or "",
+                source=source,
+                posted_by=posted_by,
+                run_id=run_id,
+            )
+            _clean(grade)
+            to_create.append((p, grade))
+            history.append((grade, {"old_score": "", "old_percent": None, "reason": p.reason}))
+        else:
+            value_changed = grade.percent != p.percent or grade.score != p.score
+            comments_changed = p.comments is not None and grade.comments != p.comments
+            if value_changed:
+                history.append(
+                    (
+                        grade,
+                        {
+                            "old_score": grade.score,
+                            "old_percent": grade.percent,
+                            "reason": p.reason,
+                        },
+                    )
+                )
+            if value_changed or comments_changed:
+                grade.percent, grade.score = p.percent, p.score
+                if p.comments is not None:
+                    grade.comments = p.comments
+                grade.source, grade.posted_by, grade.run_id = source, posted_by, run_id
+                grade.modified_at = now
+                _clean(grade)
+                to_update.append(grade)
+        by_index[p.index] = grade
+    if to_create:
+        Grade.objects.bulk_create([g for _, g in to_create])
+    if to_update:
+        Grade.objects.bulk_update(to_update, [*GRADE_UPDATE_FIELDS, "modified_at"])
+    if history:
+        GradeHistory.objects.bulk_create(
+            GradeHistory(
+                grade=grade,
+                changed_by=posted_by,
+                source=source,
+                run_id=run_id,
+                old_score=old["old_score"],
+                old_percent=old["old_percent"],
+                new_score=grade.score,
+                new_percent=grade.percent,
+                reason=old["reason"],
+            )
+            for grade, old in history
+        )
+    created = {p.index for p, _ in to_create}
+    return [by_index[p.index] for p in planned], created
+
+
+def _clean(grade: Grade) -> None:
+    # Keys were checked set-based above; this runs the field checks without a query per row.
+    grade.full_clean(
+        exclude=["student", "section", "grading_task", "term", "posted_by", "source_grade"],
+        validate_unique=False,
+        validate_constraints=False,
+    )
+
+
+def _plan_rows(*, ctx: PostingContext, rows: Sequence[Mapping], source: str) -> list[_Planned]:
+    """Validate every row (R5, R13, R16); raise GradeRowsError naming each bad row."""
+    errors: dict[int, dict[str, list[ValidationError]]] = {}
+    labels: dict[int, str] = {}
+    student_ids: list[int | None] = []
+    for row in rows:
+        student = row.get("student")
+        student_ids.append(student.pk if isinstance(student, Student) else student)
+    try:
+        wanted = {int(s) for s in student_ids if s is not None}
+    except (TypeError, ValueError):
+        wanted = set()
+    known = dict(Student.objects.filter(pk__in=wanted).values_list("pk", "state_id"))
+    rostered = _rostered_student_ids(ctx.section, ctx.term, known)
+    existing = {
+        sid: (percent, score)
+        for sid, percent, score in Grade.objects.filter(
+            section_id=ctx.section.pk,
+            grading_task_id=ctx.course_task.grading_task_id,
+            term_id=ctx.term.pk,
+            student_id__in=list(known),
+        ).values_list("student_id", "percent", "score")
+    }
+    seen: set[int] = set()
+    planned: list[_Planned] = []
+    for index, row in enumerate(rows):
+        row_errors: dict[str, list[ValidationError]] = {}
+        try:
+            sid = int(student_ids[index]) if student_ids[index] is not None else None
+        except (TypeError, ValueError):
+            sid = None
+        labels[index] = known.get(sid, str(student_ids[index]))
+        if sid not in known:
+            row_errors["student"] = [
+                ValidationError("Choose an existing student.", code="unknown_student")
+            ]
+        elif sid not in rostered:
+            row_errors["student"] = [
+                ValidationError(
+                    f"Student {known[sid]} is not rostered in this section during "
+                    f"{ctx.term.name}; roster the student first.",
+                    code="not_rostered",
+                )
+            ]
+        elif sid in seen:
+            row_errors["student"] = [
+                ValidationError(
+                    f"Student {known[sid]} appears twice; give one grade per student.",
+                    code="duplicate_student",
+                )
+            ]
+        try:
+            percent, score = _resolve_value(ctx, row.get("percent"), row.get("score"))
+        except ValidationError as exc:
+            for field, errs in _error_dict(exc).items():
+                row_errors.setdefault(field, []).extend(errs)
+            percent, score = None, ""
+        reason = (row.get("correction_reason") or "").strip()
+        if (
+            not row_errors
+            and ctx.is_final
+            and source != GradeSource.EXCHANGE
+            and sid in existing
+            and existing[sid] != (percent, score)
+            and not reason
+        ):
+            # R16: a CTE Final Grade is posted once; a change is a correction with a reason.
+            row_errors["correction_reason"] = [
+                ValidationError(
+                    "This final grade is already posted; give a correction reason to change it.",
+                    code="correction_reason_required",
+                )
+            ]
+        if row_errors:
+            errors[index] = row_errors
+            continue
+        seen.add(sid)
+        comments = row.get("comments")
+        planned.append(
+            _Planned(
+                index=index,
+                student_id=sid,
+                percent=percent,
+                score=score,
+                comments=comments.strip() if isinstance(comments, str) else None,
+                reason=reason,
+            )
+        )
+    if errors:
+        raise GradeRowsError(errors, labels)
+    return planned
+
+
+@transaction.atomic
+def grade_post_bulk(
+    *,
+    section: Section,
+    grading_task: GradingTask,
+    term: Term,
+    rows: Sequence[Mapping],
+    by: AbstractBaseUser | None,
+    source: str = GradeSource.TEACHER,
+    run_id: int | None = None,
+) -> list[Grade]:
+    """Post many grades of one (section, task, term): all or nothing (R13).
+
+    ``rows`` are mappings with ``student`` (a Student or id), ``percent`` and/or ``score``,
+    optional ``comments`` and ``correction_reason``. Every row is validated first; if any is
+    wrong, :class:`GradeRowsError` names each bad row and nothing is written. Then new grades
+    are bulk-created, changed ones bulk-updated, and one history row is written per value
+    change (R14); an unchanged value writes nothing. Returns the grades in row order.
+    """
+    ctx = _posting_context(
+        section=section, grading_task=grading_task, term=term, by=by, source=source
+    )
+    planned = _plan_rows(ctx=ctx, rows=rows, source=source)
+    grades, _ = _write(ctx=ctx, planned=planned, by=by, source=source, run_id=run_id)
+    return grades
+
+
+@transaction.atomic
+def grade_post(
+    *,
+    student: Student,
+    section: Section,
+    grading_task: GradingTask,
+    term: Term,
+    percent: Decimal | str | None = None,
+    score: str = "",
+    comments: str | None = None,
+    by: AbstractBaseUser | None,
+    source: str = GradeSource.TEACHER,
+    correction_reason: str = "",
+    run_id: int | None = None,
+) -> tuple[Grade, bool]:
+    """Post one grade (upsert on student, section, task, term): R5, R13, R14, R16, R23.
+
+    Returns ``(grade, created)``. Errors are keyed by field (``student``, ``percent``,
+    ``score``, ``term``, ``section``, ``correction_reason``) with a code.
+    ``comments=None`` keeps the current comments.
+    """
+    ctx = _posting_context(
+        section=section, grading_task=grading_task, term=term, by=by, source=source
+    )
+    row = {
+        "student": student,
+        "percent": percent,
+        "score": score,
+        "comments": comments,
+        "correction_reason": correction_reason,
+    }
+    try:
+        planned = _plan_rows(ctx=ctx, rows=[row], source=source)
+    except GradeRowsError as exc:
+        raise ValidationError(exc.rows[0]) from exc
+    grades, created = _write(ctx=ctx, planned=planned, by=by, source=source, run_id=run_id)
+    return grades[0], bool(created)
+
+
+def stale_grade_reminders_send(*, as_of: dt.date | None = None) -> int:
+    """R15: e-mail each teacher of a stale tech section once, listing their stale sections.
+
+    Teachers without an e-mail address are skipped. Returns the number of e-mails sent.
+    Safe to run twice (it only reads and sends).
+    """
+    from grading.selectors.stale import stale_sections
+
+    as_of = as_of or timezone.localdate()
+    by_teacher: dict[int, list] = defaultdict(list)
+    teachers: dict[int, AbstractBaseUser] = {}
+    for item in stale_sections(as_of=as_of):
+        for teacher in item.section.teachers.all():
+            if teacher.email:
+                teachers[teacher.pk] = teacher
+                by_teacher[teacher.pk].append(item)
+    messages = []
+    for teacher_id, items in by_teacher.items():
+        teacher = teachers[teacher_id]
+        context = {"teacher": teacher, "items": items, "as_of": as_of}
+        messages.append(
+            mail.EmailMessage(
+                subject=render_to_string("grading/email/stale_grades_subject.txt", context).strip(),
+                body=render_to_string("grading/email/stale_grades_body.txt", context),
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                to=[teacher.email],
+            )
+        )
+    if not messages:
+        return 0
+    with mail.get_connection() as connection:
+        return connection.send_messages(messages) or 0

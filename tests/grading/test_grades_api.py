@@ -1,0 +1,159 @@
+"""The grades API: upsert 201/200, bulk all-or-nothing, history, refusals as 400 (R13-R16)."""
+
+import pytest
+
+from grading.models import Grade, GradeHistory
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/grades/"
+
+
+def body(tech, **extra):
+    data = {
+        "student": tech.students[0].pk,
+        "section": tech.section.pk,
+        "grading_task": tech.term_task.pk,
+        "term": tech.s1.pk,
+    }
+    data.update(extra)
+    return data
+
+
+def test_r13_post_creates_201_then_upserts_200(api, tech):
+    # when
+    first = api.post(URL, body(tech, percent="92.50"), format="json")
+    second = api.post(URL, body(tech, percent="78", comments="Late work"), format="json")
+    # then
+    assert first.status_code == 201, first.json()
+    assert first.json()["percent"] == "92.50"
+    assert first.json()["score"] == "A"
+    assert first.json()["source"] == "teacher"
+    assert second.status_code == 200
+    assert second.json()["id"] == first.json()["id"]
+    assert (second.json()["score"], second.json()["comments"]) == ("C", "Late work")
+    assert Grade.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "code"),
+    [
+        ({"percent": "101"}, "percent", "percent_out_of_range"),
+        ({"percent": "92.555"}, "percent", "max_decimal_places"),
+        ({"percent": "90", "score": "B"}, "score", "score_on_cte_numeric"),
+        ({"score": "A"}, "percent", "percent_required"),
+        ({"percent": "90", "student": 999999}, "student", "does_not_exist"),
+    ],
+)
+def test_r13_bad_input_answers_400_and_saves_nothing(api, tech, extra, field, code):
+    response = api.post(URL, body(tech, **extra), format="json")
+    assert response.status_code == 400
+    assert field in response.json()
+    assert not Grade.objects.exists()
+
+
+def test_r13_inactive_term_answers_400(api, tech):
+    response = api.post(URL, body(tech, percent="90", term=tech.s2.pk), format="json")
+    assert response.status_code == 400
+    assert "active term" in response.json()["term"][0]
+    assert not Grade.objects.exists()
+
+
+def test_malformed_json_answers_400(api, tech):
+    response = api.post(URL, "{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert not Grade.objects.exists()
+
+
+def test_r14_patch_goes_through_the_service_and_history_lists_changes(api, tech):
+    # given
+    grade_id = api.post(URL, body(tech, percent="70"), format="json").json()["id"]
+    # when
+    patched = api.patch(f"{URL}{grade_id}/", {"percent": "85"}, format="json")
+    unchanged = api.patch(f"{URL}{grade_id}/", {"percent": "85.00"}, format="json")
+    history = api.get(f"{URL}{grade_id}/history/")
+    # then
+    assert patched.status_code == 200 and patched.json()["score"] == "B"
+    assert unchanged.status_code == 200
+    assert [(h["old_percent"], h["new_percent"]) for h in history.json()] == [
+        ("70.00", "85.00"),
+        (None, "70.00"),
+    ]
+    assert history.json()[0]["changed_by"] is not None
+    assert set(history.json()[0]) >= {"changed_at", "source", "run", "reason", "new_score"}
+
+
+def test_r13_a_grade_cannot_be_moved_by_patch(api, tech):
+    grade_id = api.post(URL, body(tech, percent="70"), format="json").json()["id"]
+    response = api.patch(f"{URL}{grade_id}/", {"student": tech.students[1].pk}, format="json")
+    assert response.status_code == 400
+    assert Grade.objects.get().student == tech.students[0]
+
+
+def test_r16_final_change_without_reason_answers_400(api, tech):
+    tech.course_tasks["CTE_FINAL"].mask.update(active=True)
+    final = {"grading_task": tech.final_task.pk, "term": tech.s2.pk}
+    assert api.post(URL, body(tech, percent="88", **final), format="json").status_code == 201
+    refused = api.post(URL, body(tech, percent="90", **final), format="json")
+    accepted = api.post(
+        URL, body(tech, percent="90", correction_reason="Re-scored", **final), format="json"
+    )
+    assert refused.status_code == 400
+    assert refused.json()["correction_reason"][0]
+    assert accepted.status_code == 200
+    assert GradeHistory.objects.order_by("-id").first().reason == "Re-scored"
+
+
+def test_r13_bulk_saves_all_and_answers_200(api, tech):
+    a, b, c = tech.students
+    response = api.post(
+        f"{URL}bulk/",
+        {
+            "section": tech.section.pk,
+            "grading_task": tech.term_task.pk,
+            "term": tech.s1.pk,
+            "grades": [
+                {"student": a.pk, "percent": "91"},
+                {"student": b.pk, "percent": "81.5", "comments": "ok"},
+            ],
+        },
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    assert [g["score"] for g in response.json()] == ["A", "B"]
+    assert Grade.objects.count() == 2
+
+
+def test_r13_bulk_with_a_bad_row_answers_400_naming_it_and_saves_nothing(api, tech):
+    a, b, c = tech.students
+    response = api.post(
+        f"{URL}bulk/",
+        {
+            "section": tech.section.pk,
+            "grading_task": tech.term_task.pk,
+            "term": tech.s1.pk,
+            "grades": [
+                {"student": a.pk, "percent": "91"},
+                {"student": b.pk, "percent": "150"},
+            ],
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    rows = response.json()["grades"]
+    assert rows[0] == {}
+    assert "percent" in rows[1]
+    assert not Grade.objects.exists()
+
+
+def test_grades_list_filters_by_school_and_section(api, tech, letters):
+    api.post(URL, body(tech, percent="91"), format="json")
+    response = api.get(URL, {"school": tech.school.pk})
+    assert response.status_code == 200
+    assert response.json()["count"] == 1
+    assert api.get(URL, {"school": letters.school.pk}).json()["count"] == 0
+    assert api.get(URL, {"section": tech.section.pk, "source": "teacher"}).json()["count"] == 1
+
+
+def test_grades_api_denies_anonymous(client, tech):
+    assert client.get(URL).status_code in (401, 403)
