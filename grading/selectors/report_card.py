@@ -22,13 +22,21 @@ def check_report_term(*, term: Term, school: School | None = None) -> None:
     term_school = term.calendar.school
     if term_school.kind != SchoolKind.HIGH_SCHOOL:
         raise ValidationError(
-            {"term": "Choose a term of a high school; report cards and honor roll are the HS's."},
-            code="term_not_at_high_school",
+            {
+                "term": ValidationError(
+                    "Choose a term of a high school; report cards and honor roll are the HS's.",
+                    code="term_not_at_high_school",
+                )
+            }
         )
     if school is not None and term_school.pk != school.pk:
         raise ValidationError(
-            {"term": f"Choose a term of {school.name}; this term belongs to {term_school.name}."},
-            code="term_of_other_school",
+            {
+                "term": ValidationError(
+                    f"Choose a term of {school.name}; this term belongs to {term_school.name}.",
+                    code="term_of_other_school",
+                )
+            }
         )
 
 
@@ -37,10 +45,12 @@ def check_student_in_term(*, student: Student, term: Term) -> None:
     if not Enrollment.objects.filter(student_id=student.pk, calendar_id=term.calendar_id).exists():
         raise ValidationError(
             {
-                "term": f"The student is not enrolled at {term.calendar.school.name} in "
-                f"{term.calendar.school_year}; choose a term of the student's own high school."
-            },
-            code="student_not_enrolled",
+                "term": ValidationError(
+                    f"The student is not enrolled at {term.calendar.school.name} in "
+                    f"{term.calendar.school_year}; choose a term of the student's own high school.",
+                    code="student_not_enrolled",
+                )
+            }
         )
 
 

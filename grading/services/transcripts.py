@@ -111,15 +111,21 @@ def _same(a, b) -> bool:
 def check_calendar(*, school: School, calendar: Calendar) -> None:
     if school.kind != SchoolKind.HIGH_SCHOOL:
         raise ValidationError(
-            {"school": "Choose a high school; transcripts are posted by the home high school."},
-            code="not_a_high_school",
+            {
+                "school": ValidationError(
+                    "Choose a high school; transcripts are posted by the home high school.",
+                    code="not_a_high_school",
+                )
+            }
         )
     if calendar.school_id != school.pk:
         raise ValidationError(
             {
-                "calendar": f"Choose a calendar of {school.name}; this one belongs to another school."
-            },
-            code="calendar_of_other_school",
+                "calendar": ValidationError(
+                    f"Choose a calendar of {school.name}; this one belongs to another school.",
+                    code="calendar_of_other_school",
+                )
+            }
         )
 
 

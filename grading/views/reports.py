@@ -117,15 +117,19 @@ def report_card_pdf(request, pk: int, term_id: int):
     return _pdf(html, request, f"report-card-{card['student'].state_id}-{card['term'].name}.pdf")
 
 
+def report_cards_html(*, term: Term) -> str:
+    """R32: every student's report card of ``term``'s HS, one printed page each."""
+    return render_to_string(
+        "grading/reports/report_cards_batch.html",
+        {"cards": report_cards(term=term), "school": term.calendar.school, "term": term},
+    )
+
+
 def report_cards_pdf_bytes(*, term: Term, base_url: str = "/") -> bytes:
     """R32: one PDF with the report card of every student of ``term``'s HS."""
     from weasyprint import HTML
 
-    html = render_to_string(
-        "grading/reports/report_cards_batch.html",
-        {"cards": report_cards(term=term), "school": term.calendar.school, "term": term},
-    )
-    return HTML(string=html, base_url=base_url).write_pdf()
+    return HTML(string=report_cards_html(term=term), base_url=base_url).write_pdf()
 
 
 @login_required

@@ -1,0 +1,237 @@
+"""R31: honor roll tiers, the honor roll selector, API and page."""
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from grading.models import HonorRollTier
+from grading.selectors.gpa import CountedGrade, TierRule, choose_tier, honor_roll
+from tests.factories import SchoolFactory, UserFactory
+from tests.grading.reports_world import add_student, build_world, exchanged, letter
+
+gpas = st.decimals(min_value=0, max_value=5, places=2, allow_nan=False, allow_infinity=False)
+percents = st.one_of(st.none(), st.decimals(min_value=0, max_value=100, places=2, allow_nan=False))
+grades = st.lists(
+    st.builds(CountedGrade, gpas, st.just(Decimal("1")), st.booleans(), percents), max_size=6
+)
+tiers = st.lists(st.builds(TierRule, st.uuids().map(str), gpas, percents), max_size=4)
+
+
+# --- pure computation ---------------------------------------------------------------------
+
+
+@given(gpas, grades, tiers)
+def test_r31_choose_tier_is_the_highest_tier_met(gpa, counted, rules):
+    # given any GPA, counted grades and tiers / when a tier is chosen
+    chosen = choose_tier(gpa, counted, rules)
+
+    # then: no tier with a non-passing counted grade
+    def met(t):
+        return gpa >= t.min_gpa and (
+            t.min_percent is None
+            or all(g.percent is None or g.percent >= t.min_percent for g in counted)
+        )
+
+    if any(not g.passing for g in counted):
+        assert chosen is None
+        return
+    eligible = [t for t in rules if met(t)]
+    if not eligible:
+        assert chosen is None
+        return
+    # the chosen tier is met and no met tier has a higher minimum GPA
+    tier = next(t for t in rules if t.name == chosen)
+    assert met(tier)
+    assert tier.min_gpa == max(t.min_gpa for t in eligible)
+
+
+def test_r31_no_gpa_means_no_tier():
+    assert choose_tier(None, [], [TierRule("Honor Roll", Decimal("0"))]) is None
+
+
+def test_r31_min_percent_applies_to_every_counted_grade():
+    # given a 4.00 student with one 91% grade and one 97% grade
+    counted = [
+        CountedGrade(Decimal(4), Decimal(1), True, Decimal("91")),
+        CountedGrade(Decimal(4), Decimal(1), True, Decimal("97")),
+    ]
+    rules = [
+        TierRule("Principal's List", Decimal("4.00"), Decimal("95")),
+        TierRule("Honor Roll", Decimal("3.50")),
+    ]
+    # then the 95%-everywhere tier is missed and the next one met
+    assert choose_tier(Decimal("4.00"), counted, rules) == "Honor Roll"
+
+
+# --- selector -----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_r31_english_a_and_exchanged_85_put_the_student_on_honor_roll_at_3_5():
+    # given the 3.67 student and tiers High Honors 3.80 / Honor Roll 3.50
+    w = build_world()
+    student = add_student(w)
+    letter(w, student, "A")
+    exchanged(w, student, "85.00", "B")
+    # when / then
+    rows = honor_roll(school=w.hs, term=w.q1)
+    assert [(r["student"], r["gpa"], r["tier"]) for r in rows] == [
+        (student.pk, Decimal("3.67"), "Honor Roll")
+    ]
+
+
+@pytest.mark.django_db
+def test_r31_failing_exchanged_grade_drops_the_student_from_every_tier():
+    # given an English A and a failing exchanged tech grade (GPA would be (8+0)/3=2.67, but
+    # even a 0-GPA tier must refuse)
+    w = build_world(tiers=(("Everyone", "0.00", None),))
+    student = add_student(w)
+    letter(w, student, "A")
+    exchanged(w, student, "42.00", "F")
+    # then off every tier
+    assert honor_roll(school=w.hs, term=w.q1) == []
+
+
+@pytest.mark.django_db
+def test_r31_highest_tier_met_and_order_by_tier():
+    w = build_world()
+    top, mid, low = add_student(w), add_student(w), add_student(w)
+    letter(w, top, "A")
+    exchanged(w, top, "95", "A")
+    letter(w, mid, "A")
+    exchanged(w, mid, "85", "B")
+    letter(w, low, "B")
+    exchanged(w, low, "85", "B")
+    rows = honor_roll(school=w.hs, term=w.q1)
+    assert [(r["student"], r["tier"]) for r in rows] == [
+        (top.pk, "High Honors"),
+        (mid.pk, "Honor Roll"),
+    ]
+
+
+def _grow(w, n):
+    for _ in range(n):
+        s = add_student(w)
+        letter(w, s, "A")
+        exchanged(w, s, "91", "A")
+
+
+@pytest.mark.django_db
+def test_r31_honor_roll_query_count_does_not_grow_with_students(django_assert_max_num_queries):
+    # given 2 students, then 12 / then the same small number of queries
+    w = build_world()
+    _grow(w, 2)
+    with django_assert_max_num_queries(6):
+        assert len(honor_roll(school=w.hs, term=w.q1)) == 2
+    _grow(w, 10)
+    with django_assert_max_num_queries(6):
+        assert len(honor_roll(school=w.hs, term=w.q1)) == 12
+
+
+# --- API ----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_r31_honor_roll_api(api):
+    w = build_world()
+    student = add_student(w)
+    letter(w, student, "A")
+    exchanged(w, student, "85.00", "B")
+    response = api.get("/api/v1/reports/honor-roll/", {"school": w.hs.pk, "term": w.q1.pk})
+    assert response.status_code == 200
+    assert response.json()[0]["student"] == student.pk
+    assert response.json()[0]["gpa"] == "3.67"
+    assert response.json()[0]["tier"] == "Honor Roll"
+
+
+@pytest.mark.django_db
+def test_r31_honor_roll_api_refuses_bad_input(api):
+    w = build_world()
+    other = SchoolFactory(district=w.district)
+    # unknown school or term → 400 on that field
+    r = api.get("/api/v1/reports/honor-roll/", {"school": 999999, "term": w.q1.pk})
+    assert r.status_code == 400 and "school" in r.json()
+    r = api.get("/api/v1/reports/honor-roll/", {"school": w.hs.pk, "term": "x"})
+    assert r.status_code == 400 and "term" in r.json()
+    r = api.get("/api/v1/reports/honor-roll/", {"school": w.hs.pk})
+    assert r.status_code == 400 and "term" in r.json()
+    # a term of another school → 400 with its code
+    r = api.get("/api/v1/reports/honor-roll/", {"school": other.pk, "term": w.q1.pk})
+    assert r.status_code == 400
+    assert r.data["term"][0].code == "term_of_other_school"
+    # a tech school's term → 400
+    tech_term = w.tech_calendar.terms.first()
+    r = api.get("/api/v1/reports/honor-roll/", {"school": w.tech.pk, "term": tech_term.pk})
+    assert r.status_code == 400
+    assert r.data["term"][0].code == "term_not_at_high_school"
+
+
+@pytest.mark.django_db
+def test_r31_honor_roll_tiers_api_creates_and_validates(api):
+    w = build_world(tiers=())
+    r = api.post(
+        "/api/v1/honor-roll-tiers/",
+        {"school": w.hs.pk, "name": "Honor Roll", "min_gpa": "3.50"},
+        format="json",
+    )
+    assert r.status_code == 201, r.content
+    assert r.json()["min_percent"] is None
+    # a tech school, a negative GPA, a duplicate name → 400, nothing written
+    r = api.post(
+        "/api/v1/honor-roll-tiers/",
+        {"school": w.tech.pk, "name": "X", "min_gpa": "3.00"},
+        format="json",
+    )
+    assert r.status_code == 400 and "school" in r.json()
+    r = api.post(
+        "/api/v1/honor-roll-tiers/",
+        {"school": w.hs.pk, "name": "Y", "min_gpa": "-1"},
+        format="json",
+    )
+    assert r.status_code == 400 and "min_gpa" in r.json()
+    r = api.post(
+        "/api/v1/honor-roll-tiers/",
+        {"school": w.hs.pk, "name": "Honor Roll", "min_gpa": "3.00"},
+        format="json",
+    )
+    assert r.status_code == 400
+    assert HonorRollTier.objects.count() == 1
+
+
+# --- page ---------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_r31_honor_roll_page_shows_tiers_chart_and_csv(admin_client_su):
+    w = build_world()
+    student = add_student(w, last_name="Zephyr")
+    letter(w, student, "A")
+    exchanged(w, student, "85.00", "B")
+    url = f"/school/{w.hs.pk}/honor-roll/"
+    page = admin_client_su.get(url, {"term": w.q1.pk})
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Honor Roll" in body and "Zephyr" in body and "3.67" in body
+    assert "<svg" in body and "<rect" in body  # the chart is inline SVG
+    assert 'src="http' not in body  # nothing loaded from a CDN
+    csv = admin_client_su.get(url, {"term": w.q1.pk, "download": "csv"})
+    assert csv["Content-Type"].startswith("text/csv")
+    assert 'Honor Roll,"Zephyr, ' in csv.content.decode()
+    # an unknown term is explained, not a 500
+    assert "is not one" in admin_client_su.get(url, {"term": "abc"}).content.decode()
+
+
+@pytest.mark.django_db
+def test_r31_honor_roll_page_needs_login_and_staff_of_that_school(client):
+    from schools.models import StaffRole
+
+    w = build_world()
+    url = f"/school/{w.hs.pk}/honor-roll/"
+    assert client.get(url).status_code == 302  # to the login page
+    outsider = UserFactory()
+    client.force_login(outsider)
+    assert client.get(url).status_code == 404
+    StaffRole.objects.create(user=outsider, role="registrar", school=w.hs)
+    assert client.get(url).status_code == 200

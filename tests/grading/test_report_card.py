@@ -1,0 +1,191 @@
+"""R32: report cards (selector, API, HTML page, PDF, batch PDF)."""
+
+from decimal import Decimal
+
+import pytest
+from weasyprint import HTML
+
+from grading.models import CourseGradingTask, CourseTaskTerm
+from grading.selectors.report_card import report_card, report_cards
+from grading.views.reports import report_cards_html
+from tests.factories import CourseFactory, SectionFactory, StudentFactory, UserFactory
+from tests.grading.reports_world import add_student, build_world, exchanged, letter
+
+
+def _scenario():
+    w = build_world()
+    student = add_student(w, first_name="Ann", last_name="Archer")
+    letter(w, student, "A")
+    exchanged(w, student, "85.00", "B")
+    return w, student
+
+
+@pytest.mark.django_db
+def test_r32_report_card_has_sections_teachers_tech_school_gpa_and_tier():
+    # given the English A (teacher Ada Lovelace) and the exchanged KTS 85
+    w, student = _scenario()
+    # when
+    card = report_card(student=student, term=w.q1)
+    # then every section with its task's score and percent, teacher, tech school, GPA, tier
+    by_course = {s["course_number"]: s for s in card["sections"]}
+    assert set(by_course) == {"ENG1", "CTE1"}
+    assert by_course["ENG1"]["teachers"] == ["Ada Lovelace"]
+    assert by_course["ENG1"]["tech_school"] is None
+    assert by_course["ENG1"]["grades"][0]["score"] == "A"
+    assert by_course["ENG1"]["grades"][0]["percent"] is None
+    assert by_course["CTE1"]["tech_school"] == "Area Tech Center"
+    assert by_course["CTE1"]["grades"][0]["percent"] == Decimal("85.00")
+    assert card["gpa"] == Decimal("3.67")
+    assert card["honor_roll"] == "Honor Roll"
+
+
+@pytest.mark.django_db
+def test_r32_rostered_section_without_grade_is_listed_empty():
+    w = build_world()
+    student = add_student(w)
+    card = report_card(student=student, term=w.q1)
+    assert [s["grades"] for s in card["sections"]] == [[], []]
+    assert card["gpa"] is None and card["honor_roll"] is None
+
+
+def _more_sections(w, student, n):
+    for _ in range(n):
+        course = CourseFactory(calendar=w.calendar)
+        task = CourseGradingTask.objects.create(
+            course=course,
+            grading_task=w.term_grade,
+            score_group=w.letter_group,
+            term_gpa_weight=Decimal("1"),
+        )
+        CourseTaskTerm.objects.create(course_task=task, term=w.q1, active=True)
+        section = SectionFactory(course=course, teachers=[UserFactory(), UserFactory()])
+        from tests.factories import RosterFactory
+
+        RosterFactory(student=student, section=section)
+        letter(w, student, "B", section=section)
+
+
+@pytest.mark.django_db
+def test_r32_report_card_query_count_does_not_grow_with_sections(django_assert_max_num_queries):
+    w, student = _scenario()
+    with django_assert_max_num_queries(14):
+        assert len(report_card(student=student, term=w.q1)["sections"]) == 2
+    _more_sections(w, student, 6)
+    with django_assert_max_num_queries(14):
+        assert len(report_card(student=student, term=w.q1)["sections"]) == 8
+
+
+@pytest.mark.django_db
+def test_r32_batch_report_cards_query_count_does_not_grow_with_students(
+    django_assert_max_num_queries,
+):
+    w, _ = _scenario()
+    with django_assert_max_num_queries(12):
+        assert len(report_cards(term=w.q1)) == 1
+    for _ in range(8):
+        s = add_student(w)
+        letter(w, s, "C")
+    with django_assert_max_num_queries(12):
+        assert len(report_cards(term=w.q1)) == 9
+
+
+# --- API ----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_r32_report_card_api(api):
+    w, student = _scenario()
+    r = api.get("/api/v1/reports/report-card/", {"student": student.pk, "term": w.q1.pk})
+    assert r.status_code == 200, r.content
+    body = r.json()
+    assert body["student"] == student.pk and body["term"] == w.q1.pk and body["school"] == w.hs.pk
+    assert body["gpa"] == "3.67" and body["honor_roll"] == "Honor Roll"
+    kts = next(s for s in body["sections"] if s["section"] == w.kts.pk)
+    assert kts["tech_school"] == "Area Tech Center"
+    assert kts["grades"] == [
+        {
+            "grading_task": w.kts_tasks["CTE_TERM"].grading_task_id,
+            "grading_task_name": "CTE Term Grade",
+            "score": "B",
+            "percent": "85.00",
+        }
+    ]
+
+
+@pytest.mark.django_db
+def test_r32_report_card_api_refuses_unknown_or_foreign_input(api):
+    w, student = _scenario()
+    stranger = StudentFactory()
+    tech_term = w.tech_calendar.terms.first()
+    url = "/api/v1/reports/report-card/"
+    assert api.get(url, {"student": 999999, "term": w.q1.pk}).status_code == 400
+    assert api.get(url, {"student": student.pk, "term": 999999}).status_code == 400
+    assert api.get(url, {"student": "abc", "term": w.q1.pk}).status_code == 400
+    r = api.get(url, {"student": stranger.pk, "term": w.q1.pk})
+    assert r.status_code == 400 and r.data["term"][0].code == "student_not_enrolled"
+    r = api.get(url, {"student": student.pk, "term": tech_term.pk})
+    assert r.status_code == 400 and r.data["term"][0].code == "term_not_at_high_school"
+
+
+# --- pages and PDF ------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_r32_report_card_page_is_printable(admin_client_su):
+    w, student = _scenario()
+    page = admin_client_su.get(f"/students/{student.pk}/report-card/{w.q1.pk}/")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Archer, Ann" in body and "Area Tech Center" in body and "3.67" in body
+    assert "@media print" in body
+
+
+@pytest.mark.django_db
+def test_r32_report_card_pdf(admin_client_su):
+    w, student = _scenario()
+    for url in (
+        f"/students/{student.pk}/report-card/{w.q1.pk}/.pdf",
+        f"/students/{student.pk}/report-card/{w.q1.pk}.pdf",
+    ):
+        r = admin_client_su.get(url)
+        assert r.status_code == 200
+        assert r["Content-Type"] == "application/pdf"
+        assert r.content.startswith(b"%PDF")
+
+
+@pytest.mark.django_db
+def test_r32_report_card_page_for_a_term_of_another_school_is_404(admin_client_su):
+    w, student = _scenario()
+    tech_term = w.tech_calendar.terms.first()
+    assert (
+        admin_client_su.get(f"/students/{student.pk}/report-card/{tech_term.pk}/").status_code
+        == 404
+    )
+    assert admin_client_su.get(f"/students/999999/report-card/{w.q1.pk}/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_r32_batch_pdf_holds_every_students_card(admin_client_su):
+    w, _ = _scenario()
+    for _ in range(2):
+        add_student(w)
+    r = admin_client_su.get(f"/school/{w.hs.pk}/honor-roll/report-cards.pdf", {"term": w.q1.pk})
+    assert r.status_code == 200
+    assert r["Content-Type"] == "application/pdf" and r.content.startswith(b"%PDF")
+    # three students, one page each
+    assert len(HTML(string=report_cards_html(term=w.q1)).render().pages) == 3
+    # no term → 400, not a 500
+    assert admin_client_su.get(f"/school/{w.hs.pk}/honor-roll/report-cards.pdf").status_code == 400
+
+
+@pytest.mark.django_db
+def test_r32_report_card_page_hidden_from_staff_of_another_school(client):
+    from schools.models import StaffRole
+
+    w, student = _scenario()
+    user = UserFactory()
+    StaffRole.objects.create(user=user, role="registrar", school=w.tech)
+    client.force_login(user)
+    assert client.get(f"/students/{student.pk}/report-card/{w.q1.pk}/").status_code == 404
+    StaffRole.objects.create(user=user, role="registrar", school=w.hs)
+    assert client.get(f"/students/{student.pk}/report-card/{w.q1.pk}/").status_code == 200
