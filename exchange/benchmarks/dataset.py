@@ -1,0 +1,260 @@
+"""A Kentucky-scale data set for ``manage.py bench_exchange``, built with bulk_create.
+
+Default shape: 50 technical schools, 220 high schools, 40,000 students, 80,000 linked HS
+rosters (each student in two KTS sections of their HS). Quarters at the high schools,
+semesters at the technical schools, every KTS course set up as the seed says (CTE Term
+Grade on every term with one active, CTE Final Grade with credit on the last term).
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from exchange.models import KtsLink
+from grading.models import (
+    CTE_FINAL,
+    CTE_NUMERIC,
+    CTE_TERM,
+    CourseGradingTask,
+    CourseTaskTerm,
+    CreditType,
+    Grade,
+    GradingTask,
+    ScoreGroup,
+)
+from schools.models import (
+    Calendar,
+    Course,
+    District,
+    Enrollment,
+    Roster,
+    School,
+    SchoolKind,
+    Section,
+    Student,
+    Term,
+)
+
+YEAR = 2027
+AS_OF = dt.date(2026, 9, 15)
+QUARTERS = [
+    ((2026, 8, 10), (2026, 10, 9)),
+    ((2026, 10, 12), (2026, 12, 18)),
+    ((2027, 1, 4), (2027, 3, 12)),
+    ((2027, 3, 15), (2027, 5, 28)),
+]
+SEMESTERS = [((2026, 8, 10), (2026, 12, 18)), ((2027, 1, 4), (2027, 5, 28))]
+KTS_COURSES = 2  # KTS courses per school; a student takes both at their HS
+HS_SECTIONS_PER_COURSE = 4
+TECH_SECTIONS_PER_COURSE = 20
+BATCH = 5000
+
+
+@dataclass
+class Dataset:
+    tech_schools: int = 0
+    high_schools: int = 0
+    students: int = 0
+    hs_rosters: int = 0
+    links: int = 0
+    tech_sections: list[int] = field(default_factory=list)
+
+
+def _calendar_with_terms(schools: list[School], spans, prefix: str) -> dict[int, list[Term]]:
+    cals = Calendar.objects.bulk_create(
+        Calendar(
+            school=s,
+            school_year=YEAR,
+            name=f"{s.code} 2026-27",
+            start_date=dt.date(2026, 8, 10),
+            end_date=dt.date(2027, 5, 28),
+        )
+        for s in schools
+    )
+    terms = Term.objects.bulk_create(
+        Term(
+            calendar=c,
+            name=f"{prefix}{i}",
+            seq=i,
+            start_date=dt.date(*a),
+            end_date=dt.date(*b),
+        )
+        for c in cals
+        for i, (a, b) in enumerate(spans, start=1)
+    )
+    by_cal: dict[int, list[Term]] = {}
+    for t in terms:
+        by_cal.setdefault(t.calendar_id, []).append(t)
+    return {c.school_id: (c, by_cal[c.pk]) for c in cals}
+
+
+def _kts_courses(cals: dict, per_school_sections: int) -> dict[int, list[list[Section]]]:
+    """KTS courses with CTE tasks set up; returns school id -> [course sections]."""
+    numeric = ScoreGroup.objects.get(name=CTE_NUMERIC, district__isnull=True)
+    term_task = GradingTask.objects.get(code=CTE_TERM)
+    final_task = GradingTask.objects.get(code=CTE_FINAL)
+    credit_type, _ = CreditType.objects.get_or_create(name="Career and Technical", district=None)
+    courses = Course.objects.bulk_create(
+        Course(calendar=cal, number=f"K{k}", name=f"KTS course {k}", is_kts=True)
+        for cal, _ in cals.values()
+        for k in range(KTS_COURSES)
+    )
+    terms_of = {cal.pk: terms for cal, terms in cals.values()}
+    tasks = CourseGradingTask.objects.bulk_create(
+        [
+            CourseGradingTask(
+                course=c, grading_task=term_task, score_group=numeric, term_gpa_weight=1
+            )
+            for c in courses
+        ]
+        + [
+            CourseGradingTask(
+                course=c,
+                grading_task=final_task,
+                score_group=numeric,
+                credit=Decimal("1"),
+                credit_type=credit_type,
+            )
+            for c in courses
+        ]
+    )
+    course_cal = {c.pk: c.calendar_id for c in courses}
+    mask = []
+    for t in tasks:
+        terms = terms_of[course_cal[t.course_id]]
+        if t.grading_task_id == term_task.pk:
+            mask += [CourseTaskTerm(course_task=t, term=x, active=x.seq == 1) for x in terms]
+        else:
+            mask.append(CourseTaskTerm(course_task=t, term=terms[-1], active=False))
+    CourseTaskTerm.objects.bulk_create(mask, batch_size=BATCH)
+    sections = Section.objects.bulk_create(
+        (Section(course=c, number=str(n + 1)) for c in courses for n in range(per_school_sections)),
+        batch_size=BATCH,
+    )
+    school_of_cal = {cal.pk: school_id for school_id, (cal, _) in cals.items()}
+    out: dict[int, list[list[Section]]] = {}
+    by_course: dict[int, list[Section]] = {}
+    for s in sections:
+        by_course.setdefault(s.course_id, []).append(s)
+    for c in courses:
+        out.setdefault(school_of_cal[c.calendar_id], []).append(by_course[c.pk])
+    return out
+
+
+def build_dataset(
+    *, tech_schools: int = 50, high_schools: int = 220, students: int = 40_000
+) -> Dataset:
+    """Build the whole data set; every student has two KTS rosters at their HS."""
+    kts = District.objects.create(code="BENCH-KTS", name="Bench Kentucky Tech System")
+    districts = District.objects.bulk_create(
+        District(code=f"BENCH-{i:03d}", name=f"Bench district {i}") for i in range(high_schools)
+    )
+    techs = School.objects.bulk_create(
+        School(
+            district=kts, code=f"T{i:03d}", name=f"Bench ATC {i}", kind=SchoolKind.TECHNICAL_SCHOOL
+        )
+        for i in range(tech_schools)
+    )
+    highs = School.objects.bulk_create(
+        School(district=d, code=f"H{i:03d}", name=f"Bench HS {i}", kind=SchoolKind.HIGH_SCHOOL)
+        for i, d in enumerate(districts)
+    )
+    tech_cals = _calendar_with_terms(techs, SEMESTERS, "S")
+    hs_cals = _calendar_with_terms(highs, QUARTERS, "Q")
+    tech_sections = _kts_courses(tech_cals, TECH_SECTIONS_PER_COURSE)
+    hs_sections = _kts_courses(hs_cals, HS_SECTIONS_PER_COURSE)
+
+    # Each HS sends to one tech school; its sections spread over that school's sections.
+    links = []
+    for i, hs in enumerate(highs):
+        tech = techs[i % tech_schools]
+        slot = (i // tech_schools) * HS_SECTIONS_PER_COURSE
+        for k in range(KTS_COURSES):
+            for n, section in enumerate(hs_sections[hs.pk][k]):
+                tech_course_sections = tech_sections[tech.pk][k]
+                target = tech_course_sections[(slot + n) % len(tech_course_sections)]
+                links.append(KtsLink(hs_section=section, tech_section=target))
+    KtsLink.objects.bulk_create(links, batch_size=BATCH)
+
+    people = Student.objects.bulk_create(
+        (
+            Student(state_id=f"B{n:09d}", first_name="Bench", last_name=f"Student{n}")
+            for n in range(students)
+        ),
+        batch_size=BATCH,
+    )
+    enrollments, rosters = [], []
+    for n, student in enumerate(people):
+        hs = highs[n % high_schools]
+        cal, _ = hs_cals[hs.pk]
+        enrollments.append(
+            Enrollment(
+                student=student,
+                calendar=cal,
+                school_year=YEAR,
+                service_type="primary",
+                grade_level="11",
+                start_date=cal.start_date,
+            )
+        )
+        for k in range(KTS_COURSES):
+            course_sections = hs_sections[hs.pk][k]
+            section = course_sections[(n // high_schools) % len(course_sections)]
+            rosters.append(Roster(student=student, section=section, start_date=cal.start_date))
+    Enrollment.objects.bulk_create(enrollments, batch_size=BATCH)
+    Roster.objects.bulk_create(rosters, batch_size=BATCH)
+    return Dataset(
+        tech_schools=tech_schools,
+        high_schools=high_schools,
+        students=students,
+        hs_rosters=len(rosters),
+        links=len(links),
+        tech_sections=[s.pk for lists in tech_sections.values() for ss in lists for s in ss],
+    )
+
+
+def post_tech_grades(*, seed: int = 0) -> int:
+    """A CTE Term Grade in S1 for every tech roster (bulk); percent varies by student."""
+    term_task = GradingTask.objects.get(code=CTE_TERM)
+    s1 = dict(
+        Term.objects.filter(
+            calendar__school_year=YEAR,
+            calendar__school__kind=SchoolKind.TECHNICAL_SCHOOL,
+            seq=1,
+        ).values_list("calendar_id", "id")
+    )
+    grades = [
+        Grade(
+            student_id=student_id,
+            section_id=section_id,
+            grading_task=term_task,
+            term_id=s1[cal_id],
+            percent=Decimal((student_id * 7 + seed) % 4000) / 100 + 60,
+            score="",
+        )
+        for student_id, section_id, cal_id in Roster.objects.filter(
+            section__course__calendar__school__kind=SchoolKind.TECHNICAL_SCHOOL,
+            section__course__calendar__school_year=YEAR,
+        ).values_list("student_id", "section_id", "section__course__calendar_id")
+    ]
+    Grade.objects.bulk_create(grades, batch_size=BATCH)
+    return len(grades)
+
+
+def change_tech_grades(*, share: float = 0.10) -> int:
+    """Change ``share`` of the tech grades (every n-th by id) with one UPDATE."""
+    from django.db.models import Case, F, When
+
+    step = round(1 / share)
+    ids = list(
+        Grade.objects.filter(
+            section__course__calendar__school__kind=SchoolKind.TECHNICAL_SCHOOL,
+            section__course__calendar__school_year=YEAR,
+        )
+        .order_by("id")
+        .values_list("id", flat=True)[::step]
+    )
+    bump = Case(When(percent__lt=99, then=F("percent") + 1), default=F("percent") - 1)
+    for i in range(0, len(ids), BATCH):
+        Grade.objects.filter(id__in=ids[i : i + BATCH]).update(percent=bump)
+    return len(ids)

@@ -1,0 +1,192 @@
+"""Benchmark the exchange at Kentucky scale. Run it in a throwaway database only:
+
+    createdb kts_bench
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/kts_bench python manage.py migrate
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/kts_bench python manage.py bench_exchange --yes
+
+It builds the data set (``exchange/benchmarks/dataset.py``), runs the exchange once to make
+the tech rosters, posts a tech grade for every tech roster, then times: a raw-SQL baseline
+upsert of the same HS grade rows, the first full exchange, a run after 10% of the grades
+changed, and a run with no change. Refuses a database that already holds students.
+"""
+
+import datetime as dt
+import resource
+import time
+from decimal import Decimal
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, transaction
+
+from exchange import services
+from exchange.benchmarks import dataset
+from exchange.flows import grades as grades_flow
+from grading.models import CTE_NUMERIC, Grade, ScoreRow
+from grading.scoring import row_for_percent, rows_of
+from schools.models import Student
+
+BASELINE_RUN_ID = -1
+
+
+class Command(BaseCommand):
+    help = "Benchmark the nightly exchange on a generated Kentucky-scale data set."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--students", type=int, default=40_000)
+        parser.add_argument("--tech-schools", type=int, default=50)
+        parser.add_argument("--high-schools", type=int, default=220)
+        parser.add_argument(
+            "--yes", action="store_true", help="Confirm this database is a throwaway one."
+        )
+
+    def handle(self, *args, students, tech_schools, high_schools, yes, **options):
+        if not yes:
+            raise CommandError(
+                "This fills the database with generated data. Point DATABASE_URL at a "
+                "throwaway database (e.g. kts_bench) and pass --yes."
+            )
+        if Student.objects.exists():
+            raise CommandError("The database already holds students; use an empty one.")
+        out = self.stdout
+        t0 = time.perf_counter()
+        with transaction.atomic():
+            data = dataset.build_dataset(
+                tech_schools=tech_schools, high_schools=high_schools, students=students
+            )
+        out.write(
+            f"data set: {data.tech_schools} tech schools, {data.high_schools} high schools, "
+            f"{data.students} students, {data.hs_rosters} linked HS rosters, {data.links} "
+            f"links ({time.perf_counter() - t0:.1f}s)"
+        )
+        t = time.perf_counter()
+        run = self._run()
+        out.write(f"enrollment run: {run.counts['enrollments']} ({time.perf_counter() - t:.1f}s)")
+        posted = dataset.post_tech_grades()
+        out.write(f"tech grades posted: {posted}")
+
+        rows = self._baseline_rows()
+        base_s = self._baseline(rows)
+        out.write(
+            f"baseline raw SQL upsert: {len(rows)} rows in {base_s:.2f}s ({len(rows) / base_s:,.0f} rows/s)"
+        )
+        Grade.objects.filter(run_id=BASELINE_RUN_ID).delete()
+
+        timings = {}
+        for label, prepare in (
+            ("full", None),
+            ("10% changed", lambda: dataset.change_tech_grades(share=0.10)),
+            ("no change", None),
+        ):
+            if prepare:
+                prepare()
+            flow_s, run_s, run = self._timed_run()
+            n = sum(run.counts["grades"].get(a, 0) for a in ("added", "updated"))
+            timings[label] = (flow_s, run_s)
+            out.write(
+                f"exchange {label}: run {run_s:.2f}s, grade flow {flow_s:.2f}s, "
+                f"{run.counts['grades']}, {n / flow_s if flow_s else 0:,.0f} written rows/s"
+            )
+        full_flow = timings["full"][0]
+        out.write(
+            f"10% run / full run: {timings['10% changed'][1] / timings['full'][1]:.0%}; "
+            f"no-change run / full run: {timings['no change'][1] / timings['full'][1]:.0%}"
+        )
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        out.write(f"peak memory: {peak:.0f} MB")
+        out.write(f"ratio exchange/baseline: {full_flow / base_s:.2f}")
+
+        try:
+            from exchange.benchmarks import attendance as bench_attendance_module
+        except ImportError:
+            bench_attendance_module = None
+        bench = getattr(bench_attendance_module, "bench_attendance", None)
+        if bench is not None:
+            out.write(f"attendance: {bench(as_of=dataset.AS_OF, stdout=out)}")
+
+    def _run(self):
+        run = services.exchange_run(as_of=dataset.AS_OF, trigger="bench", inline=True)
+        if run.status != "succeeded":
+            raise CommandError(f"Run {run.pk} failed: {run.error}")
+        return run
+
+    def _timed_run(self):
+        real = grades_flow.sync_grades
+        spent = [0.0]
+
+        def timed(**kwargs):
+            t = time.perf_counter()
+            try:
+                return real(**kwargs)
+            finally:
+                spent[0] += time.perf_counter() - t
+
+        grades_flow.sync_grades = timed
+        try:
+            t = time.perf_counter()
+            run = self._run()
+            return spent[0], time.perf_counter() - t, run
+        finally:
+            grades_flow.sync_grades = real
+
+    def _baseline_rows(self) -> list[tuple]:
+        """The HS grade rows the first full run will write, computed in one SQL query."""
+        rows = rows_of(ScoreRow.objects.filter(group__name=CTE_NUMERIC, group__district=None))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                SELECT g.student_id, l.hs_section_id, g.grading_task_id, ctt.term_id, g.percent
+                FROM grading_grade g
+                JOIN exchange_ktslink l ON l.tech_section_id = g.section_id
+                JOIN schools_roster r ON r.section_id = l.hs_section_id
+                     AND r.student_id = g.student_id
+                JOIN schools_section hs ON hs.id = l.hs_section_id
+                JOIN grading_coursegradingtask ct ON ct.course_id = hs.course_id
+                     AND ct.grading_task_id = g.grading_task_id
+                JOIN grading_coursetaskterm ctt ON ctt.course_task_id = ct.id AND ctt.active
+                """
+            )
+            return [
+                (s, sec, task, term, Decimal(p), row_for_percent(rows, Decimal(p)).score)
+                for s, sec, task, term, p in cursor.fetchall()
+            ]
+
+    def _baseline(self, rows: list[tuple]) -> float:
+        """PostgreSQL: COPY into a temp table, then INSERT ... ON CONFLICT DO UPDATE.
+        SQLite: executemany INSERT ... ON CONFLICT."""
+        now = dt.datetime.now(dt.UTC)
+        cols = (
+            "student_id, section_id, grading_task_id, term_id, percent, score, comments, "
+            "source, run_id, created_at, modified_at"
+        )
+        upsert = (
+            "ON CONFLICT (student_id, section_id, grading_task_id, term_id) DO UPDATE SET "
+            "percent = EXCLUDED.percent, score = EXCLUDED.score, source = EXCLUDED.source, "
+            "run_id = EXCLUDED.run_id, modified_at = EXCLUDED.modified_at"
+        )
+        t = time.perf_counter()
+        with transaction.atomic(), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(
+                    "CREATE TEMP TABLE bench_grade (student_id bigint, section_id bigint, "
+                    "grading_task_id bigint, term_id bigint, percent numeric(5,2), "
+                    "score varchar(20)) ON COMMIT DROP"
+                )
+                with cursor.cursor.copy(
+                    "COPY bench_grade (student_id, section_id, grading_task_id, term_id, "
+                    "percent, score) FROM STDIN"
+                ) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                cursor.execute(
+                    f"INSERT INTO grading_grade ({cols}) SELECT student_id, section_id, "
+                    "grading_task_id, term_id, percent, score, '', 'import', %s, %s, %s "
+                    f"FROM bench_grade {upsert}",
+                    [BASELINE_RUN_ID, now, now],
+                )
+            else:
+                cursor.executemany(
+                    f"INSERT INTO grading_grade ({cols}) VALUES "
+                    f"(%s, %s, %s, %s, %s, %s, '', 'import', {BASELINE_RUN_ID}, %s, %s) {upsert}",
+                    [(*r[:4], str(r[4]), r[5], now, now) for r in rows],
+                )
+        return time.perf_counter() - t

@@ -1,0 +1,205 @@
+"""The grade flow of the exchange (R19-R22, R24)."""
+
+from decimal import Decimal
+
+from exchange.models import ExchangeOutcome
+from exchange.services import exchange_run
+from grading.models import CTE_EXAM, CTE_FINAL, CTE_TERM, Grade, GradeHistory, ScoreGroup, ScoreRow
+from tests.exchange.conftest import AS_OF, build_world
+from tests.factories import DistrictFactory, StudentFactory
+
+
+def _run(as_of=AS_OF, **kw):
+    return exchange_run(as_of=as_of, trigger="test", inline=True, **kw)
+
+
+def _outcomes(run, **filters):
+    return list(
+        ExchangeOutcome.objects.filter(run=run, flow="grades", **filters).values_list(
+            "action", "reason"
+        )
+    )
+
+
+def test_r19_r22_scenario_quarters_at_hs_semesters_at_tech(db):
+    """The seed's story: HS quarters, tech semesters, a HS that forgets to move its term."""
+    # given: HS active Q1, tech active S1, one student
+    w = build_world()
+    (student,) = w.add_students(1)
+    q1, q2, q3, _ = w.hs_terms
+    s1, s2 = w.tech_terms
+    hs_term_task = w.hs_tasks[CTE_TERM]
+
+    # when: a weekly tech grade lands in S1 while the HS has Q1 active
+    w.post_tech_grade(student, "88.00", term=s1)
+    run1 = _run()
+    # then: the HS gets it in Q1
+    g = Grade.objects.get(section=w.hs_section, student=student, term=q1)
+    assert (g.percent, g.score, g.source, g.run_id) == (Decimal("88.00"), "B", "exchange", run1.pk)
+    assert run1.counts["grades"]["added"] == 1
+
+    # when: the HS moves to Q2 and the next tech posting (still S1) arrives
+    w.activate(hs_term_task, q2)
+    w.post_tech_grade(student, "93.00", term=s1)
+    run2 = _run()
+    # then: it lands in Q2; Q1 keeps the earlier grade
+    assert w.hs_grades().get(term=q2).percent == Decimal("93.00")
+    assert w.hs_grades().get(term=q1).percent == Decimal("88.00")
+    assert run2.counts["grades"]["added"] == 1
+
+    # when: tech moves to S2 and posts there; the HS forgets to move off Q2
+    w.post_tech_grade(student, "75.00", term=s2)
+    run3 = _run()
+    # then: the S2 grade is skipped (term_out_of_range) and Q2 is untouched
+    assert ("skipped", "term_out_of_range") in _outcomes(run3)
+    assert w.hs_grades().get(term=q2).percent == Decimal("93.00")
+    assert not w.hs_grades().filter(term=q3).exists()
+
+    # when: the HS activates Q3, and the tech grade does not change (R22)
+    w.activate(hs_term_task, q3)
+    run4 = _run()
+    # then: the S2 grade arrives in Q3
+    g3 = w.hs_grades().get(term=q3)
+    assert (g3.percent, g3.score) == (Decimal("75.00"), "C")
+    assert run4.counts["grades"]["added"] == 1
+    assert w.hs_grades().get(term=q2).percent == Decimal("93.00")
+
+
+def test_r19_updated_grade_crosses_with_history(world):
+    # given: a grade already exchanged
+    student = world.students[0]
+    tech = world.post_tech_grade(student, "81.00")
+    _run()
+    # when: the tech teacher changes it
+    tech.percent = Decimal("95.50")
+    tech.save()
+    run = _run()
+    # then: the HS grade is updated with a history row from the run
+    hs = world.hs_grades().get(student=student)
+    assert (hs.percent, hs.score, hs.source_grade_id) == (Decimal("95.50"), "A", tech.pk)
+    assert run.counts["grades"]["updated"] == 1
+    h = GradeHistory.objects.filter(grade=hs).order_by("id").last()
+    assert (h.source, h.run_id, h.old_percent, h.new_percent, h.old_score, h.new_score) == (
+        "exchange",
+        run.pk,
+        Decimal("81.00"),
+        Decimal("95.50"),
+        "B",
+        "A",
+    )
+
+
+def test_r20_score_is_the_row_of_the_hs_score_group(db):
+    # given: a HS using a district group with CTE Numeric's Min % column but other labels
+    district = DistrictFactory()
+    group = ScoreGroup.objects.create(name="Letters", district=district)
+    for score, pct in [("EX", 90), ("GD", 80), ("OK", 70), ("LO", 60), ("NO", 0)]:
+        ScoreRow.objects.create(group=group, score=score, min_percent=pct)
+    w = build_world()
+    w.hs_tasks[CTE_TERM].score_group = group
+    w.hs_tasks[CTE_TERM].save()
+    (student,) = w.add_students(1)
+    w.post_tech_grade(student, "79.99")
+    # when
+    _run()
+    # then: the percent crosses, the score is the HS row
+    g = w.hs_grades().get()
+    assert (g.percent, g.score) == (Decimal("79.99"), "OK")
+
+
+def test_r20_equal_grade_is_unchanged_without_write_or_history(world):
+    # given: grades exchanged once
+    for s in world.students:
+        world.post_tech_grade(s, "90.00")
+    _run()
+    before = list(world.hs_grades().values_list("id", "modified_at", "run_id"))
+    history = GradeHistory.objects.count()
+    # when: the exchange runs again
+    run = _run()
+    # then: every grade is unchanged, nothing written
+    assert run.counts["grades"]["unchanged"] == 3
+    assert list(world.hs_grades().values_list("id", "modified_at", "run_id")) == before
+    assert GradeHistory.objects.count() == history
+
+
+def test_r21_not_rostered(world):
+    # given: a tech grade for a student who is in no linked HS section
+    outsider = StudentFactory()
+    world.post_tech_grade(outsider, "90.00")
+    # when
+    run = _run()
+    # then
+    assert _outcomes(run) == [("skipped", "not_rostered")]
+    assert not Grade.objects.filter(student=outsider, section=world.hs_section).exists()
+
+
+def test_r21_no_hs_task(world):
+    # given: the tech school posts a final exam, the HS course has no CTE Final Exam task
+    student = world.students[0]
+    world.post_tech_grade(student, "90.00", code=CTE_EXAM, term=world.tech_terms[0])
+    # when
+    run = _run()
+    # then
+    assert _outcomes(run, reason="no_hs_task") == [("skipped", "no_hs_task")]
+    assert not world.hs_grades(CTE_EXAM).exists()
+
+
+def test_r21_no_active_term(world):
+    # given: the HS task has no active term
+    world.activate(world.hs_tasks[CTE_TERM], None)
+    world.post_tech_grade(world.students[0], "90.00")
+    # when
+    run = _run()
+    # then
+    assert _outcomes(run) == [("skipped", "no_active_term")]
+    assert not world.hs_grades().exists()
+
+
+def test_r21_score_untranslatable_and_errors_do_not_stop_the_run(db):
+    # given: a HS group with no row at 0 (a 50% has no row) - and another student who is fine
+    district = DistrictFactory()
+    group = ScoreGroup.objects.create(name="Odd", district=district)
+    ScoreRow.objects.create(group=group, score="P", min_percent=60)
+    w = build_world()
+    w.hs_tasks[CTE_TERM].score_group = group
+    w.hs_tasks[CTE_TERM].save()
+    low, high = w.add_students(2)
+    w.post_tech_grade(low, "50.00")
+    w.post_tech_grade(high, "70.00")
+    # when
+    run = _run()
+    # then
+    assert sorted(_outcomes(run)) == [("added", ""), ("skipped", "score_untranslatable")]
+    assert w.hs_grades().get().student == high
+    assert run.status == "succeeded"
+
+
+def test_r24_final_grade_transfers_as_soon_as_posted(db):
+    # given: S2 and Q4 active for CTE Final Grade at both schools
+    w = build_world()
+    (student,) = w.add_students(1)
+    w.activate(w.hs_tasks[CTE_FINAL], w.hs_terms[3])
+    w.activate(w.tech_tasks[CTE_FINAL], w.tech_terms[1])
+    w.post_tech_grade(student, "84.00", term=w.tech_terms[1], code=CTE_FINAL)
+    # when
+    run = _run()
+    # then
+    g = w.hs_grades(CTE_FINAL).get()
+    assert (g.term, g.percent, g.score) == (w.hs_terms[3], Decimal("84.00"), "B")
+    assert run.counts["grades"]["added"] == 1
+
+
+def test_r19_many_hs_sections_of_many_high_schools_share_one_tech_section(db):
+    # given: two high schools linked to the same tech section
+    a = build_world()
+    b = build_world(tech_section=a.tech_section)
+    (sa,) = a.add_students(1)
+    (sb,) = b.add_students(1)
+    a.post_tech_grade(sa, "91.00")
+    a.post_tech_grade(sb, "61.00")
+    # when
+    _run()
+    # then: each grade reaches only its own HS section
+    assert a.hs_grades().get().student == sa
+    assert b.hs_grades().get().student == sb
+    assert b.hs_grades().get().score == "D"

@@ -1,0 +1,51 @@
+"""Exchange pages: runs dashboard, a run's skipped outcomes, readiness (R29, R38, R39)."""
+
+from exchange.models import ExchangeRun
+from exchange.services import exchange_run
+from tests.exchange.conftest import AS_OF
+from tests.factories import UserFactory
+
+
+def test_r29_dashboard_lists_runs_with_counts(admin_client_su, world):
+    # given
+    world.post_tech_grade(world.students[0], "90.00")
+    run = exchange_run(as_of=AS_OF, trigger="test", inline=True)
+    # when
+    res = admin_client_su.get("/exchange/")
+    # then
+    assert res.status_code == 200
+    html = res.content.decode()
+    assert f"/exchange/runs/{run.pk}/" in html and "added 1" in html and "<canvas" in html
+
+
+def test_r39_run_now_button_starts_a_dry_run(admin_client_su, world, sync_q):
+    # when
+    res = admin_client_su.post("/exchange/run-now/")
+    # then
+    assert res.status_code == 302
+    run = ExchangeRun.objects.get()
+    assert run.dry_run and run.status == "succeeded"
+    assert not world.hs_grades().exists()
+
+
+def test_r21_run_page_shows_skipped_with_fix(admin_client_su, world):
+    # given: a skipped grade
+    world.activate(world.hs_tasks["CTE_TERM"], None)
+    world.post_tech_grade(world.students[0], "90.00")
+    run = exchange_run(as_of=AS_OF, trigger="test", inline=True)
+    # when
+    html = admin_client_su.get(f"/exchange/runs/{run.pk}/").content.decode()
+    # then
+    assert "no_active_term" in html and "Mark exactly one term active" in html
+
+
+def test_r38_readiness_page(admin_client_su, world):
+    world.activate(world.hs_tasks["CTE_TERM"], None)
+    res = admin_client_su.get("/exchange/readiness/", {"school": world.hs_school.pk})
+    assert res.status_code == 200 and "no_active_term" in res.content.decode()
+
+
+def test_exchange_pages_need_staff(client, db):
+    assert client.get("/exchange/").status_code == 302
+    client.force_login(UserFactory(username="plain"))
+    assert client.get("/exchange/").status_code == 302
