@@ -2,14 +2,17 @@
 
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.urls import path
 from rest_framework import serializers, status
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from attendance import selectors, services
 from attendance.models import Attendance, AttendanceCode, Excuse, Status
+from schools import access
 from schools.access import IsScopedUser, scope_queryset
 from schools.api_common import CleanModelSerializer, ScopedModelViewSet, django_error_to_drf
 from schools.models import School
@@ -34,14 +37,16 @@ class AttendanceFilter(django_filters.FilterSet):
     school = django_filters.NumberFilter(field_name="section__course__calendar__school")
     start = django_filters.DateFilter(field_name="date", lookup_expr="gte")
     end = django_filters.DateFilter(field_name="date", lookup_expr="lte")
-    changed_since = django_filters.IsoDateTimeFilter(field_name="modified_at", lookup_expr="gte")
 
     class Meta:
         model = Attendance
         fields = ["student", "section", "date", "code", "source"]
 
 
-class AttendanceSerializer(serializers.ModelSerializer):
+class AttendanceSerializer(CleanModelSerializer):
+    """Fields of API.md; writes go through ``services.attendance_record`` (the serializer's
+    foreign keys are limited to the user's scope by CleanModelSerializer)."""
+
     class Meta:
         model = Attendance
         fields = [
@@ -71,23 +76,28 @@ class AttendanceViewSet(ScopedModelViewSet):
     serializer_class = AttendanceSerializer
     filterset_class = AttendanceFilter
 
-    def _save(self, data: dict, *, request) -> tuple[Attendance, bool]:
+    def _save(self, data: dict, *, request, action: str) -> tuple[Attendance, bool]:
         try:
-            return services.attendance_record(
-                student=data["student"],
-                section=data["section"],
-                date=data["date"],
-                code=data["code"],
-                comments=data.get("comments", ""),
-                by=request.user,
-            )
+            with transaction.atomic():
+                record, created = services.attendance_record(
+                    student=data["student"],
+                    section=data["section"],
+                    date=data["date"],
+                    code=data["code"],
+                    comments=data.get("comments", ""),
+                    by=request.user,
+                )
+                # R36: the saved row must be inside the user's write scope (own section).
+                if not access.can_write(request.user, record, "create" if created else action):
+                    raise PermissionDenied("Your role may not record attendance here.")
         except DjangoValidationError as exc:
             raise django_error_to_drf(exc) from exc
+        return record, created
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        record, created = self._save(serializer.validated_data, request=request)
+        record, created = self._save(serializer.validated_data, request=request, action="update")
         return Response(
             self.get_serializer(record).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
@@ -111,11 +121,8 @@ class AttendanceViewSet(ScopedModelViewSet):
                 raise serializers.ValidationError(
                     {key: ["Student, section and date cannot change; record that day instead."]}
                 )
-        record, _ = self._save(data, request=request)
+        record, _ = self._save(data, request=request, action="update")
         return Response(self.get_serializer(record).data)
-
-    def perform_destroy(self, instance):
-        services.attendance_delete(record=instance, by=self.request.user)
 
     @action(detail=False, methods=["get"])
     def unknown(self, request):
@@ -176,6 +183,11 @@ class TechAttendanceRowSerializer(serializers.Serializer):
     code_label = serializers.CharField()
 
 
+# HS staff who may read their students' tech attendance (R36); district admins hold every
+# school of their district.
+REPORT_ROLES = {access.SCHOOL_ADMIN, access.ATTENDANCE_CLERK, access.DISTRICT_ADMIN}
+
+
 class TechAttendanceReport(APIView):
     """R26: a HS's own students' attendance at any tech school, as it stands now.
 
@@ -189,8 +201,10 @@ class TechAttendanceReport(APIView):
         query = TechAttendanceQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        school = scope_queryset(request.user, School.objects.filter(pk=params["school"].pk)).first()
-        if school is None:
+        school = params["school"]
+        if not access.is_state_admin(request.user) and school.pk not in access.user_school_ids(
+            request.user, REPORT_ROLES
+        ):
             return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
         rows = selectors.tech_attendance_report(
             school=school,

@@ -54,11 +54,19 @@ class AttendanceCode(TimeStampedModel):
     def clean(self) -> None:
         if self.status == Status.PRESENT and self.excuse:
             raise ValidationError(
-                {"excuse": "Leave excuse blank when the status is present."}, code="excuse_status"
+                {
+                    "excuse": ValidationError(
+                        "Leave excuse blank when the status is present.", code="excuse_status"
+                    )
+                }
             )
         if self.status and self.status != Status.PRESENT and not self.excuse:
             raise ValidationError(
-                {"excuse": "Choose an excuse for this status."}, code="excuse_status"
+                {
+                    "excuse": ValidationError(
+                        "Choose an excuse for this status.", code="excuse_status"
+                    )
+                }
             )
 
 

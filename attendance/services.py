@@ -21,7 +21,7 @@ from attendance.models import (
     Excuse,
     Status,
 )
-from schools.models import DisclosureLog, Roster, School, Section, Student, Term, Tombstone
+from schools.models import DisclosureLog, Roster, School, Section, Student, Term
 
 # A sensible starting set for a school that has none yet (R25).
 DEFAULT_CODES: tuple[tuple[str, str, str, str], ...] = (
@@ -33,6 +33,11 @@ DEFAULT_CODES: tuple[tuple[str, str, str, str], ...] = (
     ("T", "Tardy", Status.TARDY, Excuse.UNEXCUSED),
     ("ER", "Early release", Status.EARLY_RELEASE, Excuse.EXCUSED),
 )
+
+
+def _field_error(field: str, message: str, code: str) -> ValidationError:
+    """A ValidationError on ``field`` that keeps its ``code`` (a plain dict would drop it)."""
+    return ValidationError({field: ValidationError(message, code=code)})
 
 
 # --- Codes (R25) -------------------------------------------------------------------------
@@ -105,9 +110,10 @@ def validate_attendance_day(*, section: Section, date: dt.date) -> None:
     """R25: refuse future days and days outside every term of the section's calendar."""
     today = timezone.localdate()
     if date > today:
-        raise ValidationError(
-            {"date": f"Attendance cannot be taken for a future day; choose {today} or earlier."},
-            code="future_date",
+        raise _field_error(
+            "date",
+            f"Attendance cannot be taken for a future day; choose {today} or earlier.",
+            "future_date",
         )
     calendar_id = (
         Section.objects.filter(pk=section.pk).values_list("course__calendar_id", flat=True).get()
@@ -115,12 +121,11 @@ def validate_attendance_day(*, section: Section, date: dt.date) -> None:
     if not Term.objects.filter(
         calendar_id=calendar_id, start_date__lte=date, end_date__gte=date
     ).exists():
-        raise ValidationError(
-            {
-                "date": f"{date} is not inside any term of this section's calendar; choose an "
-                "instructional day."
-            },
-            code="non_instructional_day",
+        raise _field_error(
+            "date",
+            f"{date} is not inside any term of this section's calendar; choose an "
+            "instructional day.",
+            "non_instructional_day",
         )
 
 
@@ -228,9 +233,10 @@ def attendance_record_bulk(
     seen: set[int] = set()
     for e in entries:
         if e.student_id in seen:
-            raise ValidationError(
-                {"entries": f"Student {e.student_id} is listed twice; mark each student once."},
-                code="duplicate_student",
+            raise _field_error(
+                "entries",
+                f"Student {e.student_id} is listed twice; mark each student once.",
+                "duplicate_student",
             )
         seen.add(e.student_id)
     errors = validate_attendance_entries(section=section, date=date, entries=entries)
@@ -260,7 +266,7 @@ def attendance_record_bulk(
             recorded_by=user,
         )
         row.full_clean(
-            exclude=["student", "section", "code", "source_record"],
+            exclude=["student", "section", "code", "source_record", "recorded_by", "resolved_by"],
             validate_unique=False,
             validate_constraints=False,
         )
@@ -278,35 +284,20 @@ def attendance_record_bulk(
     )
 
 
-@transaction.atomic
-def attendance_delete(*, record: Attendance, by=None) -> None:
-    """Delete a record and leave a tombstone for change feeds (R40)."""
-    school_id = _section_school_id(record.section)
-    Tombstone.objects.create(
-        model="attendance",
-        object_id=record.pk,
-        school_id=school_id,
-        deleted_by=by if by is not None and by.is_authenticated else None,
-    )
-    record.delete()
-
-
 # --- The clerks' worklist (R27) ---------------------------------------------------------
 def _check_resolvable(records: list[Attendance], code: AttendanceCode) -> None:
     for record in records:
         if record.resolved_at is not None or record.code.excuse != Excuse.UNKNOWN:
             raise ValidationError(
-                {
-                    "non_field_errors": f"Record {record.pk} is not on the unknown-attendance "
-                    "worklist (already resolved or not unknown); change it as ordinary "
-                    "attendance instead."
-                },
+                f"Record {record.pk} is not on the unknown-attendance worklist (already "
+                "resolved or not unknown); change it as ordinary attendance instead.",
                 code="not_on_worklist",
             )
         if record.section.course.calendar.school_id != code.school_id:
-            raise ValidationError(
-                {"code": "This code belongs to another school; choose one of this school's codes."},
-                code="code_wrong_school",
+            raise _field_error(
+                "code",
+                "This code belongs to another school; choose one of this school's codes.",
+                "code_wrong_school",
             )
 
 
@@ -340,10 +331,7 @@ def attendance_resolve_bulk(
         qs = qs.filter(section__course__calendar__school=school)
     records = list(qs.select_related("code", "section__course__calendar"))
     if len(records) != len(set(record_ids)):
-        raise ValidationError(
-            {"non_field_errors": "Some records were not found; reload the worklist."},
-            code="not_found",
-        )
+        raise ValidationError("Some records were not found; reload the worklist.", code="not_found")
     _check_resolvable(records, code)
     now = timezone.now()
     user = by if by is not None and by.is_authenticated else None

@@ -335,7 +335,7 @@ def sync_unknown_attendance(
         Tombstone.objects.bulk_create(
             [
                 Tombstone(
-                    model="attendance",
+                    model=Attendance._meta.label,
                     object_id=rid,
                     school_id=school_of_section.get(removed[rid]["section_id"]),
                 )
