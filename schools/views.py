@@ -31,6 +31,7 @@ SCHOOL_PAGES = [
     ),
     ("Honor roll", "honor-roll", {Role.SCHOOL_ADMIN, Role.REGISTRAR}),
     ("Athletic eligibility", "eligibility", {Role.SCHOOL_ADMIN, Role.REGISTRAR}),
+    ("Transcript posting", "transcripts", {Role.SCHOOL_ADMIN, Role.REGISTRAR}),
 ]
 ALL_SCHOOL_ROLES = {Role.SCHOOL_ADMIN, Role.ATTENDANCE_CLERK, Role.REGISTRAR}
 
@@ -54,6 +55,7 @@ def home_links(user) -> dict:
         admin.links.append(Link("Setup (admin site)", "/admin/"))
     if is_admin:
         admin.links.append(Link("Exchange runs", "/exchange/"))
+        admin.links.append(Link("Exchange readiness", "/exchange/readiness/"))
         admin.links.append(Link("API documentation", "/api/docs/"))
 
     # School pages: every HS for a superuser, the district's HSs for a district admin,
