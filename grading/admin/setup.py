@@ -348,6 +348,7 @@ class CourseGradingTaskAdmin(admin.ModelAdmin):
         "term_gpa_weight",
         "credit",
         "credit_type",
+        "active_term",
     ]
     list_filter = [
         "grading_task",
@@ -369,6 +370,13 @@ class CourseGradingTaskAdmin(admin.ModelAdmin):
         "term_mask",
         "active_mask",
     ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("mask__term")
+
+    @admin.display(description="Active term")
+    def active_term(self, obj):
+        return ", ".join(r.term.name for r in obj.mask.all() if r.active) or "-"
 
     def has_add_permission(self, request):
         return False

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from rest_framework import serializers, status
 from rest_framework.decorators import action
+from rest_framework.relations import PKOnlyObject
 from rest_framework.response import Response
 
 from grading import filters
@@ -115,15 +116,26 @@ class CreditTypeSerializer(ServiceSerializer):
         )
 
 
+class TermMaskField(serializers.ManyRelatedField):
+    """Term ids, read from the course task's CourseTaskTerm rows (prefetched as ``mask``)."""
+
+    def __init__(self, *, active_only: bool, **kwargs):
+        self.active_only = active_only
+        super().__init__(
+            child_relation=serializers.PrimaryKeyRelatedField(queryset=Term.objects.all()),
+            **kwargs,
+        )
+
+    def get_attribute(self, instance):
+        rows = sorted(instance.mask.all(), key=lambda r: r.term_id)
+        return [PKOnlyObject(pk=r.term_id) for r in rows if r.active or not self.active_only]
+
+
 class CourseGradingTaskSerializer(ServiceSerializer):
     """term_mask / active_mask are lists of term ids, derived from the CourseTaskTerm rows."""
 
-    term_mask = serializers.PrimaryKeyRelatedField(
-        many=True, queryset=Term.objects.all(), write_only=True
-    )
-    active_mask = serializers.PrimaryKeyRelatedField(
-        many=True, queryset=Term.objects.all(), write_only=True, required=False
-    )
+    term_mask = TermMaskField(active_only=False)
+    active_mask = TermMaskField(active_only=True, required=False)
 
     class Meta:
         model = CourseGradingTask
@@ -139,13 +151,6 @@ class CourseGradingTaskSerializer(ServiceSerializer):
             "active_mask",
         ]
         validators: list = []
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        rows = sorted(instance.mask.all(), key=lambda r: r.term_id)
-        data["term_mask"] = [r.term_id for r in rows]
-        data["active_mask"] = [r.term_id for r in rows if r.active]
-        return data
 
     def _mask(self, data, name):
         if name in data:
