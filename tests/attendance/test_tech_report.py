@@ -1,0 +1,221 @@
+"""R26 real-time tech attendance report and its R37 disclosure log."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from attendance.selectors import tech_attendance_report
+from attendance.services import attendance_codes_ensure_defaults, attendance_record
+from exchange.models import KtsLink
+from schools.models import DisclosureLog, SchoolKind, StaffRole
+from tests.attendance.world import MONDAY, TUESDAY, add_student, build_world
+from tests.factories import (
+    YEAR,
+    CalendarFactory,
+    CourseFactory,
+    EnrollmentFactory,
+    RosterFactory,
+    SchoolFactory,
+    SectionFactory,
+    UserFactory,
+    semesters,
+)
+
+URL = "/api/v1/reports/tech-attendance/"
+
+
+def mark(world, student, code, day=MONDAY, section=None, school=None):
+    return attendance_record(
+        student=student,
+        section=section or world.tech_section,
+        date=day,
+        code=world.code(school or world.tech, code),
+    )[0]
+
+
+def second_tech_school(world):
+    """Another technical school where the first student also attends a linked section."""
+    tech2 = SchoolFactory(kind=SchoolKind.TECHNICAL_SCHOOL, district=world.tech.district)
+    cal = CalendarFactory(school=tech2, school_year=YEAR)
+    semesters(cal)
+    section = SectionFactory(course=CourseFactory(calendar=cal, is_kts=True))
+    hs_section = SectionFactory(course=CourseFactory(calendar=world.hs_calendar, is_kts=True))
+    KtsLink.objects.create(hs_section=hs_section, tech_section=section)
+    attendance_codes_ensure_defaults(schools=[tech2])
+    student = world.students[0]
+    EnrollmentFactory(student=student, calendar=cal, service_type="secondary")
+    RosterFactory(student=student, section=section)
+    return tech2, section
+
+
+def test_r26_hs_sees_its_students_tech_attendance_as_it_stands_now(world):
+    # given
+    s0, s1 = world.students[0], world.students[1]
+    mark(world, s0, "UNK")
+    mark(world, s1, "P")
+    mark(world, s0, "AE")  # corrected since: the report shows it now, not last night
+    # when
+    rows = tech_attendance_report(school=world.hs, start=MONDAY, end=TUESDAY)
+    # then
+    by_student = {r["student"]: r for r in rows}
+    assert set(by_student) == {s0.pk, s1.pk}
+    row = by_student[s0.pk]
+    assert (row["state_id"], row["tech_school"], row["section"], row["date"]) == (
+        s0.state_id,
+        world.tech.pk,
+        world.tech_section.pk,
+        MONDAY,
+    )
+    assert (row["status"], row["excuse"]) == ("absent", "excused")
+
+
+def test_r26_only_own_students_and_only_tech_schools(world):
+    # given: a student of another HS at the same tech section, and a HS record of our own
+    other = build_world(n_students=1)
+    mark(other, other.students[0], "UNK")
+    mine = world.students[0]
+    mark(world, mine, "P", section=world.hs_section, school=world.hs)
+    mark(world, mine, "UNK")
+    # when
+    rows = tech_attendance_report(school=world.hs, start=MONDAY, end=MONDAY)
+    # then
+    assert [(r["student"], r["tech_school"]) for r in rows] == [(mine.pk, world.tech.pk)]
+
+
+def test_r26_filters_by_status_excuse_and_student(world):
+    # given
+    s0, s1 = world.students[0], world.students[1]
+    mark(world, s0, "UNK")
+    mark(world, s1, "AU")
+    # when
+    unknown = tech_attendance_report(school=world.hs, start=MONDAY, end=MONDAY, excuse="unknown")
+    absent = tech_attendance_report(school=world.hs, start=MONDAY, end=MONDAY, status="absent")
+    one = tech_attendance_report(school=world.hs, start=MONDAY, end=MONDAY, student=s1.pk)
+    # then
+    assert [r["student"] for r in unknown] == [s0.pk]
+    assert len(absent) == 2
+    assert [r["student"] for r in one] == [s1.pk]
+
+
+def test_r26_constant_query_count_at_two_sizes(world, django_assert_max_num_queries):
+    # given
+    for s in world.students:
+        mark(world, s, "P")
+    with django_assert_max_num_queries(1):
+        small = tech_attendance_report(school=world.hs, start=MONDAY, end=TUESDAY)
+    for _ in range(12):
+        mark(world, add_student(world), "UNK", day=TUESDAY)
+    # when
+    with django_assert_max_num_queries(1):
+        large = tech_attendance_report(school=world.hs, start=MONDAY, end=TUESDAY)
+    # then
+    assert len(small) == 3 and len(large) == 15
+
+
+def test_r26_api_answers_rows_and_r37_logs_one_row_per_tech_school(api, world, superuser):
+    # given
+    tech2, section2 = second_tech_school(world)
+    s0, s1 = world.students[0], world.students[1]
+    mark(world, s0, "UNK")
+    mark(world, s1, "P")
+    mark(world, s0, "AU", section=section2, school=tech2)
+    # when
+    response = api.get(URL, {"school": world.hs.pk, "start": MONDAY, "end": TUESDAY})
+    # then
+    assert response.status_code == 200, response.json()
+    rows = response.json()
+    assert len(rows) == 3
+    assert set(rows[0]) >= {
+        "student",
+        "state_id",
+        "tech_school",
+        "section",
+        "date",
+        "code",
+        "status",
+        "excuse",
+    }
+    assert not any("name" in key and "school" not in key for key in rows[0])
+    logs = {log.source_school_id: log for log in DisclosureLog.objects.all()}
+    assert set(logs) == {world.tech.pk, tech2.pk}
+    assert logs[world.tech.pk].student_ids == sorted([s0.pk, s1.pk])
+    assert logs[world.tech.pk].record_count == 2
+    assert logs[tech2.pk].student_ids == [s0.pk] and logs[tech2.pk].record_count == 1
+    assert all(log.reader_school_id == world.hs.pk for log in logs.values())
+    assert all(log.user == superuser for log in logs.values())
+
+
+def test_r37_disclosure_log_holds_no_names(api, world):
+    # given
+    student = world.students[0]
+    mark(world, student, "UNK")
+    # when
+    api.get(URL, {"school": world.hs.pk, "start": MONDAY, "end": MONDAY})
+    # then
+    log = DisclosureLog.objects.get()
+    stored = str(log.student_ids) + log.purpose + log.resource
+    assert student.last_name not in stored and student.first_name not in stored
+    assert log.student_ids == [student.pk]
+
+
+@pytest.mark.parametrize(
+    "params,field",
+    [
+        ({"start": "2026-11-16"}, "end"),
+        ({"start": "16/11/2026", "end": "2026-11-17"}, "start"),
+        ({"start": "2026-11-17", "end": "2026-11-16"}, "end"),
+        ({"start": "2026-11-16", "end": "2026-11-17", "status": "asleep"}, "status"),
+    ],
+)
+def test_r26_api_refuses_bad_query_with_400_and_logs_nothing(api, world, params, field):
+    # when
+    response = api.get(URL, {"school": world.hs.pk, **params})
+    # then
+    assert response.status_code == 400
+    assert field in response.json()
+    assert not DisclosureLog.objects.exists()
+
+
+def test_r36_hs_clerk_reads_own_school_and_404_for_another(world):
+    # given
+    clerk = UserFactory()
+    StaffRole.objects.create(user=clerk, role="attendance_clerk", school=world.hs)
+    other_hs = SchoolFactory(kind=SchoolKind.HIGH_SCHOOL)
+    mark(world, world.students[0], "UNK")
+    client = APIClient()
+    client.force_authenticate(clerk)
+    # when
+    own = client.get(URL, {"school": world.hs.pk, "start": MONDAY, "end": MONDAY})
+    other = client.get(URL, {"school": other_hs.pk, "start": MONDAY, "end": MONDAY})
+    # then
+    assert own.status_code == 200 and len(own.json()) == 1
+    assert other.status_code == 404
+    assert DisclosureLog.objects.get().user == clerk
+
+
+def test_r26_page_shows_names_offers_csv_and_logs_each_read(client, world, superuser):
+    # given
+    client.force_login(superuser)
+    student = world.students[0]
+    mark(world, student, "UNK")
+    url = f"/school/{world.hs.pk}/tech-attendance/"
+    # when
+    page = client.get(url, {"start": MONDAY, "end": TUESDAY})
+    csv = client.get(url, {"start": MONDAY, "end": TUESDAY, "format": "csv"})
+    # then
+    assert page.status_code == 200
+    assert student.last_name in page.content.decode()
+    assert "format=csv" in page.content.decode()
+    assert csv["Content-Type"] == "text/csv"
+    lines = csv.content.decode().strip().splitlines()
+    assert lines[0].startswith("state_id") and student.state_id in lines[1]
+    assert DisclosureLog.objects.count() == 2
+
+
+def test_r26_page_bad_dates_answer_400(client, world, superuser):
+    # given
+    client.force_login(superuser)
+    # when
+    page = client.get(f"/school/{world.hs.pk}/tech-attendance/", {"start": "nope"})
+    # then
+    assert page.status_code == 400
+    assert not DisclosureLog.objects.exists()
