@@ -1,0 +1,81 @@
+"""Grades in the admin: read-only, with their history (R14).
+
+Grades are posted on the teacher pages, the API or by the exchange, all through
+grading/services/grades.py; the admin only shows them, so no write skips the rules.
+"""
+
+from django.contrib import admin
+
+from grading.models import Grade, GradeHistory
+
+
+class GradeHistoryInline(admin.TabularInline):
+    model = GradeHistory
+    extra = 0
+    can_delete = False
+    fields = [
+        "changed_at",
+        "changed_by",
+        "source",
+        "run_id",
+        "old_score",
+        "old_percent",
+        "new_score",
+        "new_percent",
+        "reason",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Grade)
+class GradeAdmin(admin.ModelAdmin):
+    list_display = [
+        "student",
+        "section",
+        "grading_task",
+        "term",
+        "score",
+        "percent",
+        "source",
+        "modified_at",
+    ]
+    list_filter = [
+        "source",
+        "grading_task",
+        "term__name",
+        ("term__calendar__school", admin.RelatedOnlyFieldListFilter),
+    ]
+    search_fields = ["student__state_id", "section__course__number"]
+    list_select_related = ["student", "section__course", "grading_task", "term__calendar__school"]
+    date_hierarchy = "modified_at"
+    inlines = [GradeHistoryInline]
+    readonly_fields = [
+        "student",
+        "section",
+        "grading_task",
+        "term",
+        "percent",
+        "score",
+        "comments",
+        "source",
+        "posted_by",
+        "run_id",
+        "source_grade",
+        "created_at",
+        "modified_at",
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

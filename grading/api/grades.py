@@ -229,6 +229,7 @@ class StaleGradesView(APIView):
                 request.user, Section.objects.filter(pk__in=[i.section.pk for i in items])
             ).values_list("pk", flat=True)
         )
+        timestamp = serializers.DateTimeField()
         return Response(
             [
                 {
@@ -236,7 +237,7 @@ class StaleGradesView(APIView):
                     "section_name": str(item.section),
                     "school": item.section.course.calendar.school_id,
                     "teachers": [t.pk for t in item.teachers],
-                    "last_posted_at": item.last_posted_at.isoformat()
+                    "last_posted_at": timestamp.to_representation(item.last_posted_at)
                     if item.last_posted_at
                     else None,
                 }
