@@ -1,5 +1,6 @@
 """The demo data (``manage.py load_demo``) and the home page that links to every page."""
 
+import datetime as dt
 import io
 
 import pytest
@@ -10,6 +11,7 @@ from django.db.models import Count, Max
 
 from exchange.demo import DEMO_PASSWORD
 from exchange.models import KtsLink
+from exchange.services import exchange_run
 from grading.models import (
     CTE_FINAL,
     CTE_TERM,
@@ -59,7 +61,7 @@ def snapshot() -> dict[str, tuple]:
     return result
 
 
-def test_r1_r3_r17_load_demo_builds_districts_schools_students_and_links():
+def test_r1_r3_r17_r36_load_demo_builds_schools_students_links_and_logins():
     # given an empty, migrated database
     assert not School.objects.exists()
     # when
@@ -90,6 +92,10 @@ def test_r1_r3_r17_load_demo_builds_districts_schools_students_and_links():
     # about half the students take a KTS course
     kts_students = Student.objects.filter(rosters__section__kts_link__isnull=False).distinct()
     assert 80 <= kts_students.count() <= 120
+    # R36: every role is held by someone, and every school has teachers
+    assert set(StaffRole.objects.values_list("role", flat=True)) == set(Role.values)
+    for school in School.objects.all():
+        assert StaffRole.objects.filter(school=school, role=Role.TEACHER).exists()
     # the logins are printed and every one authenticates with the demo password
     assert DEMO_PASSWORD in out
     for username in ("admin", "county-admin", "central-clerk", "central-registrar", "batc-auto"):
@@ -97,7 +103,7 @@ def test_r1_r3_r17_load_demo_builds_districts_schools_students_and_links():
         assert authenticate(username=username, password=DEMO_PASSWORD) is not None
 
 
-def test_r6_r11_demo_kts_courses_are_set_up_for_the_exchange():
+def test_r6_r11_r14_demo_kts_courses_are_set_up_and_tech_grades_imported():
     # given / when
     load_demo()
     # then every KTS course has CTE Term Grade on every term with one active term and
@@ -118,12 +124,7 @@ def test_r6_r11_demo_kts_courses_are_set_up_for_the_exchange():
         assert final.credit == 1 and final.term_gpa_weight is None
         assert final.credit_type.name == "Career and Technical"
         assert final.credit_type.district_id is None
-
-
-def test_r14_demo_tech_grades_are_imported_with_history():
-    # given / when
-    load_demo()
-    # then the tech schools have CTE Term Grades for the active term, each with a history row
+    # R14: the tech schools have CTE Term Grades for the active term, each with a history row
     tech_grades = Grade.objects.filter(section__course__calendar__school__kind="technical_school")
     assert tech_grades.count() > 50
     assert set(tech_grades.values_list("source", flat=True)) == {"import"}
@@ -142,13 +143,23 @@ def test_load_demo_twice_changes_nothing():
     assert "Demo data ready" in out
 
 
-def test_r36_demo_staff_roles_cover_every_role():
-    # given / when
+def test_r18_r19_first_exchange_moves_every_demo_tech_grade_and_reload_still_works():
+    # given the demo
     load_demo()
-    # then
-    assert set(StaffRole.objects.values_list("role", flat=True)) == set(Role.values)
-    for school in School.objects.all():
-        assert StaffRole.objects.filter(school=school, role=Role.TEACHER).exists()
+    tech_grades = Grade.objects.filter(section__course__calendar__school__kind="technical_school")
+    kts_students = Student.objects.filter(rosters__section__kts_link__isnull=False).distinct()
+    # when the exchange runs on a school day of the active terms (Q2 lies within S1)
+    run = exchange_run(as_of=dt.date(2026, 11, 20), trigger="command", inline=True)
+    # then R18: every KTS student is enrolled and rostered at the tech school, and R19:
+    # every tech grade reaches the HS with nothing skipped
+    assert run.status == "succeeded", run.error
+    assert run.counts["enrollments"]["added"] == kts_students.count()
+    assert run.counts["grades"]["added"] == tech_grades.count()
+    assert run.counts["grades"]["skipped"] == 0
+    # and loading the demo again changes nothing the exchange wrote
+    before = snapshot()
+    load_demo()
+    assert snapshot() == before
 
 
 # --- the home page -------------------------------------------------------------------------

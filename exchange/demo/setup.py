@@ -193,13 +193,20 @@ class SetupSteps:
             credit=credit,
             credit_type=credit_type,
         )
-        # Deactivate before activating so the one-active-term constraint (R11) holds
-        # at every step on a re-run.
-        for term in terms:
-            if active is None or term.pk != active.pk:
-                upsert(CourseTaskTerm, {"course_task": ct, "term": term}, active=False)
-        if active is not None:
-            upsert(CourseTaskTerm, {"course_task": ct, "term": active}, active=True)
+        # The mask in a few queries. Deactivate before activating so the one-active-term
+        # constraint (R11) holds at every step on a re-run.
+        active_id = active.pk if active is not None else None
+        mask = {m.term_id: m for m in CourseTaskTerm.objects.filter(course_task=ct)}
+        stale = [m.pk for m in mask.values() if m.active and m.term_id != active_id]
+        if stale:
+            CourseTaskTerm.objects.filter(pk__in=stale).update(active=False)
+        CourseTaskTerm.objects.bulk_create(
+            CourseTaskTerm(course_task=ct, term=t, active=t.pk == active_id)
+            for t in terms
+            if t.pk not in mask
+        )
+        if active_id in mask and not mask[active_id].active:
+            CourseTaskTerm.objects.filter(pk=mask[active_id].pk).update(active=True)
         return ct
 
     def cte_setup(self, course: Course, *, school: School, group: ScoreGroup) -> None:
