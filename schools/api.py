@@ -60,10 +60,20 @@ class TermSerializer(CleanModelSerializer):
         fields = ["id", "calendar", "name", "seq", "start_date", "end_date"]
 
 
+# Checks other apps run on a saved course (grading's R6-R11 on its course tasks), so that
+# schools does not import them. Each takes the course and raises Django's ValidationError;
+# the save is then rolled back.
+COURSE_CHECKS: list = []
+
+
 class CourseSerializer(CleanModelSerializer):
     class Meta:
         model = Course
         fields = ["id", "calendar", "number", "name", "state_code", "is_kts"]
+
+    def after_save(self, instance, m2m) -> None:
+        for check in COURSE_CHECKS:
+            check(instance)
 
 
 class SectionSerializer(CleanModelSerializer):

@@ -19,11 +19,16 @@ from grading.models import (
     ScoreRow,
 )
 from grading.services import setup as services
+from schools import api as schools_api
 from schools.api import SetupViewSet
 from schools.api_common import CleanModelSerializer, django_error_to_drf
 from schools.models import Term
 
 urlpatterns: list = []
+
+# R6-R11 also hold when a course itself changes (e.g. it becomes a KTS course).
+if services.course_tasks_check not in schools_api.COURSE_CHECKS:
+    schools_api.COURSE_CHECKS.append(services.course_tasks_check)
 
 
 class ServiceSerializer(CleanModelSerializer):

@@ -124,6 +124,8 @@ def score_group_save(
         check_state_row_editable(group, by=by)
     check_state_row_editable(ScoreGroup(name=name, district=district), by=by)
     validate_score_rows(rows)
+    if group.pk:
+        _check_kts_thresholds(group, rows)
     with transaction.atomic():
         _save(group, {"name": name, "district": district})
         new_rows = [ScoreRow(group=group, **{k: r[k] for k in ROW_FIELDS if k in r}) for r in rows]
@@ -138,6 +140,25 @@ def score_group_save(
         group.rows.all().delete()
         ScoreRow.objects.bulk_create(new_rows)
     return group
+
+
+def _check_kts_thresholds(group: ScoreGroup, rows: Sequence[dict[str, Any]]) -> None:
+    """R6: a district group used on a KTS course must keep CTE Numeric's Min % column."""
+    if thresholds(rows_of(rows)) == cte_numeric_thresholds():
+        return
+    used = (
+        CourseGradingTask.objects.filter(score_group=group, course__is_kts=True)
+        .select_related("course")
+        .first()
+    )
+    if used:
+        raise coded_error(
+            {
+                "rows": f"Keep the Min % column 90, 80, 70, 60, 0: this group is used on the "
+                f"KTS course {used.course}, which must match CTE Numeric."
+            },
+            code="score_group_used_on_kts_course",
+        )
 
 
 def score_group_delete(*, group: ScoreGroup, by: Any = None) -> None:
@@ -437,6 +458,41 @@ def course_task_save(
     )
     rows.filter(term_id__in=active_ids, active=False).update(active=True)
     return course_task
+
+
+def course_tasks_check(course: Course) -> None:
+    """R6-R11 for every task of ``course`` as it stands (after a change of the course itself,
+    e.g. making it a KTS course). Refuses with one message per broken task."""
+    problems = []
+    tasks = list(
+        course.course_tasks.select_related(
+            "grading_task", "score_group", "credit_type"
+        ).prefetch_related("mask__term")
+    )
+    for ct in tasks:
+        rows = list(ct.mask.all())
+        try:
+            course_task_validate(
+                course_task=ct,
+                course=course,
+                grading_task=ct.grading_task,
+                score_group=ct.score_group,
+                term_gpa_weight=ct.term_gpa_weight,
+                credit=ct.credit,
+                credit_type=ct.credit_type,
+                term_mask=[r.term for r in rows],
+                active_mask=[r.term for r in rows if r.active],
+                siblings=[
+                    Sibling(o.pk, o.grading_task, o.term_gpa_weight) for o in tasks if o is not ct
+                ],
+            )
+        except ValidationError as exc:
+            problems.extend(f"{ct.grading_task}: {m}" for m in exc.messages)
+    if problems:
+        raise ValidationError(
+            "Fix this course's grading tasks first. " + " ".join(problems),
+            code="course_tasks_invalid",
+        )
 
 
 def course_task_delete(*, course_task: CourseGradingTask, by: Any = None) -> None:

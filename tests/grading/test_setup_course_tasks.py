@@ -556,3 +556,67 @@ def test_r6_admin_course_task_changelist_and_change_form(admin_client_su, tech_c
     ]
     tasks[CTE_TERM].refresh_from_db()
     assert tasks[CTE_TERM].score_group.is_cte_numeric
+
+
+# --- A change of the course or of its score group keeps R6/R7 --------------------------------
+
+
+def test_r7_api_making_course_kts_with_non_cte_task_is_400(api):
+    course = CourseFactory(is_kts=False)
+    quarters(course.calendar)
+    task = GradingTask.objects.create(name="Semester", district=course.calendar.school.district)
+    save(course, task)
+    resp = api.patch(f"/api/v1/courses/{course.pk}/", {"is_kts": True}, format="json")
+    assert resp.status_code == 400
+    assert "Semester" in resp.json()["non_field_errors"][0]
+    course.refresh_from_db()
+    assert course.is_kts is False
+
+
+def test_r7_api_making_course_kts_with_cte_tasks_accepted(api):
+    course = CourseFactory(is_kts=False)
+    terms = quarters(course.calendar)
+    setup_cte_tasks(course, active_term=terms[0])
+    resp = api.patch(f"/api/v1/courses/{course.pk}/", {"is_kts": True}, format="json")
+    assert resp.status_code == 200, resp.content
+
+
+def test_r7_admin_making_course_kts_with_non_cte_task_refused(admin_client_su):
+    course = CourseFactory(is_kts=False)
+    terms = quarters(course.calendar)
+    task = GradingTask.objects.create(name="Semester", district=course.calendar.school.district)
+    ct = save(course, task)
+    course.is_kts = True  # what the admin posts
+    resp = admin_client_su.post(
+        reverse("admin:schools_course_change", args=[course.pk]),
+        inline_post(
+            course,
+            [
+                {
+                    "id": ct.pk,
+                    "grading_task": task.pk,
+                    "score_group": cte_numeric().pk,
+                    "term_mask": [t.pk for t in terms],
+                }
+            ],
+            initial=1,
+        ),
+    )
+    assert resp.status_code == 200
+    course.refresh_from_db()
+    assert course.is_kts is False
+
+
+def test_r6_changing_thresholds_of_group_used_on_kts_course_refused(hs_course):
+    from grading.services.setup import score_group_save
+
+    group = district_group(hs_course.calendar.school.district)
+    save(hs_course, CTE_TERM, score_group=group)
+    rows = [
+        {"score": s, "min_percent": m, "passing": m > 0, "gpa_value": g}
+        for s, m, g in zip("ABCDF", (93, 85, 77, 70, 0), (4, 3, 2, 1, 0), strict=True)
+    ]
+    with pytest.raises(ValidationError) as exc:
+        score_group_save(group=group, name=group.name, district=group.district, rows=rows)
+    assert exc.value.error_dict["rows"][0].code == "score_group_used_on_kts_course"
+    assert sorted(group.rows.values_list("min_percent", flat=True)) == [0, 60, 70, 80, 90]
