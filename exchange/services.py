@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from exchange import bulk
 from exchange.flows import attendance as attendance_flow
 from exchange.flows import enrollments as enrollments_flow
 from exchange.flows import grades as grades_flow
@@ -214,8 +215,8 @@ def _flows() -> list[Callable[..., list[dict[str, Any]]]]:
 def _save_outcomes(*, run_id: int, tech_school_id: int, outcomes: list[dict]) -> None:
     """Per-record outcomes (R21). ``unchanged`` ones are only counted: a quiet night of
     80,000 unchanged grades would otherwise write 80,000 rows that say nothing."""
-    ExchangeOutcome.objects.bulk_create(
-        (
+    bulk.insert(
+        [
             ExchangeOutcome(
                 run_id=run_id,
                 tech_school_id=tech_school_id,
@@ -225,8 +226,7 @@ def _save_outcomes(*, run_id: int, tech_school_id: int, outcomes: list[dict]) ->
             )
             for o in outcomes
             if o["action"] != Action.UNCHANGED
-        ),
-        batch_size=settings.EXCHANGE_BATCH_SIZE,
+        ]
     )
 
 

@@ -36,13 +36,13 @@ def sync_enrollments(
     if not links:
         return []
     hs_rosters = list(
-        Roster.objects.filter(section__kts_link__tech_section__course__calendar=calendar)
+        Roster.objects.filter(section_id__in=list(links))
         .order_by("start_date", "id")
         .values("id", "student_id", "section_id", "start_date", "end_date")
     )
     tech_rosters = {
         (r["student_id"], r["section_id"], r["start_date"]): r
-        for r in Roster.objects.filter(section__course__calendar=calendar).values(
+        for r in Roster.objects.filter(section_id__in=set(links.values())).values(
             "id", "student_id", "section_id", "start_date", "end_date"
         )
     }

@@ -12,9 +12,9 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.utils import timezone
 
+from exchange import bulk
 from exchange.flows import outcome
 from exchange.models import Action, Flow, KtsLink, Reason
 from grading.models import (
@@ -65,13 +65,10 @@ def sync_grades(
     if not links:
         return []
 
+    hs_ids = [hs_id for pairs in links.values() for hs_id, _ in pairs]
+    # Small id lists (one school's linked sections) keep every read on an index.
     tech_grades = list(
-        Grade.objects.filter(
-            section__course__calendar__school_id=tech_school_id,
-            section__course__calendar__school_year=school_year,
-            section_id__in=KtsLink.objects.filter(**year).values("tech_section_id"),
-            grading_task__code__in=CTE_CODES,
-        )
+        Grade.objects.filter(section_id__in=list(links), grading_task__code__in=CTE_CODES)
         .order_by("id")
         .values_list(
             "id",
@@ -83,21 +80,18 @@ def sync_grades(
             "term__end_date",
         )
     )
-    hs_year = {f"section__kts_link__{k}": v for k, v in year.items()}
     rosters: dict[tuple[int, int], list[dict]] = defaultdict(list)
-    for r in Roster.objects.filter(**hs_year).values(
+    for r in Roster.objects.filter(section_id__in=hs_ids).values(
         "student_id", "section_id", "start_date", "end_date"
     ):
         rosters[(r["student_id"], r["section_id"])].append(r)
 
-    course_year = {f"course__sections__kts_link__{k}": v for k, v in year.items()}
     course_tasks = {
         (course_id, task_id): (ct_id, group_id)
         for ct_id, course_id, task_id, group_id in CourseGradingTask.objects.filter(
-            grading_task__code__in=CTE_CODES, **course_year
-        )
-        .distinct()
-        .values_list("id", "course_id", "grading_task_id", "score_group_id")
+            grading_task__code__in=CTE_CODES,
+            course_id__in={course_id for pairs in links.values() for _, course_id in pairs},
+        ).values_list("id", "course_id", "grading_task_id", "score_group_id")
     }
     active: dict[int, list[tuple[int, dt.date, dt.date]]] = defaultdict(list)
     for ct_id, term_id, start, end in CourseTaskTerm.objects.filter(
@@ -116,7 +110,7 @@ def sync_grades(
         for g in Grade.objects.filter(
             grading_task__code__in=CTE_CODES,
             term_id__in=[t[0] for terms in active.values() for t in terms],
-            **hs_year,
+            section_id__in=hs_ids,
         ).values(
             "id",
             "student_id",
@@ -232,16 +226,13 @@ def sync_grades(
 
 
 def _write(writes: list[tuple[dict, Grade, dict | None]], *, run_id: int) -> None:
-    """One batched upsert on (student, section, task, term) and one bulk insert of history."""
-    batch = settings.EXCHANGE_BATCH_SIZE
+    """One upsert on (student, section, task, term) and one bulk insert of history (R14)."""
     grades = [g for _, g, _ in writes]
     now = timezone.now()
     for g in grades:
         g.created_at = g.modified_at = now
-    Grade.objects.bulk_create(
+    bulk.upsert(
         grades,
-        batch_size=batch,
-        update_conflicts=True,
         unique_fields=["student", "section", "grading_task", "term"],
         update_fields=list(GRADE_FIELDS),
     )
@@ -261,4 +252,4 @@ def _write(writes: list[tuple[dict, Grade, dict | None]], *, run_id: int) -> Non
                 new_percent=g.percent,
             )
         )
-    GradeHistory.objects.bulk_create(history, batch_size=batch)
+    bulk.insert(history)
