@@ -246,3 +246,16 @@ def test_r4_admin_changelists_render(admin_client_su):
         assert admin_client_su.get(reverse(f"admin:grading_{name}_changelist")).status_code == 200
     page = admin_client_su.get(reverse("admin:grading_scoregroup_change", args=[cte_numeric().pk]))
     assert page.status_code == 200  # view-only for CTE Numeric
+
+
+def test_r12_admin_add_pages_render(admin_client_su):
+    for name in (
+        "schools_course",
+        "schools_calendar",
+        "schools_section",
+        "schools_roster",
+        "grading_scoregroup",
+        "grading_gradingwindow",
+        "grading_gradingtask",
+    ):
+        assert admin_client_su.get(reverse(f"admin:{name}_add")).status_code == 200, name
