@@ -2,10 +2,11 @@
 
 import datetime as dt
 import io
+import re
 
 import pytest
 from django.apps import apps
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
 from django.db.models import Count, Max
 
@@ -179,43 +180,56 @@ def test_r36_home_page_needs_a_login(client):
     assert response.url.startswith("/accounts/login/")
 
 
-def test_r36_home_page_shows_an_attendance_clerk_their_school_pages(client):
-    # given
+def test_r36_home_page_links_follow_the_users_roles(client):
+    # given the demo
     load_demo()
     central = School.objects.get(code="RCHS")
+    batc_section = Section.objects.filter(teachers__username="batc-auto").first()
+
+    # when the attendance clerk opens the home page
     client.login(username="central-clerk", password=DEMO_PASSWORD)
-    # when
     html = home_main(client)
-    # then
+    # then it offers their school's attendance pages and nothing else
     assert f"/school/{central.pk}/tech-attendance/" in html
     assert f"/school/{central.pk}/unknown-attendance/" in html
     assert f"/school/{central.pk}/honor-roll/" not in html
     assert "/admin/" not in html
     assert "/exchange/" not in html
 
-
-def test_r36_home_page_shows_a_teacher_their_sections(client):
-    # given
-    load_demo()
+    # when a tech teacher opens it / then it offers their sections and no school pages
     client.login(username="batc-auto", password=DEMO_PASSWORD)
-    section = Section.objects.filter(teachers__username="batc-auto").first()
-    # when
     html = home_main(client)
-    # then
     assert 'href="/teacher/"' in html
-    assert f"/teacher/sections/{section.pk}/grades/" in html
+    assert f"/teacher/sections/{batc_section.pk}/grades/" in html
     assert "/school/" not in html
 
-
-def test_r36_home_page_shows_admins_the_admin_tools(client):
-    # given
-    load_demo()
+    # when the state admin or the district admin opens it / then the admin tools and
+    # every high school's pages
     for username in ("admin", "county-admin"):
         client.login(username=username, password=DEMO_PASSWORD)
-        # when
         html = home_main(client)
-        # then
         for url in ("/admin/", "/exchange/", "/api/docs/"):
             assert f'href="{url}"' in html
         for school in School.objects.filter(kind=SchoolKind.HIGH_SCHOOL):
             assert f"/school/{school.pk}/eligibility/" in html
+
+
+def test_r36_every_home_page_link_opens_for_its_demo_user(client):
+    # given the demo
+    load_demo()
+    for username in [
+        "admin",
+        "central-principal",
+        "central-clerk",
+        "central-registrar",
+        "batc-auto",
+    ]:
+        client.force_login(get_user_model().objects.get(username=username))
+        links = sorted(set(re.findall(r'href="(/[^"]*)"', home_main(client))))
+        assert links, username
+        # when each page the home page offers is opened
+        answers = {link: client.get(link).status_code for link in links}
+        # then every one opens (200, or a redirect for the admin site)
+        assert {link: code for link, code in answers.items() if code not in (200, 302)} == {}, (
+            username
+        )
