@@ -1,6 +1,8 @@
 """API resources of the exchange: KTS links (R17), runs and outcomes (R21, R28, R29, R39),
 the readiness report (R38). Thin: every write goes through ``exchange.services``."""
 
+import datetime as dt
+
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 from django.urls import path
@@ -140,14 +142,20 @@ class ExchangeRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 
 
 class ReadinessView(APIView):
-    """R38: ``GET reports/readiness/?school=`` -> ``[{hs_section, tech_section, problem, fix}]``."""
+    """R38: ``GET reports/readiness/?school=[&as_of=]`` ->
+    ``[{hs_section, tech_section, problem, fix}]`` for the school year of ``as_of`` (today)."""
 
     def get(self, request):
         school_id = request.query_params.get("school", "")
         if not school_id.isdigit():
             raise ValidationError({"school": ["Give the id of a school: ?school=<id>."]})
+        as_of = request.query_params.get("as_of")
+        try:
+            as_of = dt.date.fromisoformat(as_of) if as_of else None
+        except ValueError:
+            raise ValidationError({"as_of": ["Give the date as YYYY-MM-DD."]}) from None
         school = get_object_or_404(scope_queryset(request.user, School.objects.all()), pk=school_id)
-        return Response(selectors.readiness_report(school=school))
+        return Response(selectors.readiness_report(school=school, as_of=as_of))
 
 
 urlpatterns = [path("reports/readiness/", ReadinessView.as_view(), name="readiness-report")]

@@ -35,11 +35,16 @@ class KtsLink(TimeStampedModel):
         elif not tech_course.is_kts:
             errors["tech_section"] = f"Mark course {tech_course.number} as a KTS course first."
         if errors:
-            raise ValidationError(errors, code="kts_link_invalid")
+            raise ValidationError(
+                {f: ValidationError(m, code="kts_link_invalid") for f, m in errors.items()}
+            )
         if hs_course.calendar.school_year != tech_course.calendar.school_year:
             raise ValidationError(
-                {"tech_section": "Link sections of the same school year."},
-                code="school_year_mismatch",
+                {
+                    "tech_section": ValidationError(
+                        "Link sections of the same school year.", code="school_year_mismatch"
+                    )
+                }
             )
 
 

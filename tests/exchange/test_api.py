@@ -142,7 +142,9 @@ def test_r38_readiness_api(api, world):
     world.activate(world.hs_tasks["CTE_TERM"], world.hs_terms[1])
     world.activate(world.tech_tasks["CTE_TERM"], world.tech_terms[1])
     # when
-    res = api.get("/api/v1/reports/readiness/", {"school": world.hs_school.pk})
+    res = api.get(
+        "/api/v1/reports/readiness/", {"school": world.hs_school.pk, "as_of": AS_OF.isoformat()}
+    )
     # then
     assert res.status_code == 200
     (row,) = res.json()
@@ -153,6 +155,7 @@ def test_r38_readiness_api(api, world):
 def test_r38_readiness_api_needs_a_school(api):
     assert api.get("/api/v1/reports/readiness/").status_code == 400
     assert api.get("/api/v1/reports/readiness/", {"school": 999999}).status_code == 404
+    assert api.get("/api/v1/reports/readiness/", {"school": 1, "as_of": "x"}).status_code == 400
 
 
 def test_exchange_api_denies_anonymous(client, db):
