@@ -4,6 +4,7 @@ import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.urls import path
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -65,6 +66,10 @@ class AttendanceSerializer(CleanModelSerializer):
         validators: list = []
 
 
+class UnknownQuery(serializers.Serializer):
+    school = serializers.IntegerField(help_text="The high school whose worklist to show.")
+
+
 class ResolveSerializer(serializers.Serializer):
     code = serializers.PrimaryKeyRelatedField(queryset=AttendanceCode.objects.all())
 
@@ -124,6 +129,7 @@ class AttendanceViewSet(ScopedModelViewSet):
         record, _ = self._save(data, request=request, action="update")
         return Response(self.get_serializer(record).data)
 
+    @extend_schema(parameters=[UnknownQuery], responses=AttendanceSerializer(many=True))
     @action(detail=False, methods=["get"])
     def unknown(self, request):
         """R27: the clerks' worklist for ``?school=`` (oldest first)."""
@@ -137,6 +143,7 @@ class AttendanceViewSet(ScopedModelViewSet):
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
+    @extend_schema(request=ResolveSerializer, responses=AttendanceSerializer)
     @action(detail=True, methods=["post"], serializer_class=ResolveSerializer)
     def resolve(self, request, pk=None):
         """R27: a clerk resolves a worklist record: ``{"code"}``."""
@@ -197,6 +204,9 @@ class TechAttendanceReport(APIView):
     permission_classes = [IsScopedUser]
     serializer_class = TechAttendanceRowSerializer
 
+    @extend_schema(
+        parameters=[TechAttendanceQuery], responses=TechAttendanceRowSerializer(many=True)
+    )
     def get(self, request):
         query = TechAttendanceQuery(data=request.query_params)
         query.is_valid(raise_exception=True)

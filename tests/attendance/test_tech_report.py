@@ -219,3 +219,21 @@ def test_r26_page_bad_dates_answer_400(client, world, superuser):
     # then
     assert page.status_code == 400
     assert not DisclosureLog.objects.exists()
+
+
+def test_r26_api_query_count_is_constant_at_two_sizes(api, world, django_assert_max_num_queries):
+    # given
+    tech2, section2 = second_tech_school(world)
+    for s in world.students:
+        mark(world, s, "P")
+    params = {"school": world.hs.pk, "start": MONDAY, "end": TUESDAY}
+    with django_assert_max_num_queries(6):
+        small = api.get(URL, params)
+    for _ in range(10):
+        mark(world, add_student(world), "UNK", day=TUESDAY)
+    mark(world, world.students[0], "AU", section=section2, school=tech2)
+    # when
+    with django_assert_max_num_queries(6):
+        large = api.get(URL, params)
+    # then
+    assert len(small.json()) == 3 and len(large.json()) == 14
