@@ -21,3 +21,10 @@ def api(superuser) -> APIClient:
 def admin_client_su(client, superuser):
     client.force_login(superuser)
     return client
+
+
+def pytest_configure(config):
+    # Real hashers cost ~0.2 s per password; tests only need a working one.
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
