@@ -289,7 +289,7 @@ def _finish_if_done(*, run_id: int) -> None:
         run = ExchangeRun.objects.select_for_update().get(pk=run_id)
         if run.status != RunStatus.RUNNING:
             return
-        parts = list(run.parts.values("tech_school_id", "status", "counts", "error"))
+        parts = list(run.parts.order_by().values("tech_school_id", "status", "counts", "error"))
         if any(p["status"] in (RunStatus.QUEUED, RunStatus.RUNNING) for p in parts):
             return
         counts = empty_counts()

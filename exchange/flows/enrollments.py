@@ -29,9 +29,9 @@ def sync_enrollments(
     if calendar is None:
         return []
     links = dict(
-        KtsLink.objects.filter(tech_section__course__calendar=calendar).values_list(
-            "hs_section_id", "tech_section_id"
-        )
+        KtsLink.objects.filter(tech_section__course__calendar=calendar)
+        .order_by()
+        .values_list("hs_section_id", "tech_section_id")
     )
     if not links:
         return []
@@ -42,12 +42,12 @@ def sync_enrollments(
     )
     tech_rosters = {
         (r["student_id"], r["section_id"], r["start_date"]): r
-        for r in Roster.objects.filter(section_id__in=set(links.values())).values(
-            "id", "student_id", "section_id", "start_date", "end_date"
-        )
+        for r in Roster.objects.filter(section_id__in=set(links.values()))
+        .order_by()
+        .values("id", "student_id", "section_id", "start_date", "end_date")
     }
     enrolled = set(
-        Enrollment.objects.filter(calendar=calendar).values_list("student_id", flat=True)
+        Enrollment.objects.filter(calendar=calendar).order_by().values_list("student_id", flat=True)
     )
 
     outcomes: list[dict[str, Any]] = []

@@ -58,15 +58,18 @@ def sync_grades(
         "tech_section__course__calendar__school_year": school_year,
     }
     links: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for hs_id, tech_id, hs_course_id in KtsLink.objects.filter(**year).values_list(
-        "hs_section_id", "tech_section_id", "hs_section__course_id"
+    for hs_id, tech_id, hs_course_id in (
+        KtsLink.objects.filter(**year)
+        .order_by()
+        .values_list("hs_section_id", "tech_section_id", "hs_section__course_id")
     ):
         links[tech_id].append((hs_id, hs_course_id))
     if not links:
         return []
 
     hs_ids = [hs_id for pairs in links.values() for hs_id, _ in pairs]
-    # Small id lists (one school's linked sections) keep every read on an index.
+    # Small id lists (one school's linked sections) keep every read on an index, and
+    # order_by() drops the models' default orderings, which would join half the schema.
     tech_grades = list(
         Grade.objects.filter(section_id__in=list(links), grading_task__code__in=CTE_CODES)
         .order_by("id")
@@ -81,8 +84,10 @@ def sync_grades(
         )
     )
     rosters: dict[tuple[int, int], list[dict]] = defaultdict(list)
-    for r in Roster.objects.filter(section_id__in=hs_ids).values(
-        "student_id", "section_id", "start_date", "end_date"
+    for r in (
+        Roster.objects.filter(section_id__in=hs_ids)
+        .order_by()
+        .values("student_id", "section_id", "start_date", "end_date")
     ):
         rosters[(r["student_id"], r["section_id"])].append(r)
 
@@ -91,17 +96,25 @@ def sync_grades(
         for ct_id, course_id, task_id, group_id in CourseGradingTask.objects.filter(
             grading_task__code__in=CTE_CODES,
             course_id__in={course_id for pairs in links.values() for _, course_id in pairs},
-        ).values_list("id", "course_id", "grading_task_id", "score_group_id")
+        )
+        .order_by()
+        .values_list("id", "course_id", "grading_task_id", "score_group_id")
     }
     active: dict[int, list[tuple[int, dt.date, dt.date]]] = defaultdict(list)
-    for ct_id, term_id, start, end in CourseTaskTerm.objects.filter(
-        course_task_id__in=[v[0] for v in course_tasks.values()], active=True
-    ).values_list("course_task_id", "term_id", "term__start_date", "term__end_date"):
+    for ct_id, term_id, start, end in (
+        CourseTaskTerm.objects.filter(
+            course_task_id__in=[v[0] for v in course_tasks.values()], active=True
+        )
+        .order_by()
+        .values_list("course_task_id", "term_id", "term__start_date", "term__end_date")
+    ):
         active[ct_id].append((term_id, start, end))
     groups = {group_id for _, group_id in course_tasks.values()}
     score_rows: dict[int, list] = defaultdict(list)
-    for row in ScoreRow.objects.filter(group_id__in=groups).values(
-        "group_id", "score", "min_percent", "passing", "gpa_value"
+    for row in (
+        ScoreRow.objects.filter(group_id__in=groups)
+        .order_by()
+        .values("group_id", "score", "min_percent", "passing", "gpa_value")
     ):
         score_rows[row["group_id"]].append(row)
     rows_by_group = {g: rows_of(rows) for g, rows in score_rows.items()}
@@ -111,7 +124,9 @@ def sync_grades(
             grading_task__code__in=CTE_CODES,
             term_id__in=[t[0] for terms in active.values() for t in terms],
             section_id__in=hs_ids,
-        ).values(
+        )
+        .order_by()
+        .values(
             "id",
             "student_id",
             "section_id",

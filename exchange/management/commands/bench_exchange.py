@@ -58,11 +58,13 @@ class Command(BaseCommand):
             f"{data.students} students, {data.hs_rosters} linked HS rosters, {data.links} "
             f"links ({time.perf_counter() - t0:.1f}s)"
         )
+        self._analyze()
         t = time.perf_counter()
         run = self._run()
         out.write(f"enrollment run: {run.counts['enrollments']} ({time.perf_counter() - t:.1f}s)")
         posted = dataset.post_tech_grades()
         out.write(f"tech grades posted: {posted}")
+        self._analyze()
 
         rows = self._baseline_rows()
         base_s = self._baseline(rows)
@@ -102,6 +104,12 @@ class Command(BaseCommand):
         bench = getattr(bench_attendance_module, "bench_attendance", None)
         if bench is not None:
             out.write(f"attendance: {bench(as_of=dataset.AS_OF, stdout=out)}")
+
+    def _analyze(self) -> None:
+        """Fresh planner statistics after a bulk load, as autovacuum would give a live
+        database."""
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
 
     def _run(self):
         run = services.exchange_run(as_of=dataset.AS_OF, trigger="bench", inline=True)
