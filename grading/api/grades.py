@@ -8,6 +8,8 @@ import django_filters as df
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import path
 from django.utils.dateparse import parse_date
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError as DRFValidationError
@@ -78,6 +80,17 @@ class GradeHistorySerializer(serializers.Serializer):
     new_score = serializers.CharField()
     new_percent = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True)
     reason = serializers.CharField()
+
+
+class StaleGradeSerializer(serializers.Serializer):
+    section = serializers.IntegerField(source="section.pk")
+    section_name = serializers.CharField(source="section.__str__")
+    school = serializers.IntegerField(source="section.course.calendar.school_id")
+    teachers = serializers.SerializerMethodField()
+    last_posted_at = serializers.DateTimeField(allow_null=True)
+
+    def get_teachers(self, item) -> list[int]:
+        return [t.pk for t in item.teachers]
 
 
 class BulkRowSerializer(serializers.Serializer):
@@ -153,6 +166,7 @@ class GradeViewSet(ScopedModelViewSet):
         except DjangoValidationError as exc:
             raise django_error_to_drf(exc) from exc
 
+    @extend_schema(responses={201: GradeSerializer, 200: GradeSerializer})
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -171,6 +185,7 @@ class GradeViewSet(ScopedModelViewSet):
         grade, _ = self._post(serializer.validated_data, instance=instance)
         return Response(GradeSerializer(grade, context=self.get_serializer_context()).data)
 
+    @extend_schema(request=BulkSerializer, responses=GradeSerializer(many=True))
     @action(detail=False, methods=["post"], serializer_class=BulkSerializer)
     def bulk(self, request):
         """All or nothing (R13): 200 with the saved grades, 400 naming each bad row."""
@@ -192,7 +207,14 @@ class GradeViewSet(ScopedModelViewSet):
         context = self.get_serializer_context()
         return Response(GradeSerializer(grades, many=True, context=context).data)
 
-    @action(detail=True, methods=["get"], serializer_class=GradeHistorySerializer)
+    @extend_schema(responses=GradeHistorySerializer(many=True))
+    @action(
+        detail=True,
+        methods=["get"],
+        serializer_class=GradeHistorySerializer,
+        filter_backends=[],
+        pagination_class=None,
+    )
     def history(self, request, pk=None):
         """R14: every change of this grade, newest first."""
         grade = self.get_object()
@@ -207,6 +229,13 @@ class StaleGradesView(APIView):
 
     permission_classes = [IsScopedUser]
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("school", OpenApiTypes.INT),
+            OpenApiParameter("as_of", OpenApiTypes.DATE),
+        ],
+        responses=StaleGradeSerializer(many=True),
+    )
     def get(self, request):
         school = request.query_params.get("school")
         as_of_raw = request.query_params.get("as_of")
@@ -229,21 +258,8 @@ class StaleGradesView(APIView):
                 request.user, Section.objects.filter(pk__in=[i.section.pk for i in items])
             ).values_list("pk", flat=True)
         )
-        timestamp = serializers.DateTimeField()
         return Response(
-            [
-                {
-                    "section": item.section.pk,
-                    "section_name": str(item.section),
-                    "school": item.section.course.calendar.school_id,
-                    "teachers": [t.pk for t in item.teachers],
-                    "last_posted_at": timestamp.to_representation(item.last_posted_at)
-                    if item.last_posted_at
-                    else None,
-                }
-                for item in items
-                if item.section.pk in visible
-            ]
+            StaleGradeSerializer([i for i in items if i.section.pk in visible], many=True).data
         )
 
 

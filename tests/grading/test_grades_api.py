@@ -2,7 +2,18 @@
 
 import pytest
 
+from exchange.models import KtsLink
 from grading.models import Grade, GradeHistory
+from schools.models import SchoolKind
+from tests.factories import (
+    CalendarFactory,
+    CourseFactory,
+    SchoolFactory,
+    SectionFactory,
+    quarters,
+    setup_cte_tasks,
+)
+from tests.grading.conftest import enroll_and_roster
 
 pytestmark = pytest.mark.django_db
 
@@ -157,3 +168,44 @@ def test_grades_list_filters_by_school_and_section(api, tech, letters):
 
 def test_grades_api_denies_anonymous(client, tech):
     assert client.get(URL).status_code in (401, 403)
+
+
+def test_r5_label_not_in_group_answers_400(api, letters):
+    data = {
+        "student": letters.students[0].pk,
+        "section": letters.section.pk,
+        "grading_task": letters.task.pk,
+        "term": letters.q1.pk,
+    }
+    refused = api.post(URL, {**data, "score": "E"}, format="json")
+    accepted = api.post(URL, {**data, "score": "B"}, format="json")
+    assert refused.status_code == 400 and "score" in refused.json()
+    assert accepted.status_code == 201
+    assert (accepted.json()["score"], accepted.json()["percent"]) == ("B", None)
+
+
+def test_r23_post_on_linked_hs_section_answers_400(api, tech):
+    # given
+    calendar = CalendarFactory(school=SchoolFactory(kind=SchoolKind.HIGH_SCHOOL))
+    q = quarters(calendar)
+    course = CourseFactory(calendar=calendar, is_kts=True)
+    task = setup_cte_tasks(course, active_term=q[0])["CTE_TERM"].grading_task
+    section = SectionFactory(course=course)
+    student = enroll_and_roster(section, count=1)[0]
+    KtsLink.objects.create(hs_section=section, tech_section=tech.section)
+    # when
+    response = api.post(
+        URL,
+        {
+            "student": student.pk,
+            "section": section.pk,
+            "grading_task": task.pk,
+            "term": q[0].pk,
+            "percent": "90",
+        },
+        format="json",
+    )
+    # then
+    assert response.status_code == 400
+    assert "nightly exchange" in response.json()["section"][0]
+    assert not Grade.objects.exists()
