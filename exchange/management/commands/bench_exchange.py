@@ -20,6 +20,8 @@ from django.db import connection, transaction
 
 from exchange import services
 from exchange.benchmarks import dataset
+from exchange.flows import attendance as attendance_flow
+from exchange.flows import enrollments as enrollments_flow
 from exchange.flows import grades as grades_flow
 from grading.models import CTE_NUMERIC, Grade, ScoreRow
 from grading.scoring import row_for_percent, rows_of
@@ -81,18 +83,23 @@ class Command(BaseCommand):
         ):
             if prepare:
                 prepare()
-            flow_s, run_s, run = self._timed_run()
+            spent, run_s, run = self._timed_run()
+            flow_s = spent["grades"]
             n = sum(run.counts["grades"].get(a, 0) for a in ("added", "updated"))
             timings[label] = (flow_s, run_s)
             out.write(
-                f"exchange {label}: run {run_s:.2f}s, grade flow {flow_s:.2f}s, "
-                f"{run.counts['grades']}, {n / flow_s if flow_s else 0:,.0f} written rows/s"
+                f"exchange {label}: run {run_s:.2f}s (flows: "
+                + ", ".join(f"{k} {v:.2f}s" for k, v in spent.items())
+                + f"), grades {run.counts['grades']}, "
+                f"{n / flow_s if flow_s else 0:,.0f} grade rows written/s"
             )
         full_flow = timings["full"][0]
-        out.write(
-            f"10% run / full run: {timings['10% changed'][1] / timings['full'][1]:.0%}; "
-            f"no-change run / full run: {timings['no change'][1] / timings['full'][1]:.0%}"
-        )
+        for i, what in ((1, "run"), (0, "grade flow")):
+            full = timings["full"][i]
+            out.write(
+                f"{what}: 10% changed / full: {timings['10% changed'][i] / full:.0%}; "
+                f"no change / full: {timings['no change'][i] / full:.0%}"
+            )
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         out.write(f"peak memory: {peak:.0f} MB")
         out.write(f"ratio exchange/baseline: {full_flow / base_s:.2f}")
@@ -118,23 +125,36 @@ class Command(BaseCommand):
         return run
 
     def _timed_run(self):
-        real = grades_flow.sync_grades
-        spent = [0.0]
+        """Run the exchange, timing each flow (the runner looks the flows up per call)."""
+        modules = {
+            "enrollments": (enrollments_flow, "sync_enrollments"),
+            "grades": (grades_flow, "sync_grades"),
+            "attendance": (attendance_flow, "sync_unknown_attendance"),
+        }
+        spent = dict.fromkeys(modules, 0.0)
+        real = {}
+        for name, (module, attr) in modules.items():
+            func = getattr(module, attr, None)
+            if func is None:
+                continue
+            real[name] = func
 
-        def timed(**kwargs):
-            t = time.perf_counter()
-            try:
-                return real(**kwargs)
-            finally:
-                spent[0] += time.perf_counter() - t
+            def timed(*, _name=name, _func=func, **kwargs):
+                t = time.perf_counter()
+                try:
+                    return _func(**kwargs)
+                finally:
+                    spent[_name] += time.perf_counter() - t
 
-        grades_flow.sync_grades = timed
+            setattr(module, attr, timed)
         try:
             t = time.perf_counter()
             run = self._run()
-            return spent[0], time.perf_counter() - t, run
+            return spent, time.perf_counter() - t, run
         finally:
-            grades_flow.sync_grades = real
+            for name, func in real.items():
+                module, attr = modules[name]
+                setattr(module, attr, func)
 
     def _baseline_rows(self) -> list[tuple]:
         """The HS grade rows the first full run will write, computed in one SQL query."""
