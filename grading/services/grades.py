@@ -257,7 +257,7 @@ class _Planned:
     student_id: int
     percent: Decimal | None
     score: str
-    comments: str
+    comments: str | None  # None keeps the current comments
     reason: str
 
 
@@ -496,7 +496,10 @@ def grade_post(
 ) -> tuple[Grade, bool]:
     """Post one grade (upsert on student, section, task, term): R5, R13, R14, R16, R23.
 
-    Returns ``(grade, created)``. Errors are keyed by field (``student``, ``percent``,
+    R16 applies to teacher and import posts; the exchange copies a correction already made
+    (with its reason) at the tech school. A change of comments alone updates the grade but
+    is not a value change, so it writes no history row. Returns ``(grade, created)``.
+    Errors are keyed by field (``student``, ``percent``,
     ``score``, ``term``, ``section``, ``correction_reason``) with a code.
     ``comments=None`` keeps the current comments.
     """
