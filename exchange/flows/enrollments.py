@@ -25,7 +25,11 @@ def sync_enrollments(
     Outcomes per HS roster: ``added`` (tech roster created), ``ended`` (tech roster end date
     set from the HS roster), ``updated`` (end date cleared or changed back), ``unchanged``.
     """
-    calendar = Calendar.objects.filter(school_id=tech_school_id, school_year=school_year).first()
+    calendar = (
+        Calendar.objects.filter(school_id=tech_school_id, school_year=school_year)
+        .order_by("pk")
+        .first()
+    )
     if calendar is None:
         return []
     links = dict(

@@ -137,9 +137,26 @@ def sync_grades(
         )
     }
 
+    def setup_for(hs_id: int, course_id: int, task_id: int, t_start, t_end):
+        """The HS side of (HS section, task, tech term): a skip reason, or (Th, rows)."""
+        ct = course_tasks.get((course_id, task_id))
+        if ct is None:
+            return Reason.NO_HS_TASK
+        terms = active.get(ct[0], [])
+        if len(terms) != 1:
+            return Reason.NO_ACTIVE_TERM
+        term_id, h_start, h_end = terms[0]
+        if not (t_start <= h_start and h_end <= t_end):
+            return Reason.TERM_OUT_OF_RANGE
+        return term_id, h_start, h_end, rows_by_group.get(ct[1], [])
+
+    # Many grades share one HS setup and one percent: decide each once.
+    setups: dict[tuple, Any] = {}
+    scores: dict[tuple, Any] = {}
     outcomes: list[dict[str, Any]] = []
     writes: list[tuple[dict, Grade, dict | None]] = []  # (outcome, new grade, old values)
     targets: set[tuple] = set()
+    grades_flow, skipped = Flow.GRADES, Action.SKIPPED
     for grade_id, student_id, tech_section_id, task_id, percent, t_start, t_end in tech_grades:
         rostered = [
             (hs_id, course_id)
@@ -149,8 +166,8 @@ def sync_grades(
         if not rostered:
             outcomes.append(
                 outcome(
-                    Flow.GRADES,
-                    Action.SKIPPED,
+                    grades_flow,
+                    skipped,
                     reason=Reason.NOT_ROSTERED,
                     student_id=student_id,
                     source_id=grade_id,
@@ -159,45 +176,39 @@ def sync_grades(
             )
             continue
         for hs_id, course_id in rostered:
-            common = {"student_id": student_id, "hs_section_id": hs_id, "source_id": grade_id}
-
-            def skip(reason: str, message: str = "", common=common) -> None:
+            setup_key = (hs_id, course_id, task_id, t_start, t_end)
+            setup = setups.get(setup_key)
+            if setup is None:
+                setup = setups[setup_key] = setup_for(*setup_key)
+            reason = message = ""
+            if isinstance(setup, str):
+                reason = setup
+            else:
+                term_id, h_start, h_end, rows = setup
+                if not any(_overlaps(r, h_start, h_end) for r in rosters[(student_id, hs_id)]):
+                    reason = Reason.NOT_ROSTERED
+                    message = "The student's HS roster does not cover the HS active term; "
+                else:
+                    score_key = (id(rows), percent)
+                    row = scores.get(score_key, False)
+                    if row is False:
+                        row = scores[score_key] = (
+                            row_for_percent(rows, Decimal(percent)) if percent is not None else None
+                        )
+                    if row is None:
+                        reason = Reason.SCORE_UNTRANSLATABLE
+            if reason:
                 outcomes.append(
                     outcome(
-                        Flow.GRADES,
-                        Action.SKIPPED,
+                        grades_flow,
+                        skipped,
                         reason=reason,
-                        message=message or FIX[reason],
-                        **common,
+                        student_id=student_id,
+                        hs_section_id=hs_id,
+                        source_id=grade_id,
+                        message=message + FIX[reason],
                     )
                 )
-
-            ct = course_tasks.get((course_id, task_id))
-            if ct is None:
-                skip(Reason.NO_HS_TASK)
-                continue
-            terms = active.get(ct[0], [])
-            if len(terms) != 1:
-                skip(Reason.NO_ACTIVE_TERM)
-                continue
-            term_id, h_start, h_end = terms[0]
-            if not (t_start <= h_start and h_end <= t_end):
-                skip(Reason.TERM_OUT_OF_RANGE)
-                continue
-            if not any(_overlaps(r, h_start, h_end) for r in rosters[(student_id, hs_id)]):
-                skip(
-                    Reason.NOT_ROSTERED,
-                    "The student's HS roster does not cover the HS active term; "
-                    + FIX[Reason.NOT_ROSTERED],
-                )
-                continue
-            row = (
-                row_for_percent(rows_by_group.get(ct[1], []), Decimal(percent))
-                if percent is not None
-                else None
-            )
-            if row is None:
-                skip(Reason.SCORE_UNTRANSLATABLE)
                 continue
             key = (student_id, hs_id, task_id, term_id)
             if key in targets:  # cannot happen with non-overlapping terms; never write twice
@@ -206,13 +217,24 @@ def sync_grades(
             old = existing.get(key)
             if old is not None and old["percent"] == percent and old["score"] == row.score:
                 outcomes.append(
-                    outcome(Flow.GRADES, Action.UNCHANGED, **common, target_id=old["id"])
+                    {
+                        "flow": grades_flow,
+                        "action": Action.UNCHANGED,
+                        "reason": "",
+                        "student_id": student_id,
+                        "hs_section_id": hs_id,
+                        "source_id": grade_id,
+                        "target_id": old["id"],
+                        "message": "",
+                    }
                 )
                 continue
             o = outcome(
-                Flow.GRADES,
+                grades_flow,
                 Action.UPDATED if old else Action.ADDED,
-                **common,
+                student_id=student_id,
+                hs_section_id=hs_id,
+                source_id=grade_id,
                 target_id=old["id"] if old else None,
                 message=f"{row.score} ({percent}%)",
             )
