@@ -2,8 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from schools.login import LoginView
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/login/", LoginView.as_view(), name="login"),  # limited attempts (R36)
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include("kts_project.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -1,11 +1,22 @@
-"""Shared API pieces: pagination, error handling and the one validation path for writes."""
+"""Shared API pieces: pagination, error handling and the one validation path for writes.
+
+R36/R37/R40 plug in here, so every resource gets them without doing anything:
+``ScopedModelViewSet`` filters reads through ``schools.access.scope_queryset``, records an
+``AuditEntry`` for every successful write and a ``Tombstone`` for every delete (the
+``deletions`` feed); ``CleanModelSerializer`` limits every foreign key to records in the
+user's scope and refuses a saved row that left the user's write scope.
+"""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
-from rest_framework import serializers, viewsets
+from django.db.models import ProtectedError, QuerySet, RestrictedError
+from rest_framework import serializers, status, viewsets
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.exceptions import ValidationError as DRFValidationError
+from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from schools import access
 from schools.access import scope_queryset
 
 
@@ -35,6 +46,17 @@ def exception_handler(exc, context):
         exc = django_error_to_drf(exc)
     elif isinstance(exc, IntegrityError):
         exc = DRFValidationError({"non_field_errors": ["This conflicts with an existing record."]})
+    elif isinstance(exc, (ProtectedError, RestrictedError)):
+        exc = DRFValidationError(
+            {
+                "non_field_errors": [
+                    serializers.ErrorDetail(
+                        "This record is still in use; remove what refers to it first.",
+                        code="in_use",
+                    )
+                ]
+            }
+        )
     return drf_exception_handler(exc, context)
 
 
@@ -46,6 +68,45 @@ class CleanModelSerializer(serializers.ModelSerializer):
     transaction, and ``after_save(instance, m2m)`` lets a subclass validate the whole object
     (raising Django's ValidationError rolls everything back).
     """
+
+    def get_fields(self):
+        """R36: a foreign key may only point at records in the user's scope, so a write
+        cannot reach (or move a row into) another school; out of scope reads as not found."""
+        fields = super().get_fields()
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        if user is None or access.is_state_admin(user):
+            return fields
+        owner = getattr(getattr(self, "Meta", None), "model", None)
+        for name, f in fields.items():
+            relation = f.child_relation if isinstance(f, serializers.ManyRelatedField) else f
+            queryset = getattr(relation, "queryset", None)
+            if f.read_only or queryset is None:
+                continue
+            if access.limits_fk(owner, name, queryset.model):
+                relation.queryset = scope_queryset(user, queryset)
+        return fields
+
+    def save(self, **kwargs):
+        """Save, then make sure the row is inside the user's write scope (R36), atomically."""
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        creating = self.instance is None
+        with transaction.atomic():
+            instance = super().save(**kwargs)
+            if user is not None and not access.is_state_admin(user) and instance is not None:
+                view = self.context.get("view")
+                action = access.view_action(view, request) if view is not None else None
+                if action is None or action == "delete":
+                    action = "create" if creating else "update"
+                if isinstance(instance, list):
+                    rows = instance
+                else:
+                    rows = [instance]
+                for row in rows:
+                    if isinstance(row, self.Meta.model) and not access.can_write(user, row, action):
+                        raise PermissionDenied("Your role may not make this change here.")
+        return instance
 
     def _split_m2m(self, validated_data):
         m2m = {}
@@ -84,13 +145,95 @@ class CleanModelSerializer(serializers.ModelSerializer):
         return self.save_instance(instance, validated_data)
 
 
-class ScopedModelViewSet(viewsets.ModelViewSet):
-    """Every API resource: the queryset passes through the R36 scope first."""
+class ScopedViewMixin:
+    """R36 scope on reads, R37 audit on writes and disclosure on cross-school reads."""
 
     def get_queryset(self):
         return scope_queryset(self.request.user, super().get_queryset())
 
+    def get_serializer(self, *args, **kwargs):
+        if args and self.request.method == "GET":
+            objs = args[0]
+            rows = list(objs) if isinstance(objs, list | tuple | QuerySet) else [objs]
+            if rows and hasattr(rows[0], "_meta"):
+                access.log_cross_school_reads(
+                    self.request.user, rows, resource=getattr(self, "basename", "") or ""
+                )
+        return super().get_serializer(*args, **kwargs)
 
-class ScopedReadOnlyModelViewSet(viewsets.ReadOnlyModelViewSet):
-    def get_queryset(self):
-        return scope_queryset(self.request.user, super().get_queryset())
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if (
+            request.method not in ("GET", "HEAD", "OPTIONS", "DELETE")
+            and 200 <= response.status_code < 300
+        ):
+            audit_write(request, self, response)
+        return response
+
+
+def _model_of(view):
+    label = access.view_label(view)
+    if not label:
+        return None
+    try:
+        return access._model(label)
+    except LookupError:
+        return None
+
+
+def audit_write(request, view, response) -> None:
+    """R37: one AuditEntry per successful API write: who, what, which row, which fields."""
+    from schools.models import AuditEntry
+
+    model = _model_of(view)
+    data = response.data if isinstance(response.data, dict) else {}
+    object_id = data.get("id") or (view.kwargs.get("pk") if hasattr(view, "kwargs") else None)
+    try:
+        object_id = int(object_id) if object_id is not None else None
+    except (TypeError, ValueError):
+        object_id = None
+    school_id = None
+    if model is not None and object_id is not None:
+        obj = model._base_manager.filter(pk=object_id).first()
+        school_id = access.school_id_of(obj) if obj is not None else None
+    sent = request.data if isinstance(request.data, dict) else {}
+    user = request.user if request.user.is_authenticated else None
+    AuditEntry.objects.create(
+        user=user,
+        action=access.view_action(view, request),
+        model=model._meta.label if model is not None else (view.__class__.__name__[:50]),
+        object_id=object_id,
+        school_id=school_id,
+        changes=sorted(str(k) for k in sent)[:100],
+    )
+
+
+class ScopedModelViewSet(ScopedViewMixin, viewsets.ModelViewSet):
+    """Every API resource: the queryset passes through the R36 scope first; writes are
+    audited (R37) and deletes leave a tombstone for the change feeds (R40)."""
+
+    def destroy(self, request, *args, **kwargs):
+        from schools.models import AuditEntry, Tombstone
+
+        instance = self.get_object()
+        label = instance._meta.label
+        object_id = instance.pk
+        school_id = access.school_id_of(instance)
+        user = request.user if request.user.is_authenticated else None
+        with transaction.atomic():
+            self.perform_destroy(instance)
+            Tombstone.objects.create(
+                model=label, object_id=object_id, school_id=school_id, deleted_by=user
+            )
+            AuditEntry.objects.create(
+                user=user, action="delete", model=label, object_id=object_id, school_id=school_id
+            )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def perform_destroy(self, instance):
+        with transaction.atomic():
+            instance.delete()
+
+
+class ScopedReadOnlyModelViewSet(ScopedViewMixin, viewsets.ReadOnlyModelViewSet):
+    pass

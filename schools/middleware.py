@@ -1,0 +1,57 @@
+"""Security headers and request-size limits for every response.
+
+Django's SecurityMiddleware sets HSTS, nosniff and Referrer-Policy from settings; this adds a
+Content-Security-Policy, a Permissions-Policy and ``Cache-Control: no-store`` on API answers
+(student records must not sit in shared caches), and answers an oversized body with 413
+before any parser reads it (DRF's parsers do not apply DATA_UPLOAD_MAX_MEMORY_SIZE).
+"""
+
+from django.conf import settings
+from django.http import JsonResponse
+
+# Pages use small inline styles and scripts; everything else must come from this site.
+DEFAULT_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+# The interactive API docs load Swagger UI from its CDN.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "img-src 'self' data: https://cdn.jsdelivr.net; connect-src 'self'; object-src 'none'; "
+    "base-uri 'self'; frame-ancestors 'none'"
+)
+PERMISSIONS_POLICY = (
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
+)
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if (
+            limit is not None
+            and length > limit
+            and not request.META.get("CONTENT_TYPE", "").startswith("multipart/")
+        ):
+            response = JsonResponse(
+                {"detail": f"The request body is too large; send at most {limit} bytes."},
+                status=413,
+            )
+        else:
+            response = self.get_response(request)
+        docs = request.path.startswith("/api/docs/")
+        csp = DOCS_CSP if docs else getattr(settings, "CONTENT_SECURITY_POLICY", DEFAULT_CSP)
+        response.headers.setdefault("Content-Security-Policy", csp)
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        if request.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
