@@ -124,3 +124,6 @@ class StaffRoleAdmin(admin.ModelAdmin):
     list_select_related = ["user", "district", "school"]
     search_fields = ["user__username", "user__email"]
     autocomplete_fields = ["user", "school"]
+
+
+from schools import admin_access  # noqa: E402,F401  (R36/R37: tokens, disclosure log, audit)

@@ -491,3 +491,22 @@ class Tombstone(models.Model):
 
     class Meta:
         ordering = ["-deleted_at"]
+
+
+class AuditEntry(models.Model):
+    """R37: who changed what through the API. Field names only - no values, no names."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    run_id = models.BigIntegerField(null=True, blank=True)
+    action = models.CharField(max_length=30)
+    model = models.CharField(max_length=50, db_index=True)
+    object_id = models.BigIntegerField(null=True, blank=True)
+    school = models.ForeignKey(School, null=True, on_delete=models.SET_NULL, related_name="+")
+    changes = models.JSONField(default=list, blank=True, help_text="Names of the fields sent.")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "audit entries"
