@@ -164,13 +164,16 @@ def course_task_map(**course_filter) -> dict[tuple[int, int], CourseTaskInfo]:
     }
 
 
-def tier_rules(school: School | int) -> list[TierRule]:
-    school_id = getattr(school, "pk", school)
+def tier_rules(*, school_id: int | None = None, calendar_id: int | None = None) -> list[TierRule]:
+    """R31: the tiers of a HS (given directly or by one of its calendars), highest first."""
+    tiers = HonorRollTier.objects.all()
+    if school_id is not None:
+        tiers = tiers.filter(school_id=school_id)
+    if calendar_id is not None:
+        tiers = tiers.filter(school__calendars__id=calendar_id)
     return [
         TierRule(t["name"], t["min_gpa"], t["min_percent"])
-        for t in HonorRollTier.objects.filter(school_id=school_id)
-        .order_by("-min_gpa")
-        .values("name", "min_gpa", "min_percent")
+        for t in tiers.order_by("-min_gpa").values("name", "min_gpa", "min_percent")
     ]
 
 
@@ -215,7 +218,7 @@ class Standing:
 
 def term_standings(*, term: Term, student_ids: Iterable[int] | None = None) -> dict[int, Standing]:
     """R30/R31: term GPA and honor roll tier of every student with a counted grade."""
-    rules = tier_rules(term.calendar.school_id)
+    rules = tier_rules(calendar_id=term.calendar_id)
     standings = {}
     for student_id, counted in counted_grades_by_student(term, student_ids=student_ids).items():
         gpa = weighted_gpa((g.gpa_value, g.weight) for g in counted)
@@ -235,7 +238,7 @@ def honor_roll(*, school: School, term: Term) -> list[dict]:
     ``[{student, student_name, state_id, gpa, tier}]``; a constant number of queries.
     """
     standings = [s for s in term_standings(term=term).values() if s.tier is not None]
-    rank = {r.name: i for i, r in enumerate(tier_rules(school))}
+    rank = {r.name: i for i, r in enumerate(tier_rules(school_id=school.pk))}
     names = {
         s["id"]: s
         for s in Student.objects.filter(id__in=[s.student_id for s in standings]).values(

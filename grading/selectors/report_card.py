@@ -54,7 +54,8 @@ def check_student_in_term(*, student: Student, term: Term) -> None:
         )
 
 
-def _teacher_names(section_ids: list[int]) -> dict[int, list[str]]:
+def _teachers(section_ids: list[int]) -> dict[int, list[tuple[int, str]]]:
+    """(user id, display name) of each section's teachers, by name. Two queries."""
     through = Section.teachers.through
     user_model = get_user_model()
     pairs = list(
@@ -64,10 +65,10 @@ def _teacher_names(section_ids: list[int]) -> dict[int, list[str]]:
         u.pk: (u.get_full_name() or u.get_username())
         for u in user_model.objects.filter(pk__in={uid for _, uid in pairs})
     }
-    out: dict[int, list[str]] = defaultdict(list)
+    out: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for sid, uid in pairs:
-        out[sid].append(users[uid])
-    return {sid: sorted(names) for sid, names in out.items()}
+        out[sid].append((uid, users[uid]))
+    return {sid: sorted(people, key=lambda p: p[1]) for sid, people in out.items()}
 
 
 def report_cards(*, term: Term, student_ids: Iterable[int] | None = None) -> list[dict]:
@@ -75,7 +76,8 @@ def report_cards(*, term: Term, student_ids: Iterable[int] | None = None) -> lis
     roster or a grade in the term at its school), ordered by student name.
 
     Each card: ``{student, term, school, sections: [{section, course, teachers,
-    tech_school, grades: [{grading_task, score, percent}]}], gpa, honor_roll}``; ``gpa`` is
+    tech_school, grades: [{grading_task, score, percent}]}], gpa, honor_roll}``
+    (``teachers`` are user ids, ``teacher_names`` their names); ``gpa`` is
     a Decimal or None, ``honor_roll`` a tier name or None.
     """
     school = term.calendar.school
@@ -106,7 +108,7 @@ def report_cards(*, term: Term, student_ids: Iterable[int] | None = None) -> lis
         .annotate(tech_school=F("kts_link__tech_section__course__calendar__school__name"))
         .values("id", "number", "course_id", "course__number", "course__name", "tech_school")
     }
-    teachers = _teacher_names(list(all_sections))
+    teachers = _teachers(list(all_sections))
     standings = term_standings(term=term, student_ids=ids)
     wanted = sections_of.keys() if ids is None else ids
     students = Student.objects.filter(id__in=list(wanted)).order_by("last_name", "first_name", "id")
@@ -126,7 +128,8 @@ def report_cards(*, term: Term, student_ids: Iterable[int] | None = None) -> lis
                     "course": s["course_id"],
                     "course_number": s["course__number"],
                     "course_name": s["course__name"],
-                    "teachers": teachers.get(sid, []),
+                    "teachers": [uid for uid, _ in teachers.get(sid, [])],
+                    "teacher_names": [name for _, name in teachers.get(sid, [])],
                     "tech_school": s["tech_school"],
                     "grades": [
                         {

@@ -29,7 +29,8 @@ def test_r32_report_card_has_sections_teachers_tech_school_gpa_and_tier():
     # then every section with its task's score and percent, teacher, tech school, GPA, tier
     by_course = {s["course_number"]: s for s in card["sections"]}
     assert set(by_course) == {"ENG1", "CTE1"}
-    assert by_course["ENG1"]["teachers"] == ["Ada Lovelace"]
+    assert by_course["ENG1"]["teachers"] == [w.teacher.pk]
+    assert by_course["ENG1"]["teacher_names"] == ["Ada Lovelace"]
     assert by_course["ENG1"]["tech_school"] is None
     assert by_course["ENG1"]["grades"][0]["score"] == "A"
     assert by_course["ENG1"]["grades"][0]["percent"] is None
