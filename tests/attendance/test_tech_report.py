@@ -237,3 +237,43 @@ def test_r26_api_query_count_is_constant_at_two_sizes(api, world, django_assert_
         large = api.get(URL, params)
     # then
     assert len(small.json()) == 3 and len(large.json()) == 14
+
+
+def test_r26_student_who_moved_to_another_hs_next_year_is_not_shown_for_that_year(world):
+    # given: next school year the student's primary enrollment is at another HS
+    import datetime as dt
+
+    from attendance.models import Attendance
+
+    student = world.students[0]
+    next_year = YEAR + 1
+    start, end = dt.date(2027, 8, 9), dt.date(2028, 5, 26)
+    CalendarFactory(school=world.hs, school_year=next_year, start_date=start, end_date=end)
+    other_hs = SchoolFactory(kind=SchoolKind.HIGH_SCHOOL)
+    other_cal = CalendarFactory(
+        school=other_hs, school_year=next_year, start_date=start, end_date=end
+    )
+    EnrollmentFactory(student=student, calendar=other_cal, service_type="primary")
+    tech_cal = CalendarFactory(
+        school=world.tech, school_year=next_year, start_date=start, end_date=end
+    )
+    EnrollmentFactory(student=student, calendar=tech_cal, service_type="secondary")
+    section = SectionFactory(course=CourseFactory(calendar=tech_cal, is_kts=True))
+    Attendance.objects.create(
+        student=student,
+        section=section,
+        date=dt.date(2027, 8, 16),
+        code=world.code(world.tech, "UNK"),
+    )
+    Attendance.objects.create(
+        student=student,
+        section=world.tech_section,
+        date=dt.date(2027, 5, 24),
+        code=world.code(world.tech, "P"),
+    )
+    # when
+    mine = tech_attendance_report(school=world.hs, start=dt.date(2027, 5, 1), end=end)
+    theirs = tech_attendance_report(school=other_hs, start=dt.date(2027, 5, 1), end=end)
+    # then
+    assert [r["date"] for r in mine] == [dt.date(2027, 5, 24)]
+    assert [r["date"] for r in theirs] == [dt.date(2027, 8, 16)]
