@@ -41,12 +41,6 @@ FIX = {
 GRADE_FIELDS = ("percent", "score", "source", "run_id", "source_grade", "modified_at")
 
 
-def _overlaps(roster: dict, start: dt.date, end: dt.date) -> bool:
-    return roster["start_date"] <= end and (
-        roster["end_date"] is None or roster["end_date"] >= start
-    )
-
-
 def sync_grades(
     *, run_id: int, tech_school_id: int, as_of: dt.date, school_year: int, dry_run: bool
 ) -> list[dict[str, Any]]:
@@ -83,13 +77,13 @@ def sync_grades(
             "term__end_date",
         )
     )
-    rosters: dict[tuple[int, int], list[dict]] = defaultdict(list)
-    for r in (
+    rosters: dict[tuple[int, int], list[tuple]] = defaultdict(list)
+    for student_id, section_id, start, end in (
         Roster.objects.filter(section_id__in=hs_ids)
         .order_by()
-        .values("student_id", "section_id", "start_date", "end_date")
+        .values_list("student_id", "section_id", "start_date", "end_date")
     ):
-        rosters[(r["student_id"], r["section_id"])].append(r)
+        rosters[(student_id, section_id)].append((start, end))
 
     course_tasks = {
         (course_id, task_id): (ct_id, group_id)
@@ -185,7 +179,12 @@ def sync_grades(
                 reason = setup
             else:
                 term_id, h_start, h_end, rows = setup
-                if not any(_overlaps(r, h_start, h_end) for r in rosters[(student_id, hs_id)]):
+                in_term = False
+                for start, end in rosters[(student_id, hs_id)]:
+                    if start <= h_end and (end is None or end >= h_start):
+                        in_term = True  # rostered during the HS active term
+                        break
+                if not in_term:
                     reason = Reason.NOT_ROSTERED
                     message = "The student's HS roster does not cover the HS active term; "
                 else:
