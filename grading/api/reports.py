@@ -238,6 +238,7 @@ class TranscriptLineViewSet(ScopedReadOnlyModelViewSet):
     queryset = TranscriptLine.objects.all()
     serializer_class = TranscriptLineSerializer
     filterset_fields = ["student", "school", "school_year", "needs_review"]
+    access_actions = {"post_calendar": "post"}  # R36: the registrar's "post" action
 
     @extend_schema(request=TranscriptPostSerializer, responses=TranscriptPostResultSerializer)
     @action(

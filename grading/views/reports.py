@@ -31,29 +31,31 @@ from grading.services.transcripts import (
     transcript_line_keep,
     transcript_post,
 )
-from schools.models import Calendar, Enrollment, School, SchoolKind, StaffRole, Student, Term
+from schools.access import is_state_admin, user_school_ids
+from schools.models import Calendar, Enrollment, School, SchoolKind, Student, Term
 
-# --- access: one place, to be replaced by the R36 role system ----------------------------
+# --- access: one place, on top of the R36 scope (schools.access) --------------------------
+
+REGISTRAR_ROLES = {"registrar", "school_admin", "district_admin"}
 
 
-def user_may_view_school(user, school_id: int) -> bool:
-    """For now: a superuser, or anyone with a staff role at that school."""
-    if user.is_superuser:
-        return True
-    return StaffRole.objects.filter(user_id=user.pk, school_id=school_id).exists()
+def user_may_view_school(user, school_id: int, roles: set[str] | None = None) -> bool:
+    """A state admin, or staff of that school (with one of ``roles`` when given)."""
+    return school_id in user_school_ids(user, roles)
 
 
 def user_may_view_student(user, student_id: int) -> bool:
-    """A superuser, or staff of a school where the student is enrolled."""
-    if user.is_superuser:
+    """A state admin, or staff of a school where the student is enrolled."""
+    if is_state_admin(user):
         return True
-    schools = Enrollment.objects.filter(student_id=student_id).values("calendar__school_id")
-    return StaffRole.objects.filter(user_id=user.pk, school_id__in=schools).exists()
+    return Enrollment.objects.filter(
+        student_id=student_id, calendar__school_id__in=user_school_ids(user)
+    ).exists()
 
 
-def _school_for(request, pk: int) -> School:
+def _school_for(request, pk: int, roles: set[str] | None = None) -> School:
     school = get_object_or_404(School, pk=pk, kind=SchoolKind.HIGH_SCHOOL)
-    if not user_may_view_school(request.user, school.pk):
+    if not user_may_view_school(request.user, school.pk, roles):
         raise Http404
     return school
 
@@ -285,7 +287,7 @@ def eligibility_page(request, pk: int):
 @require_http_methods(["GET", "POST"])
 def transcripts_page(request, pk: int):
     """R34: the registrar posts a calendar and decides on lines whose final grade changed."""
-    school = _school_for(request, pk)
+    school = _school_for(request, pk, REGISTRAR_ROLES)
     if request.method == "POST":
         try:
             if "calendar" in request.POST:

@@ -350,3 +350,30 @@ def test_r34_registrar_page_posts_and_decides(admin_client_su):
     r = admin_client_su.post(url, {"calendar": w.tech_calendar.pk}, follow=True)
     assert "Choose one of this school" in r.content.decode()
     assert TranscriptLine.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_r34_only_the_registrar_posts_and_reviews(client):
+    from rest_framework.test import APIClient
+
+    from schools.models import StaffRole
+    from tests.factories import UserFactory
+
+    w = build_world()
+    final(w, add_student(w), "85.00", "B")
+    teacher, registrar = UserFactory(), UserFactory()
+    StaffRole.objects.create(user=teacher, role="teacher", school=w.hs)
+    StaffRole.objects.create(user=registrar, role="registrar", school=w.hs)
+    url = f"/school/{w.hs.pk}/transcripts/"
+    client.force_login(teacher)
+    assert client.get(url).status_code == 404
+    api = APIClient()
+    api.force_authenticate(teacher)
+    body = {"school": w.hs.pk, "calendar": w.calendar.pk}
+    assert api.post("/api/v1/transcripts/post/", body, format="json").status_code == 403
+    assert not TranscriptLine.objects.exists()
+    client.force_login(registrar)
+    assert client.get(url).status_code == 200
+    api.force_authenticate(registrar)
+    r = api.post("/api/v1/transcripts/post/", body, format="json")
+    assert r.status_code == 200 and r.json()["added"] == 1
