@@ -186,9 +186,10 @@ def exchange_run_start(
     elif inline:
         total = len(schools)
         for i, school_id in enumerate(schools, start=1):
-            part = exchange_run_school(run_id=run.pk, tech_school_id=school_id)
+            part = exchange_run_school(run_id=run.pk, tech_school_id=school_id, finish=False)
             if progress:
                 progress(i, total, part)
+        _finish_if_done(run_id=run.pk)
     else:
         from django_q.tasks import async_task
 
@@ -238,18 +239,19 @@ def count_outcomes(outcomes: list[dict]) -> dict[str, dict[str, int]]:
     return counts
 
 
-def exchange_run_school(*, run_id: int, tech_school_id: int) -> RunPart:
+def exchange_run_school(*, run_id: int, tech_school_id: int, finish: bool = True) -> RunPart:
     """R29: one tech school's share of a run, applied all or nothing.
 
     The flows, the outcomes and the part's ``succeeded`` status commit together; any error
     rolls the school back, marks the part (and so the run) failed, and lets the other
-    schools go on (R21: errors do not stop the run).
+    schools go on (R21: errors do not stop the run). ``finish=False`` leaves closing the run
+    to the caller (the inline runner closes it once, after the last part).
     """
-    run = ExchangeRun.objects.get(pk=run_id)
-    part = RunPart.objects.get(run_id=run_id, tech_school_id=tech_school_id)
+    part = RunPart.objects.select_related("run").get(run_id=run_id, tech_school_id=tech_school_id)
+    run = part.run
     if part.status != RunStatus.QUEUED or run.status != RunStatus.RUNNING:
         return part  # already done (a task delivered twice) or the run was abandoned
-    RunPart.objects.filter(pk=part.pk).update(status=RunStatus.RUNNING, started_at=timezone.now())
+    started = timezone.now()
     kwargs = {
         "run_id": run_id,
         "tech_school_id": tech_school_id,
@@ -266,17 +268,21 @@ def exchange_run_school(*, run_id: int, tech_school_id: int) -> RunPart:
             RunPart.objects.filter(pk=part.pk).update(
                 status=RunStatus.SUCCEEDED,
                 counts=count_outcomes(outcomes),
+                started_at=started,
                 finished_at=timezone.now(),
             )
+        part.status = RunStatus.SUCCEEDED
     except Exception as exc:  # noqa: BLE001 - one school's failure must not stop the night
         logger.exception("Exchange run %s: tech school %s failed", run_id, tech_school_id)
         RunPart.objects.filter(pk=part.pk).update(
             status=RunStatus.FAILED,
             error=f"{type(exc).__name__}: {exc}"[:2000],
+            started_at=started,
             finished_at=timezone.now(),
         )
-    _finish_if_done(run_id=run_id)
-    part.refresh_from_db()
+        part.status, part.error = RunStatus.FAILED, str(exc)
+    if finish:
+        _finish_if_done(run_id=run_id)
     return part
 
 
