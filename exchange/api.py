@@ -127,7 +127,7 @@ class ExchangeRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     def outcomes(self, request, pk=None):
         """R21: the run's per-record outcomes (``unchanged`` ones are only counted)."""
         run = self.get_object()
-        qs = ExchangeOutcome.objects.filter(run=run).order_by("id")
+        qs = scope_queryset(request.user, ExchangeOutcome.objects.filter(run=run)).order_by("id")
         choices = {"flow": Flow, "action": Action, "reason": Reason}
         for name, enum in choices.items():
             value = request.query_params.get(name)
