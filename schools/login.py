@@ -26,12 +26,14 @@ def _client_ip(request) -> str:
 class LimitedLoginMixin:
     """Refuses a locked username+address before checking the password; counts failures."""
 
+    locked = ""
     locked_message = "Too many failed sign-ins. Try again in 15 minutes or ask an administrator."
 
     def clean(self):
         username = self.data.get("username", "") or ""
         key = _key(username, _client_ip(self.request))
         if (cache.get(key) or 0) >= MAX_FAILURES:
+            self.locked = self.locked_message
             raise forms.ValidationError(self.locked_message, code="locked")
         try:
             cleaned = super().clean()

@@ -1,0 +1,31 @@
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from tests.access.world import build_world
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle and sign-in counters live in the cache; start every test from zero."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def world(db):
+    return build_world()
+
+
+@pytest.fixture
+def as_user(world):
+    """``as_user("teacher")``: an API client signed in as that world user (None: anonymous)."""
+
+    def make(name):
+        client = APIClient()
+        if name is not None:
+            client.force_authenticate(world.users[name])
+        return client
+
+    return make
