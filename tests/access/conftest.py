@@ -1,16 +1,7 @@
 import pytest
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from tests.access.world import build_world
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    """Throttle and sign-in counters live in the cache; start every test from zero."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

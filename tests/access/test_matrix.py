@@ -94,18 +94,31 @@ def _write(client, method, prefix, obj=None):
 
 
 @pytest.mark.parametrize(("prefix", "label"), RESOURCES, ids=IDS)
-def test_r36_anonymous_401_and_roleless_403(world, as_user, prefix, label):
+def test_r36_anonymous_401_roleless_403_state_admin_all(world, as_user, prefix, label):
     # given a resource; when an anonymous user and a user without a role list it
     anonymous = as_user(None).get(f"/api/v1/{prefix}/")
     roleless = as_user("no_role").get(f"/api/v1/{prefix}/")
     # then deny by default
     assert anonymous.status_code == 401
     assert roleless.status_code == 403
+    # and the state admin sees both worlds' rows (so the matrix below is not vacuous)
+    ids = _list_ids(as_user("superuser"), prefix)
+    for row in (world.home.get(label), world.away.get(label)):
+        if row is not None:
+            assert row.pk in ids
 
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize(("prefix", "label"), RESOURCES, ids=IDS)
-def test_r36_matrix_reads(world, as_user, prefix, label, role):
+def test_r36_matrix(world, as_user, prefix, label, role):
+    """One role on one resource: list, retrieve, filter leaks, create, update, delete."""
+    check_reads(world, as_user, prefix, label, role)
+    check_filter_leaks(world, as_user, prefix, label, role)
+    for action in ACTIONS:  # delete last: it may remove the home row
+        check_write(world, as_user, prefix, label, role, action)
+
+
+def check_reads(world, as_user, prefix, label, role):
     # given a staff user of HS1 / D1
     client = as_user(role)
     # when they list the resource
@@ -122,9 +135,7 @@ def test_r36_matrix_reads(world, as_user, prefix, label, role):
         assert client.get(f"/api/v1/{prefix}/{home.pk}/").status_code == expected
 
 
-@pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize(("prefix", "label"), RESOURCES, ids=IDS)
-def test_r36_matrix_filter_leaks(world, as_user, prefix, label, role):
+def check_filter_leaks(world, as_user, prefix, label, role):
     # given HS2's id as a filter value; when a HS1 user filters by it
     away = world.away.get(label)
     client = as_user(role)
@@ -146,12 +157,9 @@ def test_r36_matrix_filter_leaks(world, as_user, prefix, label, role):
             assert away.pk not in {r.get("id") for r in rows if isinstance(r, dict)}
 
 
-@pytest.mark.parametrize("action", ACTIONS)
-@pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize(("prefix", "label"), RESOURCES, ids=IDS)
-def test_r36_matrix_writes(world, as_user, prefix, label, role, action):
+def check_write(world, as_user, prefix, label, role, action):
     if label not in TABLE:
-        pytest.skip(f"{label}: no expectation in the table")
+        return  # a resource the table does not know yet: generic read checks only
     allowed = action in TABLE[label]["write"].get(role, set())
     client = as_user(role)
     home, away = world.home.get(label), world.away.get(label)
@@ -162,9 +170,21 @@ def test_r36_matrix_writes(world, as_user, prefix, label, role, action):
         response = _write(client, "post", prefix)
         # then a forbidden role gets 403 and an allowed one is only told what is missing
         if allowed:
-            assert response.status_code != 403, response.content[:300]
+            assert response.status_code != 403, (
+                prefix,
+                role,
+                action,
+                response.status_code,
+                response.content[:300],
+            )
         else:
-            assert response.status_code in (403, 405), response.content[:300]
+            assert response.status_code in (403, 405), (
+                prefix,
+                role,
+                action,
+                response.status_code,
+                response.content[:300],
+            )
             if model:
                 assert model.objects.count() == before
         return
@@ -172,16 +192,40 @@ def test_r36_matrix_writes(world, as_user, prefix, label, role, action):
     if home is not None:
         response = _write(client, method, prefix, home)
         if allowed:
-            assert response.status_code not in (403, 404), response.content[:300]
+            assert response.status_code not in (403, 404), (
+                prefix,
+                role,
+                action,
+                response.status_code,
+                response.content[:300],
+            )
         elif role in TABLE[label]["read"]:
-            assert response.status_code in (403, 405), response.content[:300]
+            assert response.status_code in (403, 405), (
+                prefix,
+                role,
+                action,
+                response.status_code,
+                response.content[:300],
+            )
         else:
             # a role that may not write it at all hears 403 before the lookup
-            assert response.status_code in (403, 404, 405), response.content[:300]
+            assert response.status_code in (403, 404, 405), (
+                prefix,
+                role,
+                action,
+                response.status_code,
+                response.content[:300],
+            )
         if not allowed and model:
             assert model.objects.filter(pk=home.pk).exists()
     if away is not None:
         # HS2's row is out of scope for every HS1 role: not found, untouched
         response = _write(client, method, prefix, away)
-        assert response.status_code in (403, 404, 405), response.content[:300]
+        assert response.status_code in (403, 404, 405), (
+            prefix,
+            role,
+            action,
+            response.status_code,
+            response.content[:300],
+        )
         assert model.objects.filter(pk=away.pk).exists()
