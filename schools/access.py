@@ -80,6 +80,8 @@ class Rule:
     open_fks: frozenset[str] = frozenset()
     # A new row may be created before it has a path to a school (a student before enrolling).
     orphan_create: bool = False
+    # Foreign keys that may also point at a student nobody has enrolled yet (just created).
+    fk_new_students: frozenset[str] = frozenset()
 
 
 SCHOOL = "school"
@@ -100,7 +102,11 @@ REGISTRY: dict[str, Rule] = {
     "schools.Student": Rule(
         schools=("enrollments__calendar__school",), section="rosters__section", orphan_create=True
     ),
-    "schools.Enrollment": Rule(schools=("calendar__school",), section="student__rosters__section"),
+    "schools.Enrollment": Rule(
+        schools=("calendar__school",),
+        section="student__rosters__section",
+        fk_new_students=frozenset({"student"}),
+    ),
     "schools.Roster": Rule(schools=(SECTION_SCHOOL,), section="section"),
     "schools.StaffRole": Rule(schools=(SCHOOL,), districts=("district",), read_roles=ADMINS),
     "schools.DisclosureLog": Rule(
@@ -427,14 +433,24 @@ def school_id_of(obj: Model) -> int | None:
     return value
 
 
-def limits_fk(owner_model, field_name: str, target_model) -> bool:
-    """Must a write's foreign key ``field_name`` point inside the user's scope? Yes for every
-    scoped model (so a PATCH cannot move a row into another school), except a rule's
-    ``open_fks``; targets that are not scoped models (users) are not limited."""
+def fk_queryset(user, owner_model, field_name: str, queryset: QuerySet) -> QuerySet:
+    """What a write's foreign key ``field_name`` may point at: records in the user's scope,
+    so a PATCH cannot move a row into another school (R36). Not limited: a rule's
+    ``open_fks`` and targets that are not scoped models (users). An enrollment may also
+    name a student nobody has enrolled yet (created a moment ago by the same school)."""
     rule = REGISTRY.get(_label(owner_model)) if owner_model is not None else None
     if rule is not None and field_name in rule.open_fks:
-        return False
-    return _label(target_model) in REGISTRY
+        return queryset
+    if _label(queryset.model) not in REGISTRY:
+        return queryset
+    scoped = scope_queryset(user, queryset)
+    if rule is not None and field_name in rule.fk_new_students:
+        from schools.models import Enrollment
+
+        return queryset.filter(
+            Q(pk__in=scoped.values("pk")) | ~Q(pk__in=Enrollment.objects.values("student_id"))
+        )
+    return scoped
 
 
 # --- the API permission class ------------------------------------------------------------

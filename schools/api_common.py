@@ -83,8 +83,7 @@ class CleanModelSerializer(serializers.ModelSerializer):
             queryset = getattr(relation, "queryset", None)
             if f.read_only or queryset is None:
                 continue
-            if access.limits_fk(owner, name, queryset.model):
-                relation.queryset = scope_queryset(user, queryset)
+            relation.queryset = access.fk_queryset(user, owner, name, queryset)
         return fields
 
     def save(self, **kwargs):

@@ -156,3 +156,46 @@ def test_r36_page_helpers(world, rf):
         require_school_role(request, world.hs2.pk)
     request.user = world.users["district_admin"]
     assert world.hs1.pk in user_school_ids(request.user, {"district_admin"})
+
+
+def test_r36_school_admin_creates_then_enrolls_a_new_student(world, as_user):
+    # given HS1's school admin
+    admin = as_user("school_admin")
+    calendar = world.home["schools.Calendar"]
+    # when they create a student and enroll them at HS1
+    created = admin.post(
+        "/api/v1/students/",
+        {"state_id": "5550001111", "first_name": "New", "last_name": "Kid"},
+        format="json",
+    )
+    enrolled = admin.post(
+        "/api/v1/enrollments/",
+        {
+            "student": created.json()["id"],
+            "calendar": calendar.pk,
+            "service_type": "primary",
+            "start_date": str(calendar.start_date),
+        },
+        format="json",
+    )
+    # then both succeed and the student is now theirs; HS2 still cannot see them
+    assert created.status_code == 201 and enrolled.status_code == 201, enrolled.content
+    assert admin.get(f"/api/v1/students/{created.json()['id']}/").status_code == 200
+    assert as_user("hs2_admin").get(f"/api/v1/students/{created.json()['id']}/").status_code == 404
+
+
+def test_r36_school_admin_cannot_enroll_another_schools_student(world, as_user):
+    # given student B, enrolled at HS2 only (and TECH)
+    calendar = world.home["schools.Calendar"]
+    response = as_user("school_admin").post(
+        "/api/v1/enrollments/",
+        {
+            "student": world.student_b.pk,
+            "calendar": calendar.pk,
+            "service_type": "secondary",
+            "start_date": str(calendar.start_date),
+        },
+        format="json",
+    )
+    assert response.status_code == 400 and "student" in response.json()
+    assert not world.student_b.enrollments.filter(calendar=calendar).exists()
