@@ -199,3 +199,14 @@ def test_r36_school_admin_cannot_enroll_another_schools_student(world, as_user):
     )
     assert response.status_code == 400 and "student" in response.json()
     assert not world.student_b.enrollments.filter(calendar=calendar).exists()
+
+
+def test_r36_a_role_granted_or_removed_takes_effect_on_the_next_request(world, as_user):
+    from schools.models import StaffRole
+
+    client = as_user("no_role")
+    assert client.get("/api/v1/schools/").status_code == 403
+    role = StaffRole.objects.create(user=world.users["no_role"], role="teacher", school=world.hs1)
+    assert client.get("/api/v1/schools/").status_code == 200
+    role.delete()
+    assert client.get("/api/v1/schools/").status_code == 403
