@@ -61,3 +61,22 @@ def test_r36_custom_write_actions_follow_the_role_table(world, as_user):
     assert as_user("registrar").post(
         "/api/v1/transcripts/post/", {}, format="json"
     ).status_code not in (403, 404)
+
+
+def test_r36_registrar_cannot_post_another_schools_transcripts(world, as_user):
+    from grading.models import TranscriptLine
+
+    before = TranscriptLine.objects.count()
+    response = as_user("registrar").post(
+        "/api/v1/transcripts/post/",
+        {"school": world.hs2.pk, "calendar": world.cal2.pk},
+        format="json",
+    )
+    assert response.status_code in (400, 403, 404), response.content[:300]
+    assert TranscriptLine.objects.count() == before
+
+
+def test_r36_school_admin_cannot_apply_another_schools_window(world, as_user):
+    window = world.away["grading.GradingWindow"]
+    response = as_user("school_admin").post(f"/api/v1/grading-windows/{window.pk}/apply/")
+    assert response.status_code == 404
