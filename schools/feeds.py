@@ -48,7 +48,19 @@ def parse_changed_since(raw: str) -> dt.datetime:
         )
     if timezone.is_naive(value):
         value = timezone.make_aware(value)
-    return value
+    # Normalise to UTC: the database refuses odd offsets (e.g. -23:52) with a DataError.
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValidationError(
+            {
+                PARAM: [
+                    serializers.ErrorDetail(
+                        "Give a timestamp between years 1 and 9999.", code="invalid_timestamp"
+                    )
+                ]
+            }
+        ) from None
 
 
 class ChangedSinceFilter(BaseFilterBackend):
