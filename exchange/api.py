@@ -7,6 +7,8 @@ from django.conf import settings
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -141,6 +143,25 @@ class ExchangeRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         return self.get_paginated_response(ExchangeOutcomeSerializer(page, many=True).data)
 
 
+class ReadinessRowSerializer(serializers.Serializer):
+    hs_section = serializers.IntegerField()
+    tech_section = serializers.IntegerField()
+    hs_section_name = serializers.CharField()
+    tech_section_name = serializers.CharField()
+    hs_school = serializers.CharField()
+    tech_school = serializers.CharField()
+    code = serializers.CharField()
+    problem = serializers.CharField()
+    fix = serializers.CharField()
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("school", int, required=True),
+        OpenApiParameter("as_of", OpenApiTypes.DATE),
+    ],
+    responses=ReadinessRowSerializer(many=True),
+)
 class ReadinessView(APIView):
     """R38: ``GET reports/readiness/?school=[&as_of=]`` ->
     ``[{hs_section, tech_section, problem, fix}]`` for the school year of ``as_of`` (today)."""
