@@ -1,12 +1,16 @@
 """A Kentucky-scale data set for ``manage.py bench_exchange``, built with bulk_create.
 
 Default shape: 50 technical schools, 220 high schools, 40,000 students, 80,000 linked HS
-rosters (each student in two KTS sections of their HS). Quarters at the high schools,
+rosters (each student in two KTS sections of their HS). The first high school is a large one
+(1,500 students, the size the R26 report target is set for); the other students spread evenly
+over the other high schools. A smaller ``students`` scales the large school down in
+proportion (never below an even share). Quarters at the high schools,
 semesters at the technical schools, every KTS course set up as the seed says (CTE Term
 Grade on every term with one active, CTE Final Grade with credit on the last term).
 """
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -48,6 +52,8 @@ KTS_COURSES = 2  # KTS courses per school; a student takes both at their HS
 HS_SECTIONS_PER_COURSE = 4
 TECH_SECTIONS_PER_COURSE = 20
 BATCH = 5000
+DEFAULT_STUDENTS = 40_000
+LARGEST_HS_STUDENTS = 1500  # students of the first HS at the default size
 
 
 @dataclass
@@ -57,6 +63,7 @@ class Dataset:
     students: int = 0
     hs_rosters: int = 0
     links: int = 0
+    largest_hs_students: int = 0
     tech_sections: list[int] = field(default_factory=list)
 
 
@@ -141,6 +148,15 @@ def _kts_courses(cals: dict, per_school_sections: int) -> dict[int, list[list[Se
     return out
 
 
+def largest_hs_share(*, students: int, high_schools: int) -> int:
+    """How many of ``students`` go to the first HS: 1,500 at the default 40,000, in
+    proportion below that, never less than an even share and never more than all."""
+    if high_schools <= 1:
+        return students
+    scaled = LARGEST_HS_STUDENTS * min(students, DEFAULT_STUDENTS) // DEFAULT_STUDENTS
+    return min(students, max(scaled, math.ceil(students / high_schools)))
+
+
 def build_dataset(
     *, tech_schools: int = 50, high_schools: int = 220, students: int = 40_000
 ) -> Dataset:
@@ -183,9 +199,14 @@ def build_dataset(
         ),
         batch_size=BATCH,
     )
+    largest = largest_hs_share(students=students, high_schools=high_schools)
+    others = high_schools - 1
     enrollments, rosters = [], []
     for n, student in enumerate(people):
-        hs = highs[n % high_schools]
+        if n < largest:  # the large first HS
+            hs, seat = highs[0], n
+        else:  # the rest, round-robin over the other HSs
+            hs, seat = highs[1 + (n - largest) % others], (n - largest) // others
         cal, _ = hs_cals[hs.pk]
         enrollments.append(
             Enrollment(
@@ -199,7 +220,7 @@ def build_dataset(
         )
         for k in range(KTS_COURSES):
             course_sections = hs_sections[hs.pk][k]
-            section = course_sections[(n // high_schools) % len(course_sections)]
+            section = course_sections[seat % len(course_sections)]
             rosters.append(Roster(student=student, section=section, start_date=cal.start_date))
     Enrollment.objects.bulk_create(enrollments, batch_size=BATCH)
     Roster.objects.bulk_create(rosters, batch_size=BATCH)
@@ -209,6 +230,7 @@ def build_dataset(
         students=students,
         hs_rosters=len(rosters),
         links=len(links),
+        largest_hs_students=largest,
         tech_sections=[s.pk for lists in tech_sections.values() for ss in lists for s in ss],
     )
 

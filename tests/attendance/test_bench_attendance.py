@@ -1,9 +1,14 @@
 """The attendance part of the exchange benchmark runs on a small data set (R26, R27)."""
 
+import datetime as dt
 import io
 
 from attendance.models import Attendance
-from exchange.benchmarks.attendance import bench_attendance, last_instructional_day
+from exchange.benchmarks.attendance import (
+    bench_attendance,
+    instructional_days,
+    last_instructional_day,
+)
 from tests.attendance.world import MONDAY, TUESDAY, build_world
 from tests.factories import YEAR
 
@@ -20,7 +25,12 @@ def test_r27_r26_bench_attendance_on_a_handful_of_rows(db):
     assert figures["attendance_unknown"] == 1
     assert figures["attendance_added"] == 1
     assert figures["report_students"] == 4
-    assert figures["report_rows"] == 4
+    # the largest HS's students get 30 school days of tech attendance (Monday's is kept)
+    assert figures["report_days"] == 30
+    assert figures["report_end"] == MONDAY.isoformat()
+    assert figures["report_attendance_created"] == 4 * 30 - 4
+    assert figures["report_rows"] == 4 * 30
+    assert len(figures["report_runs_ms"]) == 5
     for key in ("attendance_seconds", "attendance_rows_per_s", "tech_attendance_report_ms"):
         assert figures[key] >= 0
     assert Attendance.objects.filter(section=world.tech_section, date=MONDAY).count() == 4
@@ -29,6 +39,7 @@ def test_r27_r26_bench_attendance_on_a_handful_of_rows(db):
     world.hs.refresh_from_db()
     assert world.hs.unknown_attendance_sync
     assert "unknown-attendance sync" in out.getvalue()
+    assert "tech-attendance report detail: 4 students, 30 school days" in out.getvalue()
 
 
 def test_bench_last_instructional_day_skips_weekends(world):
@@ -37,3 +48,16 @@ def test_bench_last_instructional_day_skips_weekends(world):
     day = last_instructional_day(before=MONDAY, school_year=YEAR)
     # then
     assert day.weekday() == 4 and (MONDAY - day).days == 3
+
+
+def test_r26_bench_instructional_days_are_weekdays_inside_tech_terms(world):
+    # given: a tech school whose first semester starts on Monday 10 August 2026
+    # when: 30 days before a Tuesday in November, and before the year has 30 days
+    late = instructional_days(before=TUESDAY, school_year=YEAR, count=30)
+    early = instructional_days(before=dt.date(2026, 8, 20), school_year=YEAR, count=30)
+    # then: the last 30 weekdays before, else the first 30 of the year
+    assert len(late) == 30 and late[-1] == MONDAY
+    assert all(d.weekday() < 5 for d in late)
+    assert len(early) == 30 and early[0] == dt.date(2026, 8, 10)
+    assert early[-1] == dt.date(2026, 9, 18)
+    assert instructional_days(before=TUESDAY, school_year=YEAR - 5, count=30) == []

@@ -7,7 +7,10 @@
 It builds the data set (``exchange/benchmarks/dataset.py``), runs the exchange once to make
 the tech rosters, posts a tech grade for every tech roster, then times: a raw-SQL baseline
 upsert of the same HS grade rows, the first full exchange, a run after 10% of the grades
-changed, and a run with no change. Refuses a database that already holds students.
+changed, and a run with no change; then the attendance part (``exchange/benchmarks/
+attendance.py``): the R27 sync of one school day and the R26 report for the largest HS
+(1,500 students by default) over 30 school days. Refuses a database that already holds
+students.
 """
 
 import datetime as dt
