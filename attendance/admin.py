@@ -3,10 +3,11 @@
 from django.contrib import admin
 
 from attendance.models import Attendance, AttendanceCode
+from schools.admin_scoping import ScopedAdminMixin
 
 
 @admin.register(AttendanceCode)
-class AttendanceCodeAdmin(admin.ModelAdmin):
+class AttendanceCodeAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["code", "description", "school", "status", "excuse"]
     list_filter = ["school", "status", "excuse"]
     search_fields = ["code", "description", "school__name"]
@@ -14,7 +15,7 @@ class AttendanceCodeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Attendance)
-class AttendanceAdmin(admin.ModelAdmin):
+class AttendanceAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["date", "student", "section", "code", "source", "resolved_at"]
     list_filter = ["source", "code__school", "code__excuse", "date"]
     search_fields = ["student__state_id", "code__code"]

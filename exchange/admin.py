@@ -8,17 +8,18 @@ from django.utils.html import format_html
 
 from exchange.models import ExchangeOutcome, ExchangeRun, KtsLink, RunPart
 from exchange.services import exchange_run_create
+from schools.admin_scoping import ScopedAdminMixin, ScopedInlineMixin
 
 
 @admin.register(KtsLink)
-class KtsLinkAdmin(admin.ModelAdmin):
+class KtsLinkAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["hs_section", "tech_section", "modified_at"]
     raw_id_fields = ["hs_section", "tech_section"]
     search_fields = ["hs_section__course__number", "tech_section__course__number"]
     list_filter = ["tech_section__course__calendar__school_year"]
 
 
-class RunPartInline(admin.TabularInline):
+class RunPartInline(ScopedInlineMixin, admin.TabularInline):
     model = RunPart
     extra = 0
     can_delete = False
@@ -46,7 +47,7 @@ def run_exchange_now(modeladmin, request, queryset):
 
 
 @admin.register(ExchangeRun)
-class ExchangeRunAdmin(admin.ModelAdmin):
+class ExchangeRunAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["id", "as_of", "status", "dry_run", "trigger", "started_at", "duration"]
     list_filter = ["status", "dry_run", "trigger"]
     readonly_fields = [
@@ -93,7 +94,7 @@ class ExchangeRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(ExchangeOutcome)
-class ExchangeOutcomeAdmin(admin.ModelAdmin):
+class ExchangeOutcomeAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["run", "tech_school", "flow", "action", "reason", "student", "hs_section"]
     list_filter = ["flow", "action", "reason"]
     raw_id_fields = ["run", "student", "hs_section", "tech_school"]

@@ -3,6 +3,7 @@ ModelForms run ``full_clean()``, the same validation as the services and the API
 
 from django.contrib import admin
 
+from schools.admin_scoping import ScopedAdminMixin, ScopedInlineMixin
 from schools.models import (
     Calendar,
     Course,
@@ -18,27 +19,27 @@ from schools.models import (
 
 
 @admin.register(District)
-class DistrictAdmin(admin.ModelAdmin):
+class DistrictAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "code"]
     search_fields = ["name", "code"]
 
 
 @admin.register(School)
-class SchoolAdmin(admin.ModelAdmin):
+class SchoolAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "code", "district", "kind", "unknown_attendance_sync"]
     list_filter = ["district", "kind", "unknown_attendance_sync"]
     list_select_related = ["district"]
     search_fields = ["name", "code"]
 
 
-class TermInline(admin.TabularInline):
+class TermInline(ScopedInlineMixin, admin.TabularInline):
     model = Term
     extra = 0
     fields = ["seq", "name", "start_date", "end_date"]
 
 
 @admin.register(Calendar)
-class CalendarAdmin(admin.ModelAdmin):
+class CalendarAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "school", "school_year", "start_date", "end_date"]
     list_filter = ["school_year", "school__district", "school"]
     list_select_related = ["school"]
@@ -48,7 +49,7 @@ class CalendarAdmin(admin.ModelAdmin):
 
 
 @admin.register(Term)
-class TermAdmin(admin.ModelAdmin):
+class TermAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "seq", "calendar", "start_date", "end_date"]
     list_filter = ["calendar__school_year", "calendar__school__district", "calendar__school"]
     list_select_related = ["calendar__school"]
@@ -57,7 +58,7 @@ class TermAdmin(admin.ModelAdmin):
 
 
 @admin.register(Course)
-class CourseAdmin(admin.ModelAdmin):
+class CourseAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["number", "name", "calendar", "state_code", "is_kts"]
     list_filter = [
         "is_kts",
@@ -71,7 +72,7 @@ class CourseAdmin(admin.ModelAdmin):
 
 
 @admin.register(Section)
-class SectionAdmin(admin.ModelAdmin):
+class SectionAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["__str__", "course", "number"]
     list_filter = [
         "course__is_kts",
@@ -85,13 +86,13 @@ class SectionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Student)
-class StudentAdmin(admin.ModelAdmin):
+class StudentAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["state_id", "last_name", "first_name", "birth_date"]
     search_fields = ["state_id", "last_name", "first_name"]
 
 
 @admin.register(Enrollment)
-class EnrollmentAdmin(admin.ModelAdmin):
+class EnrollmentAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["student", "calendar", "service_type", "grade_level", "start_date", "end_date"]
     list_filter = [
         "service_type",
@@ -105,7 +106,7 @@ class EnrollmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Roster)
-class RosterAdmin(admin.ModelAdmin):
+class RosterAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["student", "section", "start_date", "end_date"]
     list_filter = [
         "section__course__calendar__school_year",
@@ -118,7 +119,7 @@ class RosterAdmin(admin.ModelAdmin):
 
 
 @admin.register(StaffRole)
-class StaffRoleAdmin(admin.ModelAdmin):
+class StaffRoleAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["user", "role", "district", "school"]
     list_filter = ["role", "district", "school"]
     list_select_related = ["user", "district", "school"]

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
 from schools import access
+from schools.admin_scoping import ScopedAdminMixin
 from schools.login import LimitedAdminAuthenticationForm
 from schools.models import AuditEntry, DisclosureLog, Tombstone
 
@@ -43,7 +44,7 @@ class UserWithTokenAdmin(_base):
     actions = [*(_base.actions or []), issue_api_token]
 
 
-class ReadOnlyScopedAdmin(admin.ModelAdmin):
+class ReadOnlyScopedAdmin(ScopedAdminMixin, admin.ModelAdmin):
     """Read-only; non-superusers see only their district's rows (schools.access scope)."""
 
     def _district_admin(self, request) -> bool:

@@ -7,9 +7,10 @@ grading/services/grades.py; the admin only shows them, so no write skips the rul
 from django.contrib import admin
 
 from grading.models import Grade, GradeHistory
+from schools.admin_scoping import ScopedAdminMixin, ScopedInlineMixin
 
 
-class GradeHistoryInline(admin.TabularInline):
+class GradeHistoryInline(ScopedInlineMixin, admin.TabularInline):
     model = GradeHistory
     extra = 0
     can_delete = False
@@ -34,7 +35,7 @@ class GradeHistoryInline(admin.TabularInline):
 
 
 @admin.register(Grade)
-class GradeAdmin(admin.ModelAdmin):
+class GradeAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = [
         "student",
         "section",

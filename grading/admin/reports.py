@@ -5,10 +5,11 @@ from django.core.exceptions import ValidationError
 
 from grading.models import HonorRollTier, TranscriptLine, TranscriptLineHistory
 from grading.services.transcripts import transcript_line_accept, transcript_line_keep
+from schools.admin_scoping import ScopedAdminMixin, ScopedInlineMixin
 
 
 @admin.register(HonorRollTier)
-class HonorRollTierAdmin(admin.ModelAdmin):
+class HonorRollTierAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "school", "min_gpa", "min_percent"]
     list_filter = ["school"]
     search_fields = ["name", "school__name"]
@@ -19,7 +20,7 @@ class HonorRollTierAdmin(admin.ModelAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
-class TranscriptLineHistoryInline(admin.TabularInline):
+class TranscriptLineHistoryInline(ScopedInlineMixin, admin.TabularInline):
     model = TranscriptLineHistory
     extra = 0
     can_delete = False
@@ -38,7 +39,7 @@ class TranscriptLineHistoryInline(admin.TabularInline):
 
 
 @admin.register(TranscriptLine)
-class TranscriptLineAdmin(admin.ModelAdmin):
+class TranscriptLineAdmin(ScopedAdminMixin, admin.ModelAdmin):
     """Lines are written only by posting (R34); the admin reviews them."""
 
     list_display = [

@@ -18,6 +18,7 @@ from grading.models import (
 )
 from grading.services import setup as services
 from schools.admin import CourseAdmin
+from schools.admin_scoping import ScopedAdminMixin, ScopedInlineMixin
 from schools.models import Course, Term
 
 
@@ -82,7 +83,7 @@ class ScoreRowFormSet(forms.BaseInlineFormSet):
             raise ValidationError(exc.message_dict.get("rows", exc.messages)) from exc
 
 
-class ScoreRowInline(admin.TabularInline):
+class ScoreRowInline(ScopedInlineMixin, admin.TabularInline):
     model = ScoreRow
     formset = ScoreRowFormSet
     extra = 1
@@ -98,7 +99,7 @@ class ScoreRowInline(admin.TabularInline):
 
 
 @admin.register(ScoreGroup)
-class ScoreGroupAdmin(StateRowsReadOnly, admin.ModelAdmin):
+class ScoreGroupAdmin(StateRowsReadOnly, ScopedAdminMixin, admin.ModelAdmin):
     form = StateRowForm
     list_display = ["name", "district", "is_state"]
     list_filter = [("district", admin.EmptyFieldListFilter), "district"]
@@ -136,7 +137,7 @@ class ScoreGroupAdmin(StateRowsReadOnly, admin.ModelAdmin):
 
 
 @admin.register(GradingTask)
-class GradingTaskAdmin(StateRowsReadOnly, admin.ModelAdmin):
+class GradingTaskAdmin(StateRowsReadOnly, ScopedAdminMixin, admin.ModelAdmin):
     form = StateRowForm
     list_display = ["name", "code", "district", "is_cte"]
     list_filter = ["is_cte", ("district", admin.EmptyFieldListFilter), "district"]
@@ -146,7 +147,7 @@ class GradingTaskAdmin(StateRowsReadOnly, admin.ModelAdmin):
 
 
 @admin.register(CreditType)
-class CreditTypeAdmin(StateRowsReadOnly, admin.ModelAdmin):
+class CreditTypeAdmin(StateRowsReadOnly, ScopedAdminMixin, admin.ModelAdmin):
     form = StateRowForm
     list_display = ["name", "district"]
     list_filter = [("district", admin.EmptyFieldListFilter), "district"]
@@ -303,7 +304,7 @@ class CourseTaskFormSet(forms.BaseInlineFormSet):
         return self.new_objects + [o for o, _ in self.changed_objects]
 
 
-class CourseTaskInline(admin.StackedInline):
+class CourseTaskInline(ScopedInlineMixin, admin.StackedInline):
     model = CourseGradingTask
     form = CourseTaskForm
     formset = CourseTaskFormSet
@@ -337,7 +338,7 @@ class CourseWithTasksAdmin(CourseAdmin):
 
 
 @admin.register(CourseGradingTask)
-class CourseGradingTaskAdmin(admin.ModelAdmin):
+class CourseGradingTaskAdmin(ScopedAdminMixin, admin.ModelAdmin):
     """A list of every course task; add and edit them on the course page."""
 
     form = CourseTaskForm
@@ -415,7 +416,7 @@ class GradingWindowForm(forms.ModelForm):
 
 
 @admin.register(GradingWindow)
-class GradingWindowAdmin(admin.ModelAdmin):
+class GradingWindowAdmin(ScopedAdminMixin, admin.ModelAdmin):
     form = GradingWindowForm
     list_display = ["term", "school", "opens_on", "closes_on", "applied_at"]
     list_filter = ["term__calendar__school_year", "school__district", "school"]

@@ -111,11 +111,14 @@ def test_r4_admin_cte_rows_read_only_and_state_rows_for_superusers_only(admin_cl
     )
     task.refresh_from_db()
     assert task.name == "CTE Term Grade"
-    # a staff user with full model permissions still cannot change a state credit type
+    # a district admin (staff, full model permissions) still cannot change a state credit type
     from django.contrib.auth.models import Permission
+
+    from schools.models import StaffRole
 
     staff = UserFactory(is_staff=True)
     staff.user_permissions.set(Permission.objects.filter(content_type__app_label="grading"))
+    StaffRole.objects.create(user=staff, role="district_admin", district=DistrictFactory())
     client.force_login(staff)
     state_ct = CreditTypeFactory(name="State CT")
     client.post(reverse("admin:grading_credittype_change", args=[state_ct.pk]), {"name": "Mine"})

@@ -1,0 +1,368 @@
+"""The Django admin under the same roles as the API and the pages (R36) and without student
+names in its change log (R37).
+
+Every ModelAdmin of the setup and operational models takes ``ScopedAdminMixin`` (placed just
+before ``admin.ModelAdmin``); inlines take ``ScopedInlineMixin``. A superuser (the state
+admin) is untouched. For any other staff user, ``schools.access`` decides everything:
+
+* view / module: the model's ``REGISTRY`` rule lets one of the user's roles read it;
+* add / change / delete: the ``WRITES`` table (``may`` for the page, ``can_write`` for a row);
+* the change list, the change page and autocomplete answers: ``scope_queryset``; foreign-key
+  and many-to-many choices: ``fk_queryset`` (state rows stay selectable where the API allows
+  them, e.g. CTE tasks, CTE Numeric, state credit types);
+* a save that would put the row outside the user's write scope is refused with a form error;
+* inlines follow their parent: visible with it, editable when the parent is.
+
+R37: admin log entries of models that carry student data say ``"<Model> #<pk>"`` instead of
+``str(obj)`` (which holds the student's name), in ``object_repr`` and in the change message.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
+from django.contrib.admin.utils import NotRelationField, get_fields_from_path
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
+from django.db import DatabaseError, transaction
+
+from schools import access
+
+# Models whose str() names a student (R37). Any model with a foreign key to Student counts too.
+STUDENT_DATA = frozenset(
+    {
+        "schools.Student",
+        "schools.Enrollment",
+        "schools.Roster",
+        "grading.Grade",
+        "grading.GradeHistory",
+        "grading.TranscriptLine",
+        "grading.TranscriptLineHistory",
+        "attendance.Attendance",
+        "exchange.ExchangeOutcome",
+    }
+)
+
+# Admin actions and the WRITES action each needs; any other custom action needs "update".
+ACTION_RIGHTS = {
+    "apply_now": "apply",
+    "accept_new_value": "review",
+    "keep_posted_value": "review",
+    "run_exchange_now": "create",
+}
+
+OUT_OF_SCOPE = (
+    "You may only save records of your own district or school: pick a school, calendar, "
+    "course or section you manage."
+)
+
+
+def carries_student_data(model) -> bool:
+    if model._meta.label in STUDENT_DATA:
+        return True
+    return any(
+        f.is_relation
+        and f.concrete
+        and f.related_model
+        and f.related_model._meta.label == "schools.Student"
+        for f in model._meta.get_fields()
+    )
+
+
+def log_repr(obj) -> str:
+    """What the admin log says about ``obj``: its str(), or ``"<Model> #<pk>"`` (R37)."""
+    if carries_student_data(type(obj)):
+        return f"{type(obj)._meta.object_name} #{obj.pk}"
+    return str(obj)[:200]
+
+
+def _limited(user) -> bool:
+    """True for staff who are not the state admin: schools.access decides for them."""
+    return not access.is_state_admin(user)
+
+
+def _scoped_choices(user, owner_model, db_field, queryset):
+    if queryset is None:
+        queryset = db_field.remote_field.model._default_manager.all()
+    return access.fk_queryset(user, owner_model, db_field.name, queryset)
+
+
+class _Probe(Exception):
+    def __init__(self, ok: bool):
+        self.ok = ok
+
+
+def _lands_in_scope(user, instance, *, adding: bool) -> bool:
+    """Save ``instance`` in a savepoint, ask ``can_write``, roll back (the real save follows)."""
+    action = "create" if adding else "update"
+    try:
+        with transaction.atomic():
+            instance.save()
+            raise _Probe(access.can_write(user, instance, action))
+    except _Probe as probe:
+        return probe.ok
+    except DatabaseError:
+        return True  # the real save reports it; save_model re-checks the scope
+    finally:
+        if adding:
+            instance.pk = None
+            instance._state.adding = True
+
+
+class ScopeCheckedForm:
+    """Form mixin: refuse, as a form error, a row that would land outside the write scope."""
+
+    scope_user = None
+
+    def _post_clean(self):
+        super()._post_clean()
+        if self._errors or self.scope_user is None:
+            return
+        adding = self.instance._state.adding
+        if not _lands_in_scope(self.scope_user, self.instance, adding=adding):
+            self.add_error(None, ValidationError(OUT_OF_SCOPE, code="out_of_scope"))
+
+
+class ScopedRelatedFieldListFilter(admin.RelatedFieldListFilter):
+    """A related-field filter offering only the records the user may see."""
+
+    def field_choices(self, field, request, model_admin):
+        queryset = access.scope_queryset(request.user, field.related_model._default_manager.all())
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        if ordering:
+            queryset = queryset.order_by(*ordering)
+        return [(obj.pk, str(obj)) for obj in queryset]
+
+
+class ScopedAdminMixin:
+    """R36/R37 for a ModelAdmin; see the module docstring."""
+
+    def _label(self) -> str:
+        return self.model._meta.label
+
+    def _may_read(self, request) -> bool:
+        rule = access.REGISTRY.get(self._label())
+        return rule is not None and access.read_q(request.user, rule) is not None
+
+    # --- permissions ----------------------------------------------------------------------
+
+    def has_module_permission(self, request):
+        if not _limited(request.user):
+            return super().has_module_permission(request)
+        return self._may_read(request)
+
+    def has_view_permission(self, request, obj=None):
+        if not _limited(request.user):
+            return super().has_view_permission(request, obj)
+        return self._may_read(request)
+
+    def _may_write(self, request, action: str, obj=None) -> bool:
+        if obj is None:
+            return access.may(request.user, self._label(), action)
+        return access.can_write(request.user, obj, action)
+
+    def has_add_permission(self, request):
+        if not _limited(request.user):
+            return super().has_add_permission(request)
+        return self._may_write(request, "create")
+
+    def has_change_permission(self, request, obj=None):
+        if not _limited(request.user):
+            return super().has_change_permission(request, obj)
+        return self._may_write(request, "update", obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if not _limited(request.user):
+            return super().has_delete_permission(request, obj)
+        return self._may_write(request, "delete", obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not _limited(request.user):
+            return actions
+        return {
+            name: action
+            for name, action in actions.items()
+            if name == "delete_selected"
+            or access.may(request.user, self._label(), ACTION_RIGHTS.get(name, "update"))
+        }
+
+    # --- what the user sees ---------------------------------------------------------------
+
+    def get_queryset(self, request):
+        return access.scope_queryset(request.user, super().get_queryset(request))
+
+    def get_search_results(self, request, queryset, search_term):
+        if _limited(request.user):
+            queryset = self._autocomplete_choices(request) or access.scope_queryset(
+                request.user, queryset
+            )
+        return super().get_search_results(request, queryset, search_term)
+
+    def _autocomplete_choices(self, request):
+        """For an autocomplete widget: what the source field may point at (fk_queryset)."""
+        match = getattr(request, "resolver_match", None)
+        if match is None or match.url_name != "autocomplete":
+            return None
+        try:
+            from django.apps import apps
+
+            source = apps.get_model(request.GET["app_label"], request.GET["model_name"])
+            field = source._meta.get_field(request.GET["field_name"])
+        except (KeyError, LookupError, FieldDoesNotExist):
+            return None
+        if field.related_model is not self.model:
+            return None
+        base = self.model._default_manager.complex_filter(field.get_limit_choices_to())
+        return access.fk_queryset(request.user, source, field.name, base)
+
+    def get_list_filter(self, request):
+        filters = super().get_list_filter(request)
+        if not _limited(request.user):
+            return filters
+        scoped = []
+        for entry in filters:
+            if isinstance(entry, str):
+                try:
+                    field = get_fields_from_path(self.model, entry)[-1]
+                except (FieldDoesNotExist, NotRelationField):
+                    field = None
+                if field is not None and field.is_relation and field.related_model is not None:
+                    entry = (entry, ScopedRelatedFieldListFilter)
+            scoped.append(entry)
+        return scoped
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if _limited(request.user):
+            queryset = kwargs.get("queryset")
+            if queryset is None:
+                queryset = self.get_field_queryset(kwargs.get("using"), db_field, request)
+            kwargs["queryset"] = _scoped_choices(request.user, self.model, db_field, queryset)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if _limited(request.user):
+            queryset = kwargs.get("queryset")
+            if queryset is None:
+                queryset = self.get_field_queryset(kwargs.get("using"), db_field, request)
+            kwargs["queryset"] = _scoped_choices(request.user, self.model, db_field, queryset)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    # --- saving ---------------------------------------------------------------------------
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if not _limited(request.user):
+            return form
+        return type(form.__name__, (ScopeCheckedForm, form), {"scope_user": request.user})
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # Backstop for forms that skip the check: the change view's transaction rolls back.
+        if _limited(request.user) and not access.can_write(
+            request.user, obj, "update" if change else "create"
+        ):
+            raise PermissionDenied(OUT_OF_SCOPE)
+
+    # --- R37: the admin change log --------------------------------------------------------
+
+    def _log(self, request, objs, flag, message="", *, single=False):
+        if isinstance(message, list):
+            import json
+
+            message = json.dumps(message)
+        entries = [
+            LogEntry(
+                user_id=request.user.pk,
+                content_type_id=ContentType.objects.get_for_model(obj, for_concrete_model=False).pk,
+                object_id=obj.pk,
+                object_repr=log_repr(obj),
+                action_flag=flag,
+                change_message=message,
+            )
+            for obj in objs
+        ]
+        if single and len(entries) == 1:
+            entries[0].save()
+            return entries[0]
+        return LogEntry.objects.bulk_create(entries)
+
+    def log_addition(self, request, obj, message):
+        return self._log(request, [obj], ADDITION, message, single=True)
+
+    def log_change(self, request, obj, message):
+        return self._log(request, [obj], CHANGE, message, single=True)
+
+    def log_deletions(self, request, queryset):
+        return self._log(request, list(queryset), DELETION)
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        message = super().construct_change_message(request, form, formsets, add)
+        # Inline rows are named in the message too: use the same neutral repr (R37).
+        reprs = []
+        for formset in formsets or ():
+            reprs += [log_repr(o) for o in formset.new_objects]
+            reprs += [log_repr(o) for o, _ in formset.changed_objects]
+            reprs += [log_repr(o) for o in formset.deleted_objects]
+        inline_parts = [
+            part
+            for entry in message
+            for part in entry.values()
+            if isinstance(part, dict) and "object" in part
+        ]
+        for part, text in zip(inline_parts, reprs, strict=False):
+            part["object"] = text
+        return message
+
+
+class ScopedInlineMixin:
+    """Inlines follow their parent (R36): seen with it, added/changed/deleted when the parent
+    may be changed (or added, on the add page); choices scoped like the parent's."""
+
+    def _parent_admin(self):
+        return self.admin_site._registry.get(self.parent_model)
+
+    def has_view_permission(self, request, obj=None):
+        if not _limited(request.user):
+            return super().has_view_permission(request, obj)
+        parent = self._parent_admin()
+        return parent is not None and parent.has_view_permission(request, obj)
+
+    def _parent_writable(self, request, obj) -> bool:
+        parent = self._parent_admin()
+        if parent is None:
+            return False
+        if obj is None:
+            return parent.has_add_permission(request)
+        return parent.has_change_permission(request, obj)
+
+    def has_add_permission(self, request, obj):
+        if not _limited(request.user):
+            return super().has_add_permission(request, obj)
+        return self._parent_writable(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        if not _limited(request.user):
+            return super().has_change_permission(request, obj)
+        return self._parent_writable(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if not _limited(request.user):
+            return super().has_delete_permission(request, obj)
+        return self._parent_writable(request, obj)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if _limited(request.user):
+            queryset = kwargs.get("queryset")
+            if queryset is None:
+                queryset = self.get_field_queryset(kwargs.get("using"), db_field, request)
+            kwargs["queryset"] = _scoped_choices(request.user, self.model, db_field, queryset)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if _limited(request.user):
+            queryset = kwargs.get("queryset")
+            if queryset is None:
+                queryset = self.get_field_queryset(kwargs.get("using"), db_field, request)
+            kwargs["queryset"] = _scoped_choices(request.user, self.model, db_field, queryset)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
