@@ -1,5 +1,5 @@
-"""An admin sets up a KTS course's grading tasks in /admin/ and sees each error next to the
-field to fix (R8, R9)."""
+"""A district admin sets up a KTS course's grading tasks in /admin/ and sees each error next
+to the field to fix (R8, R9), with no more rights than their role gives (R36)."""
 
 from decimal import Decimal
 
@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from grading.models import CTE_FINAL, CTE_TERM, CourseGradingTask
+from schools.models import StaffRole
 from tests.browser.conftest import log_in
 from tests.factories import (
     CalendarFactory,
@@ -30,11 +31,13 @@ def _inline(page, course_task):
 
 
 def test_r8_r9_admin_shows_setup_errors_next_to_the_field_then_saves_the_fix(page):
-    # given a correctly set-up KTS course at a HS (Term GPA on CTE Term Grade)
+    # given a correctly set-up KTS course at a HS (Term GPA on CTE Term Grade) and the admin of
+    # its district: staff with a district admin role, no superuser, no model permissions (R36)
     admin = UserFactory(
-        username="stateadmin", first_name="Sam", last_name="State", is_staff=True, is_superuser=True
+        username="districtadmin", first_name="Dana", last_name="District", is_staff=True
     )
     school = SchoolFactory(name="Central High")
+    StaffRole.objects.create(user=admin, role="district_admin", district=school.district)
     calendar = CalendarFactory(school=school)
     q1, *_ = quarters(calendar)
     course = CourseFactory(calendar=calendar, is_kts=True, number="CTE1", name="Welding I")
