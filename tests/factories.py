@@ -38,10 +38,11 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
+        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda o: f"{o.username}@example.org")
-    password = factory.PostGenerationMethodCall("set_password", "pw-for-tests-1")
+    password = factory.django.Password("pw-for-tests-1")
 
 
 class DistrictFactory(factory.django.DjangoModelFactory):
@@ -97,6 +98,7 @@ class CourseFactory(factory.django.DjangoModelFactory):
 class SectionFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Section
+        skip_postgeneration_save = True
 
     course = factory.SubFactory(CourseFactory)
     number = factory.Sequence(lambda n: f"{n + 1}")
