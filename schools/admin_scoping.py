@@ -22,9 +22,11 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.admin.utils import NotRelationField, get_fields_from_path
+from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import DatabaseError, transaction
+from django.db.models import Q
 
 from schools import access
 
@@ -84,7 +86,20 @@ def _limited(user) -> bool:
 def _scoped_choices(user, owner_model, db_field, queryset):
     if queryset is None:
         queryset = db_field.remote_field.model._default_manager.all()
+    if queryset.model is get_user_model():
+        return _user_choices(user, owner_model, queryset)
     return access.fk_queryset(user, owner_model, db_field.name, queryset)
+
+
+def _user_choices(user, owner_model, queryset):
+    """People a non-state admin may pick (a section's teachers, a staff role's user): those
+    holding a role in the admin's scope; for a new staff role also people with no role yet."""
+    from schools.models import StaffRole
+
+    in_scope = Q(pk__in=access.scope_queryset(user, StaffRole.objects.all()).values("user_id"))
+    if owner_model is StaffRole:
+        in_scope |= ~Q(pk__in=StaffRole.objects.values("user_id"))
+    return queryset.filter(in_scope)
 
 
 class _Probe(Exception):
@@ -215,6 +230,18 @@ class ScopedAdminMixin:
             return None
         base = self.model._default_manager.complex_filter(field.get_limit_choices_to())
         return access.fk_queryset(request.user, source, field.name, base)
+
+    def get_autocomplete_fields(self, request):
+        # An autocomplete needs the target's admin (e.g. users): without it, a plain select.
+        fields = super().get_autocomplete_fields(request)
+        if not _limited(request.user):
+            return fields
+        return [name for name in fields if self._may_autocomplete(request, name)]
+
+    def _may_autocomplete(self, request, name: str) -> bool:
+        related = self.model._meta.get_field(name).related_model
+        related_admin = self.admin_site._registry.get(related)
+        return related_admin is not None and related_admin.has_view_permission(request)
 
     def get_list_filter(self, request):
         filters = super().get_list_filter(request)

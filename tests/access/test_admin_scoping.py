@@ -378,3 +378,23 @@ def test_r37_superuser_admin_log_holds_no_student_names_but_setup_names_stay(adm
     assert deleted.object_repr == f"Student #{student.pk}"
     course_entry = LogEntry.objects.get(content_type__model="course")
     assert "Renamed" in course_entry.object_repr
+
+
+def test_r36_district_admin_picks_teachers_and_role_holders_of_own_district_only(client, w):
+    # given teachers at A1 and B1 and a new user with no role yet
+    teacher_a = _staff("teach_a", ("teacher", w.a1.school))
+    teacher_b = _staff("teach_b", ("teacher", w.b1.school))
+    newcomer = UserFactory(username="newcomer")
+    client.force_login(_staff("da", ("district_admin", w.a)))
+
+    # when they open the add pages of a section and of a staff role
+    section_form = client.get(reverse("admin:schools_section_add")).context["adminform"].form
+    role_form = client.get(reverse("admin:schools_staffrole_add")).context["adminform"].form
+
+    # then the teachers offered hold a role in district A; a staff role may also go to the
+    # newcomer; nobody of district B is offered
+    teachers = set(section_form.fields["teachers"].queryset)
+    assert teacher_a in teachers and teacher_b not in teachers and newcomer not in teachers
+    people = set(role_form.fields["user"].queryset)
+    assert {teacher_a, newcomer} <= people and teacher_b not in people
+    assert set(role_form.fields["school"].queryset) == {w.a1.school, w.a2.school}
