@@ -100,12 +100,12 @@ def test_r26_constant_query_count_at_two_sizes(world, django_assert_max_num_quer
     # given
     for s in world.students:
         mark(world, s, "P")
-    with django_assert_max_num_queries(2):
+    with django_assert_max_num_queries(5):
         small = tech_attendance_report(school=world.hs, start=MONDAY, end=TUESDAY)
     for _ in range(12):
         mark(world, add_student(world), "UNK", day=TUESDAY)
     # when
-    with django_assert_max_num_queries(2):
+    with django_assert_max_num_queries(5):
         large = tech_attendance_report(school=world.hs, start=MONDAY, end=TUESDAY)
     # then
     assert len(small) == 3 and len(large) == 15
@@ -227,13 +227,13 @@ def test_r26_api_query_count_is_constant_at_two_sizes(api, world, django_assert_
     for s in world.students:
         mark(world, s, "P")
     params = {"school": world.hs.pk, "start": MONDAY, "end": TUESDAY}
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(9):
         small = api.get(URL, params)
     for _ in range(10):
         mark(world, add_student(world), "UNK", day=TUESDAY)
     mark(world, world.students[0], "AU", section=section2, school=tech2)
     # when
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(9):
         large = api.get(URL, params)
     # then
     assert len(small.json()) == 3 and len(large.json()) == 14
