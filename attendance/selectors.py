@@ -85,6 +85,8 @@ def tech_attendance_report(
     )
     if status or excuse:
         records = records.filter(code_id__in=list(codes))
+    # No ORDER BY: the model's default ordering would join and sort by names in SQL.
+    records = records.order_by()
     found = []
     for date, student_id, section_id, code_id in records.values_list(
         "date", "student_id", "section_id", "code_id"
