@@ -1,8 +1,6 @@
 """Pages of the exchange: runs dashboard, a run's skipped outcomes, readiness (R28, R29, R38).
 Thin: reads come from ``exchange.selectors``, writes from ``exchange.services``."""
 
-import json
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import user_passes_test
@@ -42,7 +40,7 @@ def dashboard(request):
         "exchange/dashboard.html",
         {
             "runs": runs,
-            "chart_json": json.dumps(chart),
+            "chart": chart,
             "flows": ["enrollments", "grades", "attendance"],
         },
     )

@@ -1,5 +1,7 @@
 """Exchange pages: runs dashboard, a run's skipped outcomes, readiness (R29, R38, R39)."""
 
+import json
+
 from exchange.models import ExchangeRun
 from exchange.services import exchange_run
 from tests.exchange.conftest import AS_OF
@@ -16,6 +18,19 @@ def test_r29_dashboard_lists_runs_with_counts(admin_client_su, world):
     assert res.status_code == 200
     html = res.content.decode()
     assert f"/exchange/runs/{run.pk}/" in html and "added 1" in html and "<canvas" in html
+    # the chart's data is a JSON list of runs, not a JSON string holding one
+    chart = json.loads(
+        html.split('id="chart-data" type="application/json">')[1].split("</script>")[0]
+    )
+    added = sum(flow.get("added", 0) for flow in run.counts.values())
+    assert added > 0
+    assert chart == [
+        {
+            "id": run.pk,
+            "label": str(run.as_of),
+            "counts": {"added": added, "updated": 0, "skipped": 0, "ended": 0},
+        }
+    ]
 
 
 def test_r39_run_now_button_starts_a_dry_run(admin_client_su, world, sync_q):
