@@ -155,6 +155,6 @@ def runs_for_dashboard(*, limit: int = 30) -> list[ExchangeRun]:
 def skipped_outcomes(*, run: ExchangeRun):
     return (
         ExchangeOutcome.objects.filter(run=run, action="skipped")
-        .select_related("tech_school")
+        .select_related("tech_school", "student", "hs_section__course")
         .order_by("flow", "reason", "id")
     )
