@@ -39,16 +39,19 @@ def sync_enrollments(
     )
     if not links:
         return []
+    # Tuples, not values() dicts: tens of thousands of rows a night, most of them unchanged.
     hs_rosters = list(
         Roster.objects.filter(section_id__in=list(links))
         .order_by("start_date", "id")
-        .values("id", "student_id", "section_id", "start_date", "end_date")
+        .values_list("id", "student_id", "section_id", "start_date", "end_date")
     )
     tech_rosters = {
-        (r["student_id"], r["section_id"], r["start_date"]): r
-        for r in Roster.objects.filter(section_id__in=set(links.values()))
+        (student_id, section_id, start): (roster_id, end)
+        for roster_id, student_id, section_id, start, end in Roster.objects.filter(
+            section_id__in=set(links.values())
+        )
         .order_by()
-        .values("id", "student_id", "section_id", "start_date", "end_date")
+        .values_list("id", "student_id", "section_id", "start_date", "end_date")
     }
     enrolled = set(
         Enrollment.objects.filter(calendar=calendar).order_by().values_list("student_id", flat=True)
@@ -59,51 +62,66 @@ def sync_enrollments(
     new_rosters: list[tuple[dict, Roster]] = []
     changed: list[Roster] = []
     seen: set[tuple] = set()
-    for hs in hs_rosters:
-        tech_section_id = links[hs["section_id"]]
-        key = (hs["student_id"], tech_section_id, hs["start_date"])
+    flow = Flow.ENROLLMENTS
+    for hs_roster_id, student_id, hs_section_id, start, end in hs_rosters:
+        tech_section_id = links[hs_section_id]
+        key = (student_id, tech_section_id, start)
         if key in seen:  # the same student in two HS sections linked to one tech section
             continue
         seen.add(key)
-        common = {
-            "student_id": hs["student_id"],
-            "hs_section_id": hs["section_id"],
-            "source_id": hs["id"],
-        }
         existing = tech_rosters.get(key)
         if existing is None:
-            if hs["student_id"] not in enrolled and hs["student_id"] not in new_enrollments:
-                new_enrollments[hs["student_id"]] = Enrollment(
-                    student_id=hs["student_id"],
+            if student_id not in enrolled and student_id not in new_enrollments:
+                new_enrollments[student_id] = Enrollment(
+                    student_id=student_id,
                     calendar=calendar,
                     school_year=school_year,  # bulk_create skips save(), which derives it
                     service_type=ServiceType.SECONDARY,
-                    start_date=hs["start_date"],
+                    start_date=start,
                 )
             roster = Roster(
-                student_id=hs["student_id"],
+                student_id=student_id,
                 section_id=tech_section_id,
-                start_date=hs["start_date"],
-                end_date=hs["end_date"],
+                start_date=start,
+                end_date=end,
             )
-            o = outcome(Flow.ENROLLMENTS, Action.ADDED, **common, message="Tech roster added.")
+            o = outcome(
+                flow,
+                Action.ADDED,
+                student_id=student_id,
+                hs_section_id=hs_section_id,
+                source_id=hs_roster_id,
+                message="Tech roster added.",
+            )
             new_rosters.append((o, roster))
             outcomes.append(o)
-        elif existing["end_date"] != hs["end_date"]:
-            action = Action.ENDED if hs["end_date"] else Action.UPDATED
-            changed.append(Roster(id=existing["id"], end_date=hs["end_date"]))
+            continue
+        tech_roster_id, tech_end = existing
+        if tech_end != end:
+            changed.append(Roster(id=tech_roster_id, end_date=end))
             outcomes.append(
                 outcome(
-                    Flow.ENROLLMENTS,
-                    action,
-                    **common,
-                    target_id=existing["id"],
-                    message=f"Tech roster end date set to {hs['end_date'] or 'open'}.",
+                    flow,
+                    Action.ENDED if end else Action.UPDATED,
+                    student_id=student_id,
+                    hs_section_id=hs_section_id,
+                    source_id=hs_roster_id,
+                    target_id=tech_roster_id,
+                    message=f"Tech roster end date set to {end or 'open'}.",
                 )
             )
-        else:
+        else:  # the common case on a quiet night: the same dict outcome() builds, inline
             outcomes.append(
-                outcome(Flow.ENROLLMENTS, Action.UNCHANGED, **common, target_id=existing["id"])
+                {
+                    "flow": flow,
+                    "action": Action.UNCHANGED,
+                    "reason": "",
+                    "student_id": student_id,
+                    "hs_section_id": hs_section_id,
+                    "source_id": hs_roster_id,
+                    "target_id": tech_roster_id,
+                    "message": "",
+                }
             )
 
     if not dry_run:

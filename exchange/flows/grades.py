@@ -12,6 +12,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import FilteredRelation, Q
 from django.utils import timezone
 
 from exchange import bulk
@@ -20,14 +21,14 @@ from exchange.models import Action, Flow, KtsLink, Reason
 from grading.models import (
     CTE_CODES,
     CourseGradingTask,
-    CourseTaskTerm,
     Grade,
     GradeHistory,
     GradeSource,
+    GradingTask,
     ScoreRow,
 )
 from grading.scoring import row_for_percent, rows_of
-from schools.models import Roster
+from schools.models import Roster, Term
 
 FIX = {
     Reason.NOT_ROSTERED: "Roster the student in the linked HS section, or remove the KTS link.",
@@ -62,47 +63,66 @@ def sync_grades(
         return []
 
     hs_ids = [hs_id for pairs in links.values() for hs_id, _ in pairs]
+    # The CTE tasks' ids up front: filtering the big reads on a join to the task table
+    # plans a nested loop per grade row.
+    cte_tasks = list(
+        GradingTask.objects.filter(code__in=CTE_CODES).order_by().values_list("id", flat=True)
+    )
     # Small id lists (one school's linked sections) keep every read on an index, and
     # order_by() drops the models' default orderings, which would join half the schema.
+    # Tuples, not values() dicts: a quiet night reads tens of thousands of unchanged rows.
     tech_grades = list(
-        Grade.objects.filter(section_id__in=list(links), grading_task__code__in=CTE_CODES)
+        Grade.objects.filter(section_id__in=list(links), grading_task_id__in=cte_tasks)
         .order_by("id")
         .values_list(
             "id",
             "student_id",
             "section_id",
             "grading_task_id",
+            "term_id",
             "percent",
-            "term__start_date",
-            "term__end_date",
         )
     )
-    rosters: dict[tuple[int, int], list[tuple]] = defaultdict(list)
+    # The tech terms' dates from the few terms themselves, not joined onto every grade row.
+    tech_terms = {
+        term_id: (start, end)
+        for term_id, start, end in Term.objects.filter(pk__in={g[4] for g in tech_grades})
+        .order_by()
+        .values_list("id", "start_date", "end_date")
+    }
+    # The per-record lookups below go by student id within one HS section (or HS grade
+    # key): an int key hashes faster than a tuple built per record.
+    rosters: dict[int, dict[int, list[tuple]]] = defaultdict(dict)
     for student_id, section_id, start, end in (
         Roster.objects.filter(section_id__in=hs_ids)
         .order_by()
         .values_list("student_id", "section_id", "start_date", "end_date")
     ):
-        rosters[(student_id, section_id)].append((start, end))
+        rosters[section_id].setdefault(student_id, []).append((start, end))
 
-    course_tasks = {
-        (course_id, task_id): (ct_id, group_id)
-        for ct_id, course_id, task_id, group_id in CourseGradingTask.objects.filter(
-            grading_task__code__in=CTE_CODES,
+    # The HS courses' CTE tasks, each with its active term (none: NULLs) in one query.
+    course_tasks: dict[tuple[int, int], tuple[int, int]] = {}
+    active: dict[int, list[tuple[int, dt.date, dt.date]]] = defaultdict(list)
+    for ct_id, course_id, task_id, group_id, term_id, start, end in (
+        CourseGradingTask.objects.filter(
+            grading_task_id__in=cte_tasks,
             course_id__in={course_id for pairs in links.values() for _, course_id in pairs},
         )
+        .annotate(active_term=FilteredRelation("mask", condition=Q(mask__active=True)))
         .order_by()
-        .values_list("id", "course_id", "grading_task_id", "score_group_id")
-    }
-    active: dict[int, list[tuple[int, dt.date, dt.date]]] = defaultdict(list)
-    for ct_id, term_id, start, end in (
-        CourseTaskTerm.objects.filter(
-            course_task_id__in=[v[0] for v in course_tasks.values()], active=True
+        .values_list(
+            "id",
+            "course_id",
+            "grading_task_id",
+            "score_group_id",
+            "active_term__term_id",
+            "active_term__term__start_date",
+            "active_term__term__end_date",
         )
-        .order_by()
-        .values_list("course_task_id", "term_id", "term__start_date", "term__end_date")
     ):
-        active[ct_id].append((term_id, start, end))
+        course_tasks[(course_id, task_id)] = (ct_id, group_id)
+        if term_id is not None:
+            active[ct_id].append((term_id, start, end))
     groups = {group_id for _, group_id in course_tasks.values()}
     score_rows: dict[int, list] = defaultdict(list)
     for row in (
@@ -112,86 +132,91 @@ def sync_grades(
     ):
         score_rows[row["group_id"]].append(row)
     rows_by_group = {g: rows_of(rows) for g, rows in score_rows.items()}
-    existing = {
-        (g["student_id"], g["section_id"], g["grading_task_id"], g["term_id"]): g
-        for g in Grade.objects.filter(
-            grading_task__code__in=CTE_CODES,
+    existing: dict[tuple[int, int, int], dict[int, tuple]] = defaultdict(dict)
+    for grade_id, student_id, section_id, task_id, term_id, percent, score in (
+        Grade.objects.filter(
+            grading_task_id__in=cte_tasks,
             term_id__in=[t[0] for terms in active.values() for t in terms],
             section_id__in=hs_ids,
         )
         .order_by()
-        .values(
-            "id",
-            "student_id",
-            "section_id",
-            "grading_task_id",
-            "term_id",
-            "percent",
-            "score",
+        .values_list(
+            "id", "student_id", "section_id", "grading_task_id", "term_id", "percent", "score"
         )
-    }
+    ):
+        existing[(section_id, task_id, term_id)][student_id] = (grade_id, percent, score)
 
-    def setup_for(hs_id: int, course_id: int, task_id: int, t_start, t_end):
-        """The HS side of (HS section, task, tech term): a skip reason, or (Th, rows)."""
+    targets: dict[tuple[int, int, int], set[int]] = defaultdict(set)  # students written
+    score_cache: dict[int, dict] = defaultdict(dict)  # score group -> percent -> row
+
+    def candidate(hs_id: int, course_id: int, task_id: int, t_start, t_end) -> tuple:
+        """The HS side of (HS section, task, tech term): its rosters by student, then a
+        skip reason, or the HS active term and what deciding a grade there needs."""
+        section_rosters = rosters.get(hs_id, {})
         ct = course_tasks.get((course_id, task_id))
         if ct is None:
-            return Reason.NO_HS_TASK
+            return hs_id, section_rosters, Reason.NO_HS_TASK
         terms = active.get(ct[0], [])
         if len(terms) != 1:
-            return Reason.NO_ACTIVE_TERM
+            return hs_id, section_rosters, Reason.NO_ACTIVE_TERM
         term_id, h_start, h_end = terms[0]
         if not (t_start <= h_start and h_end <= t_end):
-            return Reason.TERM_OUT_OF_RANGE
-        return term_id, h_start, h_end, rows_by_group.get(ct[1], [])
+            return hs_id, section_rosters, Reason.TERM_OUT_OF_RANGE
+        key = (hs_id, task_id, term_id)
+        return (
+            hs_id,
+            section_rosters,
+            "",
+            term_id,
+            h_start,
+            h_end,
+            rows_by_group.get(ct[1], []),
+            score_cache[ct[1]],
+            existing.get(key, {}),
+            targets[key],
+        )
 
-    # Many grades share one HS setup and one percent: decide each once.
-    setups: dict[tuple, Any] = {}
-    scores: dict[tuple, Any] = {}
+    # Many grades share one tech section, task and term: find their HS sections and decide
+    # each HS setup once; many share one percent on a score group: translate it once.
+    candidates: dict[tuple[int, int, int], list[tuple]] = {}
     outcomes: list[dict[str, Any]] = []
-    writes: list[tuple[dict, Grade, dict | None]] = []  # (outcome, new grade, old values)
-    targets: set[tuple] = set()
-    grades_flow, skipped = Flow.GRADES, Action.SKIPPED
-    for grade_id, student_id, tech_section_id, task_id, percent, t_start, t_end in tech_grades:
-        rostered = [
-            (hs_id, course_id)
-            for hs_id, course_id in links[tech_section_id]
-            if (student_id, hs_id) in rosters
-        ]
-        if not rostered:
-            outcomes.append(
-                outcome(
-                    grades_flow,
-                    skipped,
-                    reason=Reason.NOT_ROSTERED,
-                    student_id=student_id,
-                    source_id=grade_id,
-                    message=FIX[Reason.NOT_ROSTERED],
-                )
-            )
-            continue
-        for hs_id, course_id in rostered:
-            setup_key = (hs_id, course_id, task_id, t_start, t_end)
-            setup = setups.get(setup_key)
-            if setup is None:
-                setup = setups[setup_key] = setup_for(*setup_key)
-            reason = message = ""
-            if isinstance(setup, str):
-                reason = setup
-            else:
-                term_id, h_start, h_end, rows = setup
-                in_term = False
-                for start, end in rosters[(student_id, hs_id)]:
+    writes: list[tuple[dict, Grade, tuple | None]] = []  # (outcome, new grade, old values)
+    grades_flow, skipped, unchanged = Flow.GRADES, Action.SKIPPED, Action.UNCHANGED
+    for (
+        grade_id,
+        student_id,
+        tech_section_id,
+        task_id,
+        tech_term_id,
+        percent,
+    ) in tech_grades:
+        group_key = (tech_section_id, task_id, tech_term_id)
+        cands = candidates.get(group_key)
+        if cands is None:
+            t_start, t_end = tech_terms[tech_term_id]
+            cands = candidates[group_key] = [
+                candidate(hs_id, course_id, task_id, t_start, t_end)
+                for hs_id, course_id in links[tech_section_id]
+            ]
+        rostered = False
+        for cand in cands:
+            spans = cand[1].get(student_id)
+            if spans is None:
+                continue
+            rostered = True
+            hs_id, reason, message = cand[0], cand[2], ""
+            if not reason:
+                _, _, _, term_id, h_start, h_end, rows, by_percent, olds, written = cand
+                for start, end in spans:
                     if start <= h_end and (end is None or end >= h_start):
-                        in_term = True  # rostered during the HS active term
-                        break
-                if not in_term:
+                        break  # rostered during the HS active term
+                else:
                     reason = Reason.NOT_ROSTERED
                     message = "The student's HS roster does not cover the HS active term; "
-                else:
-                    score_key = (id(rows), percent)
-                    row = scores.get(score_key, False)
+                if not reason:
+                    row = by_percent.get(percent, False)
                     if row is False:
-                        row = scores[score_key] = (
+                        row = by_percent[percent] = (
                             row_for_percent(rows, Decimal(percent)) if percent is not None else None
                         )
                     if row is None:
@@ -209,21 +234,20 @@ def sync_grades(
                     )
                 )
                 continue
-            key = (student_id, hs_id, task_id, term_id)
-            if key in targets:  # cannot happen with non-overlapping terms; never write twice
-                continue
-            targets.add(key)
-            old = existing.get(key)
-            if old is not None and old["percent"] == percent and old["score"] == row.score:
-                outcomes.append(
+            if student_id in written:  # cannot happen with non-overlapping terms; never
+                continue  # write one HS grade twice
+            written.add(student_id)
+            old = olds.get(student_id)
+            if old is not None and old[1] == percent and old[2] == row.score:
+                outcomes.append(  # the common case on a quiet night: outcome()'s dict, inline
                     {
                         "flow": grades_flow,
-                        "action": Action.UNCHANGED,
+                        "action": unchanged,
                         "reason": "",
                         "student_id": student_id,
                         "hs_section_id": hs_id,
                         "source_id": grade_id,
-                        "target_id": old["id"],
+                        "target_id": old[0],
                         "message": "",
                     }
                 )
@@ -234,7 +258,7 @@ def sync_grades(
                 student_id=student_id,
                 hs_section_id=hs_id,
                 source_id=grade_id,
-                target_id=old["id"] if old else None,
+                target_id=old[0] if old else None,
                 message=f"{row.score} ({percent}%)",
             )
             outcomes.append(o)
@@ -255,13 +279,24 @@ def sync_grades(
                     old,
                 )
             )
+        if not rostered:
+            outcomes.append(
+                outcome(
+                    grades_flow,
+                    skipped,
+                    reason=Reason.NOT_ROSTERED,
+                    student_id=student_id,
+                    source_id=grade_id,
+                    message=FIX[Reason.NOT_ROSTERED],
+                )
+            )
 
     if writes and not dry_run:
         _write(writes, run_id=run_id)
     return outcomes
 
 
-def _write(writes: list[tuple[dict, Grade, dict | None]], *, run_id: int) -> None:
+def _write(writes: list[tuple[dict, Grade, tuple | None]], *, run_id: int) -> None:
     """One upsert on (student, section, task, term) and one bulk insert of history (R14)."""
     grades = [g for _, g, _ in writes]
     now = timezone.now()
@@ -274,7 +309,7 @@ def _write(writes: list[tuple[dict, Grade, dict | None]], *, run_id: int) -> Non
     )
     history = []
     for o, g, old in writes:
-        grade_id = g.pk if g.pk is not None else (old or {}).get("id")
+        grade_id = g.pk if g.pk is not None else (old[0] if old else None)
         o["target_id"] = grade_id
         history.append(
             GradeHistory(
@@ -282,8 +317,8 @@ def _write(writes: list[tuple[dict, Grade, dict | None]], *, run_id: int) -> Non
                 changed_at=now,
                 source=GradeSource.EXCHANGE,
                 run_id=run_id,
-                old_score=old["score"] if old else "",
-                old_percent=old["percent"] if old else None,
+                old_score=old[2] if old else "",
+                old_percent=old[1] if old else None,
                 new_score=g.score,
                 new_percent=g.percent,
             )
