@@ -24,7 +24,6 @@ from grading.models import (
     Grade,
     GradeHistory,
     GradeSource,
-    GradingTask,
     ScoreRow,
 )
 from grading.scoring import row_for_percent, rows_of
@@ -63,16 +62,11 @@ def sync_grades(
         return []
 
     hs_ids = [hs_id for pairs in links.values() for hs_id, _ in pairs]
-    # The CTE tasks' ids up front: filtering the big reads on a join to the task table
-    # plans a nested loop per grade row.
-    cte_tasks = list(
-        GradingTask.objects.filter(code__in=CTE_CODES).order_by().values_list("id", flat=True)
-    )
     # Small id lists (one school's linked sections) keep every read on an index, and
     # order_by() drops the models' default orderings, which would join half the schema.
     # Tuples, not values() dicts: a quiet night reads tens of thousands of unchanged rows.
     tech_grades = list(
-        Grade.objects.filter(section_id__in=list(links), grading_task_id__in=cte_tasks)
+        Grade.objects.filter(section_id__in=list(links), grading_task__code__in=CTE_CODES)
         .order_by("id")
         .values_list(
             "id",
@@ -105,7 +99,7 @@ def sync_grades(
     active: dict[int, list[tuple[int, dt.date, dt.date]]] = defaultdict(list)
     for ct_id, course_id, task_id, group_id, term_id, start, end in (
         CourseGradingTask.objects.filter(
-            grading_task_id__in=cte_tasks,
+            grading_task__code__in=CTE_CODES,
             course_id__in={course_id for pairs in links.values() for _, course_id in pairs},
         )
         .annotate(active_term=FilteredRelation("mask", condition=Q(mask__active=True)))
@@ -134,8 +128,10 @@ def sync_grades(
     rows_by_group = {g: rows_of(rows) for g, rows in score_rows.items()}
     existing: dict[tuple[int, int, int], dict[int, tuple]] = defaultdict(dict)
     for grade_id, student_id, section_id, task_id, term_id, percent, score in (
+        # Task ids, not a join to the task table (which plans a nested loop per grade row);
+        # only the HS courses' CTE tasks can be a grade's target.
         Grade.objects.filter(
-            grading_task_id__in=cte_tasks,
+            grading_task_id__in={task_id for _, task_id in course_tasks},
             term_id__in=[t[0] for terms in active.values() for t in terms],
             section_id__in=hs_ids,
         )
