@@ -86,13 +86,16 @@ def sync_grades(
     }
     # The per-record lookups below go by student id within one HS section (or HS grade
     # key): an int key hashes faster than a tuple built per record.
-    rosters: dict[int, dict[int, list[tuple]]] = defaultdict(dict)
+    # Spans as tuples, not lists: the garbage collector untracks tuples of dates, so a
+    # school's rosters do not make it rescan the heap.
+    rosters: dict[int, dict[int, tuple[tuple, ...]]] = defaultdict(dict)
     for student_id, section_id, start, end in (
         Roster.objects.filter(section_id__in=hs_ids)
         .order_by()
         .values_list("student_id", "section_id", "start_date", "end_date")
     ):
-        rosters[section_id].setdefault(student_id, []).append((start, end))
+        section_rosters = rosters[section_id]
+        section_rosters[student_id] = section_rosters.get(student_id, ()) + ((start, end),)
 
     # The HS courses' CTE tasks, each with its active term (none: NULLs) in one query.
     course_tasks: dict[tuple[int, int], tuple[int, int]] = {}
