@@ -1,9 +1,12 @@
 """Pages of the exchange: runs dashboard, a run's skipped outcomes, readiness (R28, R29, R38).
 Thin: reads come from ``exchange.selectors``, writes from ``exchange.services``."""
 
+from functools import wraps
+
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import user_passes_test
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -18,7 +21,18 @@ def _staff(user) -> bool:
     return user.is_active and (user.is_staff or user.is_superuser)
 
 
-staff_required = user_passes_test(_staff)
+def staff_required(view):
+    """Anonymous users go to the login page; a signed-in user without access gets 403."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not _staff(request.user):
+            raise PermissionDenied("The exchange pages are for district and state staff.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 @staff_required

@@ -60,7 +60,23 @@ def test_r38_readiness_page(admin_client_su, world):
     assert res.status_code == 200 and "no_active_term" in res.content.decode()
 
 
-def test_exchange_pages_need_staff(client, db):
-    assert client.get("/exchange/").status_code == 302
+def test_r36_exchange_pages_send_anonymous_users_to_login(client, db):
+    # when
+    res = client.get("/exchange/readiness/")
+    # then
+    assert res.status_code == 302
+    assert "login" in res["Location"]
+    assert "next=/exchange/readiness/" in res["Location"]
+
+
+def test_r36_exchange_pages_refuse_signed_in_user_without_access(client, db):
+    # given
     client.force_login(UserFactory(username="plain"))
-    assert client.get("/exchange/").status_code == 302
+    # when / then: a 403 page, not the login page again
+    for url in ("/exchange/", "/exchange/readiness/", "/exchange/runs/1/"):
+        res = client.get(url)
+        assert res.status_code == 403, url
+        assert "You cannot open this page" in res.content.decode()
+    res = client.post("/exchange/run-now/")
+    assert res.status_code == 403
+    assert not ExchangeRun.objects.exists()
