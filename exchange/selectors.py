@@ -19,7 +19,7 @@ from grading.models import (
     ScoreRow,
 )
 from grading.scoring import rows_of, thresholds
-from schools.models import School
+from schools.models import School, Term
 
 
 def _school_year_of(day: dt.date) -> int:
@@ -31,8 +31,9 @@ def readiness_report(*, school: School, as_of: dt.date | None = None) -> list[di
     skip tonight, with what to fix. Checks, per CTE task the tech course posts on (only while
     the tech course task has an active term, since nothing posts otherwise): the HS course
     has the task, exactly one active HS term, that term lies inside the tech active term, and
-    the HS score group's Min % column matches CTE Numeric's (R6). A handful of queries,
-    whatever the number of links.
+    the HS score group's Min % column matches CTE Numeric's (R6). Also, on either side of a
+    link, a CTE Term Grade whose term mask misses a term of its calendar (R9; a term added
+    after setup). A handful of queries, whatever the number of links.
     """
     year = _school_year_of(as_of or timezone.localdate())
     links = list(
@@ -77,6 +78,19 @@ def readiness_report(*, school: School, as_of: dt.date | None = None) -> list[di
         [],
     )
     task_names = dict(GradingTask.objects.filter(code__in=CTE_CODES).values_list("code", "name"))
+    # R9: the CTE Term Grade's term mask against every term of its course's calendar.
+    term_tasks = [ct for (_, code), ct in tasks.items() if code == CTE_TERM]
+    masked: dict[int, set[int]] = defaultdict(set)
+    for course_task_id, term_id in CourseTaskTerm.objects.filter(
+        course_task__in=[ct.pk for ct in term_tasks]
+    ).values_list("course_task_id", "term_id"):
+        masked[course_task_id].add(term_id)
+    calendar_terms: dict[int, list] = defaultdict(list)
+    for term in Term.objects.filter(
+        calendar_id__in={link.hs_section.course.calendar_id for link in links}
+        | {link.tech_section.course.calendar_id for link in links}
+    ).order_by("seq"):
+        calendar_terms[term.calendar_id].append(term)
 
     report = []
     for link in links:
@@ -96,6 +110,20 @@ def readiness_report(*, school: School, as_of: dt.date | None = None) -> list[di
                     "fix": fix,
                 }
             )
+
+        for side, course in (("HS", hs_course), ("Tech", tech_course)):
+            term_task = tasks.get((course.pk, CTE_TERM))
+            if term_task is None:
+                continue
+            name = task_names.get(CTE_TERM, CTE_TERM)
+            for term in calendar_terms.get(course.calendar_id, []):
+                if term.pk not in masked[term_task.pk]:
+                    problem(
+                        f"{name} on {side} course {course.number} does not cover term "
+                        f"{term.name} of its calendar.",
+                        f"Add {term.name} to {name}'s term mask on course {course.number}.",
+                        "term_mask_incomplete",
+                    )
 
         codes = [c for c in CTE_CODES if (tech_course.pk, c) in tasks] or [CTE_TERM, CTE_FINAL]
         for code in codes:

@@ -3,7 +3,7 @@
 from exchange.selectors import readiness_report
 from grading.models import CTE_TERM, ScoreGroup, ScoreRow
 from tests.exchange.conftest import AS_OF
-from tests.factories import DistrictFactory
+from tests.factories import DistrictFactory, TermFactory
 
 
 def _codes(school):
@@ -56,3 +56,29 @@ def test_r38_nothing_reported_while_the_tech_task_is_not_posting(world):
     world.activate(world.tech_tasks[CTE_TERM], None)
     world.activate(world.hs_tasks[CTE_TERM], None)
     assert _codes(world.hs_school) == []
+
+
+def test_r9_r38_term_added_after_setup_flags_hs_cte_term_mask(world):
+    # given: a term added to the HS calendar after the CTE tasks were set up
+    calendar = world.hs_section.course.calendar
+    TermFactory(calendar=calendar, name="Summer", seq=9)
+    # when
+    report = readiness_report(school=world.hs_school, as_of=AS_OF)
+    # then: seen from both schools of the link, with the fix
+    assert [r["code"] for r in report] == ["term_mask_incomplete"]
+    number = world.hs_section.course.number
+    assert report[0]["fix"] == f"Add Summer to CTE Term Grade's term mask on course {number}."
+    assert _codes(world.tech_school) == ["term_mask_incomplete"]
+
+
+def test_r9_r38_term_added_after_setup_flags_tech_cte_term_mask(world):
+    # given
+    TermFactory(calendar=world.tech_section.course.calendar, name="Intersession", seq=9)
+    # when
+    report = readiness_report(school=world.tech_school, as_of=AS_OF)
+    # then
+    number = world.tech_section.course.number
+    assert [r["fix"] for r in report] == [
+        f"Add Intersession to CTE Term Grade's term mask on course {number}."
+    ]
+    assert _codes(world.hs_school) == ["term_mask_incomplete"]
