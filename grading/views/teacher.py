@@ -11,6 +11,7 @@ from collections import defaultdict
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Max, Prefetch, Q
 from django.http import HttpRequest, HttpResponse
@@ -22,7 +23,9 @@ from grading.forms import GradeGrid, cte_order
 from grading.models import CTE_FINAL, CourseTaskTerm, Grade, ScoreRow
 from grading.selectors.stale import stale_sections
 from grading.services.grades import LINKED_SECTION_MESSAGE, GradeRowsError, grade_post_bulk
-from schools.models import Roster, Section
+from schools.models import Roster, School, Section
+
+SECTIONS_PER_PAGE = 50
 
 
 def _sections_for(user):
@@ -60,9 +63,23 @@ def _linked_ids(section_ids) -> set[int]:
 
 @login_required
 def my_sections(request: HttpRequest) -> HttpResponse:
-    """``/teacher/``: each section with its roster size, missing grades and last post."""
+    """``/teacher/``: each section with its roster size, missing grades and last post.
+
+    A superuser (every section of the state) gets a school filter (``?school=``) and pages
+    of 50 sections; a teacher's own list is one page, unfiltered.
+    """
     today = timezone.localdate()
-    sections = list(_sections_for(request.user).order_by("course__number", "number"))
+    sections = _sections_for(request.user).order_by("course__number", "number", "pk")
+    school_id, schools, page = None, None, None
+    if request.user.is_superuser:
+        raw = request.GET.get("school", "")
+        school_id = int(raw) if raw.isdigit() else None
+        if school_id is not None:
+            sections = sections.filter(course__calendar__school_id=school_id)
+        schools = School.objects.order_by("name").only("pk", "name")
+        page = Paginator(sections, SECTIONS_PER_PAGE).get_page(request.GET.get("page"))
+        sections = page.object_list
+    sections = list(sections)
     ids = [s.pk for s in sections]
     columns = _active_columns({s.course_id for s in sections})
     by_course = defaultdict(list)
@@ -104,10 +121,21 @@ def my_sections(request: HttpRequest) -> HttpResponse:
             }
         )
     stale = stale_sections(
-        as_of=today, teacher_id=None if request.user.is_superuser else request.user.pk
+        as_of=today,
+        school_id=school_id,
+        teacher_id=None if request.user.is_superuser else request.user.pk,
     )
     return render(
-        request, "grading/teacher_sections.html", {"rows": rows, "stale": stale, "today": today}
+        request,
+        "grading/teacher_sections.html",
+        {
+            "rows": rows,
+            "stale": stale,
+            "today": today,
+            "schools": schools,
+            "school_id": school_id,
+            "page": page,
+        },
     )
 
 
