@@ -134,7 +134,7 @@ class AttendanceViewSet(ScopedModelViewSet):
     def unknown(self, request):
         """R27: the clerks' worklist for ``?school=`` (oldest first)."""
         school_id = request.query_params.get("school")
-        if not school_id or not school_id.isdigit():
+        if not school_id or not (school_id.isascii() and school_id.isdigit()):
             raise serializers.ValidationError({"school": ["Give ?school=<id> of a high school."]})
         school = scope_queryset(request.user, School.objects.filter(pk=school_id)).first()
         if school is None:

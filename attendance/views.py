@@ -34,6 +34,11 @@ def _own_section_or_404(user, section_id: int) -> Section:
     raise Http404
 
 
+def _id(raw: str) -> int | None:
+    """A posted id, or None when it is not a whole number (str.isdigit() alone lets "²" by)."""
+    return int(raw) if raw.isascii() and raw.isdigit() else None
+
+
 def _error_text(exc: ValidationError) -> str:
     return " ".join(str(m) for m in exc.messages)
 
@@ -63,8 +68,8 @@ def section_attendance(request, section_id: int):
             raw = request.POST.get(f"code_{sid}", "")
             if all_present and present is not None:
                 chosen[sid] = present.pk
-            elif raw.isdigit():
-                chosen[sid] = int(raw)
+            elif _id(raw) is not None:
+                chosen[sid] = _id(raw)
             if sid in chosen:
                 entries.append(
                     services.Entry(student=sid, code=chosen[sid], comments=comments[sid])
@@ -222,8 +227,8 @@ def unknown_attendance(request, school_id: int):
             raise PermissionDenied("Only attendance clerks resolve unknown attendance.")
         one = request.POST.get("resolve", "")
         try:
-            if one.isdigit():
-                code = code_by_id.get(int(request.POST.get(f"code_{one}", "0") or 0))
+            if _id(one) is not None:
+                code = code_by_id.get(_id(request.POST.get(f"code_{one}", "")))
                 if code is None:
                     raise ValidationError("Choose one of the school's codes.", code="no_code")
                 record = get_object_or_404(
@@ -232,9 +237,8 @@ def unknown_attendance(request, school_id: int):
                 services.attendance_resolve(record=record, code=code, by=request.user)
                 messages.success(request, f"Resolved 1 record as {code.code}.")
             else:
-                ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
-                raw_code = request.POST.get("bulk_code", "")
-                code = code_by_id.get(int(raw_code)) if raw_code.isdigit() else None
+                ids = [i for i in map(_id, request.POST.getlist("ids")) if i is not None]
+                code = code_by_id.get(_id(request.POST.get("bulk_code", "")))
                 if not ids:
                     raise ValidationError("Tick at least one record.", code="none_selected")
                 if code is None:

@@ -168,7 +168,7 @@ class ReadinessView(APIView):
 
     def get(self, request):
         school_id = request.query_params.get("school", "")
-        if not school_id.isdigit():
+        if not (school_id.isascii() and school_id.isdigit()):
             raise ValidationError({"school": ["Give the id of a school: ?school=<id>."]})
         as_of = request.query_params.get("as_of")
         try:

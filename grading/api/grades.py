@@ -240,7 +240,7 @@ class StaleGradesView(APIView):
         school = request.query_params.get("school")
         as_of_raw = request.query_params.get("as_of")
         errors = {}
-        if school is not None and not school.isdigit():
+        if school is not None and not (school.isascii() and school.isdigit()):
             errors["school"] = ["Give the school's id (a whole number)."]
         as_of = None
         if as_of_raw:
