@@ -183,6 +183,8 @@ WRITES: dict[str, dict[str, frozenset[str]]] = {
     "schools.Enrollment": {DISTRICT_ADMIN: SETUP, SCHOOL_ADMIN: SETUP, REGISTRAR: SETUP},
     "schools.Roster": {DISTRICT_ADMIN: SETUP, SCHOOL_ADMIN: SETUP},
     "schools.StaffRole": {DISTRICT_ADMIN: SETUP},
+    # Staff users, in the admin only (schools.admin_access): those of the admin's district.
+    "auth.User": {DISTRICT_ADMIN: frozenset({"create", "update"})},
     "grading.ScoreGroup": {DISTRICT_ADMIN: SETUP},
     "grading.GradingTask": {DISTRICT_ADMIN: SETUP},
     "grading.CreditType": {DISTRICT_ADMIN: SETUP},

@@ -1,6 +1,11 @@
 """Admin for access and audit (R36, R37): API tokens, the disclosure log, the audit trail.
 
 * "Issue API token" on users: a new DRF token (replacing any old one), shown once.
+* Users: a superuser manages everyone. A district admin (R36) adds and edits the staff users
+  of their own district, with their staff roles inline: they see only users holding a role in
+  their district (or any school of it), never a superuser, and may neither grant superuser
+  status, groups or model permissions nor give a role outside their district. A new user
+  needs at least one role, so that it stays in the admin's scope.
 * Disclosure log and audit entries: read-only; a district admin (staff user with a district
   admin role) sees the rows of their own district's schools, a superuser sees all.
 * Both sign-in pages limit failed attempts (``schools.login``).
@@ -8,12 +13,19 @@
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from rest_framework.authtoken.models import Token
 
 from schools import access
-from schools.admin_scoping import ScopedAdminMixin
+from schools.admin_scoping import (
+    ScopedAdminMixin,
+    ScopedInlineMixin,
+    _limited,
+    _user_choices,
+)
 from schools.login import LimitedAdminAuthenticationForm
-from schools.models import AuditEntry, DisclosureLog, Tombstone
+from schools.models import AuditEntry, DisclosureLog, StaffRole, Tombstone
 
 admin.site.login_form = LimitedAdminAuthenticationForm
 
@@ -39,9 +51,129 @@ else:  # pragma: no cover - the auth admin is always there
     from django.contrib.auth.admin import UserAdmin as _base
 
 
+USER_LABEL = User._meta.label
+
+
+def staff_users(user, queryset):
+    """The users a non-state admin may see and edit (R36): holders of a role in one of the
+    user's admin districts (the district itself or one of its schools); never a superuser."""
+    districts = access.grants_for(user).admin_districts
+    if not districts:
+        return queryset.none()
+    holders = StaffRole.objects.filter(
+        Q(district__in=districts) | Q(school__district__in=districts)
+    ).values("user_id")
+    return queryset.filter(pk__in=holders, is_superuser=False)
+
+
+class StaffRoleInline(ScopedInlineMixin, admin.TabularInline):
+    """A user's staff roles; a district admin sees and picks only their own district's."""
+
+    model = StaffRole
+    fk_name = "user"
+    extra = 1
+    fields = ["role", "district", "school"]
+
+    def get_queryset(self, request):
+        return access.scope_queryset(request.user, super().get_queryset(request))
+
+    def get_formset(self, request, obj=None, **kwargs):
+        if _limited(request.user) and obj is None:
+            # A new user must get a role in the admin's district, or they would vanish.
+            kwargs.setdefault("min_num", 1)
+            kwargs.setdefault("validate_min", True)
+        return super().get_formset(request, obj, **kwargs)
+
+
 @admin.register(User)
-class UserWithTokenAdmin(_base):
+class UserWithTokenAdmin(ScopedAdminMixin, _base):
     actions = [*(_base.actions or []), issue_api_token]
+    inlines = [*(getattr(_base, "inlines", None) or []), StaffRoleInline]
+
+    # --- R36: district admins manage their own district's staff --------------------------
+
+    def _may_read(self, request) -> bool:
+        return bool(access.grants_for(request.user).admin_districts)
+
+    def _may_write(self, request, action: str, obj=None) -> bool:
+        if not access.may(request.user, USER_LABEL, action):
+            return False
+        return obj is None or staff_users(request.user, User.objects.filter(pk=obj.pk)).exists()
+
+    def get_queryset(self, request):
+        queryset = super(ScopedAdminMixin, self).get_queryset(request)
+        if not _limited(request.user):
+            return queryset
+        return staff_users(request.user, queryset)
+
+    def get_search_results(self, request, queryset, search_term):
+        if _limited(request.user):
+            source = self._autocomplete_source(request)
+            if source is not None:  # a staff role's or a section's user picker
+                queryset = _user_choices(request.user, source, User.objects.all())
+                queryset = queryset.filter(is_superuser=False)
+            else:
+                queryset = staff_users(request.user, queryset)
+        return super(ScopedAdminMixin, self).get_search_results(request, queryset, search_term)
+
+    def _autocomplete_source(self, request):
+        match = getattr(request, "resolver_match", None)
+        if match is None or match.url_name != "autocomplete":
+            return None
+        from django.apps import apps
+
+        try:
+            return apps.get_model(request.GET["app_label"], request.GET["model_name"])
+        except (KeyError, LookupError):
+            return None
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if not _limited(request.user):
+            return fieldsets
+        if obj is None:
+            names = [f for _, opts in fieldsets for f in opts["fields"]]
+            return (
+                (None, {"classes": ("wide",), "fields": names[:1]}),
+                ("Personal info", {"fields": ("first_name", "last_name", "email")}),
+                ("Admin site", {"fields": ("is_staff",)}),
+                ("Password", {"fields": names[1:]}),
+            )
+        hidden = {"is_superuser", "groups", "user_permissions"}
+        return tuple(
+            (name, {**opts, "fields": tuple(f for f in opts["fields"] if f not in hidden)})
+            for name, opts in fieldsets
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        if _limited(request.user) and obj is not None:
+            return (*fields, "last_login", "date_joined")
+        return fields
+
+    def get_list_filter(self, request):
+        if _limited(request.user):
+            return ["is_staff", "is_active"]
+        return super().get_list_filter(request)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if _limited(request.user):
+            # Tokens and bulk deletion of people stay with the state admin.
+            actions.pop("issue_api_token", None)
+            actions.pop("delete_selected", None)
+        return actions
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        # Users are not a REGISTRY model: the scope is checked here and in save_model.
+        return super(ScopedAdminMixin, self).get_form(request, obj, change=change, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if _limited(request.user):
+            if obj.is_superuser or (change and not self._may_write(request, "update", obj)):
+                raise PermissionDenied("District admins may not change this user.")
+            obj.is_superuser = False
+        super(ScopedAdminMixin, self).save_model(request, obj, form, change)
 
 
 class ReadOnlyScopedAdmin(ScopedAdminMixin, admin.ModelAdmin):
