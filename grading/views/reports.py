@@ -44,12 +44,13 @@ def user_may_view_school(user, school_id: int, roles: set[str] | None = None) ->
     return school_id in user_school_ids(user, roles)
 
 
-def user_may_view_student(user, student_id: int) -> bool:
-    """A state admin, or staff of a school where the student is enrolled."""
+def user_may_view_student(user, student_id: int, roles: set[str] | None = None) -> bool:
+    """A state admin, or staff of a school where the student is enrolled (with one of
+    ``roles`` when given)."""
     if is_state_admin(user):
         return True
     return Enrollment.objects.filter(
-        student_id=student_id, calendar__school_id__in=user_school_ids(user)
+        student_id=student_id, calendar__school_id__in=user_school_ids(user, roles)
     ).exists()
 
 
@@ -60,11 +61,17 @@ def _school_for(request, pk: int, roles: set[str] | None = None) -> School:
     return school
 
 
-def _student_for(request, pk: int) -> Student:
+def _student_for(request, pk: int, roles: set[str] | None = None) -> Student:
     student = get_object_or_404(Student, pk=pk)
-    if not user_may_view_student(request.user, student.pk):
+    if not user_may_view_student(request.user, student.pk, roles):
         raise Http404
     return student
+
+
+def _posted_id(request, name: str) -> int:
+    """A posted id; 0 (matches nothing) when it is not a whole number."""
+    raw = request.POST.get(name, "")
+    return int(raw) if raw.isascii() and raw.isdigit() else 0
 
 
 def _chosen_term(request, school: School) -> tuple[Term | None, list[Term], str]:
@@ -292,7 +299,7 @@ def transcripts_page(request, pk: int):
         try:
             if "calendar" in request.POST:
                 calendar = Calendar.objects.filter(
-                    school=school, pk=request.POST.get("calendar") or 0
+                    school=school, pk=_posted_id(request, "calendar")
                 ).first()
                 if calendar is None:
                     raise ValidationError("Choose one of this school's calendars.", code="invalid")
@@ -307,7 +314,7 @@ def transcripts_page(request, pk: int):
                     )
             else:
                 line = TranscriptLine.objects.filter(
-                    school=school, pk=request.POST.get("line") or 0
+                    school=school, pk=_posted_id(request, "line")
                 ).first()
                 if line is None:
                     raise ValidationError("That transcript line is not this school's.")
@@ -339,8 +346,9 @@ def transcripts_page(request, pk: int):
 
 @login_required
 def transcript_page(request, pk: int):
-    """R35: a student's transcript with cumulative GPA and credits by credit type."""
-    student = _student_for(request, pk)
+    """R35: a student's transcript with cumulative GPA and credits by credit type; the
+    registrar's roles only, as transcript lines in the API (R36)."""
+    student = _student_for(request, pk, REGISTRAR_ROLES)
     return render(request, "grading/reports/transcript.html", {"t": transcript(student=student)})
 
 
