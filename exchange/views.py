@@ -96,7 +96,7 @@ def readiness(request):
     school_id = request.GET.get("school", "")
     school = None
     report = []
-    if school_id.isdigit():
+    if school_id.isascii() and school_id.isdigit():
         school = get_object_or_404(School, pk=school_id)
         report = selectors.readiness_report(school=school)
     return render(

@@ -73,7 +73,7 @@ def my_sections(request: HttpRequest) -> HttpResponse:
     school_id, schools, page = None, None, None
     if request.user.is_superuser:
         raw = request.GET.get("school", "")
-        school_id = int(raw) if raw.isdigit() else None
+        school_id = int(raw) if raw.isascii() and raw.isdigit() else None
         if school_id is not None:
             sections = sections.filter(course__calendar__school_id=school_id)
         schools = School.objects.order_by("name").only("pk", "name")

@@ -80,3 +80,8 @@ def test_r36_exchange_pages_refuse_signed_in_user_without_access(client, db):
     res = client.post("/exchange/run-now/")
     assert res.status_code == 403
     assert not ExchangeRun.objects.exists()
+
+
+def test_r38_readiness_page_ignores_a_non_ascii_digit_school(admin_client_su, world):
+    res = admin_client_su.get("/exchange/readiness/", {"school": "²"})
+    assert res.status_code == 200 and res.context["school"] is None
