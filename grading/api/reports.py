@@ -15,7 +15,7 @@ from grading.selectors.gpa import eligibility, honor_roll
 from grading.selectors.report_card import check_report_term, report_card
 from grading.selectors.transcripts import cumulative_gpa
 from grading.services.transcripts import transcript_post
-from schools.access import scope_queryset
+from schools.access import scope_queryset, user_school_ids
 from schools.api_common import (
     CleanModelSerializer,
     ScopedModelViewSet,
@@ -26,6 +26,9 @@ from schools.models import Calendar, School, Student, Term
 
 def _gpa(value) -> str | None:
     return None if value is None else f"{value:.2f}"
+
+
+REPORT_CARD_ROLES = {"registrar", "school_admin", "district_admin"}
 
 
 def _in_scope(user, queryset, pk):
@@ -108,6 +111,11 @@ class ReportCardView(APIView):
     def get(self, request):
         params = _params(ReportCardQuery, request)
         _in_scope(request.user, Student.objects.all(), params["student"].pk)
+        # R36: a report card is the HS's record: its registrar and admins read it.
+        if params["term"].calendar.school_id not in user_school_ids(
+            request.user, REPORT_CARD_ROLES
+        ):
+            raise Http404
         card = report_card(student=params["student"], term=params["term"])
         return Response(
             {

@@ -103,8 +103,12 @@ def _pdf(html: str, request, filename: str) -> HttpResponse:
 
 
 def _card_or_404(request, pk: int, term_id: int) -> dict:
-    student = _student_for(request, pk)
+    """R32/R36: report cards are the HS's records - its registrar and admins read them
+    (not the tech school's staff, who may only read students enrolled there)."""
+    student = _student_for(request, pk, REGISTRAR_ROLES)
     term = get_object_or_404(Term.objects.select_related("calendar__school"), pk=term_id)
+    if not user_may_view_school(request.user, term.calendar.school_id, REGISTRAR_ROLES):
+        raise Http404
     try:
         check_report_term(term=term)
         check_student_in_term(student=student, term=term)

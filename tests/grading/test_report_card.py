@@ -190,3 +190,39 @@ def test_r32_report_card_page_hidden_from_staff_of_another_school(client):
     assert client.get(f"/students/{student.pk}/report-card/{w.q1.pk}/").status_code == 404
     StaffRole.objects.create(user=user, role="registrar", school=w.hs)
     assert client.get(f"/students/{student.pk}/report-card/{w.q1.pk}/").status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("school_attr", "role", "status"),
+    [
+        ("tech", "school_admin", 404),  # tech staff of a student enrolled there (R36)
+        ("tech", "teacher", 404),
+        ("hs", "teacher", 404),  # report cards are the registrar's and admins' (R36)
+        ("hs", "attendance_clerk", 404),
+        ("hs", "registrar", 200),
+        ("hs", "school_admin", 200),
+    ],
+)
+def test_r36_r32_report_card_only_for_the_hs_registrar_and_admins(
+    client, school_attr, role, status
+):
+    from rest_framework.test import APIClient
+
+    from schools.models import StaffRole
+    from tests.factories import EnrollmentFactory
+
+    # given a KTS student enrolled at the tech school too, and a staff member with one role
+    w, student = _scenario()
+    EnrollmentFactory(student=student, calendar=w.tech_calendar, service_type="secondary")
+    user = UserFactory()
+    StaffRole.objects.create(user=user, role=role, school=getattr(w, school_attr))
+    client.force_login(user)
+    api = APIClient()
+    api.force_authenticate(user)
+    # when they open the student's HS report card (page, PDF and API)
+    page = client.get(f"/students/{student.pk}/report-card/{w.q1.pk}/")
+    api_res = api.get(f"/api/v1/reports/report-card/?student={student.pk}&term={w.q1.pk}")
+    # then only the HS registrar and admins see it; everyone else gets 404 (R36)
+    assert page.status_code == status
+    assert api_res.status_code == status
