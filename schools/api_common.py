@@ -46,6 +46,9 @@ def exception_handler(exc, context):
         exc = django_error_to_drf(exc)
     elif isinstance(exc, IntegrityError):
         exc = DRFValidationError({"non_field_errors": ["This conflicts with an existing record."]})
+    elif isinstance(exc, OverflowError):
+        # An id too large for the database's integers (SQLite raises instead of matching none).
+        exc = DRFValidationError({"non_field_errors": ["A number in the request is too large."]})
     elif isinstance(exc, (ProtectedError, RestrictedError)):
         exc = DRFValidationError(
             {

@@ -1,0 +1,23 @@
+"""Bad input never gives a 500: ids larger than any database integer answer 400 or 404."""
+
+import pytest
+
+HUGE = "99999999999999999999"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/api/v1/schools/?district={HUGE}",
+        f"/api/v1/courses/?calendar={HUGE}",
+        f"/api/v1/rosters/?section={HUGE}",
+        f"/api/v1/grades/?student={HUGE}",
+        f"/api/v1/schools/{HUGE}/",
+    ],
+)
+def test_r36_huge_ids_answer_400_or_404_not_500(api, path):
+    # when a client sends an id no database integer can hold
+    response = api.get(path)
+    # then a clear client error, never a server error
+    assert response.status_code in (400, 404), response.content
