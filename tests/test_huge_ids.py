@@ -9,9 +9,11 @@ HUGE = "99999999999999999999"
 @pytest.mark.parametrize(
     "path",
     [
-        f"/api/v1/schools/?district={HUGE}",
-        f"/api/v1/courses/?calendar={HUGE}",
-        f"/api/v1/rosters/?section={HUGE}",
+        f"/api/v1/calendars/?district={HUGE}",
+        f"/api/v1/terms/?school={HUGE}",
+        f"/api/v1/courses/?district={HUGE}",
+        f"/api/v1/sections/?calendar={HUGE}",
+        f"/api/v1/students/?school={HUGE}",
         f"/api/v1/grades/?student={HUGE}",
         f"/api/v1/schools/{HUGE}/",
     ],
