@@ -59,6 +59,7 @@ class StateRowForm(forms.ModelForm):
         probe = self._meta.model(name=cleaned.get("name", ""), district=cleaned.get("district"))
         try:
             services.check_state_row_editable(probe, by=self.request_user)
+            services.check_district_move(self.instance, district=cleaned.get("district"))
         except ValidationError as exc:
             _add_errors(self, exc)
         return cleaned

@@ -79,6 +79,43 @@ def _save(instance: Any, fields: dict[str, Any]) -> Any:
     return instance
 
 
+def check_district_move(obj: Any, *, district: District | None) -> None:
+    """R6/R10/R4: a row in use on course tasks keeps serving them after its district changes.
+
+    Moving a district's score group, grading task or credit type to another district would
+    leave course tasks of the old district using another district's row (the course task
+    check refuses exactly that). Moving it to the state is fine for tasks and credit types;
+    for a score group it is refused when the group is used on a KTS course (R6).
+    ``obj`` is the row as saved; call this before the new district is assigned.
+    """
+    kinds = {
+        ScoreGroup: ("score_group", "score group"),
+        GradingTask: ("grading_task", "grading task"),
+        CreditType: ("credit_type", "credit type"),
+    }
+    if type(obj) not in kinds or not obj.pk:
+        return
+    if obj.district_id == (district.pk if district else None):
+        return
+    field, what = kinds[type(obj)]
+    used = CourseGradingTask.objects.filter(**{field: obj})
+    if district is not None:
+        used = used.exclude(course__calendar__school__district=district)
+    elif isinstance(obj, ScoreGroup):
+        used = used.filter(course__is_kts=True)
+    else:
+        return
+    first = used.select_related("course").first()
+    if first:
+        raise coded_error(
+            {
+                "district": f"Keep this {what} in its district: it is used on course "
+                f"{first.course}; set up those course tasks with another {what} first."
+            },
+            code="in_use_other_district",
+        )
+
+
 # --- R5: score groups --------------------------------------------------------------------
 
 
@@ -126,6 +163,7 @@ def score_group_save(
     validate_score_rows(rows)
     if group.pk:
         _check_kts_thresholds(group, rows)
+        check_district_move(group, district=district)
     with transaction.atomic():
         _save(group, {"name": name, "district": district})
         new_rows = [ScoreRow(group=group, **{k: r[k] for k in ROW_FIELDS if k in r}) for r in rows]
@@ -194,6 +232,7 @@ def grading_task_save(
     if task.pk:
         check_state_row_editable(task, by=by)
     check_state_row_editable(GradingTask(name=name, district=district), by=by)
+    check_district_move(task, district=district)
     with transaction.atomic():
         return _save(task, {"name": name, "code": code or "", "district": district})
 
@@ -211,6 +250,7 @@ def credit_type_save(
     if credit_type.pk:
         check_state_row_editable(credit_type, by=by)
     check_state_row_editable(CreditType(name=name, district=district), by=by)
+    check_district_move(credit_type, district=district)
     with transaction.atomic():
         return _save(credit_type, {"name": name, "district": district})
 
