@@ -647,10 +647,15 @@ def grading_window_apply_one(*, window: GradingWindow, today: Any) -> dict[str, 
 
 def grading_window_apply(*, today: Any) -> dict[str, int]:
     """R12, the daily job: close the windows that have closed and not yet been closed, then
-    open every window open today. One query set per window, never one per course."""
+    open every window open today. One query set per window, never one per course.
+
+    A window edited since it was last applied (e.g. shortened to a date already past) is
+    closed again: ``applied_at`` is set by ``update()``, which leaves ``modified_at`` alone."""
     totals = {"windows": 0, "activated": 0, "deactivated": 0}
     to_close = GradingWindow.objects.filter(closes_on__lt=today).filter(
-        Q(applied_at__isnull=True) | Q(applied_at__date__lte=F("closes_on"))
+        Q(applied_at__isnull=True)
+        | Q(applied_at__date__lte=F("closes_on"))
+        | Q(modified_at__gt=F("applied_at"))
     )
     open_now = GradingWindow.objects.filter(opens_on__lte=today, closes_on__gte=today)
     for window in [*to_close.order_by("closes_on"), *open_now.order_by("opens_on")]:
