@@ -107,13 +107,21 @@ def _section_school_id(section: Section) -> int:
 
 
 def validate_attendance_day(*, section: Section, date: dt.date) -> None:
-    """R25: refuse future days and days outside every term of the section's calendar."""
+    """R25: refuse future days, weekends and days outside every term of the section's
+    calendar. Decision: with no per-day calendar, Saturdays and Sundays are the
+    non-instructional days inside a term."""
     today = timezone.localdate()
     if date > today:
         raise _field_error(
             "date",
             f"Attendance cannot be taken for a future day; choose {today} or earlier.",
             "future_date",
+        )
+    if date.weekday() >= 5:
+        raise _field_error(
+            "date",
+            f"{date} is a {date:%A}; choose a school day (Monday to Friday).",
+            "non_instructional_day",
         )
     calendar_id = (
         Section.objects.filter(pk=section.pk).values_list("course__calendar_id", flat=True).get()

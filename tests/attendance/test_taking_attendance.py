@@ -34,6 +34,7 @@ def test_r25_teacher_records_attendance_and_a_second_save_updates_it(world):
     [
         ("future", "date", "future_date"),
         ("non_instructional", "date", "non_instructional_day"),
+        ("weekend", "date", "non_instructional_day"),
         ("other_school_code", "code", "code_wrong_school"),
         ("not_rostered", "student", "not_rostered"),
     ],
@@ -47,6 +48,8 @@ def test_r25_refused_attendance_saves_nothing(world, case, field, code):
         day = timezone.localdate() + dt.timedelta(days=1)
     elif case == "non_instructional":
         day = BEFORE_TERMS
+    elif case == "weekend":
+        day = MONDAY - dt.timedelta(days=2)  # the Saturday before, inside the term
     elif case == "other_school_code":
         att_code = world.code(world.hs, "P")
     elif case == "not_rostered":
