@@ -12,7 +12,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import FilteredRelation, Q
+from django.db.models import FilteredRelation, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from exchange import bulk
@@ -306,6 +306,7 @@ def _write(writes: list[tuple[dict, Grade, tuple | None]], *, run_id: int) -> No
         unique_fields=["student", "section", "grading_task", "term"],
         update_fields=list(GRADE_FIELDS),
     )
+    reasons = _latest_reasons({g.source_grade_id for g in grades})
     history = []
     for o, g, old in writes:
         grade_id = g.pk if g.pk is not None else (old[0] if old else None)
@@ -320,6 +321,21 @@ def _write(writes: list[tuple[dict, Grade, tuple | None]], *, run_id: int) -> No
                 old_percent=old[1] if old else None,
                 new_score=g.score,
                 new_percent=g.percent,
+                reason=reasons.get(g.source_grade_id, ""),
             )
         )
     bulk.insert(history)
+
+
+def _latest_reasons(tech_grade_ids: set[int]) -> dict[int, str]:
+    """R16: the correction reason of each tech grade's latest change travels with it to the
+    HS history. One query, only for the grades being written."""
+    latest = GradeHistory.objects.filter(grade_id=OuterRef("pk")).order_by("-changed_at", "-id")
+    return {
+        pk: reason
+        for pk, reason in Grade.objects.filter(pk__in=tech_grade_ids)
+        .order_by()
+        .annotate(reason=Subquery(latest.values("reason")[:1]))
+        .values_list("pk", "reason")
+        if reason
+    }

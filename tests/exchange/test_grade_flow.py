@@ -203,3 +203,42 @@ def test_r19_many_hs_sections_of_many_high_schools_share_one_tech_section(db):
     assert a.hs_grades().get().student == sa
     assert b.hs_grades().get().student == sb
     assert b.hs_grades().get().score == "D"
+
+
+def test_r16_r24_corrected_final_grade_carries_its_reason_to_the_hs_history(db):
+    from grading.services.grades import grade_post
+    from tests.factories import UserFactory
+
+    # given: a final grade posted at the tech school and exchanged to the HS
+    w = build_world()
+    (student,) = w.add_students(1)
+    w.activate(w.hs_tasks[CTE_FINAL], w.hs_terms[3])
+    w.activate(w.tech_tasks[CTE_FINAL], w.tech_terms[1])
+    teacher = UserFactory()
+    w.tech_section.teachers.add(teacher)
+    _run()  # the enrollment flow rosters the student at the tech school
+    final = dict(
+        student=student,
+        section=w.tech_section,
+        grading_task=w.tech_tasks[CTE_FINAL].grading_task,
+        term=w.tech_terms[1],
+        by=teacher,
+    )
+    grade_post(**final, percent="84.00")
+    _run()
+    # when: the tech teacher corrects it with a reason (R16) and the exchange runs again
+    grade_post(**final, percent="91.00", correction_reason="Portfolio regraded")
+    run = _run()
+    # then: the HS grade is updated and its history row says why
+    hs = w.hs_grades(CTE_FINAL).get()
+    assert (hs.percent, hs.score) == (Decimal("91.00"), "A")
+    assert run.counts["grades"]["updated"] == 1
+    latest = GradeHistory.objects.filter(grade=hs).order_by("-changed_at", "-id").first()
+    assert (latest.source, latest.old_percent, latest.new_percent, latest.reason) == (
+        "exchange",
+        Decimal("84.00"),
+        Decimal("91.00"),
+        "Portfolio regraded",
+    )
+    first = GradeHistory.objects.filter(grade=hs).order_by("changed_at", "id").first()
+    assert first.reason == ""
