@@ -341,6 +341,10 @@ class GradeHistory(models.Model):
     class Meta:
         ordering = ["-changed_at", "-id"]
         verbose_name_plural = "grade history"
+        indexes = [
+            # Reasons are rare; the exchange looks them up for the grades it writes (R16).
+            models.Index(fields=["grade"], condition=~Q(reason=""), name="grade_history_reason_idx"),
+        ]
 
 
 class HonorRollTier(TimeStampedModel):

@@ -306,7 +306,8 @@ def _write(writes: list[tuple[dict, Grade, tuple | None]], *, run_id: int) -> No
         unique_fields=["student", "section", "grading_task", "term"],
         update_fields=list(GRADE_FIELDS),
     )
-    reasons = _latest_reasons({g.source_grade_id for g in grades})
+    # A correction reason matters where the HS grade changes, not where it first arrives.
+    reasons = _latest_reasons({g.source_grade_id for _, g, old in writes if old})
     history = []
     for o, g, old in writes:
         grade_id = g.pk if g.pk is not None else (old[0] if old else None)
@@ -329,11 +330,21 @@ def _write(writes: list[tuple[dict, Grade, tuple | None]], *, run_id: int) -> No
 
 def _latest_reasons(tech_grade_ids: set[int]) -> dict[int, str]:
     """R16: the correction reason of each tech grade's latest change travels with it to the
-    HS history. One query, only for the grades being written."""
+    HS history. Reasons are rare: one query finds the grades that ever had one, a second
+    (only when there are some) reads their latest change."""
+    with_reason = set(
+        GradeHistory.objects.filter(grade_id__in=tech_grade_ids)
+        .exclude(reason="")
+        .order_by()
+        .values_list("grade_id", flat=True)
+        .distinct()
+    )
+    if not with_reason:
+        return {}
     latest = GradeHistory.objects.filter(grade_id=OuterRef("pk")).order_by("-changed_at", "-id")
     return {
         pk: reason
-        for pk, reason in Grade.objects.filter(pk__in=tech_grade_ids)
+        for pk, reason in Grade.objects.filter(pk__in=with_reason)
         .order_by()
         .annotate(reason=Subquery(latest.values("reason")[:1]))
         .values_list("pk", "reason")
