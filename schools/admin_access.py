@@ -104,7 +104,7 @@ class UserWithTokenAdmin(ScopedAdminMixin, _base):
         queryset = super(ScopedAdminMixin, self).get_queryset(request)
         if not _limited(request.user):
             return queryset
-        return staff_users(request.user, queryset)
+        return staff_users(request.user, queryset).order_by("username")
 
     def get_search_results(self, request, queryset, search_term):
         if _limited(request.user):
