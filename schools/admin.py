@@ -2,6 +2,7 @@
 ModelForms run ``full_clean()``, the same validation as the services and the API."""
 
 from django.contrib import admin
+from django.utils.html import format_html
 
 from schools.admin_scoping import ScopedAdminMixin, ScopedInlineMixin
 from schools.models import (
@@ -26,10 +27,20 @@ class DistrictAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 @admin.register(School)
 class SchoolAdmin(ScopedAdminMixin, admin.ModelAdmin):
-    list_display = ["name", "code", "district", "kind", "unknown_attendance_sync"]
+    list_display = ["name", "code", "district", "kind", "unknown_attendance_sync", "readiness"]
     list_filter = ["district", "kind", "unknown_attendance_sync"]
     list_select_related = ["district"]
     search_fields = ["name", "code"]
+    readonly_fields = ["readiness"]
+
+    @admin.display(description="Exchange readiness (R38)")
+    def readiness(self, obj):
+        # By URL: the readiness report lives in the exchange app, which schools never imports.
+        if obj is None or obj.pk is None:
+            return "—"
+        return format_html(
+            '<a href="/exchange/readiness/?school={}">What would skip tonight</a>', obj.pk
+        )
 
 
 class TermInline(ScopedInlineMixin, admin.TabularInline):

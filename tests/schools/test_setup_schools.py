@@ -466,3 +466,18 @@ def test_admin_changelists_render(admin_client_su):
     ):
         resp = admin_client_su.get(reverse(f"admin:schools_{name}_changelist") + "?q=x")
         assert resp.status_code == 200, name
+
+
+@pytest.mark.django_db
+def test_r38_school_admin_links_to_the_readiness_report(admin_client_su):
+    # given a school
+    from tests.factories import SchoolFactory
+
+    school = SchoolFactory()
+    # when the admin lists schools and opens the school
+    listing = admin_client_su.get("/admin/schools/school/")
+    page = admin_client_su.get(f"/admin/schools/school/{school.pk}/change/")
+    # then both link to what would skip tonight for that school
+    link = f'href="/exchange/readiness/?school={school.pk}"'
+    assert link in listing.content.decode()
+    assert link in page.content.decode()
