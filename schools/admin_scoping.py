@@ -149,7 +149,27 @@ class ScopedRelatedFieldListFilter(admin.RelatedFieldListFilter):
         return [(obj.pk, str(obj)) for obj in queryset]
 
 
-class ScopedAdminMixin:
+class ScopedChoicesMixin:
+    """Foreign-key and many-to-many choices limited to the user's scope (admins and inlines)."""
+
+    def _scope_choices(self, db_field, request, kwargs):
+        if _limited(request.user):
+            queryset = kwargs.get("queryset")
+            if queryset is None:
+                queryset = self.get_field_queryset(kwargs.get("using"), db_field, request)
+            kwargs["queryset"] = _scoped_choices(request.user, self.model, db_field, queryset)
+        return kwargs
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        kwargs = self._scope_choices(db_field, request, kwargs)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        kwargs = self._scope_choices(db_field, request, kwargs)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class ScopedAdminMixin(ScopedChoicesMixin):
     """R36/R37 for a ModelAdmin; see the module docstring."""
 
     def _label(self) -> str:
@@ -259,22 +279,6 @@ class ScopedAdminMixin:
             scoped.append(entry)
         return scoped
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if _limited(request.user):
-            queryset = kwargs.get("queryset")
-            if queryset is None:
-                queryset = self.get_field_queryset(kwargs.get("using"), db_field, request)
-            kwargs["queryset"] = _scoped_choices(request.user, self.model, db_field, queryset)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
-        if _limited(request.user):
-            queryset = kwargs.get("queryset")
-            if queryset is None:
-                queryset = self.get_field_queryset(kwargs.get("using"), db_field, request)
-            kwargs["queryset"] = _scoped_choices(request.user, self.model, db_field, queryset)
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
-
     # --- saving ---------------------------------------------------------------------------
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -342,7 +346,7 @@ class ScopedAdminMixin:
         return message
 
 
-class ScopedInlineMixin:
+class ScopedInlineMixin(ScopedChoicesMixin):
     """Inlines follow their parent (R36): seen with it, added/changed/deleted when the parent
     may be changed (or added, on the add page); choices scoped like the parent's."""
 
@@ -377,19 +381,3 @@ class ScopedInlineMixin:
         if not _limited(request.user):
             return super().has_delete_permission(request, obj)
         return self._parent_writable(request, obj)
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if _limited(request.user):
-            queryset = kwargs.get("queryset")
-            if queryset is None:
-                queryset = self.get_field_queryset(kwargs.get("using"), db_field, request)
-            kwargs["queryset"] = _scoped_choices(request.user, self.model, db_field, queryset)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
-        if _limited(request.user):
-            queryset = kwargs.get("queryset")
-            if queryset is None:
-                queryset = self.get_field_queryset(kwargs.get("using"), db_field, request)
-            kwargs["queryset"] = _scoped_choices(request.user, self.model, db_field, queryset)
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
