@@ -111,7 +111,7 @@ class UserWithTokenAdmin(ScopedAdminMixin, _base):
             source = self._autocomplete_source(request)
             if source is not None:  # a staff role's or a section's user picker
                 queryset = _user_choices(request.user, source, User.objects.all())
-                queryset = queryset.filter(is_superuser=False)
+                queryset = queryset.filter(is_superuser=False).order_by("username")
             else:
                 queryset = staff_users(request.user, queryset)
         return super(ScopedAdminMixin, self).get_search_results(request, queryset, search_term)
