@@ -29,6 +29,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import Q
 
 from schools import access
+from schools.admin_writes import ServiceWritesAdminMixin
 
 # Models whose str() names a student (R37). Any model with a foreign key to Student counts too.
 STUDENT_DATA = frozenset(
@@ -169,7 +170,7 @@ class ScopedChoicesMixin:
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
-class ScopedAdminMixin(ScopedChoicesMixin):
+class ScopedAdminMixin(ServiceWritesAdminMixin, ScopedChoicesMixin):
     """R36/R37 for a ModelAdmin; see the module docstring."""
 
     def _label(self) -> str:

@@ -1,7 +1,6 @@
 """API resources of this app (serializers and thin views): API.md "Setup resources"."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.db.models import ProtectedError, RestrictedError
 
 from schools import filters
@@ -18,6 +17,7 @@ from schools.models import (
     Student,
     Term,
 )
+from schools.services import record_delete
 
 
 class SetupViewSet(ScopedModelViewSet):
@@ -25,8 +25,7 @@ class SetupViewSet(ScopedModelViewSet):
 
     def perform_destroy(self, instance):
         try:
-            with transaction.atomic():
-                instance.delete()
+            record_delete(instances=[instance], by=self.request.user)
         except (ProtectedError, RestrictedError) as exc:
             raise django_error_to_drf(
                 DjangoValidationError(

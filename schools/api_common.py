@@ -215,26 +215,14 @@ class ScopedModelViewSet(ScopedViewMixin, viewsets.ModelViewSet):
     audited (R37) and deletes leave a tombstone for the change feeds (R40)."""
 
     def destroy(self, request, *args, **kwargs):
-        from schools.models import AuditEntry, Tombstone
-
-        instance = self.get_object()
-        label = instance._meta.label
-        object_id = instance.pk
-        school_id = access.school_id_of(instance)
-        user = request.user if request.user.is_authenticated else None
-        with transaction.atomic():
-            self.perform_destroy(instance)
-            Tombstone.objects.create(
-                model=label, object_id=object_id, school_id=school_id, deleted_by=user
-            )
-            AuditEntry.objects.create(
-                user=user, action="delete", model=label, object_id=object_id, school_id=school_id
-            )
+        self.perform_destroy(self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def perform_destroy(self, instance):
-        with transaction.atomic():
-            instance.delete()
+        # R43: the same service as the admin: deletion records (R40) and the audit entry.
+        from schools.services import record_delete
+
+        record_delete(instances=[instance], by=self.request.user)
 
 
 class ScopedReadOnlyModelViewSet(ScopedViewMixin, viewsets.ReadOnlyModelViewSet):

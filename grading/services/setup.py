@@ -30,6 +30,7 @@ from grading.models import (
 )
 from grading.scoring import rows_of, thresholds
 from schools.models import Course, District, School, Term, coded_error
+from schools.services import record_delete
 
 ROW_FIELDS = ("score", "min_percent", "passing", "gpa_value")
 
@@ -201,15 +202,14 @@ def _check_kts_thresholds(group: ScoreGroup, rows: Sequence[dict[str, Any]]) -> 
 
 def score_group_delete(*, group: ScoreGroup, by: Any = None) -> None:
     check_state_row_editable(group, by=by, deleting=True)
-    _delete(group, "score group", "course tasks")
+    _delete(group, "score group", "course tasks", by=by)
 
 
-def _delete(obj: Any, what: str, users: str) -> None:
+def _delete(obj: Any, what: str, users: str, *, by: Any = None) -> None:
     from django.db.models import ProtectedError, RestrictedError
 
     try:
-        with transaction.atomic():
-            obj.delete()
+        record_delete(instances=[obj], by=by)
     except (ProtectedError, RestrictedError) as exc:
         raise ValidationError(
             f"This {what} is in use by {users}; remove those first.", code="in_use"
@@ -239,7 +239,7 @@ def grading_task_save(
 
 def grading_task_delete(*, task: GradingTask, by: Any = None) -> None:
     check_state_row_editable(task, by=by, deleting=True)
-    _delete(task, "grading task", "course tasks or grades")
+    _delete(task, "grading task", "course tasks or grades", by=by)
 
 
 def credit_type_save(
@@ -257,7 +257,7 @@ def credit_type_save(
 
 def credit_type_delete(*, credit_type: CreditType, by: Any = None) -> None:
     check_state_row_editable(credit_type, by=by, deleting=True)
-    _delete(credit_type, "credit type", "course tasks")
+    _delete(credit_type, "credit type", "course tasks", by=by)
 
 
 # --- R6-R11: course tasks ----------------------------------------------------------------
@@ -536,7 +536,7 @@ def course_tasks_check(course: Course) -> None:
 
 
 def course_task_delete(*, course_task: CourseGradingTask, by: Any = None) -> None:
-    _delete(course_task, "course task", "grades")
+    _delete(course_task, "course task", "grades", by=by)
 
 
 # --- R12: grading windows ----------------------------------------------------------------
