@@ -80,6 +80,7 @@ class AttendanceViewSet(ScopedModelViewSet):
     queryset = Attendance.objects.order_by("-date", "section_id", "student_id")
     serializer_class = AttendanceSerializer
     filterset_class = AttendanceFilter
+    audited_by_service = True  # the attendance services audit each change (R43)
 
     def _save(self, data: dict, *, request, action: str) -> tuple[Attendance, bool]:
         try:

@@ -5,7 +5,9 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from schools.models import School, Section, Student, TimeStampedModel
+from schools.models import School, Section, Student, TimeStampedModel, comments_limit
+
+ATTENDANCE_COMMENTS_MAX = 500  # R44: characters; the page's maxlength says the same
 
 
 class Status(models.TextChoices):
@@ -84,7 +86,7 @@ class Attendance(TimeStampedModel):
     section = models.ForeignKey(Section, on_delete=models.PROTECT, related_name="attendance")
     date = models.DateField()
     code = models.ForeignKey(AttendanceCode, on_delete=models.PROTECT, related_name="records")
-    comments = models.TextField(blank=True)
+    comments = models.TextField(blank=True, validators=[comments_limit(ATTENDANCE_COMMENTS_MAX)])
     source = models.CharField(
         max_length=10, choices=AttendanceSource.choices, default=AttendanceSource.TEACHER
     )
@@ -115,3 +117,32 @@ class Attendance(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.student_id}/{self.section_id}/{self.date}: {self.code_id}"
+
+
+class AttendanceHistory(models.Model):
+    """R43 (like R14 for grades): every change of an attendance record - who or which run,
+    when, the old and the new code and comments. Written by the attendance services."""
+
+    record = models.ForeignKey(Attendance, on_delete=models.CASCADE, related_name="history")
+    changed_at = models.DateTimeField(auto_now_add=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    run_id = models.BigIntegerField(null=True, blank=True)
+    action = models.CharField(max_length=10)  # create, update, resolve
+    source = models.CharField(max_length=10, choices=AttendanceSource.choices)
+    old_code = models.ForeignKey(
+        AttendanceCode, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    new_code = models.ForeignKey(
+        AttendanceCode, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    old_comments = models.TextField(blank=True)
+    new_comments = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        verbose_name_plural = "attendance history"
+
+    def __str__(self) -> str:
+        return f"{self.record_id}: {self.old_code_id} -> {self.new_code_id}"

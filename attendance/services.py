@@ -17,11 +17,12 @@ from django.utils import timezone
 from attendance.models import (
     Attendance,
     AttendanceCode,
+    AttendanceHistory,
     AttendanceSource,
     Excuse,
     Status,
 )
-from schools.models import DisclosureLog, Roster, School, Section, Student, Term
+from schools.models import AuditEntry, DisclosureLog, Roster, School, Section, Student, Term
 
 # A sensible starting set for a school that has none yet (R25).
 DEFAULT_CODES: tuple[tuple[str, str, str, str], ...] = (
@@ -103,6 +104,71 @@ def _section_school_id(section: Section) -> int:
         Section.objects.filter(pk=section.pk)
         .values_list("course__calendar__school_id", flat=True)
         .get()
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One attendance record as it was before a write (``old_code_id`` None: created)."""
+
+    record: Attendance
+    action: str  # create, update, resolve
+    old_code_id: int | None
+    old_comments: str
+
+
+def _keep_history(
+    *,
+    changes: list[Change],
+    by,
+    school_id: int,
+    source: str,
+    run_id: int | None = None,
+) -> None:
+    """R43: a history row (like R14 for grades) and an audit entry (R37) for every record
+    whose code or comments changed. Two queries whatever the number of records."""
+    user = by if by is not None and by.is_authenticated else None
+    moved = [
+        c
+        for c in changes
+        if c.action in ("create", "resolve")
+        or c.old_code_id != c.record.code_id
+        or c.old_comments != c.record.comments
+    ]
+    if not moved:
+        return
+    AttendanceHistory.objects.bulk_create(
+        AttendanceHistory(
+            record=c.record,
+            changed_by=user,
+            run_id=run_id,
+            action=c.action,
+            source=source,
+            old_code_id=c.old_code_id,
+            new_code_id=c.record.code_id,
+            old_comments=c.old_comments,
+            new_comments=c.record.comments,
+        )
+        for c in moved
+    )
+    AuditEntry.objects.bulk_create(
+        AuditEntry(
+            user=user,
+            run_id=run_id,
+            action=c.action,
+            model=Attendance._meta.label,
+            object_id=c.record.pk,
+            school_id=school_id,
+            changes=[
+                name
+                for name, moved in (
+                    ("code", c.action == "create" or c.old_code_id != c.record.code_id),
+                    ("comments", c.action == "create" or c.old_comments != c.record.comments),
+                )
+                if moved
+            ],
+        )
+        for c in moved
     )
 
 
@@ -211,12 +277,19 @@ def attendance_record(
     created = record is None
     if created:
         record = Attendance(student=student, section=section, date=date)
+    change = Change(
+        record=record,
+        action="create" if created else "update",
+        old_code_id=None if created else record.code_id,
+        old_comments="" if created else record.comments,
+    )
     record.code = code
     record.comments = comments
     record.source = source
     record.recorded_by = by if by is not None and by.is_authenticated else None
     record.full_clean(validate_unique=False, validate_constraints=False)
     record.save()
+    _keep_history(changes=[change], by=by, school_id=_section_school_id(section), source=source)
     return record, created
 
 
@@ -262,6 +335,12 @@ def attendance_record_bulk(
             }
         )
     user = by if by is not None and by.is_authenticated else None
+    before = {
+        sid: (code_id, comments)
+        for sid, code_id, comments in Attendance.objects.select_for_update()
+        .filter(section=section, date=date, student_id__in=seen)
+        .values_list("student_id", "code_id", "comments")
+    }
     rows = []
     for e in entries:
         row = Attendance(
@@ -285,11 +364,26 @@ def attendance_record_bulk(
         unique_fields=["student", "section", "date"],
         update_fields=["code", "comments", "source", "recorded_by", "modified_at"],
     )
-    return list(
+    saved = list(
         Attendance.objects.filter(section=section, date=date, student_id__in=seen).order_by(
             "student__last_name", "student__first_name", "student_id"
         )
     )
+    _keep_history(
+        changes=[
+            Change(
+                record=r,
+                action="update" if r.student_id in before else "create",
+                old_code_id=before.get(r.student_id, (None, ""))[0],
+                old_comments=before.get(r.student_id, (None, ""))[1],
+            )
+            for r in saved
+        ],
+        by=by,
+        school_id=_section_school_id(section),
+        source=source,
+    )
+    return saved
 
 
 # --- The clerks' worklist (R27) ---------------------------------------------------------
@@ -321,11 +415,20 @@ def attendance_resolve(*, record: Attendance, code: AttendanceCode, by) -> Atten
         .get(pk=record.pk)
     )
     _check_resolvable([record], code)
+    change = Change(
+        record=record, action="resolve", old_code_id=record.code_id, old_comments=record.comments
+    )
     record.code = code
     record.resolved_at = timezone.now()
     record.resolved_by = by if by is not None and by.is_authenticated else None
     record.full_clean(validate_unique=False, validate_constraints=False)
     record.save(update_fields=["code", "resolved_at", "resolved_by", "modified_at"])
+    _keep_history(
+        changes=[change],
+        by=by,
+        school_id=record.section.course.calendar.school_id,
+        source=AttendanceSource.CLERK,
+    )
     return record
 
 
@@ -343,12 +446,17 @@ def attendance_resolve_bulk(
     _check_resolvable(records, code)
     now = timezone.now()
     user = by if by is not None and by.is_authenticated else None
+    changes = [
+        Change(record=r, action="resolve", old_code_id=r.code_id, old_comments=r.comments)
+        for r in records
+    ]
     for r in records:
         r.code = code
         r.resolved_at = now
         r.resolved_by = user
         r.modified_at = now
     Attendance.objects.bulk_update(records, ["code", "resolved_at", "resolved_by", "modified_at"])
+    _keep_history(changes=changes, by=by, school_id=code.school_id, source=AttendanceSource.CLERK)
     return len(records)
 
 

@@ -13,7 +13,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from schools.models import Course, School, Section, Student, Term, TimeStampedModel
+from schools.models import Course, School, Section, Student, Term, TimeStampedModel, comments_limit
+
+GRADE_COMMENTS_MAX = 1000  # R44: characters, enforced by full_clean (API, pages, admin alike)
 
 CTE_TERM = "CTE_TERM"
 CTE_FINAL = "CTE_FINAL"
@@ -285,7 +287,7 @@ class Grade(TimeStampedModel):
         max_digits=5, decimal_places=2, null=True, blank=True, validators=PERCENT_VALIDATORS
     )
     score = models.CharField(max_length=20, blank=True)
-    comments = models.TextField(blank=True)
+    comments = models.TextField(blank=True, validators=[comments_limit(GRADE_COMMENTS_MAX)])
     source = models.CharField(
         max_length=10, choices=GradeSource.choices, default=GradeSource.TEACHER
     )
@@ -337,13 +339,18 @@ class GradeHistory(models.Model):
     new_score = models.CharField(max_length=20, blank=True)
     new_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     reason = models.TextField(blank=True)
+    # R43: a change of the comments alone is a change too (old and new value kept).
+    old_comments = models.TextField(blank=True)
+    new_comments = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-changed_at", "-id"]
         verbose_name_plural = "grade history"
         indexes = [
             # Reasons are rare; the exchange looks them up for the grades it writes (R16).
-            models.Index(fields=["grade"], condition=~Q(reason=""), name="grade_history_reason_idx"),
+            models.Index(
+                fields=["grade"], condition=~Q(reason=""), name="grade_history_reason_idx"
+            ),
         ]
 
 

@@ -148,7 +148,10 @@ class CleanModelSerializer(serializers.ModelSerializer):
 
 
 class ScopedViewMixin:
-    """R36 scope on reads, R37 audit on writes and disclosure on cross-school reads."""
+    """R36 scope on reads, R37 audit on writes and disclosure on cross-school reads.
+
+    A view whose services write their own audit entries (R43: grades, attendance) sets
+    ``audited_by_service = True`` so each write is audited once, with the right action."""
 
     def get_queryset(self):
         return scope_queryset(self.request.user, super().get_queryset())
@@ -168,6 +171,7 @@ class ScopedViewMixin:
         if (
             request.method not in ("GET", "HEAD", "OPTIONS", "DELETE")
             and 200 <= response.status_code < 300
+            and not getattr(self, "audited_by_service", False)
         ):
             audit_write(request, self, response)
         return response

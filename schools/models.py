@@ -6,8 +6,10 @@ calls ``full_clean()`` so the admin, the API, the pages and the exchange give th
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.deconstruct import deconstructible
 
 
 def coded_error(message, *, code: str) -> ValidationError:
@@ -16,6 +18,19 @@ def coded_error(message, *, code: str) -> ValidationError:
     if isinstance(message, dict):
         return ValidationError({f: ValidationError(m, code=code) for f, m in message.items()})
     return ValidationError(message, code=code)
+
+
+@deconstructible
+class CommentsLimit(MaxLengthValidator):
+    """R44: a comment's length limit, checked by ``full_clean`` so every write path (API,
+    pages, admin, imports) refuses an over-long comment the same way."""
+
+    code = "comments_too_long"
+    message = "Keep comments to %(limit_value)d characters or fewer (this one has %(show_value)d)."
+
+
+def comments_limit(limit: int) -> CommentsLimit:
+    return CommentsLimit(limit)
 
 
 class TimeStampedModel(models.Model):

@@ -80,6 +80,8 @@ class GradeHistorySerializer(serializers.Serializer):
     new_score = serializers.CharField()
     new_percent = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True)
     reason = serializers.CharField()
+    old_comments = serializers.CharField()
+    new_comments = serializers.CharField()
 
 
 class StaleGradeSerializer(serializers.Serializer):
@@ -138,6 +140,7 @@ class GradeViewSet(ScopedModelViewSet):
     filterset_class = GradeFilter
     ordering_fields = ["modified_at", "id"]
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
+    audited_by_service = True  # grade_post/grade_post_bulk audit create vs update (R43)
 
     def _post(self, data: dict, *, instance: Grade | None = None):
         keys = {k: data.get(k) or getattr(instance, k, None) for k in KEY_FIELDS}

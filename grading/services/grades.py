@@ -32,7 +32,7 @@ from grading.models import (
     GradeSource,
     GradingTask,
 )
-from schools.models import Roster, Section, Student, Term
+from schools.models import AuditEntry, Roster, Section, Student, Term
 
 LINKED_SECTION_MESSAGE = (
     "Grades on linked KTS sections come from the technical school through the nightly exchange."
@@ -80,6 +80,7 @@ class PostingContext:
     term: Term
     rows: list[scoring.Row]
     is_cte_numeric: bool
+    school_id: int  # the term's school: audit entries name it (R37)
 
     @property
     def is_final(self) -> bool:
@@ -127,7 +128,7 @@ def _posting_context(
         )
     active = (
         CourseTaskTerm.objects.filter(course_task=course_task, active=True)
-        .select_related("term")
+        .select_related("term__calendar")
         .first()
     )
     if active is None or active.term_id != term.pk:
@@ -148,6 +149,7 @@ def _posting_context(
         term=term,
         rows=scoring.rows_of(course_task.score_group.rows.all()),
         is_cte_numeric=course_task.score_group.is_cte_numeric,
+        school_id=active.term.calendar.school_id,
     )
 
 
@@ -286,6 +288,7 @@ def _write(
     to_update: list[Grade] = []
     history: list[tuple[Grade, dict]] = []
     by_index: dict[int, Grade] = {}
+    changed_fields: dict[int, list[str]] = {}
     for p in planned:
         grade = existing.get(p.student_id)
         if grade is None:
@@ -303,22 +306,37 @@ def _write(
             )
             _clean(grade)
             to_create.append((p, grade))
-            history.append((grade, {"old_score": "", "old_percent": None, "reason": p.reason}))
+            history.append(
+                (
+                    grade,
+                    {"old_score": "", "old_percent": None, "old_comments": "", "reason": p.reason},
+                )
+            )
         else:
             value_changed = grade.percent != p.percent or grade.score != p.score
             comments_changed = p.comments is not None and grade.comments != p.comments
-            if value_changed:
+            if value_changed or comments_changed:
+                # R14/R43: a value change or a comments-only change, each with a history row.
                 history.append(
                     (
                         grade,
                         {
                             "old_score": grade.score,
                             "old_percent": grade.percent,
+                            "old_comments": grade.comments,
                             "reason": p.reason,
                         },
                     )
                 )
-            if value_changed or comments_changed:
+                changed_fields[p.index] = [
+                    name
+                    for name, moved in (
+                        ("percent", grade.percent != p.percent),
+                        ("score", grade.score != p.score),
+                        ("comments", comments_changed),
+                    )
+                    if moved
+                ]
                 grade.percent, grade.score = p.percent, p.score
                 if p.comments is not None:
                     grade.comments = p.comments
@@ -343,10 +361,30 @@ def _write(
                 new_score=grade.score,
                 new_percent=grade.percent,
                 reason=old["reason"],
+                old_comments=old["old_comments"],
+                new_comments=grade.comments,
             )
             for grade, old in history
         )
     created = {p.index for p, _ in to_create}
+    # R37/R43: one audit entry per grade written, "create" or "update", in this transaction.
+    audits = [
+        AuditEntry(
+            user=posted_by,
+            run_id=run_id,
+            action="create" if p.index in created else "update",
+            model=Grade._meta.label,
+            object_id=by_index[p.index].pk,
+            school_id=ctx.school_id,
+            changes=["comments", "percent", "score"]
+            if p.index in created
+            else changed_fields[p.index],
+        )
+        for p in planned
+        if p.index in created or p.index in changed_fields
+    ]
+    if audits:
+        AuditEntry.objects.bulk_create(audits)
     return [by_index[p.index] for p in planned], created
 
 
@@ -498,7 +536,8 @@ def grade_post(
 
     R16 applies to teacher and import posts; the exchange copies a correction already made
     (with its reason) at the tech school. A change of comments alone updates the grade but
-    is not a value change, so it writes no history row. Returns ``(grade, created)``.
+    is a change too: it writes a history row with the old and new comments (R43).
+    Returns ``(grade, created)``.
     Errors are keyed by field (``student``, ``percent``,
     ``score``, ``term``, ``section``, ``correction_reason``) with a code.
     ``comments=None`` keeps the current comments.
