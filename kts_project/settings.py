@@ -144,6 +144,11 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
         "schools.feeds.ChangedSinceFilter",  # R40 ?changed_since=
     ],
+    "DEFAULT_PARSER_CLASSES": [
+        "schools.parsers.DepthLimitedJSONParser",  # R44: too deep is 400, not 500
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "schools.api_common.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
@@ -169,7 +174,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DJANGO_MAX_UPLOAD", str(5 * 10
 # --- Cache (API throttling, sign-in attempt limiting) ------------------------------------
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+        }
         if os.environ.get("REDIS_URL")
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "kts"}
     )

@@ -18,7 +18,13 @@ from rest_framework.views import APIView
 
 from grading.models import Grade, GradingTask
 from grading.selectors.stale import stale_sections
-from grading.services.grades import GradeRowsError, grade_post, grade_post_bulk
+from grading.services.grades import (
+    BULK_MAX_ROWS,
+    GradeRowsError,
+    check_bulk_size,
+    grade_post,
+    grade_post_bulk,
+)
 from schools.access import IsScopedUser, scope_queryset
 from schools.api_common import ScopedModelViewSet, django_error_to_drf
 from schools.models import Section, Student, Term
@@ -109,7 +115,7 @@ class BulkSerializer(serializers.Serializer):
     section = serializers.PrimaryKeyRelatedField(queryset=Section.objects.all())
     grading_task = serializers.PrimaryKeyRelatedField(queryset=GradingTask.objects.all())
     term = serializers.PrimaryKeyRelatedField(queryset=Term.objects.all())
-    grades = BulkRowSerializer(many=True, allow_empty=False)
+    grades = BulkRowSerializer(many=True, allow_empty=False, max_length=BULK_MAX_ROWS)
 
 
 def _rows_error(exc: GradeRowsError, count: int) -> DRFValidationError:
@@ -191,7 +197,14 @@ class GradeViewSet(ScopedModelViewSet):
     @extend_schema(request=BulkSerializer, responses=GradeSerializer(many=True))
     @action(detail=False, methods=["post"], serializer_class=BulkSerializer)
     def bulk(self, request):
-        """All or nothing (R13): 200 with the saved grades, 400 naming each bad row."""
+        """All or nothing (R13): 200 with the saved grades, 400 naming each bad row.
+        At most 1,000 rows (R44), refused before any row is read."""
+        rows = request.data.get("grades") if isinstance(request.data, dict) else None
+        if isinstance(rows, list):
+            try:
+                check_bulk_size(len(rows))
+            except DjangoValidationError as exc:
+                raise django_error_to_drf(exc) from exc
         serializer = BulkSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

@@ -39,6 +39,7 @@ LINKED_SECTION_MESSAGE = (
 )
 HUNDRED = Decimal("100")
 TWO_PLACES = Decimal("0.01")
+BULK_MAX_ROWS = 1000  # R44: rows in one bulk post
 GRADE_UPDATE_FIELDS = ["percent", "score", "comments", "source", "posted_by", "run_id"]
 
 
@@ -490,6 +491,17 @@ def _plan_rows(*, ctx: PostingContext, rows: Sequence[Mapping], source: str) -> 
     return planned
 
 
+def check_bulk_size(count: int) -> None:
+    """R44: refuse a bulk post of more than ``BULK_MAX_ROWS`` rows before reading any row."""
+    if count > BULK_MAX_ROWS:
+        raise _invalid(
+            "grades",
+            f"Send at most {BULK_MAX_ROWS:,} grades in one post (this one has {count:,}); "
+            "split them into several posts.",
+            code="too_many_rows",
+        )
+
+
 @transaction.atomic
 def grade_post_bulk(
     *,
@@ -509,6 +521,7 @@ def grade_post_bulk(
     are bulk-created, changed ones bulk-updated, and one history row is written per value
     change (R14); an unchanged value writes nothing. Returns the grades in row order.
     """
+    check_bulk_size(len(rows))
     ctx = _posting_context(
         section=section, grading_task=grading_task, term=term, by=by, source=source
     )

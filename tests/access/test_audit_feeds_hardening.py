@@ -226,3 +226,50 @@ def test_r36_oversized_payload_is_413_not_500(world, as_user, settings):
     )
     assert response.status_code == 413
     assert District.objects.count() == before
+
+
+def test_r44_sign_in_limit_counts_every_spelling_of_a_username(world, client):
+    # given five failures spread over spellings of one username (case, full-width)
+    for spelling in ["teacher", "TEACHER", "Teacher", "ｔｅａｃｈｅｒ", "ＴＥＡＣＨＥＲ"]:
+        client.post("/accounts/login/", {"username": spelling, "password": "wrong"})
+    # when the full-width spelling comes with the right password
+    response = client.post(
+        "/accounts/login/", {"username": "ｔｅａｃｈｅｒ", "password": "pw-for-tests-1"}
+    )
+    # then refused as locked, not signed in
+    assert b"Too many failed sign-ins" in response.content
+    assert "_auth_user_id" not in client.session
+
+
+def test_r44_sign_in_limit_is_per_username_from_any_address(world, client):
+    for n in range(5):
+        client.post(
+            "/accounts/login/",
+            {"username": "teacher", "password": "wrong"},
+            REMOTE_ADDR=f"10.0.0.{n}",
+        )
+    response = client.post(
+        "/accounts/login/",
+        {"username": "teacher", "password": "pw-for-tests-1"},
+        REMOTE_ADDR="10.0.1.1",
+    )
+    assert b"Too many failed sign-ins" in response.content
+    assert "_auth_user_id" not in client.session
+
+
+def test_r44_sign_in_limit_is_per_client_address(world, client):
+    # given one address that failed for twenty different usernames
+    for n in range(20):
+        client.post("/accounts/login/", {"username": f"nobody-{n}", "password": "wrong"})
+    # when it tries a real account with the right password
+    response = client.post(
+        "/accounts/login/", {"username": "teacher", "password": "pw-for-tests-1"}
+    )
+    # then the address is locked; another address still signs in
+    assert b"Too many failed sign-ins" in response.content
+    other = client.post(
+        "/accounts/login/",
+        {"username": "teacher", "password": "pw-for-tests-1"},
+        REMOTE_ADDR="10.9.9.9",
+    )
+    assert other.status_code == 302

@@ -111,3 +111,38 @@ def test_r44_grade_comments_over_the_limit_answer_400_and_save_nothing(api, tech
     assert bulk.status_code == 400
     assert not Grade.objects.exists()
     assert not AuditEntry.objects.exists()
+
+
+def test_r44_bulk_post_over_1000_rows_is_400_naming_the_limit_before_any_row_is_read(
+    api, tech, django_assert_max_num_queries
+):
+    # given 1,001 rows, none of them valid (unknown students)
+    rows = [{"student": 10**9 + n, "percent": "90"} for n in range(1001)]
+    payload = {
+        "section": tech.section.pk,
+        "grading_task": tech.term_task.pk,
+        "term": tech.s1.pk,
+        "grades": rows,
+    }
+    # when posted: answered without looking up a single row (no student query)
+    with django_assert_max_num_queries(3):  # session/auth only
+        response = api.post(f"{URL}bulk/", payload, format="json")
+    # then 400 naming the limit, on "grades", and nothing written
+    assert response.status_code == 400
+    assert response.json() == {
+        "grades": [
+            "Send at most 1,000 grades in one post (this one has 1,001); "
+            "split them into several posts."
+        ]
+    }
+    assert not Grade.objects.exists()
+
+
+def test_r44_json_nested_5000_levels_is_400_not_500(api):
+    body = "[" * 5000 + "]" * 5000
+    response = api.generic("POST", f"{URL}bulk/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested" in response.json()["detail"]
+    moderate = '{"grades": ' + "[" * 40 + "]" * 40 + "}"
+    response = api.generic("POST", URL, moderate, content_type="application/json")
+    assert response.status_code == 400
