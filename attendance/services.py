@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from attendance.error_codes import AttendanceErrorCode
 from attendance.models import (
     Attendance,
     AttendanceCode,
@@ -22,7 +23,9 @@ from attendance.models import (
     Excuse,
     Status,
 )
+from schools.errors import field_error
 from schools.models import AuditEntry, DisclosureLog, Roster, School, Section, Student, Term
+from schools.services import model_save
 
 # A sensible starting set for a school that has none yet (R25).
 DEFAULT_CODES: tuple[tuple[str, str, str, str], ...] = (
@@ -36,31 +39,24 @@ DEFAULT_CODES: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
-def _field_error(field: str, message: str, code: str) -> ValidationError:
-    """A ValidationError on ``field`` that keeps its ``code`` (a plain dict would drop it)."""
-    return ValidationError({field: ValidationError(message, code=code)})
-
-
 # --- Codes (R25) -------------------------------------------------------------------------
 def attendance_code_create(
     *, school: School, code: str, status: str, excuse: str = "", description: str = ""
 ) -> AttendanceCode:
     """R25: add an attendance code to a school."""
-    obj = AttendanceCode(
-        school=school, code=code, status=status, excuse=excuse, description=description
+    return model_save(
+        instance=AttendanceCode(),
+        school=school,
+        code=code,
+        status=status,
+        excuse=excuse,
+        description=description,
     )
-    obj.full_clean()
-    obj.save()
-    return obj
 
 
 def attendance_code_update(*, code: AttendanceCode, **changes) -> AttendanceCode:
     """R25: change a code's fields (status and excuse are validated together)."""
-    for field, value in changes.items():
-        setattr(code, field, value)
-    code.full_clean()
-    code.save()
-    return code
+    return model_save(instance=code, **changes)
 
 
 def attendance_codes_ensure_defaults(*, schools: Iterable[School] | None = None) -> int:
@@ -178,16 +174,16 @@ def validate_attendance_day(*, section: Section, date: dt.date) -> None:
     non-instructional days inside a term."""
     today = timezone.localdate()
     if date > today:
-        raise _field_error(
+        raise field_error(
             "date",
             f"Attendance cannot be taken for a future day; choose {today} or earlier.",
-            "future_date",
+            code=AttendanceErrorCode.FUTURE_DATE,
         )
     if date.weekday() >= 5:
-        raise _field_error(
+        raise field_error(
             "date",
             f"{date} is a {date:%A}; choose a school day (Monday to Friday).",
-            "non_instructional_day",
+            code=AttendanceErrorCode.NON_INSTRUCTIONAL_DAY,
         )
     calendar_id = (
         Section.objects.filter(pk=section.pk).values_list("course__calendar_id", flat=True).get()
@@ -195,11 +191,11 @@ def validate_attendance_day(*, section: Section, date: dt.date) -> None:
     if not Term.objects.filter(
         calendar_id=calendar_id, start_date__lte=date, end_date__gte=date
     ).exists():
-        raise _field_error(
+        raise field_error(
             "date",
             f"{date} is not inside any term of this section's calendar; choose an "
             "instructional day.",
-            "non_instructional_day",
+            code=AttendanceErrorCode.NON_INSTRUCTIONAL_DAY,
         )
 
 
@@ -219,13 +215,13 @@ def validate_attendance_entries(
         if e.code_id not in codes:
             errors[e.student_id] = (
                 "code",
-                "unknown_code",
+                AttendanceErrorCode.UNKNOWN_CODE,
                 "Choose one of the school's attendance codes.",
             )
         elif codes[e.code_id] != school_id:
             errors[e.student_id] = (
                 "code",
-                "code_wrong_school",
+                AttendanceErrorCode.CODE_WRONG_SCHOOL,
                 "This code belongs to another school; choose one of this school's codes.",
             )
     rostered = set(
@@ -241,7 +237,7 @@ def validate_attendance_entries(
         if e.student_id not in rostered and e.student_id not in errors:
             errors[e.student_id] = (
                 "student",
-                "not_rostered",
+                AttendanceErrorCode.NOT_ROSTERED,
                 f"The student is not rostered in this section on {date}; roster them first or "
                 "choose another day.",
             )
@@ -314,10 +310,10 @@ def attendance_record_bulk(
     seen: set[int] = set()
     for e in entries:
         if e.student_id in seen:
-            raise _field_error(
+            raise field_error(
                 "entries",
                 f"Student {e.student_id} is listed twice; mark each student once.",
-                "duplicate_student",
+                code=AttendanceErrorCode.DUPLICATE_STUDENT,
             )
         seen.add(e.student_id)
     errors = validate_attendance_entries(section=section, date=date, entries=entries)
@@ -393,13 +389,13 @@ def _check_resolvable(records: list[Attendance], code: AttendanceCode) -> None:
             raise ValidationError(
                 f"Record {record.pk} is not on the unknown-attendance worklist (already "
                 "resolved or not unknown); change it as ordinary attendance instead.",
-                code="not_on_worklist",
+                code=AttendanceErrorCode.NOT_ON_WORKLIST,
             )
         if record.section.course.calendar.school_id != code.school_id:
-            raise _field_error(
+            raise field_error(
                 "code",
                 "This code belongs to another school; choose one of this school's codes.",
-                "code_wrong_school",
+                code=AttendanceErrorCode.CODE_WRONG_SCHOOL,
             )
 
 
@@ -442,7 +438,9 @@ def attendance_resolve_bulk(
         qs = qs.filter(section__course__calendar__school=school)
     records = list(qs.select_related("code", "section__course__calendar"))
     if len(records) != len(set(record_ids)):
-        raise ValidationError("Some records were not found; reload the worklist.", code="not_found")
+        raise ValidationError(
+            "Some records were not found; reload the worklist.", code=AttendanceErrorCode.NOT_FOUND
+        )
     _check_resolvable(records, code)
     now = timezone.now()
     user = by if by is not None and by.is_authenticated else None

@@ -18,6 +18,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from schools import access
 from schools.access import scope_queryset
+from schools.services import model_save
 
 
 def django_error_to_drf(exc: DjangoValidationError) -> DRFValidationError:
@@ -128,8 +129,7 @@ class CleanModelSerializer(serializers.ModelSerializer):
             setattr(instance, attr, value)
         try:
             with transaction.atomic():
-                instance.full_clean()
-                instance.save()
+                model_save(instance=instance)
                 for attr, value in m2m.items():
                     getattr(instance, attr).set(value)
                 self.after_save(instance, m2m)

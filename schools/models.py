@@ -5,19 +5,13 @@ calls ``full_clean()`` so the admin, the API, the pages and the exchange give th
 """
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.deconstruct import deconstructible
 
-
-def coded_error(message, *, code: str) -> ValidationError:
-    """A ValidationError whose ``code`` survives a ``{field: message}`` dict: Django drops the
-    code when the dict's messages are plain strings, and tests and clients rely on it."""
-    if isinstance(message, dict):
-        return ValidationError({f: ValidationError(m, code=code) for f, m in message.items()})
-    return ValidationError(message, code=code)
+from schools.error_codes import SchoolsErrorCode
+from schools.errors import coded_error
 
 
 @deconstructible
@@ -25,7 +19,7 @@ class CommentsLimit(MaxLengthValidator):
     """R44: a comment's length limit, checked by ``full_clean`` so every write path (API,
     pages, admin, imports) refuses an over-long comment the same way."""
 
-    code = "comments_too_long"
+    code = SchoolsErrorCode.COMMENTS_TOO_LONG
     message = "Keep comments to %(limit_value)d characters or fewer (this one has %(show_value)d)."
 
 

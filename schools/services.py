@@ -34,7 +34,9 @@ M = TypeVar("M", bound=models.Model)
 
 @transaction.atomic
 def model_save(*, instance: M, **fields: Any) -> M:
-    """Set ``fields`` on ``instance``, validate it (model ``clean()`` and constraints), save."""
+    """The one validate-then-save helper (STYLE "One validation path"): set ``fields`` on
+    ``instance``, ``full_clean()`` it (fields, ``clean()``, uniqueness, constraints), save.
+    Services of every app, the API's serializers and the admin (``record_save``) use it."""
     for name, value in fields.items():
         setattr(instance, name, value)
     instance.full_clean()
@@ -159,11 +161,6 @@ def staff_role_create(
 ) -> StaffRole:
     """R36: a role scoped to a district (district admin) or a school (the others)."""
     return model_save(instance=StaffRole(), user=user, role=role, district=district, school=school)
-
-
-def model_update(*, instance: M, **fields: Any) -> M:
-    """Update any setup row through the same validation."""
-    return model_save(instance=instance, **fields)
 
 
 # --- R37/R40/R43: the audit entry and the deletion record of every write ------------------

@@ -23,6 +23,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from grading import scoring
+from grading.error_codes import GradingErrorCode
 from grading.models import (
     CTE_FINAL,
     CourseGradingTask,
@@ -32,6 +33,7 @@ from grading.models import (
     GradeSource,
     GradingTask,
 )
+from schools.errors import field_error
 from schools.models import AuditEntry, Roster, Section, Student, Term
 
 LINKED_SECTION_MESSAGE = (
@@ -67,11 +69,6 @@ class GradeRowsError(ValidationError):
         super().__init__({"grades": flat})
 
 
-def _invalid(field: str, message: str, *, code: str) -> ValidationError:
-    """A field error that keeps its code (a plain dict of strings would drop it)."""
-    return ValidationError({field: ValidationError(message, code=code)})
-
-
 @dataclass(frozen=True)
 class PostingContext:
     """What every row of one post shares: section, course task, its active term, score rows."""
@@ -98,22 +95,24 @@ def _posting_context(
 ) -> PostingContext:
     """R13/R23: refuse the whole post when the section, task or term do not allow it."""
     if source not in GradeSource.values:
-        raise _invalid(
-            "source", f"Use one of: {', '.join(GradeSource.values)}.", code="invalid_source"
+        raise field_error(
+            "source",
+            f"Use one of: {', '.join(GradeSource.values)}.",
+            code=GradingErrorCode.INVALID_SOURCE,
         )
     if source == GradeSource.TEACHER:
         is_superuser = bool(by is not None and getattr(by, "is_superuser", False))
         if by is None or (not is_superuser and not section.teachers.filter(pk=by.pk).exists()):
-            raise _invalid(
+            raise field_error(
                 "section",
                 "You can post grades only for your own sections.",
-                code="not_your_section",
+                code=GradingErrorCode.NOT_YOUR_SECTION,
             )
     if source != GradeSource.EXCHANGE and (
         Section.objects.filter(pk=section.pk, kts_link__isnull=False).exists()
     ):
         # R23: the HS copy of a tech grade is written by the exchange only.
-        raise _invalid("section", LINKED_SECTION_MESSAGE, code="linked_section")
+        raise field_error("section", LINKED_SECTION_MESSAGE, code=GradingErrorCode.LINKED_SECTION)
     course_task = (
         CourseGradingTask.objects.select_related("grading_task", "score_group")
         .prefetch_related("score_group__rows")
@@ -121,11 +120,11 @@ def _posting_context(
         .first()
     )
     if course_task is None:
-        raise _invalid(
+        raise field_error(
             "grading_task",
             f"{grading_task} is not set up on course "
             f"{section.course.number}; add it on the course's grading tasks first.",
-            code="task_not_on_course",
+            code=GradingErrorCode.TASK_NOT_ON_COURSE,
         )
     active = (
         CourseTaskTerm.objects.filter(course_task=course_task, active=True)
@@ -138,11 +137,11 @@ def _posting_context(
             if active
             else "no term is active for this task"
         )
-        raise _invalid(
+        raise field_error(
             "term",
             f"Posting is open only for the active term; {where}. Ask the school "
             "to open a grading window for this term.",
-            code="term_not_active",
+            code=GradingErrorCode.TERM_NOT_ACTIVE,
         )
     return PostingContext(
         section=section,
@@ -160,18 +159,26 @@ def _parse_percent(value) -> Decimal | None:
     try:
         percent = value if isinstance(value, Decimal) else Decimal(str(value).strip())
     except (InvalidOperation, ValueError) as exc:
-        raise _invalid(
-            "percent", "Enter the percent as a number, for example 92.5.", code="invalid_percent"
+        raise field_error(
+            "percent",
+            "Enter the percent as a number, for example 92.5.",
+            code=GradingErrorCode.INVALID_PERCENT,
         ) from exc
     if not percent.is_finite():
-        raise _invalid(
-            "percent", "Enter the percent as a number, for example 92.5.", code="invalid_percent"
+        raise field_error(
+            "percent",
+            "Enter the percent as a number, for example 92.5.",
+            code=GradingErrorCode.INVALID_PERCENT,
         )
     if percent < 0 or percent > HUNDRED:
-        raise _invalid("percent", "Enter a percent from 0 to 100.", code="percent_out_of_range")
+        raise field_error(
+            "percent", "Enter a percent from 0 to 100.", code=GradingErrorCode.PERCENT_OUT_OF_RANGE
+        )
     if percent != percent.quantize(TWO_PLACES):
-        raise _invalid(
-            "percent", "Enter the percent with at most two decimals.", code="too_many_decimals"
+        raise field_error(
+            "percent",
+            "Enter the percent with at most two decimals.",
+            code=GradingErrorCode.TOO_MANY_DECIMALS,
         )
     return percent.quantize(TWO_PLACES)
 
@@ -182,55 +189,55 @@ def _resolve_value(ctx: PostingContext, percent, score) -> tuple[Decimal | None,
     score = (score or "").strip()
     group = ctx.course_task.score_group.name
     if ctx.is_cte_numeric and percent is None:
-        raise _invalid(
+        raise field_error(
             "percent",
             "CTE Numeric grades are posted as a percent; enter the percent and "
             "the score is filled in.",
-            code="percent_required",
+            code=GradingErrorCode.PERCENT_REQUIRED,
         )
     if percent is None and not score:
-        raise _invalid(
+        raise field_error(
             "percent",
             "Enter a percent (or a score on a letter score group).",
-            code="value_required",
+            code=GradingErrorCode.VALUE_REQUIRED,
         )
     if percent is not None:
         row = scoring.row_for_percent(ctx.rows, percent)
         if row is None:
-            raise _invalid(
+            raise field_error(
                 "percent",
                 f"Score group {group} has no row for {percent}%; ask the district "
                 "to add a row with Min % 0.",
-                code="score_untranslatable",
+                code=GradingErrorCode.SCORE_UNTRANSLATABLE,
             )
         if score and score != row.score:
             if ctx.is_cte_numeric:
-                raise _invalid(
+                raise field_error(
                     "score",
                     "On CTE Numeric only the percent is posted; leave the score "
                     f"empty ({percent}% is {row.score}).",
-                    code="score_on_cte_numeric",
+                    code=GradingErrorCode.SCORE_ON_CTE_NUMERIC,
                 )
             if scoring.band_of(ctx.rows, score) is None:
-                raise _invalid(
+                raise field_error(
                     "score",
                     f"{score} is not a score of {group}; choose one of "
                     f"{', '.join(r.score for r in ctx.rows)}.",
-                    code="score_not_in_group",
+                    code=GradingErrorCode.SCORE_NOT_IN_GROUP,
                 )
-            raise _invalid(
+            raise field_error(
                 "percent",
                 f"{percent}% is {row.score} on {group}, not {score}; change the "
                 "percent or the score.",
-                code="percent_outside_band",
+                code=GradingErrorCode.PERCENT_OUTSIDE_BAND,
             )
         return percent, row.score
     if scoring.band_of(ctx.rows, score) is None:
-        raise _invalid(
+        raise field_error(
             "score",
             f"{score} is not a score of {group}; choose one of "
             f"{', '.join(r.score for r in ctx.rows)}.",
-            code="score_not_in_group",
+            code=GradingErrorCode.SCORE_NOT_IN_GROUP,
         )
     return None, score
 
@@ -432,21 +439,23 @@ def _plan_rows(*, ctx: PostingContext, rows: Sequence[Mapping], source: str) -> 
         labels[index] = known.get(sid, str(student_ids[index]))
         if sid not in known:
             row_errors["student"] = [
-                ValidationError("Choose an existing student.", code="unknown_student")
+                ValidationError(
+                    "Choose an existing student.", code=GradingErrorCode.UNKNOWN_STUDENT
+                )
             ]
         elif sid not in rostered:
             row_errors["student"] = [
                 ValidationError(
                     f"Student {known[sid]} is not rostered in this section during "
                     f"{ctx.term.name}; roster the student first.",
-                    code="not_rostered",
+                    code=GradingErrorCode.NOT_ROSTERED,
                 )
             ]
         elif sid in seen:
             row_errors["student"] = [
                 ValidationError(
                     f"Student {known[sid]} appears twice; give one grade per student.",
-                    code="duplicate_student",
+                    code=GradingErrorCode.DUPLICATE_STUDENT,
                 )
             ]
         try:
@@ -468,7 +477,7 @@ def _plan_rows(*, ctx: PostingContext, rows: Sequence[Mapping], source: str) -> 
             row_errors["correction_reason"] = [
                 ValidationError(
                     "This final grade is already posted; give a correction reason to change it.",
-                    code="correction_reason_required",
+                    code=GradingErrorCode.CORRECTION_REASON_REQUIRED,
                 )
             ]
         if row_errors:
@@ -494,11 +503,11 @@ def _plan_rows(*, ctx: PostingContext, rows: Sequence[Mapping], source: str) -> 
 def check_bulk_size(count: int) -> None:
     """R44: refuse a bulk post of more than ``BULK_MAX_ROWS`` rows before reading any row."""
     if count > BULK_MAX_ROWS:
-        raise _invalid(
+        raise field_error(
             "grades",
             f"Send at most {BULK_MAX_ROWS:,} grades in one post (this one has {count:,}); "
             "split them into several posts.",
-            code="too_many_rows",
+            code=GradingErrorCode.TOO_MANY_ROWS,
         )
 
 

@@ -30,7 +30,7 @@ from grading.models import (
 )
 from grading.scoring import rows_of, thresholds
 from schools.models import Course, District, School, Term, coded_error
-from schools.services import record_delete
+from schools.services import model_save, record_delete
 
 ROW_FIELDS = ("score", "min_percent", "passing", "gpa_value")
 
@@ -70,14 +70,6 @@ def check_state_row_editable(obj: Any, *, by: Any = None, deleting: bool = False
             {"district": "Choose your district: rows without a district belong to the state."},
             code="state_row_read_only",
         )
-
-
-def _save(instance: Any, fields: dict[str, Any]) -> Any:
-    for name, value in fields.items():
-        setattr(instance, name, value)
-    instance.full_clean()
-    instance.save()
-    return instance
 
 
 def check_district_move(obj: Any, *, district: District | None) -> None:
@@ -166,7 +158,7 @@ def score_group_save(
         _check_kts_thresholds(group, rows)
         check_district_move(group, district=district)
     with transaction.atomic():
-        _save(group, {"name": name, "district": district})
+        model_save(instance=group, name=name, district=district)
         new_rows = [ScoreRow(group=group, **{k: r[k] for k in ROW_FIELDS if k in r}) for r in rows]
         errors = []
         for row in new_rows:
@@ -234,7 +226,7 @@ def grading_task_save(
     check_state_row_editable(GradingTask(name=name, district=district), by=by)
     check_district_move(task, district=district)
     with transaction.atomic():
-        return _save(task, {"name": name, "code": code or "", "district": district})
+        return model_save(instance=task, name=name, code=code or "", district=district)
 
 
 def grading_task_delete(*, task: GradingTask, by: Any = None) -> None:
@@ -252,7 +244,7 @@ def credit_type_save(
     check_state_row_editable(CreditType(name=name, district=district), by=by)
     check_district_move(credit_type, district=district)
     with transaction.atomic():
-        return _save(credit_type, {"name": name, "district": district})
+        return model_save(instance=credit_type, name=name, district=district)
 
 
 def credit_type_delete(*, credit_type: CreditType, by: Any = None) -> None:
@@ -474,16 +466,14 @@ def course_task_save(
         active_mask=active_mask,
     )
     course_task = course_task_or_None or CourseGradingTask()
-    _save(
-        course_task,
-        {
-            "course": course,
-            "grading_task": grading_task,
-            "score_group": score_group,
-            "term_gpa_weight": term_gpa_weight,
-            "credit": credit,
-            "credit_type": credit_type,
-        },
+    model_save(
+        instance=course_task,
+        course=course,
+        grading_task=grading_task,
+        score_group=score_group,
+        term_gpa_weight=term_gpa_weight,
+        credit=credit,
+        credit_type=credit_type,
     )
     mask_ids = {t.pk for t in term_mask}
     active_ids = {t.pk for t in active_mask}
@@ -600,7 +590,7 @@ def grading_window_save(
     """Create or update a grading window (R12)."""
     tasks = list(grading_tasks)
     window = window or GradingWindow()
-    _save(window, {"school": school, "term": term, "opens_on": opens_on, "closes_on": closes_on})
+    model_save(instance=window, school=school, term=term, opens_on=opens_on, closes_on=closes_on)
     grading_window_validate(
         window=window,
         school=school,

@@ -1,0 +1,18 @@
+"""Every error code the attendance app raises (STYLE "Errors carry codes"); clients and tests
+rely on these values: add freely, never rename one."""
+
+from enum import StrEnum
+
+
+class AttendanceErrorCode(StrEnum):
+    CODE_WRONG_SCHOOL = "code_wrong_school"
+    DUPLICATE_STUDENT = "duplicate_student"
+    EXCUSE_STATUS = "excuse_status"
+    FUTURE_DATE = "future_date"
+    NO_CODE = "no_code"
+    NON_INSTRUCTIONAL_DAY = "non_instructional_day"
+    NONE_SELECTED = "none_selected"
+    NOT_FOUND = "not_found"
+    NOT_ON_WORKLIST = "not_on_worklist"
+    NOT_ROSTERED = "not_rostered"
+    UNKNOWN_CODE = "unknown_code"

@@ -1,0 +1,23 @@
+"""Every error code the schools app raises (STYLE "Errors carry codes"); clients and tests
+rely on these values: add freely, never rename one."""
+
+from enum import StrEnum
+
+
+class SchoolsErrorCode(StrEnum):
+    COMMENTS_TOO_LONG = "comments_too_long"
+    DATES_OUT_OF_ORDER = "dates_out_of_order"
+    IN_USE = "in_use"
+    INVALID_TIMESTAMP = "invalid_timestamp"
+    LOCKED = "locked"
+    OUT_OF_SCOPE = "out_of_scope"
+    PRIMARY_AT_TECH_SCHOOL = "primary_at_tech_school"
+    ROLE_SCOPE = "role_scope"
+    ROSTER_OUTSIDE_CALENDAR = "roster_outside_calendar"
+    ROSTER_OVERLAP = "roster_overlap"
+    SCHOOL_YEAR_MISMATCH = "school_year_mismatch"
+    SECOND_PRIMARY_ENROLLMENT = "second_primary_enrollment"
+    STUDENT_NOT_ENROLLED = "student_not_enrolled"
+    TERM_OUTSIDE_CALENDAR = "term_outside_calendar"
+    TERM_SEQ_OUT_OF_ORDER = "term_seq_out_of_order"
+    TERMS_OVERLAP = "terms_overlap"
