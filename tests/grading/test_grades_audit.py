@@ -5,21 +5,9 @@ import pytest
 
 from grading.models import GRADE_COMMENTS_MAX, Grade, GradeHistory
 from schools.models import AuditEntry
+from tests.grading.test_grades_api import URL, body
 
 pytestmark = pytest.mark.django_db
-
-URL = "/api/v1/grades/"
-
-
-def body(tech, **extra):
-    data = {
-        "student": tech.students[0].pk,
-        "section": tech.section.pk,
-        "grading_task": tech.term_task.pk,
-        "term": tech.s1.pk,
-    }
-    data.update(extra)
-    return data
 
 
 def test_r43_grade_upsert_that_updates_is_audited_as_update(api, tech, superuser):
