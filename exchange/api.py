@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -108,6 +108,14 @@ class ExchangeRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
             return RunRequestSerializer
         return super().get_serializer_class()
 
+    @extend_schema(
+        request=RunRequestSerializer,
+        responses={
+            202: inline_serializer(
+                "RunQueued", {"id": serializers.IntegerField(), "status": serializers.CharField()}
+            )
+        },
+    )
     def create(self, request, *args, **kwargs):
         data = RunRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -16,3 +16,5 @@ urlpatterns = [
     path("", include("attendance.urls")),
     path("", include("exchange.urls")),
 ]
+
+handler404 = "schools.api_common.not_found"  # JSON under /api/ (documented in the schema)

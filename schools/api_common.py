@@ -61,7 +61,12 @@ def exception_handler(exc, context):
                 ]
             }
         )
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(response.data, list):
+        # A ValidationError without a field (e.g. DRF's search filter refusing a NUL
+        # character) answers the documented shape, {"non_field_errors": [...]}, not a list.
+        response.data = {"non_field_errors": response.data}
+    return response
 
 
 class CleanModelSerializer(serializers.ModelSerializer):
@@ -231,3 +236,14 @@ class ScopedModelViewSet(ScopedViewMixin, viewsets.ModelViewSet):
 
 class ScopedReadOnlyModelViewSet(ScopedViewMixin, viewsets.ReadOnlyModelViewSet):
     pass
+
+
+def not_found(request, exception=None):
+    """``handler404``: under ``/api/`` a JSON 404 like every API answer (an id the URL
+    pattern refuses, e.g. ``students/-5/cumulative-gpa/``); elsewhere Django's page."""
+    from django.http import JsonResponse
+    from django.views.defaults import page_not_found
+
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return page_not_found(request, exception)
