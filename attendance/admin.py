@@ -2,8 +2,35 @@
 
 from django.contrib import admin
 
-from attendance.models import Attendance, AttendanceCode
-from schools.admin_scoping import ScopedAdminMixin
+from attendance.models import Attendance, AttendanceCode, AttendanceHistory
+from schools.admin_scoping import ScopedAdminMixin, ScopedInlineMixin
+
+
+class AttendanceHistoryInline(ScopedInlineMixin, admin.TabularInline):
+    """R43: every change of the record, as grades show theirs (R14). Read-only."""
+
+    model = AttendanceHistory
+    fk_name = "record"
+    extra = 0
+    can_delete = False
+    fields = [
+        "changed_at",
+        "changed_by",
+        "action",
+        "source",
+        "run_id",
+        "old_code",
+        "new_code",
+        "old_comments",
+        "new_comments",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(AttendanceCode)
@@ -23,6 +50,7 @@ class AttendanceAdmin(ScopedAdminMixin, admin.ModelAdmin):
     raw_id_fields = ["student", "section", "code", "source_record", "recorded_by", "resolved_by"]
     readonly_fields = ["source", "run_id", "source_record", "resolved_at", "resolved_by"]
     date_hierarchy = "date"
+    inlines = [AttendanceHistoryInline]
 
     # Records are taken on the teacher page or the API, which check the day, the roster
     # and the code (R25); the admin only shows them.

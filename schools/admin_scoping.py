@@ -42,6 +42,7 @@ STUDENT_DATA = frozenset(
         "grading.TranscriptLine",
         "grading.TranscriptLineHistory",
         "attendance.Attendance",
+        "attendance.AttendanceHistory",
         "exchange.ExchangeOutcome",
     }
 )

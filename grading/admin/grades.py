@@ -23,6 +23,8 @@ class GradeHistoryInline(ScopedInlineMixin, admin.TabularInline):
         "old_percent",
         "new_score",
         "new_percent",
+        "old_comments",
+        "new_comments",
         "reason",
     ]
     readonly_fields = fields

@@ -114,3 +114,31 @@ def test_r44_attendance_comments_over_the_limit_are_refused(world):
         )
     assert not Attendance.objects.exists()
     assert not AttendanceHistory.objects.exists()
+
+
+def test_r43_admin_shows_an_attendance_records_history(world, client, django_user_model):
+    # given a record changed once
+    student = world.students[0]
+    record, _ = attendance_record(
+        student=student,
+        section=world.tech_section,
+        date=MONDAY,
+        code=world.code(world.tech, "AU"),
+        by=world.teacher,
+    )
+    attendance_record(
+        student=student,
+        section=world.tech_section,
+        date=MONDAY,
+        code=world.code(world.tech, "P"),
+        comments="Came in late",
+        by=world.teacher,
+    )
+    admin = django_user_model.objects.create_superuser("state-h", password="x")
+    client.force_login(admin)
+    # when the state admin opens the record in the admin
+    response = client.get(f"/admin/attendance/attendance/{record.pk}/change/")
+    # then both changes are listed
+    assert response.status_code == 200
+    assert response.content.count(b"Came in late") >= 1
+    assert len(response.context["inline_admin_formsets"][0].formset.forms) == 2
