@@ -111,3 +111,57 @@ def test_r43_admin_save_is_audited(world, client):
         world.users["superuser"],
         ["end_date"],
     )
+
+
+def test_r43_inline_row_deleted_in_the_admin_gets_a_deletion_record(world, client, as_user):
+    # given a next-year calendar of HS1 with two terms, edited in the admin
+    calendar = CalendarFactory(
+        school=world.home["schools.School"],
+        school_year=2028,
+        name="Next",
+        start_date=dt.date(2027, 8, 1),
+        end_date=dt.date(2028, 6, 30),
+    )
+    first = Term.objects.create(
+        calendar=calendar,
+        name="S1",
+        seq=1,
+        start_date=dt.date(2027, 8, 10),
+        end_date=dt.date(2027, 12, 18),
+    )
+    second = Term.objects.create(
+        calendar=calendar,
+        name="S2",
+        seq=2,
+        start_date=dt.date(2028, 1, 4),
+        end_date=dt.date(2028, 5, 28),
+    )
+    since = _since()
+    client.force_login(world.users["superuser"])
+    # when the second term's row is deleted in the calendar's inline
+    data = {
+        "school": calendar.school_id,
+        "school_year": 2028,
+        "name": "Next",
+        "start_date": "2027-08-01",
+        "end_date": "2028-06-30",
+        "terms-TOTAL_FORMS": "2",
+        "terms-INITIAL_FORMS": "2",
+        "terms-MIN_NUM_FORMS": "0",
+        "terms-MAX_NUM_FORMS": "1000",
+    }
+    for i, term in enumerate([first, second]):
+        data |= {
+            f"terms-{i}-id": term.pk,
+            f"terms-{i}-calendar": calendar.pk,
+            f"terms-{i}-seq": term.seq,
+            f"terms-{i}-name": term.name,
+            f"terms-{i}-start_date": term.start_date.isoformat(),
+            f"terms-{i}-end_date": term.end_date.isoformat(),
+        }
+    data["terms-1-DELETE"] = "on"
+    response = client.post(f"/admin/schools/calendar/{calendar.pk}/change/", data)
+    # then the term is gone and in HS1's deletions feed; the other is kept
+    assert response.status_code == 302, response.content[:2000]
+    assert list(Term.objects.filter(calendar=calendar)) == [first]
+    assert _deleted(as_user("school_admin"), since, "schools.Term") == {second.pk}
