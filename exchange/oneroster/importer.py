@@ -230,6 +230,8 @@ class Planner:
         self.plan_users()
         self.plan_roles()
         self.plan_enrollments()
+        # A session shared by several schools is checked once per school: report it once.
+        self.plan.issues = list(dict.fromkeys(self.plan.issues))
         return self.plan
 
     def plan_orgs(self) -> None:
@@ -956,6 +958,8 @@ class Planner:
                 "section_id", "user_id"
             )
         )
+        sent_classes = {r.sourced_id for r in self.rs["classes"]}
+        sent_users = {r.sourced_id for r in self.rs["users"]}
         sent: set[tuple[int, str]] = set()
         planned: dict[tuple[int, int], list[tuple[Row, dt.date, dt.date | None]]] = defaultdict(
             list
@@ -964,7 +968,8 @@ class Planner:
         for row in rows:
             section = self.sections.get(row["classSourcedId"])
             if section is None:
-                self.issue(row, "classSourcedId", "No class in classes.csv has this sourcedId.")
+                if row["classSourcedId"] not in sent_classes:  # else its own line is reported
+                    self.issue(row, "classSourcedId", "No class in classes.csv has this sourcedId.")
                 continue
             begin = self._date(row, "beginDate")
             end = self._date(row, "endDate")
@@ -975,7 +980,8 @@ class Planner:
                 continue
             student = self.students.get(row["userSourcedId"])
             if student is None:
-                self.issue(row, "userSourcedId", "No student in users.csv has this sourcedId.")
+                if row["userSourcedId"] not in sent_users:
+                    self.issue(row, "userSourcedId", "No student in users.csv has this sourcedId.")
                 continue
             calendar = section.course.calendar
             roster = by_sid.get((section.pk, row.sourced_id)) if section.pk else None

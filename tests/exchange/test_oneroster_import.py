@@ -94,3 +94,164 @@ def test_r50_reimport_updates_in_place_and_writes_nothing_when_unchanged(
     assert plan.counts["users"]["updated"] == 1 and plan.rows_written == 1
     assert Student.objects.filter(last_name="Renamed").count() == 1
     assert Student.objects.count() == 12
+
+
+def test_r50_delta_tobedeleted_ends_the_roster_and_the_enrollment(tmp_path):
+    # given an imported set
+    run(tmp_path, sample_files(), name="first")
+    roster = Roster.objects.get(sourced_id="enr-stu-0001-aut1")
+    assert roster.end_date is None
+    # when a delta set marks that enrollment and the student's role tobedeleted
+    stamp = "2026-11-02T10:00:00Z"
+    delta = {
+        "enrollments": [
+            {
+                "sourcedId": "enr-stu-0001-aut1",
+                "status": "tobedeleted",
+                "dateLastModified": stamp,
+                "classSourcedId": "cls-prhs-aut1-1",
+                "schoolSourcedId": "org-prhs",
+                "userSourcedId": "usr-stu-0001",
+                "role": "student",
+                "endDate": "2026-11-01",
+            }
+        ]
+    }
+    plan = run(tmp_path, delta, modes={"enrollments": "delta"}, name="delta")
+    # then the roster ends on that date, every other roster stays open
+    assert plan.issues == []
+    assert plan.counts["enrollments"] == {"added": 0, "updated": 0, "ended": 1, "unchanged": 0}
+    roster.refresh_from_db()
+    assert str(roster.end_date) == "2026-11-01"
+    assert Roster.objects.filter(end_date__isnull=True).count() == 23
+    # and the same delta again changes nothing
+    again = run(tmp_path, delta, modes={"enrollments": "delta"}, name="delta2")
+    assert again.rows_written == 0
+
+
+def test_r50_delta_rows_need_status_and_date_last_modified(tmp_path):
+    run(tmp_path, sample_files(), name="first")
+    delta = {"enrollments": [dict(sample_files()["enrollments"][2])]}
+    plan = run(tmp_path, delta, modes={"enrollments": "delta"}, name="delta")
+    assert {(i.file, i.line, i.field) for i in plan.issues} == {
+        ("enrollments.csv", 2, "status"),
+        ("enrollments.csv", 2, "dateLastModified"),
+    }
+
+
+def test_r50_bulk_ends_rosters_absent_from_the_sent_file(tmp_path):
+    # given an imported set
+    files = sample_files()
+    run(tmp_path, files, name="first")
+    # when the next bulk set no longer lists one student's two enrollments
+    files["enrollments"] = [e for e in files["enrollments"] if e["userSourcedId"] != "usr-stu-0002"]
+    plan = run(tmp_path, files, name="second")
+    # then both rosters end (today), the others are unchanged
+    assert plan.issues == []
+    assert plan.counts["enrollments"]["ended"] == 2
+    assert plan.counts["enrollments"]["unchanged"] == 26
+    assert set(
+        Roster.objects.filter(end_date__isnull=False).values_list("student__state_id", flat=True)
+    ) == {"7100000002"}
+
+
+def test_r50_dry_run_reports_counts_and_writes_nothing(tmp_path):
+    # given
+    before = snapshot()
+    # when
+    plan = run(tmp_path, sample_files(), dry_run=True)
+    # then
+    assert plan.issues == []
+    assert plan.counts["orgs"]["added"] == 3
+    assert plan.counts["enrollments"]["added"] == 28
+    assert snapshot() == before
+
+
+def test_r50_a_set_with_bad_rows_in_several_files_is_refused_whole(tmp_path):
+    # given a set with one problem in each of four files
+    files = sample_files()
+    files["academicSessions"][1]["startDate"] = "2026-13-01"  # bad date (Q1)
+    files["classes"][1]["courseSourcedId"] = "crs-missing"  # missing reference
+    files["users"][5]["identifier"] = files["users"][4]["identifier"]  # duplicate state id (R3)
+    files["enrollments"][3]["classSourcedId"] = "cls-nowhere"  # missing reference
+    before = snapshot()
+    # when
+    plan = run(tmp_path, files)
+    # then nothing is written and each problem is named by file, line and sourcedId
+    assert snapshot() == before
+    named = {(i.file, i.line, i.sourced_id, i.field) for i in plan.issues}
+    assert ("academicSessions.csv", 3, "q1-2027", "startDate") in named
+    assert ("classes.csv", 3, "cls-prhs-aut1-1", "courseSourcedId") in named
+    assert ("users.csv", 7, files["users"][5]["sourcedId"], "identifier") in named
+    assert ("enrollments.csv", 5, files["enrollments"][3]["sourcedId"], "classSourcedId") in named
+    assert len(plan.issues) == 4
+
+
+def test_r50_terms_that_overlap_are_refused_with_the_rule_r2(tmp_path):
+    files = sample_files()
+    files["academicSessions"][2]["startDate"] = "2026-10-01"  # Q2 starts inside Q1
+    plan = run(tmp_path, files)
+    assert [(i.file, i.sourced_id, i.field) for i in plan.issues] == [
+        ("academicSessions.csv", "q2-2027", "startDate")
+    ]
+    assert not District.objects.exists()
+
+
+def test_r50_second_primary_enrollment_in_a_year_is_refused_r3(tmp_path):
+    files = sample_files()
+    files["roles"].append(dict(files["roles"][-1], sourcedId="rol-extra", orgSourcedId="org-prhs"))
+    files["roles"][-1]["userSourcedId"] = "usr-stu-0012"  # a PEHS student, primary at PRHS too
+    plan = run(tmp_path, files)
+    assert [(i.sourced_id, i.field) for i in plan.issues] == [("rol-extra", "orgSourcedId")]
+    assert not Student.objects.exists()
+
+
+def test_r50_a_byte_order_mark_is_accepted(tmp_path):
+    # given files saved with a UTF-8 byte-order mark (as Excel does)
+    raw = set_files(sample_files())
+    folder = write_folder(tmp_path / "bom", {n: b"\xef\xbb\xbf" + d for n, d in raw.items()})
+    # when
+    plan = import_set(read_set(folder))
+    # then
+    assert plan.issues == []
+    assert Student.objects.count() == 12
+
+
+def test_r50_a_missing_required_column_is_named(tmp_path):
+    # given users.csv without its identifier column, and a header in the wrong case
+    raw = set_files(sample_files())
+    users = raw["users.csv"].decode().splitlines()
+    header = users[0].split(",")
+    col = header.index("identifier")
+    users = [",".join(c for i, c in enumerate(line.split(",")) if i != col) for line in users]
+    raw["users.csv"] = "\r\n".join(users).encode()
+    raw["orgs.csv"] = raw["orgs.csv"].replace(b"parentSourcedId", b"ParentSourcedId", 1)
+    folder = write_folder(tmp_path / "cols", raw)
+    # when
+    plan = import_set(read_set(folder))
+    # then
+    assert {(i.file, i.line, i.field) for i in plan.issues} == {
+        ("users.csv", 1, "identifier"),
+        ("orgs.csv", 1, "parentSourcedId"),
+    }
+    assert not District.objects.exists()
+
+
+def test_r50_a_zip_is_read_like_a_folder(tmp_path):
+    data = zip_bytes(set_files(sample_files()))
+    plan = import_set(read_set(data))
+    assert plan.issues == []
+    assert Roster.objects.count() == 24
+
+
+def test_r50_other_extension_columns_are_ignored(tmp_path):
+    raw = set_files(sample_files())
+    lines = raw["courses.csv"].decode().split("\r\n")
+    lines = [
+        line + (",metadata.other.x" if i == 0 else ",whatever")
+        for i, line in enumerate(lines)
+        if line
+    ]
+    raw["courses.csv"] = "\r\n".join(lines).encode()
+    plan = import_set(read_set(write_folder(tmp_path / "ext", raw)))
+    assert plan.issues == []
