@@ -184,6 +184,7 @@ urlpatterns = [
     path("reports/readiness/", ReadinessView.as_view(), name="readiness-report"),
     path("imports/oneroster/", oneroster_api.ImportUploadView.as_view(), name="import-oneroster"),
     path("imports/<int:pk>/", oneroster_api.ImportDetailView.as_view(), name="import-detail"),
+    path("exports/oneroster/", oneroster_api.ExportView.as_view(), name="export-oneroster"),
 ]
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -13,6 +14,8 @@ from rest_framework.views import APIView
 
 from exchange.models import Import
 from exchange.oneroster import services
+from exchange.oneroster.exporter import export_zip
+from schools.access import require_school_role
 
 
 class ImportSerializer(serializers.ModelSerializer):
@@ -82,4 +85,25 @@ class ImportDetailView(APIView):
         return Response(ImportSerializer(record).data)
 
 
-__all__ = ["ImportUploadView", "ImportDetailView", "OpenApiParameter"]
+EXPORT_ROLES = {"registrar", "school_admin"}  # plus district and state admins (R36, R42)
+
+
+class ExportView(APIView):
+    """``GET exports/oneroster/?school=<id>`` -> the school's OneRoster 1.2 CSV zip (R51),
+    for the school's registrar, school admin, district admin and state admin."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("school", int, required=True)],
+        responses={(200, "application/zip"): bytes},
+    )
+    def get(self, request):
+        school_id = request.query_params.get("school", "")
+        if not (school_id.isascii() and school_id.isdigit()):
+            raise ValidationError({"school": ["Give the id of a school: ?school=<id>."]})
+        school = require_school_role(request, school_id, roles=EXPORT_ROLES)
+        data = export_zip(school)
+        response = HttpResponse(data, content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="oneroster-{school.code}.zip"'
+        return response
