@@ -44,6 +44,8 @@ from schools.models import (
 
 ADDED, UPDATED, ENDED, UNCHANGED = "added", "updated", "ended", "unchanged"
 CHUNK = 5000
+# Large reads skip the timestamps: parsing 100,000s of them is most of a re-import's time.
+STAMPS = ("created_at", "modified_at")
 # The model fields a row sets, named by the OneRoster column that fed them (for the report).
 COLUMNS = {
     District: {"code": "identifier", "name": "name", "sourced_id": "sourcedId"},
@@ -161,6 +163,7 @@ class Planner:
     def _valid(self, row: Row, obj: models.Model) -> bool:
         """The model's own field rules (lengths, choices, required), as the API applies them."""
         exclude = [f.name for f in obj._meta.fields if f.is_relation]
+        exclude += obj.get_deferred_fields()  # timestamps not loaded: nothing to check
         try:
             obj.clean_fields(exclude=exclude)
         except ValidationError as exc:
@@ -195,7 +198,7 @@ class Planner:
 
     def _update(self, obj: models.Model, fields: Iterable[str]) -> None:
         model = type(obj)
-        if obj.pk in self.plan.updates[model] or not hasattr(obj, "modified_at"):
+        if obj.pk in self.plan.updates[model] or not hasattr(model, "modified_at"):
             pass
         else:
             obj.modified_at = self.now
@@ -305,6 +308,7 @@ class Planner:
             if school is None:
                 school = School(district=district)
             else:
+                school.district = district  # the parent in hand: no query per row later
                 claimed[school.pk] = row
                 if kind != school.kind and not self._state_admin:
                     self.issue(
@@ -453,6 +457,9 @@ class Planner:
 
     def _plan_calendars(self, wanted, school_ids: set[int]) -> None:
         existing = list(Calendar.objects.filter(school_id__in=school_ids))
+        self.terms_by_calendar: dict[int, list[Term]] = defaultdict(list)
+        for term in Term.objects.filter(calendar__school_id__in=school_ids):
+            self.terms_by_calendar[term.calendar_id].append(term)
         by_sid = {(c.school_id, c.sourced_id): c for c in existing if c.sourced_id}
         by_year = {(c.school_id, c.school_year): c for c in existing}
         terms_of: dict[tuple[str, str], set[str]] = defaultdict(set)
@@ -470,6 +477,8 @@ class Planner:
                 calendar = by_sid.get((school.pk, year_sid)) or by_year.get(
                     (school.pk, school_year)
                 )
+            if calendar is not None:
+                calendar.school = school
             calendar = calendar or Calendar(school=school)
             values = {
                 "school_year": school_year,
@@ -494,7 +503,7 @@ class Planner:
 
     def _plan_terms(self, calendar: Calendar, term_sids: list[str]) -> None:
         """R2: inside the calendar, no overlap, sequence = date order, names unique."""
-        existing = list(calendar.terms.all()) if calendar.pk else []
+        existing = self.terms_by_calendar.get(calendar.pk, []) if calendar.pk else []
         by_sid = {t.sourced_id: t for t in existing if t.sourced_id}
         by_name = {t.name: t for t in existing}
         rows = [self.sessions[s] for s in term_sids if s in self.session_dates]
@@ -505,6 +514,7 @@ class Planner:
                 by_sid.get(row.sourced_id) or by_name.get(row["title"]) or Term(calendar=calendar)
             )
             if term.pk:
+                term.calendar = calendar
                 claimed.add(term.pk)
             start, end = self.session_dates[row.sourced_id]
             if start < calendar.start_date or end > calendar.end_date:
@@ -565,7 +575,7 @@ class Planner:
 
     def _plan_courses_and_sections(self, wanted, school_ids: set[int], courses) -> None:
         cal_ids = [c.pk for c in self.calendars.values() if c.pk]
-        existing = list(Course.objects.filter(calendar_id__in=cal_ids))
+        existing = list(Course.objects.defer(*STAMPS).filter(calendar_id__in=cal_ids))
         by_sid = {(c.calendar_id, c.sourced_id): c for c in existing if c.sourced_id}
         by_number = {(c.calendar_id, c.number): c for c in existing}
         numbers: dict[tuple[int, str], Row] = {}
@@ -588,6 +598,8 @@ class Planner:
                 course = by_sid.get((calendar.pk, course_row.sourced_id)) or by_number.get(
                     (calendar.pk, course_row["courseCode"])
                 )
+            if course is not None:
+                course.calendar = calendar
             course = course or Course(calendar=calendar)
             is_kts = course_row["metadata.kts.isKts"].lower()
             if is_kts not in TRUE | FALSE:
@@ -603,7 +615,7 @@ class Planner:
             if self._track(course_row, "courses", course, values):
                 self.courses[key] = course
         course_ids = [c.pk for c in self.courses.values() if c.pk]
-        existing = list(Section.objects.filter(course_id__in=course_ids))
+        existing = list(Section.objects.defer(*STAMPS).filter(course_id__in=course_ids))
         by_sid = {(s.course_id, s.sourced_id): s for s in existing if s.sourced_id}
         by_number = {(s.course_id, s.number): s for s in existing}
         numbers = {}
@@ -625,6 +637,8 @@ class Planner:
                 section = by_sid.get((course.pk, row.sourced_id)) or by_number.get(
                     (course.pk, row["classCode"])
                 )
+            if section is not None:
+                section.course = course
             section = section or Section(course=course)
             values = {"number": row["classCode"], "sourced_id": row.sourced_id}
             if self._track(row, "classes", section, values):
@@ -660,7 +674,7 @@ class Planner:
         existing = {
             s.state_id: s
             for s in _fetch(
-                Student.objects.all(), "state_id", [r["identifier"] for r in student_rows]
+                Student.objects.defer(*STAMPS), "state_id", [r["identifier"] for r in student_rows]
             )
         }
         seen: dict[str, Row] = {}
@@ -823,7 +837,7 @@ class Planner:
         for (school_sid, _), calendar in self.calendars.items():
             school_cals[school_sid].append(calendar)
         cal_ids = {c.pk for c in self.calendars.values() if c.pk}
-        existing = list(Enrollment.objects.filter(calendar_id__in=cal_ids))
+        existing = list(Enrollment.objects.defer(*STAMPS).filter(calendar_id__in=cal_ids))
         by_sid = {(e.calendar_id, e.sourced_id): e for e in existing if e.sourced_id}
         by_student = {(e.calendar_id, e.student_id): e for e in existing}
         for e in existing:
@@ -944,7 +958,7 @@ class Planner:
         if missing:
             self._staff_from_db(missing)
         section_ids = {s.pk for s in self.sections.values() if s.pk}
-        scope = Roster.objects.filter(
+        scope = Roster.objects.defer(*STAMPS).filter(
             Q(section_id__in=section_ids)
             | Q(section__course__calendar__school_id__in=self.scope_school_ids)
         )
@@ -1119,7 +1133,7 @@ class Planner:
 
     def _students_from_db(self, sids: set[str]) -> None:
         found = defaultdict(list)
-        for s in _fetch(Student.objects.all(), "sourced_id", sids):
+        for s in _fetch(Student.objects.defer(*STAMPS), "sourced_id", sids):
             found[s.sourced_id].append(s)
         for sid, students in found.items():
             if len(students) == 1:
