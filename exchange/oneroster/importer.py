@@ -22,6 +22,7 @@ from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Q
+from django.db.models.base import ModelState
 from django.utils import timezone
 
 from exchange.models import SourcedUser
@@ -80,6 +81,26 @@ def _fetch(queryset: models.QuerySet, lookup: str, values: Iterable) -> list:
     out: list = []
     for part in _chunks(set(values)):
         out.extend(queryset.filter(**{f"{lookup}__in": part}))
+    return out
+
+
+def _light(queryset: models.QuerySet) -> list:
+    """The rows of ``queryset`` as model instances without their timestamps, built straight
+    from ``values_list``: a re-import reads 100,000s of rows and ``Model.from_db`` (and
+    parsing timestamps) was most of its time. The instances save and ``bulk_update`` as usual;
+    the timestamps are deferred fields."""
+    model = queryset.model
+    attnames = [f.attname for f in model._meta.concrete_fields if f.name not in STAMPS]
+    db = queryset.db
+    out = []
+    new = model.__new__
+    for values in queryset.values_list(*attnames):
+        obj = new(model)
+        obj.__dict__.update(zip(attnames, values, strict=True))
+        state = ModelState()
+        state.adding, state.db = False, db
+        obj._state = state
+        out.append(obj)
     return out
 
 
@@ -671,12 +692,11 @@ class Planner:
             elif not kinds:
                 student_rows.append(row)  # matched to an existing student below, or ignored
         # Students: identified statewide by state id (R3).
-        existing = {
-            s.state_id: s
-            for s in _fetch(
-                Student.objects.defer(*STAMPS), "state_id", [r["identifier"] for r in student_rows]
+        existing = {}
+        for part in _chunks({r["identifier"] for r in student_rows}):
+            existing.update(
+                (s.state_id, s) for s in _light(Student.objects.filter(state_id__in=part))
             )
-        }
         seen: dict[str, Row] = {}
         for row in student_rows:
             has_role = bool(roles_by_user.get(row.sourced_id))
@@ -837,7 +857,7 @@ class Planner:
         for (school_sid, _), calendar in self.calendars.items():
             school_cals[school_sid].append(calendar)
         cal_ids = {c.pk for c in self.calendars.values() if c.pk}
-        existing = list(Enrollment.objects.defer(*STAMPS).filter(calendar_id__in=cal_ids))
+        existing = _light(Enrollment.objects.filter(calendar_id__in=cal_ids))
         by_sid = {(e.calendar_id, e.sourced_id): e for e in existing if e.sourced_id}
         by_student = {(e.calendar_id, e.student_id): e for e in existing}
         for e in existing:
@@ -903,25 +923,22 @@ class Planner:
                 if student.pk and calendar.pk:
                     self.enrolled.add((student.pk, calendar.pk))
         # R3 across the database: a primary enrollment at a school outside this set.
-        student_ids = {s.pk for _, s, _ in planned_primary if s.pk}
+        # Two narrow columns of every primary enrollment of those years elsewhere: cheaper
+        # than tens of thousands of student ids sent as parameters.
         years = {c.school_year for _, _, c in planned_primary}
-        clash = {
-            (e.student_id, e.school_year): e
-            for e in _fetch(
-                Enrollment.objects.filter(service_type=ServiceType.PRIMARY, school_year__in=years)
-                .exclude(calendar_id__in=cal_ids)
-                .select_related("calendar__school"),
-                "student_id",
-                student_ids,
-            )
-        }
+        elsewhere = (
+            Enrollment.objects.filter(service_type=ServiceType.PRIMARY, school_year__in=years)
+            .exclude(calendar_id__in=cal_ids)
+            .values_list("student_id", "school_year", "calendar__school__name")
+        )
+        clash = {(s, y): name for s, y, name in elsewhere.iterator(chunk_size=CHUNK)}
         for row, student, calendar in planned_primary:
             other = clash.get((student.pk, calendar.school_year))
             if other is not None:
                 self.issue(
                     row,
                     "orgSourcedId",
-                    f"The student already has a primary enrollment at {other.calendar.school} "
+                    f"The student already has a primary enrollment at {other} "
                     "this school year; make this one secondary (R3).",
                 )
         if self.rs.bulk("roles"):
@@ -958,11 +975,11 @@ class Planner:
         if missing:
             self._staff_from_db(missing)
         section_ids = {s.pk for s in self.sections.values() if s.pk}
-        scope = Roster.objects.defer(*STAMPS).filter(
+        scope = Roster.objects.filter(
             Q(section_id__in=section_ids)
             | Q(section__course__calendar__school_id__in=self.scope_school_ids)
         )
-        existing = list(scope)
+        existing = _light(scope)
         by_sid = {(r.section_id, r.sourced_id): r for r in existing if r.sourced_id}
         by_pair: dict[tuple[int, int], list[Roster]] = defaultdict(list)
         for r in existing:

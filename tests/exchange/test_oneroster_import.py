@@ -255,3 +255,31 @@ def test_r50_other_extension_columns_are_ignored(tmp_path):
     raw["courses.csv"] = "\r\n".join(lines).encode()
     plan = import_set(read_set(write_folder(tmp_path / "ext", raw)))
     assert plan.issues == []
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _queries_to_import(tmp_path, students_per_school: int) -> int:
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    files = sample_files(students_per_school=students_per_school)
+    with CaptureQueriesContext(connection) as ctx:
+        try:
+            with transaction.atomic():
+                assert run(tmp_path, files, name=f"n{students_per_school}").issues == []
+                assert Student.objects.count() == 2 * students_per_school
+                raise _Rollback
+        except _Rollback:
+            pass
+    return len(ctx.captured_queries)
+
+
+def test_r50_import_is_set_based_queries_do_not_grow_with_the_rows(tmp_path):
+    # given / when: the same district with 3 and with 30 students per school
+    small = _queries_to_import(tmp_path, 3)
+    large = _queries_to_import(tmp_path, 30)
+    # then the import runs the same number of queries (the two count queries included)
+    assert small == large
