@@ -12,8 +12,10 @@ are ``bulk_create`` / ``bulk_update`` in batches, in one transaction.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from collections import defaultdict
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -25,6 +27,7 @@ from django.db.models import Q
 from django.db.models.base import ModelState
 from django.utils import timezone
 
+from exchange import bulk
 from exchange.models import SourcedUser
 from exchange.oneroster.reader import Issue, RosterSet, Row, parse_date
 from schools.models import (
@@ -304,6 +307,7 @@ class Planner:
                     "Point parentSourcedId at an org of type district in this set.",
                 )
                 continue
+            self.school_district_sid[row.sourced_id] = row["parentSourcedId"]
             key = (id(district), row["identifier"])
             if key in seen_codes:
                 self.issue(
@@ -347,7 +351,6 @@ class Planner:
             }
             if self._track(row, "orgs", school, values):
                 self.schools[row.sourced_id] = school
-                self.school_district_sid[row.sourced_id] = row["parentSourcedId"]
         for school in self.schools.values():
             if school.pk:
                 self.scope_school_ids.add(school.pk)
@@ -975,10 +978,10 @@ class Planner:
         if missing:
             self._staff_from_db(missing)
         section_ids = {s.pk for s in self.sections.values() if s.pk}
-        scope = Roster.objects.filter(
-            Q(section_id__in=section_ids)
-            | Q(section__course__calendar__school_id__in=self.scope_school_ids)
-        )
+        scope = Q(section_id__in=section_ids)
+        if self.rs.bulk("enrollments"):  # rosters absent from the file end: read the schools'
+            scope |= Q(section__course__calendar__school_id__in=self.scope_school_ids)
+        scope = Roster.objects.filter(scope)
         existing = _light(scope)
         by_sid = {(r.section_id, r.sourced_id): r for r in existing if r.sourced_id}
         by_pair: dict[tuple[int, int], list[Roster]] = defaultdict(list)
@@ -1179,20 +1182,31 @@ def _batch() -> int:
     return getattr(settings, "EXCHANGE_BATCH_SIZE", 2000)
 
 
+# Rows nothing else points at: written with COPY on PostgreSQL (``exchange.bulk.insert``),
+# the fastest path the server has; their ids are not needed afterwards.
+COPIED = (Enrollment, StaffRole, Roster)
+
+
 def write(plan: Plan) -> None:
     """Apply ``plan`` in one transaction (the caller holds it)."""
     User = get_user_model()
     batch = _batch()
+    now = timezone.now()
     for model in [*WRITE_ORDER, User, StaffRole, Roster]:
         creates = plan.creates.get(model, [])
+        relations = [f for f in model._meta.concrete_fields if f.is_relation]
         for obj in creates:
-            # bulk_create copies an unsaved parent's new id only when the id is unset.
-            for f in obj._meta.concrete_fields:
-                if f.is_relation and f.is_cached(obj):
+            # An unsaved parent got its id when it was written just before: copy it over.
+            for f in relations:
+                if f.is_cached(obj):
                     parent = getattr(obj, f.name)
                     if parent is not None and parent.pk is not None:
                         setattr(obj, f.attname, parent.pk)
-        if creates:
+        if creates and model in COPIED:
+            for obj in creates:
+                obj.created_at = obj.modified_at = now  # COPY runs no pre_save()
+            bulk.insert(creates)
+        elif creates:
             model.objects.bulk_create(creates, batch_size=batch)
         updates = plan.updates.get(model)
         if updates:
@@ -1218,9 +1232,22 @@ def write(plan: Plan) -> None:
         Through.objects.filter(q).delete()
 
 
+@contextmanager
+def _no_cyclic_gc():
+    """The plan allocates a few hundred thousand objects with no reference cycles; the
+    cyclic collector would walk them all again and again (most of a large import's time)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def import_set(rs: RosterSet, *, dry_run: bool = False, user=None) -> Plan:
     """R50: check the whole set, then write it in one transaction, or write nothing."""
-    with transaction.atomic():
+    with _no_cyclic_gc(), transaction.atomic():
         plan = Planner(rs, user=user).build()
         if not plan.issues and not dry_run:
             write(plan)

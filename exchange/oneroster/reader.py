@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gc
 import io
 import zipfile
 from collections.abc import Callable, Iterator
@@ -173,6 +174,16 @@ def read_set(
 ) -> RosterSet:
     """Read the set at ``path`` (a folder, a zip file, or a zip's bytes)."""
     result = RosterSet()
+    gc_was_on = gc.isenabled()
+    gc.disable()  # 100,000s of row objects without cycles: see importer._no_cyclic_gc
+    try:
+        return _read_set(path, result, progress)
+    finally:
+        if gc_was_on:
+            gc.enable()
+
+
+def _read_set(path, result: RosterSet, progress) -> RosterSet:
     try:
         read, close = _opener(path)
     except (zipfile.BadZipFile, FileNotFoundError, IsADirectoryError) as exc:

@@ -283,3 +283,58 @@ def test_r50_import_is_set_based_queries_do_not_grow_with_the_rows(tmp_path):
     large = _queries_to_import(tmp_path, 30)
     # then the import runs the same number of queries (the two count queries included)
     assert small == large
+
+
+def test_r3_a_primary_enrollment_at_a_school_outside_the_set_refuses_the_role(tmp_path):
+    # given a student already enrolled (primary) at another district's HS this year
+    from tests.factories import CalendarFactory, EnrollmentFactory, StudentFactory
+
+    student = StudentFactory(state_id="7100000001")
+    EnrollmentFactory(student=student, calendar=CalendarFactory(), service_type="primary")
+    # when the Pine set enrolls the same state id as primary at PRHS
+    plan = run(tmp_path, sample_files())
+    # then the role is refused, naming the other school
+    assert [(i.file, i.sourced_id, i.field) for i in plan.issues] == [
+        ("roles.csv", "rol-stu-0001", "orgSourcedId")
+    ]
+    assert "primary enrollment at School" in plan.issues[0].message
+    assert not District.objects.filter(code="PINE").exists()
+
+
+def test_r41_only_a_state_admin_changes_a_schools_kind(tmp_path):
+    # given an imported district and its admin
+    from tests.factories import UserFactory
+
+    run(tmp_path, sample_files(), name="first")
+    admin = UserFactory()
+    StaffRole.objects.create(
+        user=admin, role="district_admin", district=District.objects.get(code="PINE")
+    )
+    files = sample_files()
+    files["orgs"][1]["metadata.kts.schoolKind"] = "technical_school"
+    # when the district admin sends PRHS as a technical school
+    plan = run(tmp_path, files, user=admin, name="kind")
+    # then it is refused; a state admin (the command line) may
+    assert [(i.sourced_id, i.field) for i in plan.issues] == [
+        ("org-prhs", "metadata.kts.schoolKind")
+    ]
+    assert School.objects.get(code="PRHS").kind == "high_school"
+
+
+def test_r41_a_section_teacher_needs_a_teacher_role_at_the_school(tmp_path):
+    files = sample_files()
+    files["roles"] = [r for r in files["roles"] if r["sourcedId"] != "rol-prhs-t1"]
+    files["roles"].append(
+        {
+            "sourcedId": "rol-prhs-t1-elsewhere",
+            "userSourcedId": "usr-prhs-t1",
+            "roleType": "primary",
+            "role": "teacher",
+            "orgSourcedId": "org-pehs",
+        }
+    )
+    plan = run(tmp_path, files)
+    assert {(i.file, i.sourced_id, i.field) for i in plan.issues} == {
+        ("enrollments.csv", "enr-prhs-eng2-t1", "userSourcedId"),
+        ("enrollments.csv", "enr-prhs-aut1-t1", "userSourcedId"),
+    }
