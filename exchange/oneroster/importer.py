@@ -22,7 +22,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Q
 from django.db.models.base import ModelState
 from django.utils import timezone
@@ -999,6 +999,7 @@ class Planner:
             list
         )
         claimed: set[int] = set()
+        bulk = self.rs.bulk("enrollments")
         for row in rows:
             section = self.sections.get(row["classSourcedId"])
             if section is None:
@@ -1018,20 +1019,20 @@ class Planner:
                     self.issue(row, "userSourcedId", "No student in users.csv has this sourcedId.")
                 continue
             calendar = section.course.calendar
-            roster = by_sid.get((section.pk, row.sourced_id)) if section.pk else None
-            if roster is None and section.pk and student.pk:
+            roster = by_sid.get((section.id, row.sourced_id)) if section.id else None
+            if roster is None and section.id and student.id:
                 # Adopt a roster entered by hand (no sourcedId) for the same student and section.
-                for r in by_pair.get((student.pk, section.pk), []):
+                for r in by_pair.get((student.id, section.id), []):
                     if (
-                        r.pk not in claimed
+                        r.id not in claimed
                         and not r.sourced_id
                         and (r.end_date is None or r.start_date == begin)
                     ):
                         roster = r
                         break
             if roster is not None:
-                claimed.add(roster.pk)
-            sent.add((section.pk, row.sourced_id))
+                claimed.add(roster.id)
+            sent.add((section.id, row.sourced_id))
             if row.deleted:
                 self._end(row, "enrollments", roster, end)
                 continue
@@ -1048,9 +1049,9 @@ class Planner:
                 )
                 continue
             if (id(student), id(calendar)) not in self.enrolled and (
-                student.pk is None
-                or calendar.pk is None
-                or (student.pk, calendar.pk) not in self.enrolled
+                student.id is None
+                or calendar.id is None
+                or (student.id, calendar.id) not in self.enrolled
             ):
                 self.issue(
                     row,
@@ -1062,7 +1063,7 @@ class Planner:
             pair = (id(student), id(section))
             clash = [
                 p
-                for p in planned[pair]
+                for p in planned.get(pair, ())
                 if p[1] <= (end or dt.date.max) and start <= (p[2] or dt.date.max)
             ]
             if clash:
@@ -1073,14 +1074,13 @@ class Planner:
                     f"{clash[0][0].line}).",
                 )
                 continue
-            if student.pk and section.pk:
+            if student.id and section.id:
                 # One open roster per student and section (R48): a roster kept outside this
                 # set may not overlap (in bulk mode imported ones absent from the file end).
-                bulk = self.rs.bulk("enrollments")
                 other = next(
                     (
                         r
-                        for r in by_pair.get((student.pk, section.pk), [])
+                        for r in by_pair.get((student.id, section.id), [])
                         if r is not roster
                         and not (bulk and r.sourced_id)
                         and r.start_date <= (end or dt.date.max)
@@ -1105,7 +1105,7 @@ class Planner:
                 if (
                     r.sourced_id
                     and (r.section_id, r.sourced_id) not in sent
-                    and r.pk not in claimed
+                    and r.id not in claimed
                 ):
                     self._end(None, "enrollments", r, None)
 
@@ -1251,4 +1251,20 @@ def import_set(rs: RosterSet, *, dry_run: bool = False, user=None) -> Plan:
         plan = Planner(rs, user=user).build()
         if not plan.issues and not dry_run:
             write(plan)
+    if not dry_run and plan.rows_written >= ANALYZE_AFTER and connection.vendor == "postgresql":
+        _analyze(plan)
     return plan
+
+
+ANALYZE_AFTER = 10_000  # rows: a district's first load changes the tables' shape
+
+
+def _analyze(plan: Plan) -> None:
+    """Refresh the planner's statistics of the tables a large import filled, so the next
+    reads (the exchange tonight, a re-import) are not planned for empty tables while
+    autovacuum has not come round yet."""
+    models_written = {m for m, objs in plan.creates.items() if objs}
+    tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in models_written)
+    if tables:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {tables}")

@@ -14,6 +14,7 @@ import io
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -339,6 +340,7 @@ def parse_datetime(value: str) -> dt.datetime | None:
         return None
 
 
+@lru_cache(maxsize=4096)  # a set repeats a few dates 100,000s of times
 def parse_date(value: str) -> dt.date | None:
     """A ``YYYY-MM-DD`` date; raises ValueError on anything else."""
     return dt.date.fromisoformat(value) if len(value) == 10 else _bad_date(value)
