@@ -31,6 +31,7 @@ from exchange import bulk
 from exchange.models import SourcedUser
 from exchange.oneroster.reader import Issue, RosterSet, Row, parse_date
 from schools.models import (
+    AuditEntry,
     Calendar,
     Course,
     District,
@@ -1245,12 +1246,27 @@ def _no_cyclic_gc():
             gc.enable()
 
 
-def import_set(rs: RosterSet, *, dry_run: bool = False, user=None) -> Plan:
-    """R50: check the whole set, then write it in one transaction, or write nothing."""
+def import_set(
+    rs: RosterSet, *, dry_run: bool = False, user=None, import_id: int | None = None
+) -> Plan:
+    """R50: check the whole set, then write it in one transaction, or write nothing. The
+    write is attributed (R37) by one audit entry naming the import and the files changed."""
     with _no_cyclic_gc(), transaction.atomic():
         plan = Planner(rs, user=user).build()
         if not plan.issues and not dry_run:
             write(plan)
+            if plan.rows_written:
+                AuditEntry.objects.create(
+                    user=user if user is not None and user.is_authenticated else None,
+                    action="import",
+                    model="exchange.Import",
+                    object_id=import_id,
+                    changes=sorted(
+                        f"{name}.csv"
+                        for name, c in plan.counts.items()
+                        if c[ADDED] or c[UPDATED] or c[ENDED]
+                    ),
+                )
     if not dry_run and plan.rows_written >= ANALYZE_AFTER and connection.vendor == "postgresql":
         _analyze(plan)
     return plan

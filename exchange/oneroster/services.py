@@ -55,7 +55,7 @@ def _run(record: Import, source, progress=None) -> Import:
     try:
         rs = read_set(source, progress=progress)
         record.payload = None
-        plan = import_set(rs, dry_run=record.dry_run, user=record.requested_by)
+        plan = import_set(rs, dry_run=record.dry_run, user=record.requested_by, import_id=record.pk)
     except Exception as exc:  # recorded for the page and the API, then re-raised
         record.status = ImportStatus.FAILED
         record.errors = [

@@ -169,3 +169,22 @@ def test_r50_command_imports_a_folder_and_exits_non_zero_when_refused(tmp_path, 
         call_command("import_oneroster", str(bad))
     out = capsys.readouterr().out
     assert "academicSessions.csv:2 sy-2027 schoolYear" in out
+
+
+def test_r37_an_import_is_attributed_by_one_audit_entry(api, superuser):
+    from schools.models import AuditEntry
+
+    response = api.post("/api/v1/imports/oneroster/", {"file": upload()}, format="multipart")
+    entry = AuditEntry.objects.get(action="import")
+    assert (entry.user, entry.object_id, entry.model) == (
+        superuser,
+        response.json()["id"],
+        "exchange.Import",
+    )
+    assert "enrollments.csv" in entry.changes
+    # a dry run and an unchanged re-import write no entry
+    api.post("/api/v1/imports/oneroster/", {"file": upload()}, format="multipart")
+    api.post(
+        "/api/v1/imports/oneroster/", {"file": upload(), "dry_run": "true"}, format="multipart"
+    )
+    assert AuditEntry.objects.filter(action="import").count() == 1
