@@ -156,6 +156,7 @@ class Planner:
         self.enrolled: set[tuple[int, int]] = set()  # (id(student), id(calendar)) enrolled
         self.teacher_at: set[tuple[int, int]] = set()  # (id(user), id(school)) teacher role
         self.scope_school_ids: set[int] = set()
+        self.teachers_sent: set[tuple[int, int]] = set()  # (section id, user id)
 
     # --- report helpers ----------------------------------------------------------------
 
@@ -1101,7 +1102,8 @@ class Planner:
             roster = roster or Roster(student=student, section=section)
             values = {"start_date": start, "end_date": end, "sourced_id": row.sourced_id}
             self._track(row, "enrollments", roster, values)
-        if self.rs.bulk("enrollments"):
+        if bulk:
+            self._unlink_absent_teachers(teachers)
             for r in existing:
                 if (
                     r.sourced_id
@@ -1109,6 +1111,20 @@ class Planner:
                     and r.id not in claimed
                 ):
                     self._end(None, "enrollments", r, None)
+
+    def _unlink_absent_teachers(self, teachers: set) -> None:
+        """Bulk mode: an imported teacher no longer sent for a class of the set leaves it
+        (teachers assigned by hand stay)."""
+        district_ids = {d.pk for d in self.districts.values() if d.pk}
+        imported = set(
+            SourcedUser.objects.filter(district_id__in=district_ids).values_list(
+                "user_id", flat=True
+            )
+        )
+        for section_id, user_id in sorted(teachers - self.teachers_sent):
+            if user_id in imported:
+                self.plan.teacher_unlinks.append((section_id, user_id))
+                self.count("enrollments", ENDED)
 
     def _plan_teacher(self, row: Row, section: Section, teachers: set) -> None:
         user = self.staff.get(row["userSourcedId"])
@@ -1133,6 +1149,8 @@ class Planner:
                 f"Give the teacher a teacher role at {school} in roles.csv (R41).",
             )
             return
+        if section.pk and user.pk:
+            self.teachers_sent.add((section.pk, user.pk))
         if section.pk and user.pk and (section.pk, user.pk) in teachers:
             self.count("enrollments", UNCHANGED)
         else:

@@ -338,3 +338,47 @@ def test_r41_a_section_teacher_needs_a_teacher_role_at_the_school(tmp_path):
         ("enrollments.csv", "enr-prhs-eng2-t1", "userSourcedId"),
         ("enrollments.csv", "enr-prhs-aut1-t1", "userSourcedId"),
     }
+
+
+def test_r50_bulk_removes_an_imported_teacher_absent_from_the_file(tmp_path):
+    # given an imported set, and a teacher added by hand to one class
+    from tests.factories import UserFactory
+
+    run(tmp_path, sample_files(), name="first")
+    section = Section.objects.get(sourced_id="cls-prhs-eng2-1")
+    by_hand = UserFactory()
+    section.teachers.add(by_hand)
+    # when the next bulk set no longer sends the imported teacher for that class
+    files = sample_files()
+    files["enrollments"] = [e for e in files["enrollments"] if e["sourcedId"] != "enr-prhs-eng2-t1"]
+    plan = run(tmp_path, files, name="second")
+    # then the imported teacher leaves the class, the one added by hand stays
+    assert plan.counts["enrollments"]["ended"] == 1
+    assert list(section.teachers.all()) == [by_hand]
+
+
+def test_r41_a_district_admins_delta_cannot_reach_another_districts_class(tmp_path):
+    # given Pine imported, and the admin of another district
+    from tests.factories import DistrictFactory, UserFactory
+
+    run(tmp_path, sample_files(), name="first")
+    outsider = UserFactory()
+    StaffRole.objects.create(user=outsider, role="district_admin", district=DistrictFactory())
+    delta = {
+        "enrollments": [
+            {
+                "sourcedId": "enr-stu-0001-aut1",
+                "status": "tobedeleted",
+                "dateLastModified": "2026-11-02T10:00:00Z",
+                "classSourcedId": "cls-prhs-aut1-1",
+                "schoolSourcedId": "org-prhs",
+                "userSourcedId": "usr-stu-0001",
+                "role": "student",
+            }
+        ]
+    }
+    # when the outsider sends a delta ending a Pine roster
+    plan = run(tmp_path, delta, modes={"enrollments": "delta"}, user=outsider, name="delta")
+    # then the class is not found in their scope and nothing ends
+    assert [(i.file, i.field) for i in plan.issues] == [("enrollments.csv", "classSourcedId")]
+    assert not Roster.objects.filter(end_date__isnull=False).exists()
