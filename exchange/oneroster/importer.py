@@ -788,6 +788,7 @@ class Planner:
                 "first_name": row["givenName"][:150],
                 "last_name": row["familyName"][:150],
                 "email": row["email"],
+                "is_active": row["enabledUser"].lower() != "false",
             }
             if not self._track(row, "users", user, values):
                 continue

@@ -188,3 +188,21 @@ def test_r37_an_import_is_attributed_by_one_audit_entry(api, superuser):
         "/api/v1/imports/oneroster/", {"file": upload(), "dry_run": "true"}, format="multipart"
     )
     assert AuditEntry.objects.filter(action="import").count() == 1
+
+
+def test_r50_an_upload_that_is_not_a_zip_is_refused_with_a_message(api):
+    bad = SimpleUploadedFile("pine.csv", b"sourcedId,name\n1,x\n")
+    response = api.post("/api/v1/imports/oneroster/", {"file": bad}, format="multipart")
+    body = api.get(f"/api/v1/imports/{response.json()['id']}/").json()
+    assert body["status"] == "refused"
+    assert body["errors"][0]["message"].startswith("Give a zip file or a folder")
+    assert not District.objects.exists()
+
+
+def test_r50_a_disabled_staff_user_is_imported_inactive(tmp_path, api):
+    from django.contrib.auth import get_user_model
+
+    files = sample_files()
+    files["users"][1]["enabledUser"] = "false"  # the PRHS teacher
+    api.post("/api/v1/imports/oneroster/", {"file": upload(files)}, format="multipart")
+    assert not get_user_model().objects.get(username="prhs-teacher").is_active
