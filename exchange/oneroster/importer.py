@@ -862,7 +862,13 @@ class Planner:
         school_cals: dict[str, list[Calendar]] = defaultdict(list)
         for (school_sid, _), calendar in self.calendars.items():
             school_cals[school_sid].append(calendar)
-        cal_ids = {c.pk for c in self.calendars.values() if c.pk}
+        # A delta may enroll a student at a school whose classes it does not send: use the
+        # school's calendars already in the database.
+        schools = {s.pk: s for _, _, s in student_roles if s.pk and s.sourced_id not in school_cals}
+        for calendar in Calendar.objects.filter(school_id__in=schools):
+            calendar.school = schools[calendar.school_id]
+            school_cals[calendar.school.sourced_id].append(calendar)
+        cal_ids = {c.pk for cals in school_cals.values() for c in cals if c.pk}
         existing = _light(Enrollment.objects.filter(calendar_id__in=cal_ids))
         by_sid = {(e.calendar_id, e.sourced_id): e for e in existing if e.sourced_id}
         by_student = {(e.calendar_id, e.student_id): e for e in existing}
@@ -875,8 +881,9 @@ class Planner:
             begin = self._date(row, "beginDate")
             end = self._date(row, "endDate")
             cals = school_cals.get(school.sourced_id, [])
-            if len(cals) > 1 and begin:
-                cals = [c for c in cals if c.start_date <= begin <= c.end_date]
+            if len(cals) > 1:
+                day = begin or self.today
+                cals = [c for c in cals if c.start_date <= day <= c.end_date]
             if len(cals) != 1:
                 self.issue(
                     row,
@@ -926,6 +933,8 @@ class Planner:
                 planned_primary.append((row, student, calendar))
             if self._track(row, "roles", enrollment, values):
                 self.enrolled.add((id(student), id(calendar)))
+                if calendar.pk:  # the same calendar read again through a class
+                    self.enrolled.add((id(student), calendar.pk))
                 if student.pk and calendar.pk:
                     self.enrolled.add((student.pk, calendar.pk))
         # R3 across the database: a primary enrollment at a school outside this set.
@@ -1051,10 +1060,10 @@ class Planner:
                     f"{calendar.end_date}).",
                 )
                 continue
-            if (id(student), id(calendar)) not in self.enrolled and (
-                student.id is None
-                or calendar.id is None
-                or (student.id, calendar.id) not in self.enrolled
+            if (
+                (id(student), id(calendar)) not in self.enrolled
+                and (id(student), calendar.id) not in self.enrolled
+                and (student.id is None or (student.id, calendar.id) not in self.enrolled)
             ):
                 self.issue(
                     row,

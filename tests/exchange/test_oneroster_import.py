@@ -382,3 +382,55 @@ def test_r41_a_district_admins_delta_cannot_reach_another_districts_class(tmp_pa
     # then the class is not found in their scope and nothing ends
     assert [(i.file, i.field) for i in plan.issues] == [("enrollments.csv", "classSourcedId")]
     assert not Roster.objects.filter(end_date__isnull=False).exists()
+
+
+def test_r50_delta_enrolls_and_rosters_a_new_student_in_existing_classes(tmp_path):
+    # given an imported set
+    run(tmp_path, sample_files(), name="first")
+    stamp = "2026-11-02T10:00:00Z"
+    new = {"sourcedId": "usr-stu-new", "status": "active", "dateLastModified": stamp}
+    delta = {
+        "users": [
+            {
+                **new,
+                "enabledUser": "true",
+                "givenName": "Nova",
+                "familyName": "Newman",
+                "identifier": "7199999999",
+            }
+        ],
+        "roles": [
+            {
+                **new,
+                "sourcedId": "rol-stu-new",
+                "userSourcedId": "usr-stu-new",
+                "roleType": "primary",
+                "role": "student",
+                "orgSourcedId": "org-prhs",
+                "beginDate": "2026-11-02",
+            }
+        ],
+        "enrollments": [
+            {
+                **new,
+                "sourcedId": "enr-stu-new-aut1",
+                "classSourcedId": "cls-prhs-aut1-1",
+                "schoolSourcedId": "org-prhs",
+                "userSourcedId": "usr-stu-new",
+                "role": "student",
+                "beginDate": "2026-11-02",
+            }
+        ],
+        "demographics": [{**new, "birthDate": "2010-01-02"}],
+    }
+    modes = dict.fromkeys(delta, "delta")
+    # when only the new student's rows come, as a delta
+    plan = run(tmp_path, delta, modes=modes, name="delta")
+    # then the student is enrolled at PRHS and rostered in the existing class
+    assert plan.issues == []
+    student = Student.objects.get(state_id="7199999999")
+    assert str(student.birth_date) == "2010-01-02"
+    assert Enrollment.objects.get(student=student).calendar.school.code == "PRHS"
+    roster = Roster.objects.get(student=student)
+    assert (roster.section.sourced_id, str(roster.start_date)) == ("cls-prhs-aut1-1", "2026-11-02")
+    assert Roster.objects.count() == 25 and Student.objects.count() == 13
