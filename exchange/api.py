@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from exchange import selectors, services
 from exchange.models import Action, ExchangeOutcome, ExchangeRun, Flow, KtsLink, Reason
+from exchange.oneroster import api as oneroster_api
 from schools.access import scope_queryset
 from schools.api_common import CleanModelSerializer, ScopedModelViewSet
 from schools.models import School
@@ -187,7 +188,12 @@ class ReadinessView(APIView):
         return Response(selectors.readiness_report(school=school, as_of=as_of))
 
 
-urlpatterns = [path("reports/readiness/", ReadinessView.as_view(), name="readiness-report")]
+urlpatterns = [
+    path("reports/readiness/", ReadinessView.as_view(), name="readiness-report"),
+    path("imports/oneroster/", oneroster_api.ImportUploadView.as_view(), name="import-oneroster"),
+    path("imports/<int:pk>/", oneroster_api.ImportDetailView.as_view(), name="import-detail"),
+    path("exports/oneroster/", oneroster_api.ExportView.as_view(), name="export-oneroster"),
+]
 
 
 def register(router) -> None:

@@ -145,3 +145,57 @@ class ExchangeOutcome(models.Model):
     class Meta:
         ordering = ["run", "id"]
         indexes = [models.Index(fields=["run", "flow", "action"])]
+
+
+class ImportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    REFUSED = "refused", "Refused"
+    FAILED = "failed", "Failed"
+
+
+class Import(models.Model):
+    """R50: one OneRoster CSV import with its counts per file and action, and its errors."""
+
+    status = models.CharField(
+        max_length=10, choices=ImportStatus.choices, default=ImportStatus.QUEUED
+    )
+    dry_run = models.BooleanField(default=False)
+    file_name = models.CharField(max_length=255, blank=True)
+    # The uploaded zip waits here until the task reads it (cleared once read).
+    payload = models.BinaryField(null=True, blank=True, editable=False)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # {"orgs": {"added": n, "updated": n, "ended": n, "unchanged": n}, ...}
+    counts = models.JSONField(default=dict, blank=True)
+    # [{"file", "line", "sourced_id", "field", "message"}]
+    errors = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Import {self.pk} ({self.status})"
+
+
+class SourcedUser(models.Model):
+    """R50: a staff user imported from a district's OneRoster ``users.csv`` (sourcedId kept
+    per district, like the ``sourced_id`` columns of the schools models)."""
+
+    district = models.ForeignKey("schools.District", on_delete=models.CASCADE, related_name="+")
+    sourced_id = models.CharField(max_length=255)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sourced_ids"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sourced_id", "district"], name="sourced_user_unique_in_district"
+            ),
+        ]

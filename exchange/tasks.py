@@ -18,3 +18,10 @@ def start_run(run_id: int) -> None:
 def run_school_part(run_id: int, tech_school_id: int) -> None:
     """One technical school's share of a run."""
     services.exchange_run_school(run_id=run_id, tech_school_id=tech_school_id)
+
+
+def oneroster_import(import_id: int) -> None:
+    """An uploaded OneRoster set (R50)."""
+    from exchange.oneroster.services import oneroster_import_run
+
+    oneroster_import_run(import_id=import_id)

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from exchange import views
+from exchange.oneroster import views as oneroster_views
 
 app_name = "exchange"
 
@@ -9,4 +10,6 @@ urlpatterns = [
     path("exchange/run-now/", views.run_now, name="run-now"),
     path("exchange/runs/<int:pk>/", views.run_detail, name="run-detail"),
     path("exchange/readiness/", views.readiness, name="readiness"),
+    path("exchange/imports/", oneroster_views.imports, name="imports"),
+    path("exchange/imports/<int:pk>/", oneroster_views.import_detail, name="import-detail"),
 ]

@@ -38,9 +38,19 @@ class TimeStampedModel(models.Model):
 class District(TimeStampedModel):
     code = models.CharField(max_length=20, unique=True)
     name = models.CharField(max_length=200)
+    # R50: the OneRoster sourcedId this row was imported from (null when entered by hand).
+    sourced_id = models.CharField(max_length=255, null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sourced_id"],
+                condition=Q(sourced_id__isnull=False),
+                name="district_sourced_id_unique",
+                violation_error_message="Another district was imported with this sourcedId.",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -60,10 +70,18 @@ class School(TimeStampedModel):
     kind = models.CharField(max_length=20, choices=SchoolKind.choices)
     # R27: the optional unknown-attendance sync, off by default.
     unknown_attendance_sync = models.BooleanField(default=False)
+    # R50: the OneRoster sourcedId this row was imported from (null when entered by hand).
+    sourced_id = models.CharField(max_length=255, null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]
         constraints = [
+            models.UniqueConstraint(
+                fields=["sourced_id", "district"],
+                condition=Q(sourced_id__isnull=False),
+                name="school_sourced_id_unique",
+                violation_error_message="Another school was imported with this sourcedId.",
+            ),
             models.UniqueConstraint(
                 fields=["district", "code"],
                 name="school_code_unique_in_district",
@@ -87,10 +105,18 @@ class Calendar(TimeStampedModel):
     name = models.CharField(max_length=200)
     start_date = models.DateField()
     end_date = models.DateField()
+    # R50: the OneRoster sourcedId this row was imported from (null when entered by hand).
+    sourced_id = models.CharField(max_length=255, null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-school_year", "school__name"]
         constraints = [
+            models.UniqueConstraint(
+                fields=["sourced_id", "school"],
+                condition=Q(sourced_id__isnull=False),
+                name="calendar_sourced_id_unique",
+                violation_error_message="Another calendar was imported with this sourcedId.",
+            ),
             models.UniqueConstraint(
                 fields=["school", "school_year"],
                 name="one_calendar_per_school_year",
@@ -130,10 +156,18 @@ class Term(TimeStampedModel):
     seq = models.PositiveSmallIntegerField()
     start_date = models.DateField()
     end_date = models.DateField()
+    # R50: the OneRoster sourcedId this row was imported from (null when entered by hand).
+    sourced_id = models.CharField(max_length=255, null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["calendar", "seq"]
         constraints = [
+            models.UniqueConstraint(
+                fields=["sourced_id", "calendar"],
+                condition=Q(sourced_id__isnull=False),
+                name="term_sourced_id_unique",
+                violation_error_message="Another term was imported with this sourcedId.",
+            ),
             models.UniqueConstraint(
                 fields=["calendar", "seq"],
                 name="term_seq_unique_in_calendar",
@@ -204,10 +238,18 @@ class Course(TimeStampedModel):
     name = models.CharField(max_length=200)
     state_code = models.CharField(max_length=30, blank=True)
     is_kts = models.BooleanField(default=False, help_text="Takes part in the KTS data exchange.")
+    # R50: the OneRoster sourcedId this row was imported from (null when entered by hand).
+    sourced_id = models.CharField(max_length=255, null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["calendar", "number"]
         constraints = [
+            models.UniqueConstraint(
+                fields=["sourced_id", "calendar"],
+                condition=Q(sourced_id__isnull=False),
+                name="course_sourced_id_unique",
+                violation_error_message="Another course was imported with this sourcedId.",
+            ),
             models.UniqueConstraint(
                 fields=["calendar", "number"],
                 name="course_number_unique_in_calendar",
@@ -227,10 +269,18 @@ class Section(TimeStampedModel):
     course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="sections")
     number = models.CharField(max_length=30)
     teachers = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="sections")
+    # R50: the OneRoster sourcedId this row was imported from (null when entered by hand).
+    sourced_id = models.CharField(max_length=255, null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["course", "number"]
         constraints = [
+            models.UniqueConstraint(
+                fields=["sourced_id", "course"],
+                condition=Q(sourced_id__isnull=False),
+                name="section_sourced_id_unique",
+                violation_error_message="Another section was imported with this sourcedId.",
+            ),
             models.UniqueConstraint(
                 fields=["course", "number"],
                 name="section_number_unique_in_course",
@@ -249,9 +299,13 @@ class Student(TimeStampedModel):
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
     birth_date = models.DateField(null=True, blank=True)
+    # R50: the OneRoster sourcedId this row was imported from (null when entered by hand).
+    sourced_id = models.CharField(max_length=255, null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["last_name", "first_name"]
+        # Students are matched on state_id (R3); the sourcedId is kept for export and look-ups.
+        indexes = [models.Index(fields=["sourced_id"], name="student_sourced_id_idx")]
 
     def __str__(self) -> str:
         return f"{self.last_name}, {self.first_name} ({self.state_id})"
@@ -273,10 +327,18 @@ class Enrollment(TimeStampedModel):
     grade_level = models.CharField(max_length=4, blank=True)
     start_date = models.DateField()
     end_date = models.DateField(null=True, blank=True)
+    # R50: the OneRoster sourcedId this row was imported from (null when entered by hand).
+    sourced_id = models.CharField(max_length=255, null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["student", "calendar"]
         constraints = [
+            models.UniqueConstraint(
+                fields=["sourced_id", "calendar"],
+                condition=Q(sourced_id__isnull=False),
+                name="enrollment_sourced_id_unique",
+                violation_error_message="Another enrollment was imported with this sourcedId.",
+            ),
             models.UniqueConstraint(
                 fields=["student", "school_year"],
                 condition=Q(service_type="primary"),
@@ -347,10 +409,18 @@ class Roster(TimeStampedModel):
     section = models.ForeignKey(Section, on_delete=models.PROTECT, related_name="rosters")
     start_date = models.DateField()
     end_date = models.DateField(null=True, blank=True)
+    # R50: the OneRoster sourcedId this row was imported from (null when entered by hand).
+    sourced_id = models.CharField(max_length=255, null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["section", "student"]
         constraints = [
+            models.UniqueConstraint(
+                fields=["sourced_id", "section"],
+                condition=Q(sourced_id__isnull=False),
+                name="roster_sourced_id_unique",
+                violation_error_message="Another roster was imported with this sourcedId.",
+            ),
             models.UniqueConstraint(
                 fields=["student", "section", "start_date"],
                 name="roster_unique_start",

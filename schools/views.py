@@ -56,6 +56,7 @@ def home_links(user) -> dict:
     if is_admin:
         admin.links.append(Link("Exchange runs", "/exchange/"))
         admin.links.append(Link("Exchange readiness", "/exchange/readiness/"))
+        admin.links.append(Link("Load your district (OneRoster)", "/exchange/imports/"))
         admin.links.append(Link("API documentation", "/api/docs/"))
 
     # School pages: every HS for a superuser, the district's HSs for a district admin,

@@ -1,0 +1,109 @@
+"""API of OneRoster imports and exports (R50, R51). Thin: the work is in the services."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from exchange.models import Import
+from exchange.oneroster import services
+from exchange.oneroster.exporter import export_zip
+from schools.access import require_school_role
+
+
+class ImportSerializer(serializers.ModelSerializer):
+    errors = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Import
+        fields = [
+            "id",
+            "status",
+            "dry_run",
+            "file_name",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "counts",
+            "errors",
+        ]
+        read_only_fields = fields
+
+    def get_errors(self, obj) -> list[dict]:
+        return obj.errors
+
+
+class ImportRequestSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    dry_run = serializers.BooleanField(required=False, default=False)
+
+
+class ImportUploadView(APIView):
+    """``POST imports/oneroster/`` (multipart ``file``: a zip, optional ``dry_run``) -> 202
+    ``{id, status}``; the import runs on django-q2 (R50)."""
+
+    parser_classes = [MultiPartParser, FormParser]
+    # Who may import is decided below (district and state admins), not by the role-action
+    # table: the import writes many models at once, each checked by the importer (R41).
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=ImportRequestSerializer, responses={202: ImportSerializer})
+    def post(self, request):
+        if not services.may_import(request.user):
+            raise PermissionDenied("District and state admins import OneRoster sets.")
+        data = ImportRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        record = services.oneroster_import_create(
+            payload=upload.read(),
+            file_name=upload.name or "",
+            dry_run=data.validated_data["dry_run"],
+            by=request.user,
+        )
+        record = services.oneroster_import_queue(record)
+        return Response({"id": record.pk, "status": record.status}, status=status.HTTP_202_ACCEPTED)
+
+
+class ImportDetailView(APIView):
+    """``GET imports/{id}/`` -> ``{id, status, dry_run, counts, errors: [{file, line,
+    sourced_id, field, message}]}``; another admin's import answers 404."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=ImportSerializer)
+    def get(self, request, pk: int):
+        if not services.may_import(request.user):
+            raise PermissionDenied("District and state admins read imports.")
+        record = get_object_or_404(services.imports_visible_to(request.user), pk=pk)
+        return Response(ImportSerializer(record).data)
+
+
+EXPORT_ROLES = {"registrar", "school_admin"}  # plus district and state admins (R36, R42)
+
+
+class ExportView(APIView):
+    """``GET exports/oneroster/?school=<id>`` -> the school's OneRoster 1.2 CSV zip (R51),
+    for the school's registrar, school admin, district admin and state admin."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("school", int, required=True)],
+        responses={(200, "application/zip"): bytes},
+    )
+    def get(self, request):
+        school_id = request.query_params.get("school", "")
+        if not (school_id.isascii() and school_id.isdigit()):
+            raise ValidationError({"school": ["Give the id of a school: ?school=<id>."]})
+        school = require_school_role(request, school_id, roles=EXPORT_ROLES)
+        data = export_zip(school)
+        response = HttpResponse(data, content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="oneroster-{school.code}.zip"'
+        return response

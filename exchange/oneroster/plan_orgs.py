@@ -1,0 +1,429 @@
+"""Planning orgs, sessions, courses and classes of a OneRoster set (R1, R2, R41, R50)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+from django.core.exceptions import ValidationError
+
+from exchange.oneroster.plan import COLUMNS, FALSE, STAMPS, TRUE
+from exchange.oneroster.reader import Row
+from schools.models import (
+    Calendar,
+    Course,
+    District,
+    School,
+    SchoolKind,
+    Section,
+    Term,
+)
+
+
+class OrgsMixin:
+    def plan_orgs(self) -> None:
+        rows = [r for r in self.rs["orgs"] if not r.deleted]
+        district_rows = [r for r in rows if r["type"] == "district"]
+        by_sid = {
+            d.sourced_id: d
+            for d in District.objects.filter(sourced_id__in=[r.sourced_id for r in district_rows])
+        }
+        by_code = {
+            d.code: d
+            for d in District.objects.filter(code__in=[r["identifier"] for r in district_rows])
+        }
+        claimed: dict[int, Row] = {}
+        for row in district_rows:
+            district = by_sid.get(row.sourced_id) or by_code.get(row["identifier"]) or District()
+            if district.pk and district.pk in claimed:
+                self.issue(
+                    row,
+                    "identifier",
+                    f"Line {claimed[district.pk].line} already names this district.",
+                )
+                continue
+            if district.pk:
+                claimed[district.pk] = row
+            values = {"code": row["identifier"], "name": row["name"], "sourced_id": row.sourced_id}
+            if self._track(row, "orgs", district, values):
+                self.districts[row.sourced_id] = district
+
+        school_rows = [r for r in rows if r["type"] == "school"]
+        missing = {r["parentSourcedId"] for r in school_rows} - set(self.districts)
+        for district in District.objects.filter(sourced_id__in=missing):
+            self.districts[district.sourced_id] = district
+        existing_ids = [d.pk for d in self.districts.values() if d.pk]
+        schools = list(School.objects.filter(district_id__in=existing_ids))
+        by_sid = {(s.district_id, s.sourced_id): s for s in schools if s.sourced_id}
+        by_code = {(s.district_id, s.code): s for s in schools}
+        seen_codes: dict[tuple[int, str], Row] = {}
+        claimed = {}
+        for row in school_rows:
+            district = self.districts.get(row["parentSourcedId"])
+            if district is None:
+                self.issue(
+                    row,
+                    "parentSourcedId",
+                    "Point parentSourcedId at an org of type district in this set.",
+                )
+                continue
+            self.school_district_sid[row.sourced_id] = row["parentSourcedId"]
+            key = (id(district), row["identifier"])
+            if key in seen_codes:
+                self.issue(
+                    row,
+                    "identifier",
+                    f"Line {seen_codes[key].line} already uses this identifier in the district.",
+                )
+                continue
+            seen_codes[key] = row
+            school = None
+            if district.pk:
+                school = by_sid.get((district.pk, row.sourced_id)) or by_code.get(
+                    (district.pk, row["identifier"])
+                )
+            if school and school.pk in claimed:
+                self.issue(
+                    row, "identifier", f"Line {claimed[school.pk].line} already names this school."
+                )
+                continue
+            kind = row["metadata.kts.schoolKind"] or (
+                school.kind if school else SchoolKind.HIGH_SCHOOL
+            )
+            if school is None:
+                school = School(district=district)
+            else:
+                school.district = district  # the parent in hand: no query per row later
+                claimed[school.pk] = row
+                if kind != school.kind and not self._state_admin:
+                    self.issue(
+                        row,
+                        "metadata.kts.schoolKind",
+                        "Only a state admin changes a school's kind (R41); ask the state or "
+                        f"send {school.kind}.",
+                    )
+                    continue
+            values = {
+                "code": row["identifier"],
+                "name": row["name"],
+                "kind": kind,
+                "sourced_id": row.sourced_id,
+            }
+            if self._track(row, "orgs", school, values):
+                self.schools[row.sourced_id] = school
+        for school in self.schools.values():
+            if school.pk:
+                self.scope_school_ids.add(school.pk)
+
+    @property
+    def _state_admin(self) -> bool:
+        return self.user is None or self.user.is_superuser
+
+    def _allowed_districts(self) -> set[int] | None:
+        if self._state_admin:
+            return None
+        from schools.access import grants_for
+
+        return set(grants_for(self.user).admin_districts)
+
+    def check_scope(self) -> None:
+        """R41: a district admin imports only orgs of their own district."""
+        allowed = self._allowed_districts()
+        if allowed is None:
+            return
+        for row in self.rs["orgs"]:
+            if row["type"] == "district":
+                district = self.districts.get(row.sourced_id)
+            elif row["type"] == "school":
+                district = self.districts.get(row["parentSourcedId"])
+            else:
+                continue
+            if district is not None and district.pk not in allowed:
+                self.issue(
+                    row,
+                    "sourcedId",
+                    "This org is outside your district; a district admin imports only their "
+                    "own district's orgs (R41).",
+                )
+
+    def _school(self, sid: str, row: Row, column: str) -> School | None:
+        """A school of the set, or one imported before (a delta set without orgs.csv)."""
+        school = self.schools.get(sid)
+        if school is None and sid:
+            allowed = self._allowed_districts()
+            found = School.objects.filter(sourced_id=sid)
+            if allowed is not None:
+                found = found.filter(district_id__in=allowed)
+            found = list(found[:2])
+            if len(found) == 1:
+                school = self.schools[sid] = found[0]
+                self.scope_school_ids.add(school.pk)
+        if school is None:
+            self.issue(
+                row, column, f"No org of type school has sourcedId {sid!r}; add it to orgs.csv."
+            )
+        return school
+
+    def read_sessions(self) -> None:
+        for row in self.rs["academicSessions"]:
+            if row.deleted:
+                continue
+            start = self._date(row, "startDate", required=True)
+            end = self._date(row, "endDate", required=True)
+            if start and end:
+                if start > end:
+                    self.issue(row, "endDate", "Set the end date on or after the start date.")
+                self.session_dates[row.sourced_id] = (start, end)
+            self.sessions[row.sourced_id] = row
+            if row["type"] == "schoolYear" and not (
+                row["schoolYear"].isascii()
+                and row["schoolYear"].isdigit()
+                and len(row["schoolYear"]) == 4
+            ):
+                self.issue(row, "schoolYear", "Give the year the school year ends, e.g. 2027.")
+
+    def _year_of(self, sid: str) -> str | None:
+        seen = set()
+        while sid and sid not in seen:
+            seen.add(sid)
+            row = self.sessions.get(sid)
+            if row is None:
+                return None
+            if row["type"] == "schoolYear":
+                return sid
+            sid = row["parentSourcedId"]
+        return None
+
+    def plan_classes(self) -> None:
+        """Classes decide which calendars, terms and courses each school gets (R50)."""
+        courses = {r.sourced_id: r for r in self.rs["courses"] if not r.deleted}
+        wanted: list[tuple[Row, School, str, Row, list[str]]] = []
+        for row in self.rs["classes"]:
+            if row.deleted:
+                continue
+            school = self._school(row["schoolSourcedId"], row, "schoolSourcedId")
+            course_row = courses.get(row["courseSourcedId"])
+            if course_row is None:
+                self.issue(row, "courseSourcedId", "No course in courses.csv has this sourcedId.")
+            terms = [t.strip() for t in row["termSourcedIds"].split(",") if t.strip()]
+            unknown = [t for t in terms if t not in self.sessions]
+            if unknown:
+                self.issue(
+                    row,
+                    "termSourcedIds",
+                    f"No academic session has sourcedId {', '.join(unknown)}; add it to "
+                    "academicSessions.csv.",
+                )
+                continue
+            if school is None or course_row is None:
+                continue
+            year = course_row["schoolYearSourcedId"] or (self._year_of(terms[0]) if terms else None)
+            if year not in self.sessions or self.sessions[year]["type"] != "schoolYear":
+                self.issue(
+                    row,
+                    "termSourcedIds",
+                    "Name the class's terms, or the course's schoolYearSourcedId, so the "
+                    "school year is known.",
+                )
+                continue
+            off = [t for t in terms if t != year and self._year_of(t) != year]
+            if off:
+                self.issue(
+                    row,
+                    "termSourcedIds",
+                    f"Term {off[0]} is not part of school year {self.sessions[year]['title']}.",
+                )
+                continue
+            wanted.append((row, school, year, course_row, [t for t in terms if t != year]))
+        school_ids = {s.pk for _, s, _, _, _ in wanted if s.pk}
+        self._plan_calendars(wanted, school_ids)
+        self._plan_courses_and_sections(wanted, school_ids, courses)
+
+    def _plan_calendars(self, wanted, school_ids: set[int]) -> None:
+        existing = list(Calendar.objects.filter(school_id__in=school_ids))
+        self.terms_by_calendar: dict[int, list[Term]] = defaultdict(list)
+        for term in Term.objects.filter(calendar__school_id__in=school_ids):
+            self.terms_by_calendar[term.calendar_id].append(term)
+        by_sid = {(c.school_id, c.sourced_id): c for c in existing if c.sourced_id}
+        by_year = {(c.school_id, c.school_year): c for c in existing}
+        terms_of: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for _, school, year, _, terms in wanted:
+            terms_of[(school.sourced_id, year)].update(terms)
+        schools = {s.sourced_id: s for _, s, _, _, _ in wanted}
+        for (school_sid, year_sid), term_sids in terms_of.items():
+            school, year_row = schools[school_sid], self.sessions[year_sid]
+            if year_sid not in self.session_dates:
+                continue
+            start, end = self.session_dates[year_sid]
+            school_year = int(year_row["schoolYear"]) if year_row["schoolYear"].isdigit() else None
+            calendar = None
+            if school.pk:
+                calendar = by_sid.get((school.pk, year_sid)) or by_year.get(
+                    (school.pk, school_year)
+                )
+            if calendar is not None:
+                calendar.school = school
+            calendar = calendar or Calendar(school=school)
+            values = {
+                "school_year": school_year,
+                "name": year_row["title"][:200],
+                "start_date": start,
+                "end_date": end,
+                "sourced_id": year_sid,
+            }
+            probe = Calendar(school_year=school_year, start_date=start, end_date=end)
+            try:
+                probe.clean()  # R2 (no query)
+            except ValidationError as exc:
+                for name, messages in exc.message_dict.items():
+                    self.issue(year_row, COLUMNS[Calendar].get(name, name), " ".join(messages))
+                continue
+            if not self._track(year_row, "academicSessions", calendar, values):
+                continue
+            self.calendars[(school_sid, year_sid)] = calendar
+            self._plan_terms(calendar, sorted(term_sids))
+
+    def _plan_terms(self, calendar: Calendar, term_sids: list[str]) -> None:
+        """R2: inside the calendar, no overlap, sequence = date order, names unique."""
+        existing = self.terms_by_calendar.get(calendar.pk, []) if calendar.pk else []
+        by_sid = {t.sourced_id: t for t in existing if t.sourced_id}
+        by_name = {t.name: t for t in existing}
+        rows = [self.sessions[s] for s in term_sids if s in self.session_dates]
+        planned: list[tuple[Row, Term, dt.date, dt.date]] = []
+        claimed = set()
+        for row in rows:
+            term = (
+                by_sid.get(row.sourced_id) or by_name.get(row["title"]) or Term(calendar=calendar)
+            )
+            if term.pk:
+                term.calendar = calendar
+                claimed.add(term.pk)
+            start, end = self.session_dates[row.sourced_id]
+            if start < calendar.start_date or end > calendar.end_date:
+                self.issue(
+                    row,
+                    "startDate",
+                    f"Keep the term inside its school year ({calendar.start_date} to "
+                    f"{calendar.end_date}).",
+                )
+                continue
+            planned.append((row, term, start, end))
+        others = [(None, t, t.start_date, t.end_date) for t in existing if t.pk not in claimed]
+        everything = sorted(planned + others, key=lambda p: (p[2], p[3]))
+        ok = True
+        for before, after in zip(everything, everything[1:], strict=False):
+            if after[2] <= before[3]:
+                row = after[0] or before[0]
+                self.issue(
+                    row,
+                    "startDate",
+                    f"Change the dates: they overlap {before[1].name if before[0] is None else before[0]['title']} "
+                    f"({before[2]} to {before[3]}).",
+                )
+                ok = False
+        names = defaultdict(list)
+        for row, term, *_ in everything:
+            names[row["title"] if row else term.name].append(row)
+        for name, rws in names.items():
+            if len(rws) > 1:
+                for row in rws:
+                    if row is not None:
+                        self.issue(
+                            row,
+                            "title",
+                            f"Give each term of the school year its own title ({name!r} twice).",
+                        )
+                        ok = False
+        if not ok:
+            return
+        for seq, (row, term, start, end) in enumerate(everything, start=1):
+            if row is None:
+                if term.seq != seq:
+                    self.issue(
+                        None,
+                        "",
+                        f"Term {term.name} entered by hand would need sequence {seq}; renumber it first.",
+                        file="academicSessions.csv",
+                    )
+                continue
+            values = {
+                "name": row["title"],
+                "seq": seq,
+                "start_date": start,
+                "end_date": end,
+                "sourced_id": row.sourced_id,
+            }
+            self._track(row, "academicSessions", term, values)
+
+    def _plan_courses_and_sections(self, wanted, school_ids: set[int], courses) -> None:
+        cal_ids = [c.pk for c in self.calendars.values() if c.pk]
+        existing = list(Course.objects.defer(*STAMPS).filter(calendar_id__in=cal_ids))
+        by_sid = {(c.calendar_id, c.sourced_id): c for c in existing if c.sourced_id}
+        by_number = {(c.calendar_id, c.number): c for c in existing}
+        numbers: dict[tuple[int, str], Row] = {}
+        for _row, school, year, course_row, _ in wanted:
+            key = (school.sourced_id, course_row.sourced_id)
+            calendar = self.calendars.get((school.sourced_id, year))
+            if calendar is None or key in self.courses:
+                continue
+            nkey = (id(calendar), course_row["courseCode"])
+            if nkey in numbers:
+                self.issue(
+                    course_row,
+                    "courseCode",
+                    f"Line {numbers[nkey].line} already uses this courseCode in the school year.",
+                )
+                continue
+            numbers[nkey] = course_row
+            course = None
+            if calendar.pk:
+                course = by_sid.get((calendar.pk, course_row.sourced_id)) or by_number.get(
+                    (calendar.pk, course_row["courseCode"])
+                )
+            if course is not None:
+                course.calendar = calendar
+            course = course or Course(calendar=calendar)
+            is_kts = course_row["metadata.kts.isKts"].lower()
+            if is_kts not in TRUE | FALSE:
+                self.issue(course_row, "metadata.kts.isKts", "Set it to true or false.")
+                continue
+            values = {
+                "number": course_row["courseCode"],
+                "name": course_row["title"],
+                "state_code": course_row["metadata.kts.stateCode"],
+                "is_kts": is_kts in TRUE,
+                "sourced_id": course_row.sourced_id,
+            }
+            if self._track(course_row, "courses", course, values):
+                self.courses[key] = course
+        course_ids = [c.pk for c in self.courses.values() if c.pk]
+        existing = list(Section.objects.defer(*STAMPS).filter(course_id__in=course_ids))
+        by_sid = {(s.course_id, s.sourced_id): s for s in existing if s.sourced_id}
+        by_number = {(s.course_id, s.number): s for s in existing}
+        numbers = {}
+        for row, school, _, course_row, _ in wanted:
+            course = self.courses.get((school.sourced_id, course_row.sourced_id))
+            if course is None:
+                continue
+            nkey = (id(course), row["classCode"])
+            if nkey in numbers:
+                self.issue(
+                    row,
+                    "classCode",
+                    f"Line {numbers[nkey].line} already uses this classCode for the course.",
+                )
+                continue
+            numbers[nkey] = row
+            section = None
+            if course.pk:
+                section = by_sid.get((course.pk, row.sourced_id)) or by_number.get(
+                    (course.pk, row["classCode"])
+                )
+            if section is not None:
+                section.course = course
+            section = section or Section(course=course)
+            values = {"number": row["classCode"], "sourced_id": row.sourced_id}
+            if self._track(row, "classes", section, values):
+                self.sections[row.sourced_id] = section
+
+    # --- people --------------------------------------------------------------------------
