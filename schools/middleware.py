@@ -7,7 +7,7 @@ before any parser reads it (DRF's parsers do not apply DATA_UPLOAD_MAX_MEMORY_SI
 """
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 
 # Pages use small inline styles and scripts; everything else must come from this site.
 DEFAULT_CSP = (
@@ -55,3 +55,12 @@ class SecurityHeadersMiddleware:
         if request.path.startswith("/api/"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+    def process_exception(self, request, exception):
+        """An id in the path too large for the database (SQLite raises OverflowError) names
+        no record: 404, never a 500."""
+        if isinstance(exception, OverflowError):
+            from django.views.defaults import page_not_found
+
+            return page_not_found(request, Http404("No such record."))
+        return None
