@@ -239,22 +239,33 @@ def honor_roll_page(request, pk: int):
     """R31: the honor roll by tier, a GPA distribution chart and a CSV download."""
     school = _school_for(request, pk)
     term, terms, error = _chosen_term(request, school)
-    rows, chart, tiers = [], None, []
+    rows, chart, tiers, incomplete = [], None, [], []
     if term is not None:
         rows = honor_roll(school=school, term=term)
         if request.GET.get("download") == "csv":
             response = HttpResponse(content_type="text/csv")
             response["Content-Disposition"] = f'attachment; filename="honor-roll-{term.name}.csv"'
             writer = csv.writer(response)
-            writer.writerow(["tier", "student", "state_id", "gpa"])
+            writer.writerow(["tier", "student", "state_id", "gpa", "incomplete", "missing"])
             for r in rows:
-                writer.writerow([r["tier"], r["student_name"], r["state_id"], f"{r['gpa']:.2f}"])
+                writer.writerow(
+                    [
+                        r["tier"] or "",
+                        r["student_name"],
+                        r["state_id"],
+                        f"{r['gpa']:.2f}",
+                        "yes" if r["incomplete"] else "no",
+                        r["missing"],
+                    ]
+                )
             return response
         chart = _chart(school_gpas(term=term))
         by_tier: dict[str, list] = {}
         for r in rows:
-            by_tier.setdefault(r["tier"], []).append(r)
+            if not r["incomplete"]:
+                by_tier.setdefault(r["tier"], []).append(r)
         tiers = list(by_tier.items())
+        incomplete = [r for r in rows if r["incomplete"]]
     return render(
         request,
         "grading/reports/honor_roll.html",
@@ -264,7 +275,8 @@ def honor_roll_page(request, pk: int):
             "terms": terms,
             "error": error,
             "tiers": tiers,
-            "count": len(rows),
+            "incomplete": incomplete,
+            "count": len(rows) - len(incomplete),
             "chart": chart,
         },
     )
