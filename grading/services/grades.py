@@ -32,6 +32,7 @@ from grading.models import (
     GradeSource,
     GradingTask,
 )
+from grading.services.transcripts import transcript_lines_flag_changed
 from schools.models import Roster, Section, Student, Term
 
 LINKED_SECTION_MESSAGE = (
@@ -346,6 +347,9 @@ def _write(
             )
             for grade, old in history
         )
+    if to_update:
+        # R34: a posted transcript line whose final grade just changed awaits review now.
+        transcript_lines_flag_changed(grade_ids=[g.pk for g in to_update])
     created = {p.index for p, _ in to_create}
     return [by_index[p.index] for p in planned], created
 
