@@ -1,0 +1,97 @@
+"""Grading's blocks on the student page (R52): grades by term, report cards, transcript -
+each only for the roles of R42; HS staff reading tech grades is disclosure-logged (R37)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from grading.models import Grade, TranscriptLine
+from schools import access
+from schools.models import Enrollment, SchoolKind, Term
+from schools.student_page import Block, reads, register_block
+
+REPORT_ROLES = {access.REGISTRAR, access.SCHOOL_ADMIN, access.DISTRICT_ADMIN}
+
+
+@register_block(30)
+def grades_block(*, user, student) -> Block | None:
+    """Grades by term: teachers their own sections, the registrar's roles every section of
+    their school and the student's tech grades (logged); attendance clerks none."""
+    if not reads(user, "grading.Grade"):
+        return None
+    grades = list(
+        access.scope_queryset(user, Grade.objects.filter(student=student))
+        .select_related("term__calendar", "section__course__calendar__school", "grading_task")
+        .order_by(
+            "-term__calendar__school_year",
+            "term__start_date",
+            "section__course__number",
+            "grading_task__name",
+        )
+        .distinct()
+    )
+    access.log_cross_school_reads(user, grades, resource="student-page-grades")
+    by_term: OrderedDict[tuple, list] = OrderedDict()
+    for g in grades:
+        school = g.section.course.calendar.school
+        key = (g.term.calendar.school_year, school.name, g.term.name)
+        by_term.setdefault(key, []).append(
+            {
+                "grade": g,
+                "tech": school.kind == SchoolKind.TECHNICAL_SCHOOL,
+                "exchanged": g.source == "exchange",
+            }
+        )
+    terms = [
+        {"school_year": year, "school": school, "term": term, "rows": rows}
+        for (year, school, term), rows in by_term.items()
+    ]
+    return Block("grades", "Grades by term", "grading/student_grades.html", {"terms": terms})
+
+
+@register_block(40)
+def report_cards_block(*, user, student) -> Block | None:
+    """Report cards: the school's registrar, school admin, district admin, state admin."""
+    school_ids = {
+        e.calendar.school_id
+        for e in Enrollment.objects.filter(
+            student=student, calendar__school__kind=SchoolKind.HIGH_SCHOOL
+        ).select_related("calendar")
+    }
+    allowed = school_ids & access.user_school_ids(user, REPORT_ROLES)
+    if not allowed:
+        return None
+    terms = list(
+        Term.objects.filter(calendar__school_id__in=allowed, calendar__enrollments__student=student)
+        .select_related("calendar__school")
+        .order_by("-calendar__school_year", "start_date")
+        .distinct()
+    )
+    return Block(
+        "report-cards",
+        "Report cards",
+        "grading/student_report_cards.html",
+        {"terms": terms, "student": student},
+    )
+
+
+@register_block(50)
+def transcript_block(*, user, student) -> Block | None:
+    """Transcript lines: the registrar's roles (R36)."""
+    if not reads(user, "grading.TranscriptLine"):
+        return None
+    lines = list(
+        access.scope_queryset(user, TranscriptLine.objects.filter(student=student))
+        .select_related("school")
+        .order_by("-school_year", "course_number")
+    )
+    if not lines and not (
+        access.is_state_admin(user) or access.user_school_ids(user, REPORT_ROLES)
+    ):
+        return None
+    return Block(
+        "transcript",
+        "Transcript",
+        "grading/student_transcript.html",
+        {"lines": lines, "student": student},
+    )
