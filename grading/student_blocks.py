@@ -8,7 +8,7 @@ from collections import OrderedDict
 from grading.models import Grade, TranscriptLine
 from schools import access
 from schools.models import Enrollment, SchoolKind, Term
-from schools.student_page import Block, reads, register_block
+from schools.student_page import Block, reads, register_block, register_home_panel
 
 REPORT_ROLES = {access.REGISTRAR, access.SCHOOL_ADMIN, access.DISTRICT_ADMIN}
 
@@ -95,3 +95,52 @@ def transcript_block(*, user, student) -> Block | None:
         "grading/student_transcript.html",
         {"lines": lines, "student": student},
     )
+
+
+# --- the registrar's home (issue 12) ------------------------------------------------------
+
+
+def current_term(school_id: int, today) -> Term | None:
+    """The term holding ``today`` at the school, else the latest term that has started."""
+    terms = Term.objects.filter(calendar__school_id=school_id)
+    return (
+        terms.filter(start_date__lte=today, end_date__gte=today).first()
+        or terms.filter(start_date__lte=today).order_by("-end_date").first()
+    )
+
+
+@register_home_panel(20)
+def registrar_panel(*, user) -> Block | None:
+    """For the registrar's roles at a HS (not the state admin's every school): transcript
+    lines awaiting review (R34) and the current term's honor roll and eligibility links."""
+    from django.utils import timezone
+
+    from schools.models import School
+
+    if access.is_state_admin(user):
+        return None
+    grants = access.grants_for(user)
+    school_ids = set()
+    for role in (access.REGISTRAR, access.SCHOOL_ADMIN):
+        school_ids |= grants.hs_ids(role)
+    if not school_ids:
+        return None
+    today = timezone.localdate()
+    schools = []
+    for school in School.objects.filter(pk__in=school_ids).order_by("name"):
+        review = list(
+            TranscriptLine.objects.filter(school=school, needs_review=True)
+            .select_related("student")
+            .order_by("school_year", "student__last_name", "course_number")[:10]
+        )
+        schools.append(
+            {
+                "school": school,
+                "term": current_term(school.pk, today),
+                "review": review,
+                "review_count": TranscriptLine.objects.filter(
+                    school=school, needs_review=True
+                ).count(),
+            }
+        )
+    return Block("registrar", "Registrar", "grading/home_registrar.html", {"schools": schools})

@@ -77,3 +77,24 @@ def may_search(user) -> bool:
     return bool(
         user.is_authenticated and (access.is_state_admin(user) or access.grants_for(user).roles)
     )
+
+
+# --- home page panels (the registrar's worklist etc.) --------------------------------------
+
+_HOME_PANELS: list[tuple[int, BlockFn]] = []
+
+
+def register_home_panel(order: int) -> Callable[[BlockFn], BlockFn]:
+    """Register ``fn(*, user) -> Block | None`` shown on the home page at ``order``."""
+
+    def wrap(fn: BlockFn) -> BlockFn:
+        if all(existing is not fn for _, existing in _HOME_PANELS):
+            _HOME_PANELS.append((order, fn))
+            _HOME_PANELS.sort(key=lambda pair: pair[0])
+        return fn
+
+    return wrap
+
+
+def home_panels_for(*, user) -> list[Block]:
+    return [b for _, fn in _HOME_PANELS if (b := fn(user=user)) is not None]

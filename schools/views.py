@@ -19,7 +19,7 @@ from schools.models import (
     StaffRole,
     Student,
 )
-from schools.student_page import blocks_for, may_search, student_search
+from schools.student_page import blocks_for, home_panels_for, may_search, student_search
 
 
 @dataclass
@@ -101,6 +101,7 @@ def home_links(user) -> dict:
         "is_teacher": is_teacher,
         "sections": sections,
         "roles": roles,
+        "panels": home_panels_for(user=user),
     }
 
 

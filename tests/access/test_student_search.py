@@ -153,3 +153,26 @@ def test_r52_student_page_query_count_is_bounded(world, django_assert_max_num_qu
     # when / then
     with django_assert_max_num_queries(25):
         assert client.get(f"/students/{world.student_a.pk}/").status_code == 200
+
+
+def test_r34_registrar_home_shows_lines_awaiting_review_and_the_current_terms_links(world):
+    import time_machine
+
+    from grading.models import TranscriptLine
+
+    # given: one posted line of HS1 awaiting review
+    line = world.home["grading.TranscriptLine"]
+    TranscriptLine.objects.filter(pk=line.pk).update(needs_review=True)
+    q1 = world.q1[0]
+    client = signed_in(world, "registrar")
+    # when: on a day of Q1
+    with time_machine.travel(q1.start_date.isoformat() + " 12:00", tick=False):
+        client.force_login(world.users["registrar"])
+        html = client.get("/").content.decode()
+    # then
+    assert "1 transcript line awaiting review" in html
+    assert f"/school/{world.hs1.pk}/honor-roll/?term={q1.pk}" in html
+    assert f"/school/{world.hs1.pk}/eligibility/?term={q1.pk}" in html
+    assert f'href="/students/{world.student_a.pk}/"' in html
+    # and the teacher sees no registrar panel
+    assert 'id="registrar"' not in signed_in(world, "teacher").get("/").content.decode()
