@@ -51,6 +51,8 @@ class School(TimeStampedModel):
     kind = models.CharField(max_length=20, choices=SchoolKind.choices)
     # R27: the optional unknown-attendance sync, off by default.
     unknown_attendance_sync = models.BooleanField(default=False)
+    # R32: printed under the school's name on official report cards.
+    address = models.TextField(blank=True, max_length=500)
 
     class Meta:
         ordering = ["name"]
