@@ -271,3 +271,52 @@ def test_r32_official_report_card_is_the_same_on_the_page_and_in_the_pdf(client,
     for part in expected:
         assert part in html, part
         assert part in flat, part
+
+
+@pytest.mark.django_db
+def test_r32_batch_pdf_is_a_task_with_progress_and_a_download_link(
+    client, superuser, settings, django_capture_on_commit_callbacks
+):
+    import io
+
+    from pypdf import PdfReader
+
+    from grading.models import ReportCardBatch
+    from grading.services.report_card_batches import report_card_batch_build
+
+    # given two students at Central High and the cluster in sync mode
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": True}
+    w, first = _scenario()
+    add_student(w, first_name="Bea", last_name="Baker")
+    client.force_login(superuser)
+    # when the registrar asks for every report card of Q1
+    with django_capture_on_commit_callbacks(execute=True):
+        started = client.post(f"/school/{w.hs.pk}/report-card-batches/", {"term": w.q1.pk})
+    batch = ReportCardBatch.objects.get()
+    page = client.get(started["Location"]).content.decode()
+    state = client.get(started["Location"], {"format": "json"}).json()
+    pdf = client.get(state["download"])
+    # then the task ran, the page shows it done with the link, the PDF has both cards
+    assert started.status_code == 302
+    assert (batch.status, batch.done, batch.total) == ("done", 2, 2)
+    assert "Download the PDF" in page and 'id="batch-progress"' in page
+    assert state["status"] == "done" and state["download"].endswith(".pdf")
+    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
+    assert len(PdfReader(io.BytesIO(pdf.content)).pages) == 2
+    # and running the task again changes nothing (only a queued batch is claimed)
+    assert report_card_batch_build(batch_id=batch.pk) == "done"
+
+
+@pytest.mark.django_db
+def test_r32_batch_of_another_schools_term_is_refused_and_nothing_queued(client, superuser):
+    from grading.models import ReportCardBatch
+
+    # given
+    w, _ = _scenario()
+    client.force_login(superuser)
+    # when: a tech school's term
+    tech_term = w.tech_calendar.terms.first()
+    response = client.post(f"/school/{w.hs.pk}/report-card-batches/", {"term": tech_term.pk})
+    # then
+    assert response.status_code == 302 and "honor-roll" in response["Location"]
+    assert not ReportCardBatch.objects.exists()
