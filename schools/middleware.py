@@ -15,12 +15,12 @@ DEFAULT_CSP = (
     "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
     "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
-# The interactive API docs load Swagger UI from its CDN.
+# The interactive API docs (Swagger UI, ReDoc) come from this site's static files
+# (drf-spectacular-sidecar); ReDoc runs its renderer in a blob: worker.
 DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "img-src 'self' data: https://cdn.jsdelivr.net; connect-src 'self'; object-src 'none'; "
-    "base-uri 'self'; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
+    "worker-src 'self' blob:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
 )
 PERMISSIONS_POLICY = (
     "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
@@ -48,7 +48,7 @@ class SecurityHeadersMiddleware:
             )
         else:
             response = self.get_response(request)
-        docs = request.path.startswith("/api/docs/")
+        docs = request.path.startswith(("/api/docs/", "/api/redoc/"))
         csp = DOCS_CSP if docs else getattr(settings, "CONTENT_SECURITY_POLICY", DEFAULT_CSP)
         response.headers.setdefault("Content-Security-Policy", csp)
         response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
