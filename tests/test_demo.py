@@ -249,6 +249,13 @@ def test_demo_shows_every_daily_journey():
     # then: the clerk has a worklist the morning after
     assert central.unknown_attendance_sync and unknown_worklist(school=central).count() >= 4
     assert central.address
+    # and Q1 is complete: every counted course has its grade, KTS courses included (R31)
+    from grading.selectors.gpa import term_standings
+    from schools.models import Term
+
+    q1 = Term.objects.get(calendar__school=central, calendar__school_year=2027, name="Q1")
+    standings = term_standings(term=q1).values()
+    assert standings and all(s.missing == 0 for s in standings)
     # and the registrar can post last year's final grades
     previous = Calendar.objects.get(school=central, school_year=2026)
     result = transcript_post(school=central, calendar=previous, by=None)

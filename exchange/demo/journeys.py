@@ -21,9 +21,18 @@ from django.utils import timezone
 
 from attendance.models import Attendance, AttendanceCode, AttendanceSource
 from exchange.demo.data import HS_COURSES, QUARTERS, TECH_SCHOOLS, YEAR
-from grading.models import Grade, GradeHistory, GradeSource
+from grading.models import CourseGradingTask, Grade, GradeHistory, GradeSource
 from grading.scoring import row_for_percent, rows_of
-from schools.models import Calendar, Course, Enrollment, Roster, School, ServiceType, Term
+from schools.models import (
+    Calendar,
+    Course,
+    Enrollment,
+    Roster,
+    School,
+    Section,
+    ServiceType,
+    Term,
+)
 
 PREVIOUS_YEAR = 2026
 PREVIOUS_START, PREVIOUS_END = dt.date(2025, 8, 10), dt.date(2026, 5, 28)
@@ -51,9 +60,65 @@ class JourneySteps:
             if school.code in ADDRESSES and school.address != ADDRESSES[school.code]:
                 upsert(School, {"pk": school.pk}, address=ADDRESSES[school.code])
         central = self.high_schools[0]
+        self._q1_kts_grades()
         self._previous_year(central, upsert)
         self._unknown_attendance(central, upsert)
         self._stale_section()
+
+    # --- R31: Q1 is complete, so its honor roll has students on tiers --------------------
+
+    def _q1_kts_grades(self) -> None:
+        """Last quarter's KTS grades as an earlier exchange left them (Q1 lies within S1):
+        with them every Q1 counted course has a grade, and the Q1 honor roll shows tiers.
+        Q2 lists students as incomplete until the HS teachers post their Q2 grades."""
+        from grading.models import CTE_TERM, GradingTask
+
+        cte_term = GradingTask.objects.get(code=CTE_TERM)
+        rosters = Roster.objects.filter(
+            section_id__in=list(self.links), section__course__calendar__school__in=self.high_schools
+        ).values_list("student_id", "section_id", "section__course__calendar__school_id")
+        have = set(
+            Grade.objects.filter(
+                section_id__in=list(self.links), grading_task=cte_term
+            ).values_list("student_id", "section_id", "term_id")
+        )
+        groups = {
+            ct.course_id: rows_of(ct.score_group.rows.all())
+            for ct in CourseGradingTask.objects.filter(
+                course__sections__id__in=list(self.links), grading_task=cte_term
+            ).select_related("score_group")
+        }
+        course_of = dict(
+            Section.objects.filter(pk__in=list(self.links)).values_list("pk", "course_id")
+        )
+        new = []
+        for student_id, section_id, school_id in rosters.order_by("section_id", "student_id"):
+            q1 = self.terms[school_id]["Q1"]
+            if (student_id, section_id, q1.pk) in have:
+                continue
+            percent = Decimal(self.rng.randint(7000, 9900)) / 100
+            new.append(
+                Grade(
+                    student_id=student_id,
+                    section_id=section_id,
+                    grading_task=cte_term,
+                    term=q1,
+                    percent=percent,
+                    score=row_for_percent(groups[course_of[section_id]], percent).score,
+                    source=GradeSource.EXCHANGE,
+                )
+            )
+        created = Grade.objects.bulk_create(new)
+        GradeHistory.objects.bulk_create(
+            GradeHistory(
+                grade=g,
+                source=GradeSource.EXCHANGE,
+                new_score=g.score,
+                new_percent=g.percent,
+                reason="Imported with the demo data.",
+            )
+            for g in created
+        )
 
     # --- R34: last year's final grades, ready to post -------------------------------------
 
