@@ -10,11 +10,18 @@ from schools.models import SchoolKind
 from schools.student_page import Block, reads, register_block
 
 SHOWN = 60
+# R42: attendance is for the attendance clerks, the admins and the section's teachers.
+ATTENDANCE_ROLES = {
+    access.ATTENDANCE_CLERK,
+    access.SCHOOL_ADMIN,
+    access.DISTRICT_ADMIN,
+    access.TEACHER,
+}
 
 
 @register_block(60)
 def attendance_block(*, user, student) -> Block | None:
-    if not reads(user, "attendance.Attendance"):
+    if not reads(user, ATTENDANCE_ROLES):
         return None
     qs = access.scope_queryset(user, Attendance.objects.filter(student=student))
     records = list(

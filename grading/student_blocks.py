@@ -10,14 +10,16 @@ from schools import access
 from schools.models import Enrollment, SchoolKind, Term
 from schools.student_page import Block, reads, register_block, register_home_panel
 
+# R42: who reads what on the student page.
 REPORT_ROLES = {access.REGISTRAR, access.SCHOOL_ADMIN, access.DISTRICT_ADMIN}
+GRADE_ROLES = REPORT_ROLES | {access.TEACHER}
 
 
 @register_block(30)
 def grades_block(*, user, student) -> Block | None:
     """Grades by term: teachers their own sections, the registrar's roles every section of
     their school and the student's tech grades (logged); attendance clerks none."""
-    if not reads(user, "grading.Grade"):
+    if not reads(user, GRADE_ROLES):
         return None
     grades = list(
         access.scope_queryset(user, Grade.objects.filter(student=student))
@@ -78,7 +80,7 @@ def report_cards_block(*, user, student) -> Block | None:
 @register_block(50)
 def transcript_block(*, user, student) -> Block | None:
     """Transcript lines: the registrar's roles (R36)."""
-    if not reads(user, "grading.TranscriptLine"):
+    if not reads(user, REPORT_ROLES):
         return None
     lines = list(
         access.scope_queryset(user, TranscriptLine.objects.filter(student=student))
@@ -119,10 +121,10 @@ def registrar_panel(*, user) -> Block | None:
 
     if access.is_state_admin(user):
         return None
-    grants = access.grants_for(user)
-    school_ids = set()
-    for role in (access.REGISTRAR, access.SCHOOL_ADMIN):
-        school_ids |= grants.hs_ids(role)
+    school_ids = access.user_school_ids(user, {access.REGISTRAR, access.SCHOOL_ADMIN})
+    school_ids = set(
+        School.objects.filter(pk__in=school_ids, kind="high_school").values_list("pk", flat=True)
+    )
     if not school_ids:
         return None
     today = timezone.localdate()

@@ -47,12 +47,10 @@ def blocks_for(*, user, student: Student) -> list[Block]:
     return out
 
 
-def reads(user, label: str) -> bool:
-    """Whether ``user`` holds any role that may read ``label`` rows (R42)."""
-    if access.is_state_admin(user):
-        return True
-    rule = access.REGISTRY.get(label)
-    return rule is not None and bool(access.grants_for(user).roles & rule.read_roles)
+def reads(user, roles: set[str]) -> bool:
+    """Whether ``user`` holds one of ``roles`` somewhere (the state admin always): R42 names
+    the roles of each block; scope_queryset then limits the rows to the user's scope."""
+    return access.is_state_admin(user) or bool(access.user_school_ids(user, roles))
 
 
 def student_search(*, user, query: str) -> QuerySet:
@@ -75,7 +73,7 @@ def student_search(*, user, query: str) -> QuerySet:
 def may_search(user) -> bool:
     """Every staff role sees some students (R36): the header shows them the search box."""
     return bool(
-        user.is_authenticated and (access.is_state_admin(user) or access.grants_for(user).roles)
+        user.is_authenticated and (access.is_state_admin(user) or access.user_school_ids(user))
     )
 
 
