@@ -144,6 +144,8 @@ class ReportCardView(APIView):
                 ],
                 "gpa": _gpa(card["gpa"]),
                 "honor_roll": card["honor_roll"],
+                "incomplete": card["incomplete"],  # R31: a counted course has no grade yet
+                "grade_level": card["grade_level"],
             }
         )
 

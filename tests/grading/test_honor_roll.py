@@ -286,3 +286,16 @@ def test_r31_a_student_who_left_the_section_before_the_term_ended_is_not_incompl
     assert [(r["student"], r["tier"], r["incomplete"]) for r in rows] == [
         (student.pk, "High Honors", False)
     ]
+
+
+@pytest.mark.django_db
+def test_r31_report_card_api_says_incomplete(api):
+    # given an A in English and no grade yet in the counted KTS course
+    w = build_world()
+    student = add_student(w)
+    letter(w, student, "A")
+    # when
+    card = api.get("/api/v1/reports/report-card/", {"student": student.pk, "term": w.q1.pk})
+    # then
+    assert card.status_code == 200
+    assert card.json()["incomplete"] is True and card.json()["honor_roll"] is None
