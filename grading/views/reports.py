@@ -276,6 +276,11 @@ def honor_roll_page(request, pk: int):
             "error": error,
             "tiers": tiers,
             "incomplete": incomplete,
+            "last_batch": (
+                ReportCardBatch.objects.filter(school=school, term=term).defer("pdf").first()
+                if term is not None
+                else None
+            ),
             "count": len(rows) - len(incomplete),
             "chart": chart,
         },

@@ -303,6 +303,9 @@ def test_r32_batch_pdf_is_a_task_with_progress_and_a_download_link(
     assert state["status"] == "done" and state["download"].endswith(".pdf")
     assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
     assert len(PdfReader(io.BytesIO(pdf.content)).pages) == 2
+    # and the honor roll page links to the finished batch
+    honor = client.get(f"/school/{w.hs.pk}/honor-roll/", {"term": w.q1.pk}).content.decode()
+    assert f"/school/{w.hs.pk}/report-card-batches/{batch.pk}/" in honor
     # and running the task again changes nothing (only a queued batch is claimed)
     assert report_card_batch_build(batch_id=batch.pk) == "done"
 
