@@ -384,6 +384,14 @@ def attendance_record_bulk(
 
 # --- The clerks' worklist (R27) ---------------------------------------------------------
 def _check_resolvable(records: list[Attendance], code: AttendanceCode) -> None:
+    if code.excuse == Excuse.UNKNOWN:
+        # R27: resolving means choosing what the absence was; "unknown" resolves nothing.
+        raise _field_error(
+            "code",
+            f"{code.code} is the unknown-excuse code; choose a code that says whether the "
+            "absence is excused, unexcused or exempt.",
+            "code_unknown",
+        )
     for record in records:
         if record.resolved_at is not None or record.code.excuse != Excuse.UNKNOWN:
             raise ValidationError(

@@ -44,32 +44,58 @@ def _error_text(exc: ValidationError) -> str:
 
 
 # --- R25: take attendance ---------------------------------------------------------------
+def _day_step(day: dt.date, days: int) -> dt.date | None:
+    """The day before or after, or None at the ends of the calendar (no 500 on 9999-12-31)."""
+    try:
+        return day + dt.timedelta(days=days)
+    except OverflowError:
+        return None
+
+
 @login_required
 def section_attendance(request, section_id: int):
     section = _own_section_or_404(request.user, section_id)
     school = section.course.calendar.school
     form = DayForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        return render(
+            request,
+            "attendance/section_attendance.html",
+            {"section": section, "school": school, "form": form, "day": None, "rows": []},
+            status=400,
+        )
     day = form.day()
+    # R25: a future day, a weekend or a day outside every term gets a notice, not the form.
+    notice = ""
+    try:
+        services.validate_attendance_day(section=section, date=day)
+    except ValidationError as exc:
+        notice = _error_text(exc)
     codes = list(AttendanceCode.objects.filter(school=school).order_by("code"))
     code_by_id = {c.pk: c for c in codes}
-    roster = list(selectors.section_roster_on(section=section, date=day))
+    roster = [] if notice else list(selectors.section_roster_on(section=section, date=day))
+    existing = {a.student_id: a for a in Attendance.objects.filter(section=section, date=day)}
     row_errors: dict[int, str] = {}
     page_error = ""
     chosen: dict[int, int] = {}
     comments: dict[int, str] = {}
 
-    if request.method == "POST":
+    if request.method == "POST" and not notice:
         present = next((c for c in codes if c.status == Status.PRESENT), None)
         all_present = request.POST.get("action") == "all_present"
         entries = []
+        filled = 0
         for r in roster:
             sid = r.student_id
             comments[sid] = request.POST.get(f"comments_{sid}", "").strip()
             raw = request.POST.get(f"code_{sid}", "")
-            if all_present and present is not None:
-                chosen[sid] = present.pk
-            elif _id(raw) is not None:
+            if _id(raw) is not None:
                 chosen[sid] = _id(raw)
+            elif all_present and present is not None and sid not in existing:
+                # "All present" fills only the students not yet marked: a saved absence
+                # stays an absence.
+                chosen[sid] = present.pk
+                filled += 1
             if sid in chosen:
                 entries.append(
                     services.Entry(student=sid, code=chosen[sid], comments=comments[sid])
@@ -95,12 +121,17 @@ def section_attendance(request, section_id: int):
             else:
                 counts = Counter(code_by_id[a.code_id].get_status_display() for a in saved)
                 summary = ", ".join(f"{n} {label.lower()}" for label, n in sorted(counts.items()))
-                messages.success(
-                    request, f"Saved attendance for {len(saved)} students on {day}: {summary}."
-                )
+                text = f"Saved attendance for {len(saved)} students on {day}: {summary}."
+                if all_present:
+                    text += (
+                        f" All present marked {filled} students not yet marked as present;"
+                        " students already marked kept their codes."
+                    )
+                messages.success(request, text)
                 return redirect(f"{request.path}?date={day.isoformat()}")
+    elif request.method == "POST":
+        page_error = ""  # the notice says why; nothing is saved on such a day
 
-    existing = {a.student_id: a for a in Attendance.objects.filter(section=section, date=day)}
     rows = []
     for r in roster:
         sid = r.student_id
@@ -111,13 +142,9 @@ def section_attendance(request, section_id: int):
                 "selected": chosen.get(sid) or (record.code_id if record else None),
                 "comments": comments.get(sid, record.comments if record else ""),
                 "error": row_errors.get(sid, ""),
+                "marked": record is not None,
             }
         )
-    notice = ""
-    try:
-        services.validate_attendance_day(section=section, date=day)
-    except ValidationError as exc:
-        notice = _error_text(exc)
     return render(
         request,
         "attendance/section_attendance.html",
@@ -130,10 +157,11 @@ def section_attendance(request, section_id: int):
             "rows": rows,
             "page_error": page_error,
             "notice": notice,
-            "previous_day": day - dt.timedelta(days=1),
-            "next_day": day + dt.timedelta(days=1),
+            "unmarked": sum(1 for row in rows if not row["marked"]),
+            "previous_day": _day_step(day, -1),
+            "next_day": _day_step(day, 1),
         },
-        status=400 if page_error else 200,
+        status=400 if page_error or (notice and request.method == "POST") else 200,
     )
 
 

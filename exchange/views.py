@@ -13,7 +13,8 @@ from django.views.decorators.http import require_POST
 
 from exchange import selectors, services
 from exchange.flows.grades import FIX
-from exchange.models import ExchangeRun
+from exchange.models import ExchangeRun, RunStatus
+from schools import access
 from schools.models import School
 
 
@@ -42,6 +43,7 @@ def dashboard(request):
         {
             "id": r.pk,
             "label": str(r.as_of),
+            "dry_run": r.dry_run,
             "counts": {
                 a: sum(c.get(a, 0) for c in (r.counts or {}).values())
                 for a in ("added", "updated", "skipped", "ended")
@@ -55,17 +57,38 @@ def dashboard(request):
         {
             "runs": runs,
             "chart": chart,
+            "may_run": may_run_for_real(request.user),
+            "following": next(
+                (r.pk for r in runs if r.status in (RunStatus.QUEUED, RunStatus.RUNNING)), None
+            ),
             "flows": ["enrollments", "grades", "attendance"],
         },
     )
 
 
+def may_run_for_real(user) -> bool:
+    """A real run on demand is the state's and the district admins' (R28, R36)."""
+    return access.is_state_admin(user) or access.may(user, "exchange.ExchangeRun", "create")
+
+
 @staff_required
 @require_POST
 def run_now(request):
-    """A dry run for today (R39), started from the dashboard."""
+    """Start a run for today from the dashboard: a dry run (R39) by default, a real run
+    (state and district admins, after ticking the confirmation) with ``dry_run=0``."""
+    dry_run = request.POST.get("dry_run", "1") != "0"
+    if not dry_run:
+        if not may_run_for_real(request.user):
+            raise PermissionDenied("Only state and district admins start a real run.")
+        if request.POST.get("confirm") != "yes":
+            messages.error(
+                request,
+                "Tick the confirmation to start a real run: it writes enrollments, grades "
+                "and attendance at the high schools.",
+            )
+            return redirect("exchange:dashboard")
     run = services.exchange_run_create(
-        as_of=timezone.localdate(), dry_run=True, trigger="page", by=request.user
+        as_of=timezone.localdate(), dry_run=dry_run, trigger="page", by=request.user
     )
     if settings.Q_CLUSTER.get("sync"):
         run = services.exchange_run_start(run_id=run.pk, inline=True)
@@ -73,7 +96,8 @@ def run_now(request):
         from django_q.tasks import async_task
 
         async_task("exchange.tasks.start_run", run.pk, task_name=f"exchange-run-{run.pk}")
-    messages.success(request, f"Dry run {run.pk} started ({run.status}).")
+    kind = "Dry run" if dry_run else "Run"
+    messages.success(request, f"{kind} {run.pk} started ({run.status}).")
     return redirect("exchange:dashboard")
 
 

@@ -7,6 +7,7 @@ back to its cell, so the page shows the error next to the value that caused it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -15,6 +16,34 @@ from grading.services.grades import GradeRowsError
 from schools.models import Student
 
 CORRECTION_FIELD = "correction_reason"
+
+# A percent as a teacher types it: ASCII digits and at most one decimal point ("85", "85.5",
+# "85.50"). The grid's inline preview uses the same pattern, so the two always agree.
+PLAIN_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?", re.ASCII)
+COMMA_DECIMAL = re.compile(r"[0-9]+,[0-9]+", re.ASCII)
+
+
+def percent_refusal(raw: str) -> str | None:
+    """Why ``raw`` is not a percent the grid accepts, or None when it is a plain decimal or
+    a score label. Anything number-like but not plain ("1e2", "１００", "٨٥", "85,5") is
+    refused with what to type instead."""
+    if PLAIN_DECIMAL.fullmatch(raw):
+        return None
+    if COMMA_DECIMAL.fullmatch(raw):
+        whole, frac = raw.split(",")
+        return f"Use a decimal point: type {whole}.{frac}, not {raw}."
+    number_like = any(ch.isdigit() or ch.isdecimal() for ch in raw)
+    try:
+        Decimal(raw)
+        number_like = True
+    except InvalidOperation:
+        pass
+    if number_like:
+        return (
+            f"{raw} is not a plain number; type the percent with the digits 0-9 and at most "
+            "one decimal point, e.g. 85 or 85.5."
+        )
+    return None
 
 
 def cell_name(student_id: int, course_task_id: int) -> str:
@@ -91,11 +120,15 @@ class GradeGrid:
             ).strip()
             if not raw:
                 continue
+            refusal = percent_refusal(raw)
+            if refusal is not None:
+                name = cell_name(student.pk, column.course_task_id)
+                self.cell_errors.setdefault(name, []).append(refusal)
+                continue
             row = {"student": student.pk, "correction_reason": self.correction_reason}
-            try:
-                Decimal(raw)
+            if PLAIN_DECIMAL.fullmatch(raw):
                 row["percent"] = raw
-            except InvalidOperation:
+            else:
                 row["score"] = raw
             rows.append(row)
         return rows

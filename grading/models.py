@@ -433,3 +433,37 @@ class TranscriptLineHistory(models.Model):
 
     class Meta:
         ordering = ["-changed_at", "-id"]
+
+
+class ReportCardBatch(models.Model):
+    """R32: one school's report cards for a term as one PDF, built by a django-q2 task.
+
+    The page shows ``done`` of ``total`` while it runs and a download link when it is done.
+    The PDF is kept in the row (a few MB for a large school) so no shared file storage is
+    needed between the web servers and the cluster.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="+")
+    term = models.ForeignKey(Term, on_delete=models.CASCADE, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    pdf = models.BinaryField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Report cards {self.school} {self.term.name} ({self.status})"

@@ -15,3 +15,10 @@ def email_stale_grade_reminders() -> int:
     from grading.services.grades import stale_grade_reminders_send
 
     return stale_grade_reminders_send()
+
+
+def build_report_card_batch(batch_id: int) -> str:
+    """R32, on demand: build one school's batch report card PDF (safe to run twice)."""
+    from grading.services.report_card_batches import report_card_batch_build
+
+    return report_card_batch_build(batch_id=batch_id)

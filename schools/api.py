@@ -44,7 +44,7 @@ class DistrictSerializer(CleanModelSerializer):
 class SchoolSerializer(CleanModelSerializer):
     class Meta:
         model = School
-        fields = ["id", "district", "code", "name", "kind", "unknown_attendance_sync"]
+        fields = ["id", "district", "code", "name", "kind", "unknown_attendance_sync", "address"]
 
 
 class CalendarSerializer(CleanModelSerializer):

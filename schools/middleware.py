@@ -7,7 +7,7 @@ before any parser reads it (DRF's parsers do not apply DATA_UPLOAD_MAX_MEMORY_SI
 """
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 
 # Pages use small inline styles and scripts; everything else must come from this site.
 DEFAULT_CSP = (
@@ -15,12 +15,12 @@ DEFAULT_CSP = (
     "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
     "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
-# The interactive API docs load Swagger UI from its CDN.
+# The interactive API docs (Swagger UI, ReDoc) come from this site's static files
+# (drf-spectacular-sidecar); ReDoc runs its renderer in a blob: worker.
 DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "img-src 'self' data: https://cdn.jsdelivr.net; connect-src 'self'; object-src 'none'; "
-    "base-uri 'self'; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
+    "worker-src 'self' blob:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
 )
 PERMISSIONS_POLICY = (
     "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
@@ -48,10 +48,19 @@ class SecurityHeadersMiddleware:
             )
         else:
             response = self.get_response(request)
-        docs = request.path.startswith("/api/docs/")
+        docs = request.path.startswith(("/api/docs/", "/api/redoc/"))
         csp = DOCS_CSP if docs else getattr(settings, "CONTENT_SECURITY_POLICY", DEFAULT_CSP)
         response.headers.setdefault("Content-Security-Policy", csp)
         response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         if request.path.startswith("/api/"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+    def process_exception(self, request, exception):
+        """An id in the path too large for the database (SQLite raises OverflowError) names
+        no record: 404, never a 500."""
+        if isinstance(exception, OverflowError):
+            from django.views.defaults import page_not_found
+
+            return page_not_found(request, Http404("No such record."))
+        return None

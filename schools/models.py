@@ -72,6 +72,8 @@ class School(TimeStampedModel):
     unknown_attendance_sync = models.BooleanField(default=False)
     # R50: the OneRoster sourcedId this row was imported from (null when entered by hand).
     sourced_id = models.CharField(max_length=255, null=True, blank=True, editable=False)
+    # R32: printed under the school's name on official report cards.
+    address = models.TextField(blank=True, max_length=500)
 
     class Meta:
         ordering = ["name"]

@@ -1,12 +1,25 @@
 """The home page: links to the pages each user may use (R36 roles), built by path."""
 
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 
-from schools.models import Role, School, SchoolKind, Section, StaffRole
+from schools.access import scope_queryset, scoped_get_or_404
+from schools.models import (
+    Enrollment,
+    Role,
+    Roster,
+    School,
+    SchoolKind,
+    Section,
+    StaffRole,
+    Student,
+)
+from schools.student_page import blocks_for, home_panels_for, may_search, student_search
 
 
 @dataclass
@@ -89,9 +102,60 @@ def home_links(user) -> dict:
         "is_teacher": is_teacher,
         "sections": sections,
         "roles": roles,
+        "panels": home_panels_for(user=user),
     }
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "schools/home.html", home_links(request.user))
+
+
+# --- R52: find a student, the student page -------------------------------------------------
+
+
+@login_required
+def student_search_page(request: HttpRequest) -> HttpResponse:
+    """``/students/?q=``: the students the user may see, 25 a page."""
+    if not may_search(request.user):
+        raise Http404
+    query = (request.GET.get("q") or "").strip()[:100]
+    results = student_search(user=request.user, query=query)
+    page = Paginator(results, 25).get_page(request.GET.get("page"))
+    if query and page.paginator.count == 1 and not request.GET.get("page"):
+        return redirect("student-page", pk=page.object_list[0].pk)
+    return render(
+        request,
+        "schools/student_search.html",
+        {"query": query, "page": page, "q_param": urlencode({"q": query})},
+    )
+
+
+@login_required
+def student_page(request: HttpRequest, pk: int) -> HttpResponse:
+    """``/students/<id>/``: enrollments, sections, grades, report cards, transcript and
+    attendance, each block for the roles of R42; out of scope answers 404 (R36)."""
+    student = scoped_get_or_404(request.user, Student.objects.all(), pk=pk)
+    enrollments = (
+        scope_queryset(request.user, Enrollment.objects.filter(student=student))
+        .select_related("calendar__school")
+        .order_by("-school_year", "service_type", "calendar__school__name")
+        .distinct()
+    )
+    rosters = (
+        scope_queryset(request.user, Roster.objects.filter(student=student))
+        .select_related("section__course__calendar__school")
+        .prefetch_related("section__teachers")
+        .order_by("-section__course__calendar__school_year", "section__course__number")
+        .distinct()
+    )
+    return render(
+        request,
+        "schools/student.html",
+        {
+            "student": student,
+            "enrollments": list(enrollments),
+            "rosters": list(rosters),
+            "blocks": blocks_for(user=request.user, student=student),
+        },
+    )

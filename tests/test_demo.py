@@ -76,7 +76,7 @@ def test_r1_r3_r17_r36_load_demo_builds_schools_students_links_and_logins():
     assert high.values("district").distinct().count() == 1
     # R3: about 200 students, each with one primary enrollment at a HS
     assert Student.objects.count() == 200
-    primary = Enrollment.objects.filter(service_type="primary")
+    primary = Enrollment.objects.filter(service_type="primary", school_year=2027)
     assert primary.count() == 200
     assert set(primary.values_list("calendar__school__kind", flat=True)) == {"high_school"}
     # R18: the tech-side enrollments are left to the exchange
@@ -169,7 +169,7 @@ def test_r18_r19_first_exchange_moves_every_demo_tech_grade_and_reload_still_wor
 def home_main(client) -> str:
     """The home page's own content (the shared header links to some pages for everyone)."""
     html = client.get("/").content.decode()
-    return html.split("<main>", 1)[1]
+    return html.split("<main", 1)[1].split(">", 1)[1]
 
 
 def test_r36_home_page_needs_a_login(client):
@@ -233,3 +233,36 @@ def test_r36_every_home_page_link_opens_for_its_demo_user(client):
         assert {link: code for link, code in answers.items() if code not in (200, 302)} == {}, (
             username
         )
+
+
+def test_demo_shows_every_daily_journey():
+    """Issue 12: last year's final grades wait for posting (R34), unknown attendance is on
+    the clerks' worklist (R27), one tech section goes stale (R15), schools have addresses."""
+    from attendance.selectors import unknown_worklist
+    from grading.selectors.stale import stale_sections
+    from grading.services.transcripts import transcript_post
+    from schools.models import Calendar
+
+    # given
+    load_demo()
+    central = School.objects.get(code="RCHS")
+    # then: the clerk has a worklist the morning after
+    assert central.unknown_attendance_sync and unknown_worklist(school=central).count() >= 4
+    assert central.address
+    # and Q1 is complete: every counted course has its grade, KTS courses included (R31)
+    from grading.selectors.gpa import term_standings
+    from schools.models import Term
+
+    q1 = Term.objects.get(calendar__school=central, calendar__school_year=2027, name="Q1")
+    standings = term_standings(term=q1).values()
+    assert standings and all(s.missing == 0 for s in standings)
+    # and the registrar can post last year's final grades
+    previous = Calendar.objects.get(school=central, school_year=2026)
+    result = transcript_post(school=central, calendar=previous, by=None)
+    assert result["final_grades"] >= 20 and result["added"] == result["final_grades"]
+    # and once the exchange rosters the students, one tech section is stale
+    exchange_run(as_of=dt.date(2026, 11, 20), trigger="command", inline=True)
+    stale = stale_sections(as_of=dt.date.today())
+    assert [(s.section.course.number, s.section.number) for s in stale][:1] == [("CRP1", "2")]
+    # and the nightly run leaves the worklist as it was
+    assert unknown_worklist(school=central).count() >= 4

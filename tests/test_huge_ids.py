@@ -25,3 +25,25 @@ def test_r36_huge_ids_match_nothing_and_never_500(api, path):
     assert response.status_code in (200, 400, 404), response.content
     if response.status_code == 200:
         assert response.json()["results"] == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/teacher/?school={HUGE}",
+        f"/teacher/sections/{HUGE}/grades/",
+        f"/teacher/sections/{HUGE}/attendance/",
+        f"/school/{HUGE}/honor-roll/",
+        f"/students/{HUGE}/report-card/1/",
+        f"/students/{HUGE}/",
+        f"/exchange/runs/{HUGE}/",
+    ],
+)
+def test_r36_pages_answer_huge_ids_with_a_client_error(client, superuser, path):
+    # given
+    client.force_login(superuser)
+    # when
+    response = client.get(path)
+    # then
+    assert response.status_code in (200, 400, 404)

@@ -20,13 +20,14 @@ from django.db import transaction
 
 from exchange.demo.bulk import BulkSteps
 from exchange.demo.data import DEMO_PASSWORD, YEAR
+from exchange.demo.journeys import JourneySteps
 from exchange.demo.setup import DemoLogin, DemoResult, SetupSteps, upsert
 from schools.models import Calendar, School, Section, Student, Term
 
 __all__ = ["DEMO_PASSWORD", "DemoLoader", "DemoLogin", "DemoResult", "demo_load", "upsert"]
 
 
-class DemoLoader(SetupSteps, BulkSteps):
+class DemoLoader(SetupSteps, BulkSteps, JourneySteps):
     """Builds the demo step by step; ``steps`` drive the command's progress bar."""
 
     def __init__(self) -> None:
@@ -60,6 +61,7 @@ class DemoLoader(SetupSteps, BulkSteps):
             ("students and enrollments", self.load_students),
             ("rosters", self.load_rosters),
             ("grades", self.load_grades),
+            ("daily-use journeys", self.load_journeys),
         ]
 
     # --- the whole load -----------------------------------------------------------------

@@ -27,6 +27,7 @@ from grading.models import (
     ScoreRow,
 )
 from grading.scoring import row_for_percent, rows_of
+from grading.services.transcripts import transcript_lines_flag_changed
 from schools.models import Roster, Term
 
 FIX = {
@@ -326,6 +327,8 @@ def _write(writes: list[tuple[dict, Grade, tuple | None]], *, run_id: int) -> No
             )
         )
     bulk.insert(history)
+    # R34: a posted transcript line whose final grade the exchange changed awaits review.
+    transcript_lines_flag_changed(grade_ids=[old[0] for _, _, old in writes if old])
 
 
 def _latest_reasons(tech_grade_ids: set[int]) -> dict[int, str]:

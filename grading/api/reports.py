@@ -69,7 +69,11 @@ class HonorRollRowSerializer(serializers.Serializer):
     student_name = serializers.CharField()
     state_id = serializers.CharField()
     gpa = serializers.CharField(allow_null=True)
-    tier = serializers.CharField()
+    tier = serializers.CharField(allow_null=True)
+    incomplete = serializers.BooleanField(
+        help_text="R31: a counted course task has no grade for the term; on no tier."
+    )
+    missing = serializers.IntegerField(help_text="Counted course tasks without a grade.")
 
 
 class EligibilityRowSerializer(serializers.Serializer):
@@ -140,6 +144,8 @@ class ReportCardView(APIView):
                 ],
                 "gpa": _gpa(card["gpa"]),
                 "honor_roll": card["honor_roll"],
+                "incomplete": card["incomplete"],  # R31: a counted course has no grade yet
+                "grade_level": card["grade_level"],
             }
         )
 

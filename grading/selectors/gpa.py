@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple
 
-from grading.models import CourseGradingTask, Grade, HonorRollTier, ScoreRow
+from django.db.models import Q
+
+from grading.models import CourseGradingTask, CourseTaskTerm, Grade, HonorRollTier, ScoreRow
 from grading.scoring import Row, row_for_percent, rows_of
-from schools.models import School, Student, Term
+from schools.models import Roster, School, Student, Term
 
 TWO_PLACES = Decimal("0.01")
 
@@ -205,6 +207,49 @@ def counted_grades_by_student(
     return out
 
 
+def missing_counted_by_student(
+    term: Term, *, student_ids: Iterable[int] | None = None
+) -> dict[int, int]:
+    """R31: per student, how many counted course tasks of ``term`` have no grade yet.
+
+    A counted course task (Term GPA weight > 0, ``term`` in its term mask) expects a grade
+    from every student rostered in one of the course's sections at the end of the term.
+    Three queries whatever the number of students.
+    """
+    counted = set(
+        CourseTaskTerm.objects.filter(
+            term_id=term.pk,
+            course_task__term_gpa_weight__gt=0,
+            course_task__course__calendar_id=term.calendar_id,
+        ).values_list("course_task__course_id", "course_task__grading_task_id")
+    )
+    if not counted:
+        return {}
+    tasks_by_course: dict[int, list[int]] = defaultdict(list)
+    for course_id, task_id in counted:
+        tasks_by_course[course_id].append(task_id)
+    rosters = Roster.objects.filter(
+        section__course_id__in=list(tasks_by_course),
+        start_date__lte=term.end_date,
+    ).filter(Q(end_date__isnull=True) | Q(end_date__gte=term.end_date))
+    grades = Grade.objects.filter(
+        term_id=term.pk, section__course_id__in=list(tasks_by_course)
+    ).exclude(percent__isnull=True, score="")
+    if student_ids is not None:
+        ids = list(student_ids)
+        rosters = rosters.filter(student_id__in=ids)
+        grades = grades.filter(student_id__in=ids)
+    have = set(grades.values_list("student_id", "section_id", "grading_task_id"))
+    missing: dict[int, int] = defaultdict(int)
+    for student_id, section_id, course_id in rosters.values_list(
+        "student_id", "section_id", "section__course_id"
+    ).distinct():
+        for task_id in tasks_by_course[course_id]:
+            if (student_id, section_id, task_id) not in have:
+                missing[student_id] += 1
+    return dict(missing)
+
+
 # --- selectors ----------------------------------------------------------------------------
 
 
@@ -214,15 +259,34 @@ class Standing:
     gpa: Decimal | None
     tier: str | None
     counted: list[CountedGrade]
+    missing: int = 0  # R31: counted course tasks without a grade for the term
+    held_tier: str | None = None  # the tier the grades posted so far would reach
+
+    @property
+    def incomplete(self) -> bool:
+        return self.missing > 0
 
 
 def term_standings(*, term: Term, student_ids: Iterable[int] | None = None) -> dict[int, Standing]:
-    """R30/R31: term GPA and honor roll tier of every student with a counted grade."""
+    """R30/R31: term GPA and honor roll tier of every student with a counted grade.
+
+    A student with a counted course task still ungraded for the term is *incomplete*: on no
+    tier (``held_tier`` says which tier the grades so far would reach)."""
     rules = tier_rules(calendar_id=term.calendar_id)
+    missing = missing_counted_by_student(term, student_ids=student_ids)
     standings = {}
     for student_id, counted in counted_grades_by_student(term, student_ids=student_ids).items():
         gpa = weighted_gpa((g.gpa_value, g.weight) for g in counted)
-        standings[student_id] = Standing(student_id, gpa, choose_tier(gpa, counted, rules), counted)
+        tier = choose_tier(gpa, counted, rules)
+        gaps = missing.get(student_id, 0)
+        standings[student_id] = Standing(
+            student_id,
+            gpa,
+            None if gaps else tier,
+            counted,
+            missing=gaps,
+            held_tier=tier if gaps else None,
+        )
     return standings
 
 
@@ -233,11 +297,14 @@ def term_gpa(*, student: Student, term: Term) -> Decimal | None:
 
 
 def honor_roll(*, school: School, term: Term) -> list[dict]:
-    """R31: the students on a tier, highest tier first, then by name.
+    """R31: the students on a tier, highest tier first, then by name; then the students
+    whose posted grades would reach a tier but who are incomplete (``tier`` null,
+    ``incomplete`` true, ``missing`` = counted tasks without a grade).
 
-    ``[{student, student_name, state_id, gpa, tier}]``; a constant number of queries.
+    ``[{student, student_name, state_id, gpa, tier, incomplete, missing}]``; a constant
+    number of queries.
     """
-    standings = [s for s in term_standings(term=term).values() if s.tier is not None]
+    standings = [s for s in term_standings(term=term).values() if s.tier is not None or s.held_tier]
     rank = {r.name: i for i, r in enumerate(tier_rules(school_id=school.pk))}
     names = {
         s["id"]: s
@@ -252,10 +319,12 @@ def honor_roll(*, school: School, term: Term) -> list[dict]:
             "state_id": names[s.student_id]["state_id"],
             "gpa": s.gpa,
             "tier": s.tier,
+            "incomplete": s.incomplete,
+            "missing": s.missing,
         }
         for s in standings
     ]
-    out.sort(key=lambda r: (rank.get(r["tier"], 99), -r["gpa"], r["student_name"]))
+    out.sort(key=lambda r: (r["incomplete"], rank.get(r["tier"], 99), -r["gpa"], r["student_name"]))
     return out
 
 

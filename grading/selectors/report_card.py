@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import F, Q
 
-from grading.models import Grade
+from grading.models import CourseGradingTask, Grade, ScoreRow
 from grading.selectors.gpa import term_standings
 from schools.models import Enrollment, Roster, School, SchoolKind, Section, Student, Term
 
@@ -112,6 +112,13 @@ def report_cards(*, term: Term, student_ids: Iterable[int] | None = None) -> lis
     standings = term_standings(term=term, student_ids=ids)
     wanted = sections_of.keys() if ids is None else ids
     students = Student.objects.filter(id__in=list(wanted)).order_by("last_name", "first_name", "id")
+    grade_levels = dict(
+        Enrollment.objects.filter(calendar_id=term.calendar_id, student_id__in=list(wanted))
+        .order_by("service_type", "start_date")
+        .values_list("student_id", "grade_level")
+        .reverse()
+    )
+    scales, scales_of_course = _scales(course_ids={s["course_id"] for s in sections.values()})
 
     cards = []
     for student in students:
@@ -151,9 +158,36 @@ def report_cards(*, term: Term, student_ids: Iterable[int] | None = None) -> lis
                 "sections": rows,
                 "gpa": standing.gpa if standing else None,
                 "honor_roll": standing.tier if standing else None,
+                "incomplete": bool(standing and standing.incomplete),
+                "grade_level": grade_levels.get(student.pk, ""),
+                "scales": [
+                    scales[group_id]
+                    for group_id in sorted(
+                        {g for r in rows for g in scales_of_course.get(r["course"], ())}
+                    )
+                    if group_id in scales
+                ],
             }
         )
     return cards
+
+
+def _scales(*, course_ids: set[int]) -> tuple[dict[int, dict], dict[int, set[int]]]:
+    """R32: the grading scale (rows, highest first) of every score group used by the
+    courses' tasks, and the score groups of each course. Two queries."""
+    scales_of_course: dict[int, set[int]] = {}
+    names: dict[int, str] = {}
+    for course_id, group_id, name in CourseGradingTask.objects.filter(
+        course_id__in=course_ids
+    ).values_list("course_id", "score_group_id", "score_group__name"):
+        scales_of_course.setdefault(course_id, set()).add(group_id)
+        names[group_id] = name
+    out: dict[int, dict] = {gid: {"name": name, "rows": []} for gid, name in sorted(names.items())}
+    for row in ScoreRow.objects.filter(group_id__in=list(names)).order_by(
+        "group_id", "-min_percent"
+    ):
+        out[row.group_id]["rows"].append(row)
+    return out, scales_of_course
 
 
 def report_card(*, student: Student, term: Term) -> dict:

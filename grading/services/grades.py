@@ -33,6 +33,7 @@ from grading.models import (
     GradeSource,
     GradingTask,
 )
+from grading.services.transcripts import transcript_lines_flag_changed
 from schools.errors import field_error
 from schools.models import AuditEntry, Roster, Section, Student, Term
 
@@ -374,6 +375,9 @@ def _write(
             )
             for grade, old in history
         )
+    if to_update:
+        # R34: a posted transcript line whose final grade just changed awaits review now.
+        transcript_lines_flag_changed(grade_ids=[g.pk for g in to_update])
     created = {p.index for p, _ in to_create}
     # R37/R43: one audit entry per grade written, "create" or "update", in this transaction.
     audits = [

@@ -555,6 +555,23 @@ def grading_window_validate(
         )
     if not (opens_on and closes_on) or opens_on > closes_on:
         return
+    calendar = term.calendar
+    if opens_on < calendar.start_date or closes_on > calendar.end_date:
+        raise coded_error(
+            {
+                "opens_on": f"Choose dates inside the {calendar.school_year} school year "
+                f"({calendar.start_date} to {calendar.end_date}) of {term.name}."
+            },
+            code="window_outside_school_year",
+        )
+    if closes_on < term.start_date or opens_on > term.end_date:
+        raise coded_error(
+            {
+                "opens_on": f"Choose dates that overlap {term.name} ({term.start_date} to "
+                f"{term.end_date}); this window would open no day of its term."
+            },
+            code="window_outside_term",
+        )
     clash = (
         GradingWindow.objects.filter(
             school=school,

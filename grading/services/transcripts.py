@@ -303,3 +303,39 @@ def transcript_line_keep(*, line: TranscriptLine, by) -> TranscriptLine:
     line.needs_review = False
     line.save(update_fields=["needs_review", "modified_at"])
     return line
+
+
+def transcript_lines_flag_changed(*, grade_ids: list[int]) -> int:
+    """R34: mark ``needs_review`` every posted transcript line whose final grade is among
+    ``grade_ids`` and now differs from the line, as soon as the grade changes.
+
+    Called by the services that change grades (teacher posting, corrections, the exchange)
+    in their own transaction; posting again finds the same lines already flagged. A value
+    the registrar kept against exactly this grade is not flagged again. One query when no
+    line is affected, three otherwise. Returns how many lines were flagged.
+    """
+    if not grade_ids:
+        return 0
+    lines = list(
+        TranscriptLine.objects.filter(source_grade_id__in=grade_ids, needs_review=False).values(
+            "id", "score", "percent", "source_grade__score", "source_grade__percent"
+        )
+    )
+    changed = [
+        r
+        for r in lines
+        if not _same(r["percent"], r["source_grade__percent"])
+        or (r["source_grade__score"] and r["score"] != r["source_grade__score"])
+    ]
+    if not changed:
+        return 0
+    kept = _kept_values(line_ids=[r["id"] for r in changed])
+    flag = [
+        r["id"]
+        for r in changed
+        if kept.get(r["id"])
+        != (r["source_grade__score"] or r["score"], _q(r["source_grade__percent"]))
+    ]
+    if not flag:
+        return 0
+    return TranscriptLine.objects.filter(pk__in=flag).update(needs_review=True)

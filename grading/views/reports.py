@@ -1,30 +1,27 @@
 """Pages: report card (HTML/PDF), honor roll, eligibility, transcripts (R30-R35)."""
 
 import csv
-import io
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor
 from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
-from django.urls import path
+from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods
 
-from grading.models import TranscriptLine
+from grading.models import ReportCardBatch, TranscriptLine
+from grading.report_pdf import PDF_CHUNK, report_cards_html, report_cards_pdf_bytes  # noqa: F401
 from grading.selectors.gpa import eligibility, gpa_histogram, honor_roll, school_gpas
 from grading.selectors.report_card import (
     check_report_term,
     check_student_in_term,
     report_card,
-    report_cards,
 )
 from grading.selectors.transcripts import transcript
+from grading.services.report_card_batches import report_card_batch_request
 from grading.services.transcripts import (
     transcript_line_accept,
     transcript_line_current_grade,
@@ -134,61 +131,6 @@ def report_card_pdf(request, pk: int, term_id: int):
     return _pdf(html, request, f"report-card-{card['student'].state_id}-{card['term'].name}.pdf")
 
 
-def report_cards_html(*, term: Term, cards: list[dict] | None = None) -> str:
-    """R32: report cards of ``term``'s HS (default: every student), one printed page each."""
-    return render_to_string(
-        "grading/reports/report_cards_batch.html",
-        {
-            "cards": report_cards(term=term) if cards is None else cards,
-            "school": term.calendar.school,
-            "term": term,
-        },
-    )
-
-
-# WeasyPrint lays out each page from the start of its document and costs ~30-50 ms of CPU
-# per report card, so a whole school is rendered in chunks - on several processes when the
-# machine has them - and the chunks are joined into one PDF.
-PDF_CHUNK = 100
-
-
-def _chunk_pdf(args: tuple[str, str]) -> bytes:
-    from weasyprint import HTML
-
-    html, base_url = args
-    return HTML(string=html, base_url=base_url).write_pdf()
-
-
-def report_cards_pdf_bytes(*, term: Term, base_url: str = "/", workers: int | None = None) -> bytes:
-    """R32: one PDF with the report card of every student of ``term``'s HS.
-
-    The HTML is built here (the only database work); worker processes run WeasyPrint only.
-    """
-    cards = report_cards(term=term)
-    chunks = [
-        (report_cards_html(term=term, cards=cards[i : i + PDF_CHUNK]), base_url)
-        for i in range(0, max(len(cards), 1), PDF_CHUNK)
-    ]
-    if len(chunks) == 1:
-        return _chunk_pdf(chunks[0])
-    workers = workers or min(len(chunks), os.cpu_count() or 1, 8)
-    if workers > 1:
-        # fork: children only lay out HTML strings; they never touch the database.
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            pdfs = list(pool.map(_chunk_pdf, chunks))
-    else:
-        pdfs = [_chunk_pdf(chunk) for chunk in chunks]
-    from pypdf import PdfWriter
-
-    writer = PdfWriter()
-    for pdf in pdfs:
-        writer.append(io.BytesIO(pdf))
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
-
-
 @login_required
 def report_cards_batch_pdf(request, pk: int):
     """R32: every student's report card of this HS for ``?term=`` in ONE PDF."""
@@ -199,6 +141,64 @@ def report_cards_batch_pdf(request, pk: int):
     pdf = report_cards_pdf_bytes(term=term, base_url=request.build_absolute_uri("/"))
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="report-cards-{term.name}.pdf"'
+    return response
+
+
+@login_required
+@require_http_methods(["POST"])
+def report_card_batch_start(request, pk: int):
+    """R32: queue every student's report card of ``term`` as one PDF (a django-q2 task)."""
+    school = _school_for(request, pk, REGISTRAR_ROLES)
+    term = Term.objects.filter(calendar__school=school, pk=_posted_id(request, "term")).first()
+    if term is None:
+        messages.error(request, f"Choose one of {school.name}'s terms.")
+        return redirect("reports-honor-roll", pk=school.pk)
+    batch = report_card_batch_request(school=school, term=term, by=request.user)
+    return redirect("reports-report-card-batch", pk=school.pk, batch_id=batch.pk)
+
+
+def _batch_or_404(request, pk: int, batch_id: int) -> ReportCardBatch:
+    school = _school_for(request, pk, REGISTRAR_ROLES)
+    return get_object_or_404(
+        ReportCardBatch.objects.select_related("term", "school").defer("pdf"),
+        pk=batch_id,
+        school=school,
+    )
+
+
+@login_required
+def report_card_batch_page(request, pk: int, batch_id: int):
+    """R32: the batch's progress (the page polls ``?format=json``) and its download link."""
+    batch = _batch_or_404(request, pk, batch_id)
+    state = {
+        "id": batch.pk,
+        "status": batch.status,
+        "done": batch.done,
+        "total": batch.total,
+        "error": batch.error,
+        "download": (
+            reverse("reports-report-card-batch-pdf", args=[batch.school_id, batch.pk])
+            if batch.status == ReportCardBatch.Status.DONE
+            else None
+        ),
+    }
+    if request.GET.get("format") == "json":
+        return JsonResponse(state)
+    return render(
+        request, "grading/reports/report_card_batch.html", {"batch": batch, "state": state}
+    )
+
+
+@login_required
+def report_card_batch_pdf(request, pk: int, batch_id: int):
+    batch = _batch_or_404(request, pk, batch_id)
+    if batch.status != ReportCardBatch.Status.DONE:
+        raise Http404("This batch is not ready yet.")
+    data = ReportCardBatch.objects.values_list("pdf", flat=True).get(pk=batch.pk)
+    response = HttpResponse(bytes(data), content_type="application/pdf")
+    response["Content-Disposition"] = (
+        f'attachment; filename="report-cards-{batch.school.code}-{batch.term.name}.pdf"'
+    )
     return response
 
 
@@ -239,22 +239,33 @@ def honor_roll_page(request, pk: int):
     """R31: the honor roll by tier, a GPA distribution chart and a CSV download."""
     school = _school_for(request, pk)
     term, terms, error = _chosen_term(request, school)
-    rows, chart, tiers = [], None, []
+    rows, chart, tiers, incomplete = [], None, [], []
     if term is not None:
         rows = honor_roll(school=school, term=term)
         if request.GET.get("download") == "csv":
             response = HttpResponse(content_type="text/csv")
             response["Content-Disposition"] = f'attachment; filename="honor-roll-{term.name}.csv"'
             writer = csv.writer(response)
-            writer.writerow(["tier", "student", "state_id", "gpa"])
+            writer.writerow(["tier", "student", "state_id", "gpa", "incomplete", "missing"])
             for r in rows:
-                writer.writerow([r["tier"], r["student_name"], r["state_id"], f"{r['gpa']:.2f}"])
+                writer.writerow(
+                    [
+                        r["tier"] or "",
+                        r["student_name"],
+                        r["state_id"],
+                        f"{r['gpa']:.2f}",
+                        "yes" if r["incomplete"] else "no",
+                        r["missing"],
+                    ]
+                )
             return response
         chart = _chart(school_gpas(term=term))
         by_tier: dict[str, list] = {}
         for r in rows:
-            by_tier.setdefault(r["tier"], []).append(r)
+            if not r["incomplete"]:
+                by_tier.setdefault(r["tier"], []).append(r)
         tiers = list(by_tier.items())
+        incomplete = [r for r in rows if r["incomplete"]]
     return render(
         request,
         "grading/reports/honor_roll.html",
@@ -264,7 +275,13 @@ def honor_roll_page(request, pk: int):
             "terms": terms,
             "error": error,
             "tiers": tiers,
-            "count": len(rows),
+            "incomplete": incomplete,
+            "last_batch": (
+                ReportCardBatch.objects.filter(school=school, term=term).defer("pdf").first()
+                if term is not None
+                else None
+            ),
+            "count": len(rows) - len(incomplete),
             "chart": chart,
         },
     )
@@ -374,6 +391,21 @@ urlpatterns = [
         "school/<int:pk>/honor-roll/report-cards.pdf",
         report_cards_batch_pdf,
         name="reports-report-cards-batch-pdf",
+    ),
+    path(
+        "school/<int:pk>/report-card-batches/",
+        report_card_batch_start,
+        name="reports-report-card-batch-start",
+    ),
+    path(
+        "school/<int:pk>/report-card-batches/<int:batch_id>/",
+        report_card_batch_page,
+        name="reports-report-card-batch",
+    ),
+    path(
+        "school/<int:pk>/report-card-batches/<int:batch_id>.pdf",
+        report_card_batch_pdf,
+        name="reports-report-card-batch-pdf",
     ),
     path("school/<int:pk>/eligibility/", eligibility_page, name="reports-eligibility"),
     path("school/<int:pk>/transcripts/", transcripts_page, name="reports-school-transcripts"),

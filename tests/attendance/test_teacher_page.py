@@ -107,11 +107,11 @@ def test_r36_teacher_sees_only_own_sections(client, world):
     assert response.status_code == 404
 
 
-def test_r25_malformed_date_falls_back_to_today_with_a_message(client, world):
+def test_r25_malformed_date_is_400_with_a_message(client, world):
     # given
     client.force_login(world.teacher)
     # when
     response = client.get(f"/teacher/sections/{world.tech_section.pk}/attendance/?date=xx")
     # then
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "Enter a valid date" in response.content.decode()

@@ -175,3 +175,27 @@ def test_r36_worklist_page_is_404_outside_ones_school(client, world):
     response = client.get(f"/school/{world.hs.pk}/unknown-attendance/")
     # then
     assert response.status_code == 404
+
+
+def test_r27_resolving_with_the_unknown_code_is_refused(api, world, copies):
+    # given
+    unknown = world.code(world.hs, "UNK")
+    # when
+    with pytest.raises(ValidationError) as exc:
+        attendance_resolve(record=copies[0], code=unknown, by=None)
+    response = api.post(f"/api/v1/attendance/{copies[1].pk}/resolve/", {"code": unknown.pk})
+    # then
+    assert exc.value.error_dict["code"][0].code == "code_unknown"
+    assert response.status_code == 400 and "unknown-excuse" in str(response.json())
+    assert not Attendance.objects.filter(resolved_at__isnull=False).exists()
+
+
+def test_r27_page_does_not_offer_the_unknown_code(client, world, copies, superuser):
+    # given
+    client.force_login(superuser)
+    unknown = world.code(world.hs, "UNK")
+    # when
+    html = client.get(f"/school/{world.hs.pk}/unknown-attendance/").content.decode()
+    # then
+    assert f'<option value="{unknown.pk}">' not in html
+    assert '<label for="bulk_code">' in html

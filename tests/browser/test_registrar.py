@@ -34,7 +34,8 @@ def test_r32_r34_registrar_reads_a_report_card_and_posts_transcripts(page):
 
     # then they see both sections, the tech school's name on the KTS one, the GPA and tier
     card = page.locator("section.report-card")
-    expect(card.get_by_role("heading")).to_have_text("Archer, Ann")
+    expect(card.get_by_role("heading", level=1)).to_have_text("Report Card")
+    expect(card.locator(".rc-who")).to_contain_text("Archer, Ann")
     english = card.locator("tr", has_text="ENG1 English I")
     expect(english).to_contain_text("Ada Lovelace")
     expect(english.locator("td").nth(4)).to_have_text("A")

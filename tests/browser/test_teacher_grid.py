@@ -137,3 +137,24 @@ def test_r13_teacher_types_percents_sees_scores_saves_and_a_bad_value_saves_noth
     assert _grades(section)[("Adams", "CTE_TERM")] == (Decimal("92.00"), "A")
     assert _grades(section)[("Baker", "CTE_TERM")] == (Decimal("75.00"), "C")
     assert Grade.objects.count() == 4
+
+
+def test_r13_preview_and_server_agree_on_plain_decimals(page):
+    # given
+    teacher, section, tasks, students = _tech_section()
+    log_in(page, "tteacher", "pw-for-tests-1")
+    page.goto(f"/teacher/sections/{section.pk}/grades/")
+    term = tasks[CTE_TERM]
+    # when the teacher types numbers the server refuses, and one it takes
+    _cell(page, students[0], term).fill("1e2")
+    _cell(page, students[1], term).fill("85,5")
+    _cell(page, students[2], term).fill("85.50")
+    # then the preview marks the refused ones and derives the plain one
+    expect(_derived(page, students[0], term)).to_have_text("?")
+    expect(_derived(page, students[1], term)).to_contain_text("decimal point")
+    expect(_derived(page, students[2], term)).to_have_text("B")
+    # and saving refuses the same cells, with what to type, and saves nothing
+    page.get_by_role("button", name=re.compile("Save")).first.click()
+    expect(page.get_by_text("Use a decimal point: type 85.5, not 85,5.")).to_be_visible()
+    expect(page.get_by_text(re.compile("1e2 is not a plain number"))).to_be_visible()
+    assert _grades(section) == {}

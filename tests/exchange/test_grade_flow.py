@@ -242,3 +242,38 @@ def test_r16_r24_corrected_final_grade_carries_its_reason_to_the_hs_history(db):
     )
     first = GradeHistory.objects.filter(grade=hs).order_by("changed_at", "id").first()
     assert first.reason == ""
+
+
+def test_r34_a_posted_final_grade_changed_by_the_exchange_flags_its_line_at_once(db):
+    from grading.models import TranscriptLine
+    from grading.services.grades import grade_post
+    from grading.services.transcripts import transcript_post
+    from tests.factories import UserFactory
+
+    # given: a final grade exchanged to the HS and posted to the transcript
+    w = build_world()
+    (student,) = w.add_students(1)
+    w.activate(w.hs_tasks[CTE_FINAL], w.hs_terms[3])
+    w.activate(w.tech_tasks[CTE_FINAL], w.tech_terms[1])
+    teacher = UserFactory()
+    w.tech_section.teachers.add(teacher)
+    _run()
+    final = dict(
+        student=student,
+        section=w.tech_section,
+        grading_task=w.tech_tasks[CTE_FINAL].grading_task,
+        term=w.tech_terms[1],
+        by=teacher,
+    )
+    grade_post(**final, percent="84.00")
+    _run()
+    calendar = w.hs_section.course.calendar
+    transcript_post(school=calendar.school, calendar=calendar, by=None)
+    assert not TranscriptLine.objects.get(student=student).needs_review
+    # when: the tech school corrects it and the exchange runs (no posting in between)
+    grade_post(**final, percent="91.00", correction_reason="Portfolio regraded")
+    _run()
+    # then: the line awaits review already and still shows the posted value
+    line = TranscriptLine.objects.get(student=student)
+    assert line.needs_review
+    assert line.percent == Decimal("84.00")

@@ -28,6 +28,7 @@ def test_r29_dashboard_lists_runs_with_counts(admin_client_su, world):
         {
             "id": run.pk,
             "label": str(run.as_of),
+            "dry_run": False,
             "counts": {"added": added, "updated": 0, "skipped": 0, "ended": 0},
         }
     ]
@@ -85,3 +86,51 @@ def test_r36_exchange_pages_refuse_signed_in_user_without_access(client, db):
 def test_r38_readiness_page_ignores_a_non_ascii_digit_school(admin_client_su, world):
     res = admin_client_su.get("/exchange/readiness/", {"school": "²"})
     assert res.status_code == 200 and res.context["school"] is None
+
+
+def _district_admin(world):
+    from schools.models import StaffRole
+
+    user = UserFactory(username="dadmin", is_staff=True)
+    StaffRole.objects.create(user=user, role="district_admin", district=world.hs_school.district)
+    return user
+
+
+def test_r28_run_now_for_real_needs_the_confirmation(client, world, sync_q):
+    # given a district admin on the dashboard
+    client.force_login(_district_admin(world))
+    page = client.get("/exchange/").content.decode()
+    # when: without, then with the confirmation
+    refused = client.post("/exchange/run-now/", {"dry_run": "0"}, follow=True)
+    assert not ExchangeRun.objects.exists()
+    started = client.post("/exchange/run-now/", {"dry_run": "0", "confirm": "yes"})
+    # then
+    assert 'id="run-real"' in page and 'name="confirm"' in page and "required" in page
+    assert "Tick the confirmation" in refused.content.decode()
+    assert started.status_code == 302
+    run = ExchangeRun.objects.get()
+    assert not run.dry_run and run.status == "succeeded" and run.trigger == "page"
+
+
+def test_r28_real_run_is_refused_to_staff_without_the_admin_role(client, world, sync_q):
+    # given a staff user who is not a state or district admin
+    client.force_login(UserFactory(username="staffer", is_staff=True))
+    # when
+    res = client.post("/exchange/run-now/", {"dry_run": "0", "confirm": "yes"})
+    # then
+    assert res.status_code == 403
+    assert not ExchangeRun.objects.exists()
+
+
+def test_r29_dashboard_follows_a_running_run_and_draws_dry_runs_apart(admin_client_su, world):
+    # given a queued real run and a finished dry run
+    done = exchange_run(as_of=AS_OF, dry_run=True, trigger="test", inline=True)
+    queued = ExchangeRun.objects.create(as_of=AS_OF, trigger="test")
+    # when
+    html = admin_client_su.get("/exchange/").content.decode()
+    # then: the page polls the runs API for the queued run; the chart knows which are dry
+    assert f'data-url="/api/v1/exchange/runs/{queued.pk}/"' in html
+    chart = json.loads(
+        html.split('id="chart-data" type="application/json">')[1].split("</script>")[0]
+    )
+    assert {r["id"]: r["dry_run"] for r in chart} == {done.pk: True, queued.pk: False}

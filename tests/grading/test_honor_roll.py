@@ -123,10 +123,10 @@ def test_r31_honor_roll_query_count_does_not_grow_with_students(django_assert_ma
     # given 2 students, then 12 / then the same small number of queries
     w = build_world()
     _grow(w, 2)
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(9):
         assert len(honor_roll(school=w.hs, term=w.q1)) == 2
     _grow(w, 10)
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(9):
         assert len(honor_roll(school=w.hs, term=w.q1)) == 12
 
 
@@ -235,3 +235,67 @@ def test_r31_honor_roll_page_needs_login_and_staff_of_that_school(client):
     assert client.get(url).status_code == 404
     StaffRole.objects.create(user=outsider, role="registrar", school=w.hs)
     assert client.get(url).status_code == 200
+
+
+# --- R31: incomplete ----------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_r31_a_counted_course_without_a_grade_makes_the_student_incomplete_and_off_every_tier(
+    api, client, superuser
+):
+    # given: an A in English (4.00 alone) and no grade yet in the counted KTS course
+    w = build_world()
+    student = add_student(w)
+    letter(w, student, "A")
+    complete = add_student(w)
+    letter(w, complete, "A")
+    exchanged(w, complete, "95.00", "A")
+    client.force_login(superuser)
+    # when
+    rows = {r["student"]: r for r in honor_roll(school=w.hs, term=w.q1)}
+    api_rows = api.get("/api/v1/reports/honor-roll/", {"school": w.hs.pk, "term": w.q1.pk}).json()
+    page = client.get(f"/school/{w.hs.pk}/honor-roll/", {"term": w.q1.pk}).content.decode()
+    csv = client.get(
+        f"/school/{w.hs.pk}/honor-roll/", {"term": w.q1.pk, "download": "csv"}
+    ).content.decode()
+    # then
+    assert rows[student.pk]["tier"] is None and rows[student.pk]["incomplete"] is True
+    assert rows[student.pk]["missing"] == 1
+    assert rows[complete.pk]["tier"] == "High Honors" and rows[complete.pk]["incomplete"] is False
+    flagged = next(r for r in api_rows if r["student"] == student.pk)
+    assert flagged["incomplete"] is True and flagged["tier"] is None
+    assert 'id="incomplete"' in page and "Incomplete" in page
+    assert f"{student.state_id},4.00,yes,1" in csv
+
+
+@pytest.mark.django_db
+def test_r31_a_student_who_left_the_section_before_the_term_ended_is_not_incomplete():
+    # given: rostered in the KTS section only until mid-Q1, no grade there
+    w = build_world()
+    student = add_student(w, sections=[w.english])
+    from tests.factories import RosterFactory
+
+    RosterFactory(
+        student=student, section=w.kts, start_date=w.q1.start_date, end_date=w.q1.start_date
+    )
+    letter(w, student, "A")
+    # when
+    rows = honor_roll(school=w.hs, term=w.q1)
+    # then
+    assert [(r["student"], r["tier"], r["incomplete"]) for r in rows] == [
+        (student.pk, "High Honors", False)
+    ]
+
+
+@pytest.mark.django_db
+def test_r31_report_card_api_says_incomplete(api):
+    # given an A in English and no grade yet in the counted KTS course
+    w = build_world()
+    student = add_student(w)
+    letter(w, student, "A")
+    # when
+    card = api.get("/api/v1/reports/report-card/", {"student": student.pk, "term": w.q1.pk})
+    # then
+    assert card.status_code == 200
+    assert card.json()["incomplete"] is True and card.json()["honor_roll"] is None

@@ -109,7 +109,7 @@ def test_r12_overlapping_windows_for_same_task_refused(school_setup):
 def test_r12_overlapping_dates_with_other_tasks_accepted(school_setup):
     school, terms, _ = school_setup
     window(school, terms[1], dt.date(2026, 12, 10), dt.date(2026, 12, 22))
-    window(school, terms[3], dt.date(2026, 12, 20), dt.date(2027, 1, 5), codes=(CTE_FINAL,))
+    window(school, terms[2], dt.date(2026, 12, 20), dt.date(2027, 1, 5), codes=(CTE_FINAL,))
     assert GradingWindow.objects.count() == 2
 
 
@@ -166,18 +166,22 @@ def test_r12_api_overlap_and_unknown_task_are_400(api, school_setup):
     assert GradingWindow.objects.count() == 1
 
 
+@time_machine.travel(dt.datetime(2026, 12, 2, 12, 0), tick=False)
 def test_r12_api_apply_before_opening_is_400(api, school_setup):
     school, terms, tasks = school_setup
-    future = dt.date.today() + dt.timedelta(days=30)
+    future = dt.date(2026, 12, 2) + dt.timedelta(days=10)
     w = window(school, terms[1], future, future + dt.timedelta(days=5))
     resp = api.post(f"/api/v1/grading-windows/{w.pk}/apply/")
     assert resp.status_code == 400
     assert active_terms(tasks[0][CTE_TERM]) == [terms[0].pk]
 
 
-def test_r12_admin_action_apply_now(admin_client_su, school_setup):
+@time_machine.travel(dt.datetime(2027, 4, 1, 12, 0), tick=False)
+def test_r12_admin_action_apply_now(client, superuser, school_setup):
+    admin_client_su = client
+    client.force_login(superuser)  # inside the travel, so the session has not expired
     school, terms, tasks = school_setup
-    today = dt.date.today()
+    today = dt.date(2027, 4, 1)
     w = window(school, terms[3], today, today)
     resp = admin_client_su.post(
         reverse("admin:grading_gradingwindow_changelist"),
@@ -216,3 +220,45 @@ def test_r12_window_only_touches_tasks_whose_mask_has_the_term(school_setup):
     grading_window_apply(today=dt.date(2026, 12, 15))
     assert not CourseTaskTerm.objects.filter(course_task=tasks[0][CTE_FINAL], active=True).exists()
     assert active_terms(tasks[0][CTE_TERM]) == [terms[0].pk]
+
+
+@pytest.mark.parametrize(
+    "opens, closes, code",
+    [
+        (dt.date(2027, 7, 1), dt.date(2027, 7, 15), "window_outside_school_year"),
+        (dt.date(1, 1, 1), dt.date(9999, 12, 31), "window_outside_school_year"),
+        (dt.date(2027, 1, 4), dt.date(2027, 1, 15), "window_outside_term"),
+    ],
+)
+def test_r12_window_dates_must_lie_in_the_school_year_and_overlap_the_term(
+    school_setup, opens, closes, code
+):
+    # given
+    school, terms, _ = school_setup
+    # when
+    with pytest.raises(ValidationError) as exc:
+        window(school, terms[1], opens, closes)
+    # then
+    assert exc.value.error_dict["opens_on"][0].code == code
+    assert not GradingWindow.objects.exists()
+
+
+def test_r12_api_and_admin_refuse_a_window_outside_the_school_year(
+    api, admin_client_su, school_setup
+):
+    # given
+    school, terms, _ = school_setup
+    base = {
+        "school": school.pk,
+        "term": terms[1].pk,
+        "grading_tasks": [cte_task(CTE_TERM).pk],
+        "opens_on": "2027-07-01",
+        "closes_on": "2027-07-15",
+    }
+    # when
+    resp = api.post("/api/v1/grading-windows/", base, format="json")
+    page = admin_client_su.post(reverse("admin:grading_gradingwindow_add"), base)
+    # then
+    assert resp.status_code == 400 and "school year" in str(resp.json())
+    assert page.status_code == 200 and "school year" in page.content.decode()
+    assert not GradingWindow.objects.exists()

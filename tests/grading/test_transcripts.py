@@ -15,7 +15,7 @@ from grading.services.transcripts import (
 )
 from schools.models import Course
 from tests.factories import CalendarFactory, SchoolFactory, StudentFactory
-from tests.grading.reports_world import add_student, build_world, final
+from tests.grading.reports_world import add_student, build_world, final, letter
 
 
 def _post(w, by=None):
@@ -377,3 +377,37 @@ def test_r34_only_the_registrar_posts_and_reviews(client):
     api.force_authenticate(registrar)
     r = api.post("/api/v1/transcripts/post/", body, format="json")
     assert r.status_code == 200 and r.json()["added"] == 1
+
+
+@pytest.mark.django_db
+def test_r34_a_teacher_changing_a_posted_final_grade_flags_its_line_at_once(superuser):
+    from grading.services.grades import grade_post
+
+    # given: a HS course whose final task (credit 1) a teacher grades, posted as B
+    w = build_world()
+    student = add_student(w)
+    grade = letter(w, student, "B", term=w.q4)
+    from grading.models import CourseGradingTask, CourseTaskTerm
+
+    CourseGradingTask.objects.filter(course=w.english.course).update(credit=Decimal("1"))
+
+    CourseTaskTerm.objects.filter(course_task__course=w.english.course).update(active=False)
+    CourseTaskTerm.objects.filter(course_task__course=w.english.course, term=w.q4).update(
+        active=True
+    )
+    _post(w, superuser)
+    assert not TranscriptLine.objects.get(student=student, course_number="ENG1").needs_review
+    # when: the teacher changes it to A (a correction, R16)
+    grade_post(
+        student=student,
+        section=w.english,
+        grading_task=w.term_grade,
+        term=w.q4,
+        score="A",
+        by=w.teacher,
+        correction_reason="Regraded essay",
+    )
+    # then: flagged now, value kept until the registrar decides
+    line = TranscriptLine.objects.get(student=student, course_number="ENG1")
+    assert line.needs_review and line.score == "B"
+    assert Grade.objects.get(pk=grade.pk).score == "A"

@@ -37,9 +37,15 @@ def people(db):
     district_admin = UserFactory(username="dadmin", is_staff=True)
     StaffRole.objects.create(user=district_admin, role=Role.DISTRICT_ADMIN, district=district)
     superuser = UserFactory(username="root", is_staff=True, is_superuser=True)
+    registrar = UserFactory(username="reg")
+    StaffRole.objects.create(user=registrar, role=Role.REGISTRAR, school=hs)
+    principal = UserFactory(username="principal")
+    StaffRole.objects.create(user=principal, role=Role.SCHOOL_ADMIN, school=hs)
     return {
         "teacher": teacher,
         "clerk": clerk,
+        "registrar": registrar,
+        "principal": principal,
         "district_admin": district_admin,
         "superuser": superuser,
         "hs": hs,
@@ -51,17 +57,35 @@ def people(db):
     ("who", "expected"),
     [
         ("teacher", ["/teacher/"]),
-        ("clerk", []),
-        ("district_admin", ["/exchange/", "/admin/"]),
-        ("superuser", ["/teacher/", "/exchange/", "/admin/"]),
+        ("clerk", ["/school/{hs}/tech-attendance/", "/school/{hs}/unknown-attendance/"]),
+        (
+            "registrar",
+            ["/school/{hs}/honor-roll/", "/school/{hs}/eligibility/", "/school/{hs}/transcripts/"],
+        ),
+        (
+            "principal",
+            [
+                "/school/{hs}/tech-attendance/",
+                "/school/{hs}/unknown-attendance/",
+                "/school/{hs}/honor-roll/",
+                "/school/{hs}/eligibility/",
+                "/school/{hs}/transcripts/",
+            ],
+        ),
+        ("district_admin", ["/exchange/", "/exchange/readiness/", "/admin/", "/api/docs/"]),
+        (
+            "superuser",
+            ["/teacher/", "/exchange/", "/exchange/readiness/", "/admin/", "/api/docs/"],
+        ),
     ],
 )
 def test_r36_top_nav_shows_only_the_links_the_user_can_use(client, people, who, expected):
     # given a user with one kind of role
     client.force_login(people[who])
+    expected = [url.format(hs=people["hs"].pk) for url in expected]
     # when they open the home page
     html = client.get("/").content.decode()
-    # then the top nav offers exactly the pages their role opens
+    # then the top nav offers exactly the pages their role opens (issue 12: every role)
     assert nav_hrefs(html) == expected
     for url in expected:
         assert client.get(url).status_code == 200
