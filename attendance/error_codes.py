@@ -5,6 +5,7 @@ from enum import StrEnum
 
 
 class AttendanceErrorCode(StrEnum):
+    CODE_UNKNOWN = "code_unknown"
     CODE_WRONG_SCHOOL = "code_wrong_school"
     DUPLICATE_STUDENT = "duplicate_student"
     EXCUSE_STATUS = "excuse_status"

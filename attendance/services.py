@@ -386,11 +386,11 @@ def attendance_record_bulk(
 def _check_resolvable(records: list[Attendance], code: AttendanceCode) -> None:
     if code.excuse == Excuse.UNKNOWN:
         # R27: resolving means choosing what the absence was; "unknown" resolves nothing.
-        raise _field_error(
+        raise field_error(
             "code",
             f"{code.code} is the unknown-excuse code; choose a code that says whether the "
             "absence is excused, unexcused or exempt.",
-            "code_unknown",
+            code=AttendanceErrorCode.CODE_UNKNOWN,
         )
     for record in records:
         if record.resolved_at is not None or record.code.excuse != Excuse.UNKNOWN:

@@ -48,4 +48,6 @@ class GradingErrorCode(StrEnum):
     UNKNOWN_STUDENT = "unknown_student"
     VALUE_REQUIRED = "value_required"
     WINDOW_NOT_OPEN = "window_not_open"
+    WINDOW_OUTSIDE_SCHOOL_YEAR = "window_outside_school_year"
+    WINDOW_OUTSIDE_TERM = "window_outside_term"
     WINDOWS_OVERLAP = "windows_overlap"
