@@ -82,6 +82,12 @@ class Rule:
     orphan_create: bool = False
     # Foreign keys that may also point at a student nobody has enrolled yet (just created).
     fk_new_students: frozenset[str] = frozenset()
+    # R41: path to a user whose account the row manages (a staff role's user): a district
+    # admin reaches the row only when that user is one they manage (``managed_users``).
+    managed_user: str | None = None
+    # R41: foreign keys to users and who may be named there: "managed" (staff a district
+    # admin manages) or "teacher" (holders of a teacher role at a school in scope).
+    user_fks: tuple[tuple[str, str], ...] = ()
 
 
 SCHOOL = "school"
@@ -97,7 +103,9 @@ REGISTRY: dict[str, Rule] = {
     "schools.Calendar": Rule(schools=(SCHOOL,)),
     "schools.Term": Rule(schools=("calendar__school",)),
     "schools.Course": Rule(schools=("calendar__school",)),
-    "schools.Section": Rule(schools=("course__calendar__school",), section=""),
+    "schools.Section": Rule(
+        schools=("course__calendar__school",), section="", user_fks=(("teachers", "teacher"),)
+    ),
     # Tech staff read only students enrolled at their school; teachers their own students.
     "schools.Student": Rule(
         schools=("enrollments__calendar__school",), section="rosters__section", orphan_create=True
@@ -108,7 +116,13 @@ REGISTRY: dict[str, Rule] = {
         fk_new_students=frozenset({"student"}),
     ),
     "schools.Roster": Rule(schools=(SECTION_SCHOOL,), section="section"),
-    "schools.StaffRole": Rule(schools=(SCHOOL,), districts=("district",), read_roles=ADMINS),
+    "schools.StaffRole": Rule(
+        schools=(SCHOOL,),
+        districts=("district",),
+        read_roles=ADMINS,
+        managed_user="user",
+        user_fks=(("user", "managed"),),
+    ),
     "schools.DisclosureLog": Rule(
         schools=("reader_school", "source_school"), read_roles=frozenset({DISTRICT_ADMIN})
     ),
@@ -320,7 +334,10 @@ def _role_q(rule: Rule, role: str, grants: Grants, user, *, write: bool) -> Q:
     if role in rule.global_roles:
         return Q()
     if role == DISTRICT_ADMIN:
-        return _district_q(rule, grants.admin_districts)
+        q = _district_q(rule, grants.admin_districts)
+        if rule.managed_user is not None:
+            q &= Q(**{_p(rule.managed_user, "in"): _managed_user_ids(grants.admin_districts)})
+        return q
     school_ids = grants.by_role.get(role, set())
     q = _school_q(rule.schools, school_ids)
     if not write and rule.districts:
@@ -435,6 +452,63 @@ def school_id_of(obj: Model) -> int | None:
     return value
 
 
+# --- R41: whose accounts a user manages ------------------------------------------------------
+
+
+def _managed_user_ids(districts) -> QuerySet:
+    """Ids of the users a district admin of ``districts`` manages (R41): no superuser, and
+    every role they hold inside those districts (or no role at all)."""
+    from django.contrib.auth import get_user_model
+
+    from schools.models import StaffRole
+
+    inside = StaffRole.objects.filter(Q(district__in=districts) | Q(school__district__in=districts))
+    # Negating on the roles' own pks keeps NULL district/school columns out of the logic.
+    outside = StaffRole.objects.exclude(pk__in=inside.values("pk"))
+    return (
+        get_user_model()
+        ._base_manager.filter(is_superuser=False)
+        .exclude(pk__in=outside.values("user_id"))
+        .values("pk")
+    )
+
+
+def managed_users(user, queryset: QuerySet) -> QuerySet:
+    """R41: the users ``user`` may create, edit, give roles to, reset the password of or
+    deactivate. A state admin: everyone. A district admin: users whose every role is inside
+    their district(s), plus users without any role; never a superuser. Anyone else: nobody.
+    Everyone else is out of scope - not found, exactly like an id that does not exist."""
+    if is_state_admin(user):
+        return queryset
+    districts = grants_for(user).admin_districts
+    if not districts:
+        return queryset.none()
+    return queryset.filter(pk__in=_managed_user_ids(districts))
+
+
+def teacher_choices(user, queryset: QuerySet) -> QuerySet:
+    """R41: who may be named a section's teacher by ``user``: holders of a teacher role at a
+    school ``user`` sees (the section's own school is checked by ``Section.clean_teachers``)."""
+    from schools.models import School, StaffRole
+
+    if is_state_admin(user):
+        return queryset
+    schools = scope_queryset(user, School.objects.all()).values("pk")
+    holders = StaffRole.objects.filter(role=TEACHER, school__in=schools).values("user_id")
+    return queryset.filter(pk__in=holders)
+
+
+def user_fk_queryset(user, owner_model, field_name: str, queryset: QuerySet) -> QuerySet | None:
+    """The users a write's ``field_name`` may name (R41), or None when the rule says nothing."""
+    rule = REGISTRY.get(_label(owner_model)) if owner_model is not None else None
+    kind = dict(rule.user_fks).get(field_name) if rule is not None else None
+    if kind == "managed":
+        return managed_users(user, queryset)
+    if kind == "teacher":
+        return teacher_choices(user, queryset)
+    return None
+
+
 def fk_queryset(user, owner_model, field_name: str, queryset: QuerySet) -> QuerySet:
     """What a write's foreign key ``field_name`` may point at: records in the user's scope,
     so a PATCH cannot move a row into another school (R36). Not limited: a rule's
@@ -443,6 +517,9 @@ def fk_queryset(user, owner_model, field_name: str, queryset: QuerySet) -> Query
     rule = REGISTRY.get(_label(owner_model)) if owner_model is not None else None
     if rule is not None and field_name in rule.open_fks:
         return queryset
+    people = user_fk_queryset(user, owner_model, field_name, queryset)
+    if people is not None:
+        return people
     if _label(queryset.model) not in REGISTRY:
         return queryset
     scoped = scope_queryset(user, queryset)

@@ -14,7 +14,6 @@
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from rest_framework.authtoken.models import Token
 
 from schools import access
@@ -55,15 +54,10 @@ USER_LABEL = User._meta.label
 
 
 def staff_users(user, queryset):
-    """The users a non-state admin may see and edit (R36): holders of a role in one of the
-    user's admin districts (the district itself or one of its schools); never a superuser."""
-    districts = access.grants_for(user).admin_districts
-    if not districts:
-        return queryset.none()
-    holders = StaffRole.objects.filter(
-        Q(district__in=districts) | Q(school__district__in=districts)
-    ).values("user_id")
-    return queryset.filter(pk__in=holders, is_superuser=False)
+    """The users a non-state admin may see and edit (R41): ``access.managed_users`` - users
+    whose every role is inside the admin's district(s), or who hold no role; never a
+    superuser. Anyone else is absent (their change and password pages answer 404)."""
+    return access.managed_users(user, queryset)
 
 
 class StaffRoleInline(ScopedInlineMixin, admin.TabularInline):
@@ -110,7 +104,9 @@ class UserWithTokenAdmin(ScopedAdminMixin, _base):
         if _limited(request.user):
             source = self._autocomplete_source(request)
             if source is not None:  # a staff role's or a section's user picker
-                queryset = _user_choices(request.user, source, User.objects.all())
+                queryset = _user_choices(
+                    request.user, source, User.objects.all(), request.GET.get("field_name")
+                )
                 queryset = queryset.filter(is_superuser=False).order_by("username")
             else:
                 queryset = staff_users(request.user, queryset)

@@ -87,18 +87,22 @@ def _scoped_choices(user, owner_model, db_field, queryset):
     if queryset is None:
         queryset = db_field.remote_field.model._default_manager.all()
     if queryset.model is get_user_model():
-        return _user_choices(user, owner_model, queryset)
+        return _user_choices(user, owner_model, queryset, db_field.name)
     return access.fk_queryset(user, owner_model, db_field.name, queryset)
 
 
-def _user_choices(user, owner_model, queryset):
-    """People a non-state admin may pick (a section's teachers, a staff role's user): those
-    holding a role in the admin's scope; for a new staff role also people with no role yet."""
-    from schools.models import StaffRole
+def _user_choices(user, owner_model, queryset, field_name: str | None = None):
+    """People a non-state admin may pick (R41): for a staff role's user, the users they
+    manage; for a section's teachers, teacher-role holders in scope; otherwise holders of a
+    role in the admin's scope."""
+    from schools.models import Section, StaffRole
 
+    if field_name is None:
+        field_name = {StaffRole: "user", Section: "teachers"}.get(owner_model)
+    people = access.user_fk_queryset(user, owner_model, field_name, queryset)
+    if people is not None:
+        return people
     in_scope = Q(pk__in=access.scope_queryset(user, StaffRole.objects.all()).values("user_id"))
-    if owner_model is StaffRole:
-        in_scope |= ~Q(pk__in=StaffRole.objects.values("user_id"))
     return queryset.filter(in_scope)
 
 
