@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class GradingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "grading"
+
+    def ready(self) -> None:
+        from grading import access
+
+        access.register()

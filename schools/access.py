@@ -220,6 +220,63 @@ WRITES: dict[str, dict[str, frozenset[str]]] = {
 }
 
 
+# --- R42: reports by role, one table for every form -----------------------------------------
+
+
+@dataclass(frozen=True)
+class Report:
+    """Who reads one school report, and in which forms (page, csv, pdf, api). Roles are held
+    at the report's school; a district admin holds every school of their district and a state
+    admin every school. Anyone else: 404 on every form (R42)."""
+
+    roles: frozenset[str]
+    forms: frozenset[str]
+    # The kinds of school the report exists for (e.g. report cards: the home high school).
+    kinds: frozenset[str] = frozenset({"high_school"})
+
+
+REGISTRAR_ROLES = frozenset({REGISTRAR, SCHOOL_ADMIN, DISTRICT_ADMIN})
+
+# Report name -> Report. Each app adds its own from AppConfig.ready() (``register_report``).
+REPORTS: dict[str, Report] = {}
+
+
+def register_report(name: str, report: Report) -> None:
+    REPORTS[name] = report
+
+
+def report_school_ids(user, name: str, form: str) -> set[int]:
+    """Ids of the schools whose report ``name`` ``user`` may read in ``form`` (R42)."""
+    from schools.models import School
+
+    report = REPORTS[name]
+    if form not in report.forms:
+        return set()
+    ids = user_school_ids(user, set(report.roles))
+    return set(School.objects.filter(pk__in=ids, kind__in=report.kinds).values_list("pk", flat=True))
+
+
+def may_read_report(user, name: str, form: str, school_id) -> bool:
+    """R42: may ``user`` read report ``name`` of school ``school_id`` in ``form``?"""
+    try:
+        school_id = int(school_id)
+    except (TypeError, ValueError):
+        return False
+    if not (user is not None and user.is_authenticated):
+        return False
+    return school_id in report_school_ids(user, name, form)
+
+
+def report_school_or_404(user, name: str, form: str, school_id):
+    """The School of report ``name`` for ``user``, or 404: out of scope and out of role
+    answer alike (R42), on every form."""
+    from schools.models import School
+
+    if not may_read_report(user, name, form, school_id):
+        raise Http404
+    return School.objects.get(pk=int(school_id))
+
+
 # --- who the user is ---------------------------------------------------------------------
 
 
@@ -640,6 +697,25 @@ def require_school_role(request, school_id, roles=None):
         if school_id not in user_school_ids(user, set(roles) | {DISTRICT_ADMIN}):
             raise PermissionDenied("Your role may not open this page.")
     return School.objects.get(pk=school_id)
+
+
+def may_read(user, label: str) -> bool:
+    """R42: does one of ``user``'s roles read model ``label`` at all (pages ask this exactly
+    as the API's scoped querysets do; ``is_staff`` counts for nothing)."""
+    if is_state_admin(user):
+        return True
+    if user is None or not user.is_authenticated:
+        return False
+    rule = REGISTRY.get(label)
+    return rule is not None and read_q(user, rule) is not None
+
+
+def admin_site_allowed(user) -> bool:
+    """R42: the admin site is for the state admin and the district and school admins (their
+    own setup); ``is_staff`` alone opens nothing."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    return user.is_superuser or bool(grants_for(user).roles & ADMINS)
 
 
 def scoped_get_or_404(user, queryset: QuerySet, **lookup):

@@ -13,7 +13,8 @@
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import PermissionDenied, ValidationError
 from rest_framework.authtoken.models import Token
 
 from schools import access
@@ -26,7 +27,28 @@ from schools.admin_scoping import (
 from schools.login import LimitedAdminAuthenticationForm
 from schools.models import AuditEntry, DisclosureLog, StaffRole, Tombstone
 
-admin.site.login_form = LimitedAdminAuthenticationForm
+
+class RoleAdminAuthenticationForm(LimitedAdminAuthenticationForm):
+    """R42: the admin site signs in state, district and school admins by their role;
+    ``is_staff`` alone lets no one in (and its absence keeps no school admin out)."""
+
+    def confirm_login_allowed(self, user):
+        AuthenticationForm.confirm_login_allowed(self, user)
+        if not access.admin_site_allowed(user):
+            raise ValidationError(
+                self.error_messages["invalid_login"],
+                code="invalid_login",
+                params={"username": self.username_field.verbose_name},
+            )
+
+
+def _admin_site_has_permission(request) -> bool:
+    """R42: who may use the admin site at all (``schools.access.admin_site_allowed``)."""
+    return access.admin_site_allowed(request.user)
+
+
+admin.site.login_form = RoleAdminAuthenticationForm
+admin.site.has_permission = _admin_site_has_permission
 
 User = get_user_model()
 

@@ -3,6 +3,7 @@
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
+from schools import access
 from schools.models import Role, StaffRole
 
 
@@ -15,9 +16,10 @@ def nav_links_for(user) -> list[tuple[str, str]]:
     links = []
     if Role.TEACHER in roles or user.is_superuser or user.sections.exists():
         links.append(("My sections", "/teacher/"))
-    if user.is_superuser or (Role.DISTRICT_ADMIN in roles and user.is_staff):
+    # R42: by role, as the pages themselves decide; is_staff grants nothing by itself.
+    if user.is_superuser or Role.DISTRICT_ADMIN in roles:
         links.append(("Exchange", "/exchange/"))
-    if user.is_staff:
+    if access.admin_site_allowed(user):
         links.append(("Admin", "/admin/"))
     return links
 

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from schools import access
 from schools.models import Role, School, SchoolKind, Section, StaffRole
 
 
@@ -50,12 +51,15 @@ def home_links(user) -> dict:
     district_ids = {r.district_id for r in roles if r.role == Role.DISTRICT_ADMIN}
     is_admin = user.is_superuser or bool(district_ids)
 
+    # R42: links by role, as the pages decide; is_staff grants nothing by itself.
     admin = LinkGroup(title="Administration")
-    if user.is_superuser or user.is_staff:
+    if access.admin_site_allowed(user):
         admin.links.append(Link("Setup (admin site)", "/admin/"))
     if is_admin:
         admin.links.append(Link("Exchange runs", "/exchange/"))
+    if access.REPORTS.get("readiness") and access.report_school_ids(user, "readiness", "page"):
         admin.links.append(Link("Exchange readiness", "/exchange/readiness/"))
+    if is_admin:
         admin.links.append(Link("API documentation", "/api/docs/"))
 
     # School pages: every HS for a superuser, the district's HSs for a district admin,
