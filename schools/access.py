@@ -253,7 +253,9 @@ def report_school_ids(user, name: str, form: str) -> set[int]:
     if form not in report.forms:
         return set()
     ids = user_school_ids(user, set(report.roles))
-    return set(School.objects.filter(pk__in=ids, kind__in=report.kinds).values_list("pk", flat=True))
+    return set(
+        School.objects.filter(pk__in=ids, kind__in=report.kinds).values_list("pk", flat=True)
+    )
 
 
 def may_read_report(user, name: str, form: str, school_id) -> bool:
