@@ -59,6 +59,10 @@ def section_attendance(request, section_id: int):
     comments: dict[int, str] = {}
 
     if request.method == "POST":
+        # R42 (issue 9, item 6): the same refusal as the API - only the section's teacher
+        # and the school's attendance clerks record attendance (not its school admin).
+        if not access.may_write_section(request.user, Attendance._meta.label, "bulk", section):
+            raise PermissionDenied("Your role may not make this change.")
         present = next((c for c in codes if c.status == Status.PRESENT), None)
         all_present = request.POST.get("action") == "all_present"
         entries = []

@@ -488,6 +488,38 @@ def can_write(user, obj: Model, action: str) -> bool:
     return type(obj)._base_manager.filter(q, pk=obj.pk).exists()
 
 
+def may_write_section(user, label: str, action: str, section) -> bool:
+    """May ``user`` ``action`` rows of ``label`` in ``section`` (a page's save of a whole
+    section: attendance, grades)? The same table as the API: a role listed for the action,
+    held at the section's school (a district admin: its district), and a teacher only in
+    their own sections."""
+    if is_state_admin(user):
+        return True
+    if user is None or not user.is_authenticated:
+        return False
+    rule = REGISTRY.get(label)
+    if rule is None:
+        return False
+    grants = grants_for(user)
+    school = section.course.calendar.school
+    table = WRITES.get(label, {})
+    for role in grants.roles:
+        if action not in table.get(role, ()):
+            continue
+        if role == DISTRICT_ADMIN:
+            if school.district_id in grants.admin_districts:
+                return True
+            continue
+        if school.pk not in grants.by_role.get(role, ()):
+            continue
+        if role == TEACHER and rule.section is not None:
+            if section.teachers.filter(pk=user.pk).exists():
+                return True
+            continue
+        return True
+    return False
+
+
 def _has_school(obj: Model, rule: Rule) -> bool:
     if not rule.schools:
         return False

@@ -148,3 +148,24 @@ def test_r42_district_admin_without_is_staff_opens_exchange_pages(world):
     detail = client.get(f"/exchange/runs/{run.pk}/")
     # then they are in
     assert dashboard.status_code == detail.status_code == 200
+
+
+@pytest.mark.parametrize(("name", "allowed"), [("school_admin", False), ("teacher", True)])
+def test_r42_attendance_page_saves_only_for_roles_the_api_allows(world, name, allowed):
+    # given HS1's school admin (the API refuses them attendance writes) and S1's teacher
+    from attendance.models import Attendance
+
+    client = _client(world, name)
+    day = "2026-09-16"
+    url = f"/teacher/sections/{world.s1.pk}/attendance/?date={day}"
+    code = world.home["attendance.AttendanceCode"]
+    # when they save a code for the rostered student
+    response = client.post(url, {"action": "save", f"code_{world.student_a.pk}": code.pk})
+    # then the school admin is refused (403) and nothing is written; the teacher saves
+    saved = Attendance.objects.filter(section=world.s1, date=day).count()
+    if allowed:
+        assert response.status_code == 302
+        assert saved == 1
+    else:
+        assert response.status_code == 403
+        assert saved == 0
