@@ -807,26 +807,46 @@ def log_cross_school_reads(user, objs, *, resource: str) -> None:
     if rule is None or not rule.cross_school:
         return
     own = user_school_ids(user)
-    rows = (
+    rows = list(
         model._base_manager.filter(pk__in=[o.pk for o in objs])
         .exclude(**{_p(rule.schools[0], "in"): own})
         .values_list(rule.schools[0], rule.student)
         .order_by()
     )
-    by_source: dict[int, list[int]] = {}
-    counts: dict[int, int] = {}
+    if not rows:
+        return
+    readers = _reader_schools(user, own, {student for _, student in rows})
+    fallback = readers.pop(None, None)
+    # (reader HS, source tech school) -> students, record count
+    groups: dict[tuple[int | None, int], list[int]] = {}
     for school_id, student_id in rows:
-        by_source.setdefault(school_id, []).append(student_id)
-        counts[school_id] = counts.get(school_id, 0) + 1
-    grants = grants_for(user)
-    hs = sorted(s for s in own if grants.school_kind.get(s) == "high_school") or sorted(own)
-    reader = hs[0] if hs else None
-    for source, students in by_source.items():
+        groups.setdefault((readers.get(student_id, fallback), school_id), []).append(student_id)
+    for (reader, source), students in groups.items():
         log_disclosure(
             user=user,
             reader_school_id=reader,
             source_school_id=source,
             resource=resource,
             student_ids=students,
-            record_count=counts[source],
+            record_count=len(students),
         )
+
+
+def _reader_schools(user, own: set[int], student_ids: set[int]) -> dict:
+    """R43: the reader's own school for each student - the user's high school where the
+    student holds their primary enrollment (a district admin reading a North HS student is
+    logged under North HS). Key None: the fallback when no such enrollment is found."""
+    from schools.models import Enrollment, School
+
+    hs_ids = set(School.objects.filter(pk__in=own, kind="high_school").values_list("pk", flat=True))
+    readers: dict = {
+        student: school
+        for student, school in Enrollment.objects.filter(
+            student_id__in=student_ids, service_type="primary", calendar__school_id__in=hs_ids
+        )
+        .order_by("school_year", "pk")  # the latest year wins
+        .values_list("student_id", "calendar__school_id")
+    }
+    ordered = sorted(hs_ids) or sorted(own)
+    readers[None] = ordered[0] if ordered else None
+    return readers

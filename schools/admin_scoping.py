@@ -228,6 +228,20 @@ class ScopedAdminMixin(ScopedChoicesMixin):
 
     # --- what the user sees ---------------------------------------------------------------
 
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        # R37/R43: HS staff listing tech grades or attendance is a disclosure.
+        access.log_cross_school_reads(
+            request.user, list(changelist.result_list), resource=f"admin:{self._label()}"
+        )
+        return changelist
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk is not None:
+            # R37/R43: opening a tech grade or attendance record (with its history).
+            access.log_cross_school_reads(request.user, [obj], resource=f"admin:{self._label()}")
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
     def get_queryset(self, request):
         return access.scope_queryset(request.user, super().get_queryset(request))
 
