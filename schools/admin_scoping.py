@@ -30,20 +30,9 @@ from django.db.models import Q
 
 from schools import access
 
-# Models whose str() names a student (R37). Any model with a foreign key to Student counts too.
-STUDENT_DATA = frozenset(
-    {
-        "schools.Student",
-        "schools.Enrollment",
-        "schools.Roster",
-        "grading.Grade",
-        "grading.GradeHistory",
-        "grading.TranscriptLine",
-        "grading.TranscriptLineHistory",
-        "attendance.Attendance",
-        "exchange.ExchangeOutcome",
-    }
-)
+# Models whose str() names a student (R37): declared in the access table (``student_data``).
+# Any model with a foreign key to Student counts too.
+
 
 # Admin actions and the WRITES action each needs; any other custom action needs "update".
 ACTION_RIGHTS = {
@@ -60,7 +49,8 @@ OUT_OF_SCOPE = (
 
 
 def carries_student_data(model) -> bool:
-    if model._meta.label in STUDENT_DATA:
+    rule = access.REGISTRY.get(model._meta.label)
+    if rule is not None and rule.student_data:
         return True
     return any(
         f.is_relation
