@@ -21,8 +21,13 @@ CLERKS = frozenset({ATTENDANCE_CLERK, SCHOOL_ADMIN, DISTRICT_ADMIN})
 
 REPORTS = {
     # R26: the HS's real-time view of its students' tech attendance; R27 the worklist.
-    "tech-attendance": Report(roles=CLERKS, forms=frozenset({"page", "csv", "api"})),
-    "unknown-attendance": Report(roles=CLERKS, forms=frozenset({"page", "api"})),
+    # Staff of the school without the role get a 403 page saying whom to ask.
+    "tech-attendance": Report(
+        roles=CLERKS, forms=frozenset({"page", "csv", "api"}), in_scope_refusal=403
+    ),
+    "unknown-attendance": Report(
+        roles=CLERKS, forms=frozenset({"page", "api"}), in_scope_refusal=403
+    ),
 }
 
 

@@ -192,7 +192,6 @@ class TechAttendanceRowSerializer(serializers.Serializer):
 
 # HS staff who may read their students' tech attendance (R36); district admins hold every
 # school of their district.
-REPORT_ROLES = {access.SCHOOL_ADMIN, access.ATTENDANCE_CLERK, access.DISTRICT_ADMIN}
 
 
 class TechAttendanceReport(APIView):
@@ -212,9 +211,7 @@ class TechAttendanceReport(APIView):
         query.is_valid(raise_exception=True)
         params = query.validated_data
         school = params["school"]
-        if not access.is_state_admin(request.user) and school.pk not in access.user_school_ids(
-            request.user, REPORT_ROLES
-        ):
+        if not access.may_read_report(request.user, "tech-attendance", "api", school.pk):
             return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
         rows = selectors.tech_attendance_report(
             school=school,

@@ -142,12 +142,13 @@ def section_attendance(request, section_id: int):
 
 
 # --- R26: real-time tech attendance report ----------------------------------------------
-HS_READERS = {access.SCHOOL_ADMIN, access.ATTENDANCE_CLERK}
 
 
 @login_required
 def tech_attendance(request, school_id: int):
-    school = access.require_school_role(request, school_id, roles=HS_READERS)
+    # R42: the report table decides, on the page and the CSV alike (404 for other roles).
+    form_name = "csv" if request.GET.get("format") == "csv" else "page"
+    school = access.report_school_or_404(request.user, "tech-attendance", form_name, school_id)
     today = timezone.localdate()
     data = request.GET.copy()
     data.setdefault("start", (today - dt.timedelta(days=29)).isoformat())
@@ -217,12 +218,11 @@ def tech_attendance(request, school_id: int):
 
 
 # --- R27: the clerks' worklist ----------------------------------------------------------
-CLERKS = {access.SCHOOL_ADMIN, access.ATTENDANCE_CLERK}
 
 
 @login_required
 def unknown_attendance(request, school_id: int):
-    school = access.require_school_role(request, school_id, roles=CLERKS)
+    school = access.report_school_or_404(request.user, "unknown-attendance", "page", school_id)
     codes = list(AttendanceCode.objects.filter(school=school).order_by("code"))
     code_by_id = {c.pk: c for c in codes}
     error = ""

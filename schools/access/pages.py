@@ -46,12 +46,22 @@ def may_read_report(user, name: str, form: str, school_id) -> bool:
 
 def report_school_or_404(user, name: str, form: str, school_id):
     """The School of report ``name`` for ``user``, or 404: out of scope and out of role
-    answer alike (R42), on every form."""
+    answer alike (R42), on every form - unless the report declares 403 for staff of the
+    school without the role."""
     from schools.models import School
 
     if not may_read_report(user, name, form, school_id):
+        if REPORTS[name].in_scope_refusal == 403 and _works_at(user, school_id):
+            raise PermissionDenied("Your role may not open this page.")
         raise Http404
     return School.objects.get(pk=int(school_id))
+
+
+def _works_at(user, school_id) -> bool:
+    try:
+        return int(school_id) in user_school_ids(user)
+    except (TypeError, ValueError):
+        return False
 
 
 def require_school_role(request, school_id, roles=None):

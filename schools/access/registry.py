@@ -78,6 +78,9 @@ class Report:
     forms: frozenset[str]
     # The kinds of school the report exists for (e.g. report cards: the home high school).
     kinds: frozenset[str] = frozenset({"high_school"})
+    # What a user who works at the school without one of ``roles`` hears: 404 (the report
+    # does not exist for them, R42's school reports) or 403 (a page that says whom to ask).
+    in_scope_refusal: int = 404
 
 
 # Report name -> Report, added by each app (``register_report``).
