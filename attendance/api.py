@@ -136,9 +136,10 @@ class AttendanceViewSet(ScopedModelViewSet):
         school_id = request.query_params.get("school")
         if not school_id or not (school_id.isascii() and school_id.isdigit()):
             raise serializers.ValidationError({"school": ["Give ?school=<id> of a high school."]})
-        school = scope_queryset(request.user, School.objects.filter(pk=school_id)).first()
-        if school is None:
+        # R42: the worklist is the clerks' and admins' report (the same table as the page).
+        if not access.may_read_report(request.user, "unknown-attendance", "api", school_id):
             return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+        school = School.objects.get(pk=school_id)
         qs = scope_queryset(request.user, selectors.unknown_worklist(school=school))
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)

@@ -30,7 +30,7 @@ REPORTS = {
     # R31 honor roll, R33 eligibility, R34 transcript posting.
     "honor-roll": Report(roles=REGISTRAR_ROLES, forms=frozenset({"page", "csv", "api"})),
     "eligibility": Report(roles=REGISTRAR_ROLES, forms=frozenset({"page", "api"})),
-    "transcripts": Report(roles=REGISTRAR_ROLES, forms=frozenset({"page", "api"})),
+    "transcripts": Report(roles=REGISTRAR_ROLES, forms=frozenset({"page"})),
 }
 
 
