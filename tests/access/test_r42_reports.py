@@ -169,3 +169,21 @@ def test_r42_attendance_page_saves_only_for_roles_the_api_allows(world, name, al
     else:
         assert response.status_code == 403
         assert saved == 0
+
+
+def test_r42_admin_sign_in_goes_by_role_not_is_staff(world):
+    # given HS1's school admin (not is_staff) and a teacher made is_staff
+    teacher = world.users["teacher"]
+    teacher.is_staff = True
+    teacher.save(update_fields=["is_staff"])
+    principal, staff_teacher = Client(), Client()
+    # when both sign in on the admin's own sign-in page
+    ok = principal.post(
+        "/admin/login/?next=/admin/", {"username": "school-admin", "password": "pw-for-tests-1"}
+    )
+    refused = staff_teacher.post(
+        "/admin/login/?next=/admin/", {"username": "teacher", "password": "pw-for-tests-1"}
+    )
+    # then the school admin is in and the teacher is not
+    assert ok.status_code == 302 and principal.get("/admin/").status_code == 200
+    assert refused.status_code == 200 and "_auth_user_id" not in staff_teacher.session
