@@ -25,7 +25,6 @@ from django.contrib.admin.utils import NotRelationField, get_fields_from_path
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
-from django.db import DatabaseError, transaction
 from django.db.models import Q
 
 from schools import access
@@ -96,28 +95,6 @@ def _user_choices(user, owner_model, queryset, field_name: str | None = None):
     return queryset.filter(in_scope)
 
 
-class _Probe(Exception):
-    def __init__(self, ok: bool):
-        self.ok = ok
-
-
-def _lands_in_scope(user, instance, *, adding: bool) -> bool:
-    """Save ``instance`` in a savepoint, ask ``can_write``, roll back (the real save follows)."""
-    action = "create" if adding else "update"
-    try:
-        with transaction.atomic():
-            instance.save()
-            raise _Probe(access.can_write(user, instance, action))
-    except _Probe as probe:
-        return probe.ok
-    except DatabaseError:
-        return True  # the real save reports it; save_model re-checks the scope
-    finally:
-        if adding:
-            instance.pk = None
-            instance._state.adding = True
-
-
 class ScopeCheckedForm:
     """Form mixin: refuse, as a form error, a row that would land outside the write scope."""
 
@@ -127,8 +104,8 @@ class ScopeCheckedForm:
         super()._post_clean()
         if self._errors or self.scope_user is None:
             return
-        adding = self.instance._state.adding
-        if not _lands_in_scope(self.scope_user, self.instance, adding=adding):
+        action = "create" if self.instance._state.adding else "update"
+        if not access.lands_in_write_scope(self.scope_user, self.instance, action):
             self.add_error(None, ValidationError(OUT_OF_SCOPE, code="out_of_scope"))
 
 

@@ -307,3 +307,77 @@ def fk_queryset(user, owner_model, field_name: str, queryset: QuerySet) -> Query
             Q(pk__in=scoped.values("pk")) | ~Q(pk__in=Enrollment.objects.values("student_id"))
         )
     return scoped
+
+
+def _value_at(instance: Model, path: str):
+    """The pk at the end of ``path`` for an unsaved (or changed) ``instance``: the first step
+    is read from the instance itself, the rest from the database. ``...`` when the first step
+    is not a forward relation (a reverse or many-to-many path: only the saved row knows)."""
+    if path == "":
+        return instance.pk
+    first, _, rest = path.partition("__")
+    field = type(instance)._meta.get_field(first)
+    if not (field.is_relation and field.concrete and not field.many_to_many):
+        return ...
+    fk_id = getattr(instance, field.attname)
+    if fk_id is None or not rest:
+        return fk_id
+    return (
+        field.related_model._base_manager.filter(pk=fk_id)
+        .values_list(rest, flat=True)
+        .order_by()
+        .first()
+    )
+
+
+def lands_in_write_scope(user, instance: Model, action: str) -> bool:
+    """Would ``instance``, as it stands (before it is saved), be inside ``user``'s scope for
+    ``action``? The admin's forms ask this so an out-of-scope row is a form error, with no
+    save to roll back. Rows whose scope runs through reverse relations are judged as saved."""
+    if is_state_admin(user):
+        return True
+    label = _label(type(instance))
+    rule = REGISTRY.get(label)
+    table = WRITES.get(label, {})
+    if rule is None:
+        return False
+    grants = grants_for(user)
+    roles = [r for r in grants.roles if action in table.get(r, ())]
+    if not roles:
+        return False
+    schools = [_value_at(instance, p) for p in rule.schools]
+    districts = [_value_at(instance, p) for p in rule.districts]
+    if rule.schools == ("",):  # a school itself: new ones are placed by their district
+        districts = [getattr(instance, "district_id", None)]
+    if ... in schools or ... in districts:
+        if instance.pk is None:
+            return action == "create" and rule.orphan_create
+        return can_write(user, type(instance)._base_manager.get(pk=instance.pk), action)
+    from schools.models import School
+
+    school_districts = dict(
+        School.objects.filter(pk__in=[s for s in schools if s is not None]).values_list(
+            "pk", "district_id"
+        )
+    )
+    if not any(s is not None for s in schools) and not any(d is not None for d in districts):
+        return action == "create" and rule.orphan_create
+    for role in roles:
+        if role == DISTRICT_ADMIN:
+            if any(school_districts.get(s) in grants.admin_districts for s in schools) or any(
+                d in grants.admin_districts for d in districts
+            ):
+                return True
+            continue
+        if not any(s in grants.by_role.get(role, ()) for s in schools):
+            continue
+        if role == TEACHER and rule.section is not None:
+            section_id = _value_at(instance, rule.section)
+            if section_id is ... or section_id is None:
+                continue
+            from schools.models import Section
+
+            if not Section.objects.filter(pk=section_id, teachers=user).exists():
+                continue
+        return True
+    return False

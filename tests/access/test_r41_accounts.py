@@ -233,3 +233,18 @@ def test_r41_school_kind_is_read_only_in_the_admin_but_the_state_admin_changes_i
     )
     assert response.status_code == 200, response.content
     assert School.objects.get(pk=world.hs2.pk).kind == "technical_school"
+
+
+def test_r41_district_admin_adds_a_school_only_in_own_district_in_the_admin(world):
+    # given the district admin of D1 on the admin's add-school page
+    client = _admin_client(world, "district_admin")
+    url = reverse("admin:schools_school_add")
+    data = {"code": "NEW", "name": "New HS", "kind": "high_school"}
+    # when they add a school to D1, and one to D2
+    own = client.post(url, {**data, "district": world.d1.pk})
+    other = client.post(url, {**data, "code": "NEW2", "district": world.d2.pk})
+    # then D1's is saved and D2's is refused with nothing written
+    assert own.status_code == 302
+    assert School.objects.filter(code="NEW", district=world.d1).exists()
+    assert other.status_code == 200
+    assert not School.objects.filter(code="NEW2").exists()
