@@ -137,9 +137,10 @@ class AttendanceViewSet(ScopedModelViewSet):
         school_id = request.query_params.get("school")
         if not school_id or not (school_id.isascii() and school_id.isdigit()):
             raise serializers.ValidationError({"school": ["Give ?school=<id> of a high school."]})
-        school = scope_queryset(request.user, School.objects.filter(pk=school_id)).first()
-        if school is None:
+        # R42: the worklist is the clerks' and admins' report (the same table as the page).
+        if not access.may_read_report(request.user, "unknown-attendance", "api", school_id):
             return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+        school = School.objects.get(pk=school_id)
         qs = scope_queryset(request.user, selectors.unknown_worklist(school=school))
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
@@ -193,7 +194,6 @@ class TechAttendanceRowSerializer(serializers.Serializer):
 
 # HS staff who may read their students' tech attendance (R36); district admins hold every
 # school of their district.
-REPORT_ROLES = {access.SCHOOL_ADMIN, access.ATTENDANCE_CLERK, access.DISTRICT_ADMIN}
 
 
 class TechAttendanceReport(APIView):
@@ -213,9 +213,7 @@ class TechAttendanceReport(APIView):
         query.is_valid(raise_exception=True)
         params = query.validated_data
         school = params["school"]
-        if not access.is_state_admin(request.user) and school.pk not in access.user_school_ids(
-            request.user, REPORT_ROLES
-        ):
+        if not access.may_read_report(request.user, "tech-attendance", "api", school.pk):
             return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
         rows = selectors.tech_attendance_report(
             school=school,

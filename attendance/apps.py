@@ -6,4 +6,9 @@ class AttendanceConfig(AppConfig):
     name = "attendance"
 
     def ready(self) -> None:
-        from attendance import student_blocks  # noqa: F401  (registers the student page blocks, R52)
+        from attendance import (
+            access,
+            student_blocks,  # noqa: F401  (registers the student page blocks, R52)
+        )
+
+        access.register()

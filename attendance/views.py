@@ -81,6 +81,10 @@ def section_attendance(request, section_id: int):
     comments: dict[int, str] = {}
 
     if request.method == "POST" and not notice:
+        # R42 (issue 9, item 6): the same refusal as the API - only the section's teacher
+        # and the school's attendance clerks record attendance (not its school admin).
+        if not access.may_write_section(request.user, Attendance._meta.label, "bulk", section):
+            raise PermissionDenied("Your role may not make this change.")
         present = next((c for c in codes if c.status == Status.PRESENT), None)
         all_present = request.POST.get("action") == "all_present"
         entries = []
@@ -166,12 +170,13 @@ def section_attendance(request, section_id: int):
 
 
 # --- R26: real-time tech attendance report ----------------------------------------------
-HS_READERS = {access.SCHOOL_ADMIN, access.ATTENDANCE_CLERK}
 
 
 @login_required
 def tech_attendance(request, school_id: int):
-    school = access.require_school_role(request, school_id, roles=HS_READERS)
+    # R42: the report table decides, on the page and the CSV alike (404 for other roles).
+    form_name = "csv" if request.GET.get("format") == "csv" else "page"
+    school = access.report_school_or_404(request.user, "tech-attendance", form_name, school_id)
     today = timezone.localdate()
     data = request.GET.copy()
     data.setdefault("start", (today - dt.timedelta(days=29)).isoformat())
@@ -241,12 +246,11 @@ def tech_attendance(request, school_id: int):
 
 
 # --- R27: the clerks' worklist ----------------------------------------------------------
-CLERKS = {access.SCHOOL_ADMIN, access.ATTENDANCE_CLERK}
 
 
 @login_required
 def unknown_attendance(request, school_id: int):
-    school = access.require_school_role(request, school_id, roles=CLERKS)
+    school = access.report_school_or_404(request.user, "unknown-attendance", "page", school_id)
     codes = list(AttendanceCode.objects.filter(school=school).order_by("code"))
     code_by_id = {c.pk: c for c in codes}
     error = ""

@@ -4,7 +4,6 @@ the readiness report (R38). Thin: every write goes through ``exchange.services``
 import datetime as dt
 
 from django.conf import settings
-from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -18,9 +17,9 @@ from rest_framework.views import APIView
 from exchange import selectors, services
 from exchange.models import Action, ExchangeOutcome, ExchangeRun, Flow, KtsLink, Reason
 from exchange.oneroster import api as oneroster_api
+from schools import access
 from schools.access import scope_queryset
 from schools.api_common import CleanModelSerializer, ScopedModelViewSet
-from schools.models import School
 
 
 class KtsLinkSerializer(CleanModelSerializer):
@@ -184,7 +183,8 @@ class ReadinessView(APIView):
             as_of = dt.date.fromisoformat(as_of) if as_of else None
         except ValueError:
             raise ValidationError({"as_of": ["Give the date as YYYY-MM-DD."]}) from None
-        school = get_object_or_404(scope_queryset(request.user, School.objects.all()), pk=school_id)
+        # R42: the school's admins, the district's and the state admin; others 404.
+        school = access.report_school_or_404(request.user, "readiness", "api", school_id)
         return Response(selectors.readiness_report(school=school, as_of=as_of))
 
 

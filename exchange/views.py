@@ -18,25 +18,37 @@ from schools import access
 from schools.models import School
 
 
-def _staff(user) -> bool:
-    return user.is_active and (user.is_staff or user.is_superuser)
-
-
-def staff_required(view):
-    """Anonymous users go to the login page; a signed-in user without access gets 403."""
+def _signed_in(view):
+    """Anonymous users go to the login page (then the view decides, by role)."""
 
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        if not _staff(request.user):
-            raise PermissionDenied("The exchange pages are for district and state staff.")
         return view(request, *args, **kwargs)
 
     return wrapped
 
 
-@staff_required
+def runs_required(view):
+    """R42: the runs pages ask the access table exactly as the API does (who reads exchange
+    runs: district and state admins); ``is_staff`` grants nothing. Others get 403."""
+
+    @_signed_in
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not access.may_read(request.user, ExchangeRun._meta.label):
+            raise PermissionDenied("The exchange pages are for district and state admins.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+# Kept for imports elsewhere: the old name of the runs check.
+staff_required = runs_required
+
+
+@runs_required
 def dashboard(request):
     runs = selectors.runs_for_dashboard()
     chart = [
@@ -71,11 +83,13 @@ def may_run_for_real(user) -> bool:
     return access.is_state_admin(user) or access.may(user, "exchange.ExchangeRun", "create")
 
 
-@staff_required
+@runs_required
 @require_POST
 def run_now(request):
     """Start a run for today from the dashboard: a dry run (R39) by default, a real run
     (state and district admins, after ticking the confirmation) with ``dry_run=0``."""
+    if not access.may(request.user, ExchangeRun._meta.label, "create"):
+        raise PermissionDenied("Your role may not start exchange runs.")
     dry_run = request.POST.get("dry_run", "1") != "0"
     if not dry_run:
         if not may_run_for_real(request.user):
@@ -101,7 +115,7 @@ def run_now(request):
     return redirect("exchange:dashboard")
 
 
-@staff_required
+@runs_required
 def run_detail(request, pk: int):
     run = get_object_or_404(ExchangeRun, pk=pk)
     outcomes = [
@@ -115,16 +129,25 @@ def run_detail(request, pk: int):
     )
 
 
-@staff_required
+@_signed_in
 def readiness(request):
+    """R38/R42: a school's readiness report, for its school admin, the district's admins and
+    the state admin (the same table as ``GET reports/readiness/``)."""
+    school_ids = access.report_school_ids(request.user, "readiness", "page")
+    if not school_ids:
+        raise PermissionDenied("The readiness report is for school and district admins.")
     school_id = request.GET.get("school", "")
     school = None
     report = []
     if school_id.isascii() and school_id.isdigit():
-        school = get_object_or_404(School, pk=school_id)
+        school = access.report_school_or_404(request.user, "readiness", "page", school_id)
         report = selectors.readiness_report(school=school)
     return render(
         request,
         "exchange/readiness.html",
-        {"school": school, "report": report, "schools": School.objects.order_by("name")},
+        {
+            "school": school,
+            "report": report,
+            "schools": School.objects.filter(pk__in=school_ids).order_by("name"),
+        },
     )

@@ -6,4 +6,9 @@ class GradingConfig(AppConfig):
     name = "grading"
 
     def ready(self) -> None:
-        from grading import student_blocks  # noqa: F401  (registers the student page blocks, R52)
+        from grading import (
+            access,
+            student_blocks,  # noqa: F401  (registers the student page blocks, R52)
+        )
+
+        access.register()

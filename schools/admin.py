@@ -1,7 +1,9 @@
 """Admin for organisations, calendars and people (R1-R3, R36). Configuration only: the
 ModelForms run ``full_clean()``, the same validation as the services and the API."""
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
 from schools.admin_scoping import ScopedAdminMixin, ScopedInlineMixin
@@ -32,6 +34,12 @@ class SchoolAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_select_related = ["district"]
     search_fields = ["name", "code"]
     readonly_fields = ["readiness"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and not request.user.is_superuser:
+            fields += ["district", "kind"]  # R41: the state admin's decision
+        return fields
 
     @admin.display(description="Exchange readiness (R38)")
     def readiness(self, obj):
@@ -82,8 +90,24 @@ class CourseAdmin(ScopedAdminMixin, admin.ModelAdmin):
     autocomplete_fields = ["calendar"]
 
 
+class SectionForm(forms.ModelForm):
+    """R41: the teachers hold a teacher role at the section's school (same coded error as
+    the API and the services)."""
+
+    def clean(self):
+        cleaned = super().clean()
+        course = cleaned.get("course")
+        if course is not None and "teachers" in cleaned:
+            try:
+                self.instance.clean_teachers(cleaned["teachers"], course=course)
+            except ValidationError as exc:
+                self.add_error(None, exc)
+        return cleaned
+
+
 @admin.register(Section)
 class SectionAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    form = SectionForm
     list_display = ["__str__", "course", "number"]
     list_filter = [
         "course__is_kts",

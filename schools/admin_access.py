@@ -13,8 +13,8 @@
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import PermissionDenied, ValidationError
 from rest_framework.authtoken.models import Token
 
 from schools import access
@@ -27,7 +27,28 @@ from schools.admin_scoping import (
 from schools.login import LimitedAdminAuthenticationForm
 from schools.models import AuditEntry, DisclosureLog, StaffRole, Tombstone
 
-admin.site.login_form = LimitedAdminAuthenticationForm
+
+class RoleAdminAuthenticationForm(LimitedAdminAuthenticationForm):
+    """R42: the admin site signs in state, district and school admins by their role;
+    ``is_staff`` alone lets no one in (and its absence keeps no school admin out)."""
+
+    def confirm_login_allowed(self, user):
+        AuthenticationForm.confirm_login_allowed(self, user)
+        if not access.admin_site_allowed(user):
+            raise ValidationError(
+                self.error_messages["invalid_login"],
+                code="invalid_login",
+                params={"username": self.username_field.verbose_name},
+            )
+
+
+def _admin_site_has_permission(request) -> bool:
+    """R42: who may use the admin site at all (``schools.access.admin_site_allowed``)."""
+    return access.admin_site_allowed(request.user)
+
+
+admin.site.login_form = RoleAdminAuthenticationForm
+admin.site.has_permission = _admin_site_has_permission
 
 User = get_user_model()
 
@@ -55,15 +76,10 @@ USER_LABEL = User._meta.label
 
 
 def staff_users(user, queryset):
-    """The users a non-state admin may see and edit (R36): holders of a role in one of the
-    user's admin districts (the district itself or one of its schools); never a superuser."""
-    districts = access.grants_for(user).admin_districts
-    if not districts:
-        return queryset.none()
-    holders = StaffRole.objects.filter(
-        Q(district__in=districts) | Q(school__district__in=districts)
-    ).values("user_id")
-    return queryset.filter(pk__in=holders, is_superuser=False)
+    """The users a non-state admin may see and edit (R41): ``access.managed_users`` - users
+    whose every role is inside the admin's district(s), or who hold no role; never a
+    superuser. Anyone else is absent (their change and password pages answer 404)."""
+    return access.managed_users(user, queryset)
 
 
 class StaffRoleInline(ScopedInlineMixin, admin.TabularInline):
@@ -110,7 +126,9 @@ class UserWithTokenAdmin(ScopedAdminMixin, _base):
         if _limited(request.user):
             source = self._autocomplete_source(request)
             if source is not None:  # a staff role's or a section's user picker
-                queryset = _user_choices(request.user, source, User.objects.all())
+                queryset = _user_choices(
+                    request.user, source, User.objects.all(), request.GET.get("field_name")
+                )
                 queryset = queryset.filter(is_superuser=False).order_by("username")
             else:
                 queryset = staff_users(request.user, queryset)
@@ -177,16 +195,7 @@ class UserWithTokenAdmin(ScopedAdminMixin, _base):
 
 
 class ReadOnlyScopedAdmin(ScopedAdminMixin, admin.ModelAdmin):
-    """Read-only; non-superusers see only their district's rows (schools.access scope)."""
-
-    def _district_admin(self, request) -> bool:
-        return bool(access.grants_for(request.user).admin_districts)
-
-    def has_module_permission(self, request):
-        return request.user.is_superuser or self._district_admin(request)
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_superuser or self._district_admin(request)
+    """Read-only; who sees which rows is the access table's answer (as in the API)."""
 
     def has_add_permission(self, request):
         return False

@@ -25,27 +25,14 @@ from django.contrib.admin.utils import NotRelationField, get_fields_from_path
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
-from django.db import DatabaseError, transaction
 from django.db.models import Q
 
 from schools import access
 from schools.admin_writes import ServiceWritesAdminMixin
 
-# Models whose str() names a student (R37). Any model with a foreign key to Student counts too.
-STUDENT_DATA = frozenset(
-    {
-        "schools.Student",
-        "schools.Enrollment",
-        "schools.Roster",
-        "grading.Grade",
-        "grading.GradeHistory",
-        "grading.TranscriptLine",
-        "grading.TranscriptLineHistory",
-        "attendance.Attendance",
-        "attendance.AttendanceHistory",
-        "exchange.ExchangeOutcome",
-    }
-)
+# Models whose str() names a student (R37): declared in the access table (``student_data``).
+# Any model with a foreign key to Student counts too.
+
 
 # Admin actions and the WRITES action each needs; any other custom action needs "update".
 ACTION_RIGHTS = {
@@ -62,7 +49,8 @@ OUT_OF_SCOPE = (
 
 
 def carries_student_data(model) -> bool:
-    if model._meta.label in STUDENT_DATA:
+    rule = access.REGISTRY.get(model._meta.label)
+    if rule is not None and rule.student_data:
         return True
     return any(
         f.is_relation
@@ -89,41 +77,23 @@ def _scoped_choices(user, owner_model, db_field, queryset):
     if queryset is None:
         queryset = db_field.remote_field.model._default_manager.all()
     if queryset.model is get_user_model():
-        return _user_choices(user, owner_model, queryset)
+        return _user_choices(user, owner_model, queryset, db_field.name)
     return access.fk_queryset(user, owner_model, db_field.name, queryset)
 
 
-def _user_choices(user, owner_model, queryset):
-    """People a non-state admin may pick (a section's teachers, a staff role's user): those
-    holding a role in the admin's scope; for a new staff role also people with no role yet."""
-    from schools.models import StaffRole
+def _user_choices(user, owner_model, queryset, field_name: str | None = None):
+    """People a non-state admin may pick (R41): for a staff role's user, the users they
+    manage; for a section's teachers, teacher-role holders in scope; otherwise holders of a
+    role in the admin's scope."""
+    from schools.models import Section, StaffRole
 
+    if field_name is None:
+        field_name = {StaffRole: "user", Section: "teachers"}.get(owner_model)
+    people = access.user_fk_queryset(user, owner_model, field_name, queryset)
+    if people is not None:
+        return people
     in_scope = Q(pk__in=access.scope_queryset(user, StaffRole.objects.all()).values("user_id"))
-    if owner_model is StaffRole:
-        in_scope |= ~Q(pk__in=StaffRole.objects.values("user_id"))
     return queryset.filter(in_scope)
-
-
-class _Probe(Exception):
-    def __init__(self, ok: bool):
-        self.ok = ok
-
-
-def _lands_in_scope(user, instance, *, adding: bool) -> bool:
-    """Save ``instance`` in a savepoint, ask ``can_write``, roll back (the real save follows)."""
-    action = "create" if adding else "update"
-    try:
-        with transaction.atomic():
-            instance.save()
-            raise _Probe(access.can_write(user, instance, action))
-    except _Probe as probe:
-        return probe.ok
-    except DatabaseError:
-        return True  # the real save reports it; save_model re-checks the scope
-    finally:
-        if adding:
-            instance.pk = None
-            instance._state.adding = True
 
 
 class ScopeCheckedForm:
@@ -135,8 +105,8 @@ class ScopeCheckedForm:
         super()._post_clean()
         if self._errors or self.scope_user is None:
             return
-        adding = self.instance._state.adding
-        if not _lands_in_scope(self.scope_user, self.instance, adding=adding):
+        action = "create" if self.instance._state.adding else "update"
+        if not access.lands_in_write_scope(self.scope_user, self.instance, action):
             self.add_error(None, ValidationError(OUT_OF_SCOPE, code="out_of_scope"))
 
 
@@ -225,6 +195,20 @@ class ScopedAdminMixin(ServiceWritesAdminMixin, ScopedChoicesMixin):
         }
 
     # --- what the user sees ---------------------------------------------------------------
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        # R37/R43: HS staff listing tech grades or attendance is a disclosure.
+        access.log_cross_school_reads(
+            request.user, list(changelist.result_list), resource=f"admin:{self._label()}"
+        )
+        return changelist
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk is not None:
+            # R37/R43: opening a tech grade or attendance record (with its history).
+            access.log_cross_school_reads(request.user, [obj], resource=f"admin:{self._label()}")
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_queryset(self, request):
         return access.scope_queryset(request.user, super().get_queryset(request))

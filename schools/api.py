@@ -2,8 +2,9 @@
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError, RestrictedError
+from rest_framework import serializers
 
-from schools import filters
+from schools import access, filters
 from schools.api_common import CleanModelSerializer, ScopedModelViewSet, django_error_to_drf
 from schools.models import (
     Calendar,
@@ -46,6 +47,25 @@ class SchoolSerializer(CleanModelSerializer):
         model = School
         fields = ["id", "district", "code", "name", "kind", "unknown_attendance_sync", "address"]
 
+    def _state_admin_only(self, name: str, value):
+        """R41: a school's district and kind change only by a state admin."""
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        if self.instance is None or user is None or access.is_state_admin(user):
+            return value
+        if getattr(self.instance, name) != value:
+            raise serializers.ValidationError(
+                f"Only a state admin changes a school's {name}; ask the state office.",
+                code="state_admin_only",
+            )
+        return value
+
+    def validate_district(self, value):
+        return self._state_admin_only("district", value)
+
+    def validate_kind(self, value):
+        return self._state_admin_only("kind", value)
+
 
 class CalendarSerializer(CleanModelSerializer):
     class Meta:
@@ -80,6 +100,10 @@ class SectionSerializer(CleanModelSerializer):
         model = Section
         fields = ["id", "course", "number", "teachers"]
         extra_kwargs = {"teachers": {"required": False}}
+
+    def after_save(self, instance, m2m) -> None:
+        # R41: checked after the save so a course moved to another school is caught too.
+        instance.clean_teachers(instance.teachers.all())
 
 
 class StudentSerializer(CleanModelSerializer):

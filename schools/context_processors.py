@@ -3,6 +3,7 @@
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
+from schools import access
 from schools.models import Role, SchoolKind, StaffRole
 
 # A high school's pages by role, in menu order: (label, path under /school/<id>/, roles).
@@ -37,11 +38,12 @@ def nav_links_for(user) -> list[tuple[str, str]]:
         for label, slug, allowed in SCHOOL_MENU:
             if held & allowed:
                 links.append((label, f"/school/{school_id}/{slug}/"))
-    if user.is_superuser or (Role.DISTRICT_ADMIN in names and user.is_staff):
+    # R42: by role, as the pages themselves decide; is_staff grants nothing by itself.
+    if user.is_superuser or Role.DISTRICT_ADMIN in names:
         links.append(("Exchange", "/exchange/"))
-    if user.is_superuser or (user.is_staff and names & {Role.DISTRICT_ADMIN, Role.SCHOOL_ADMIN}):
+    if user.is_superuser or names & {Role.DISTRICT_ADMIN, Role.SCHOOL_ADMIN}:
         links.append(("Readiness", "/exchange/readiness/"))
-    if user.is_staff:
+    if access.admin_site_allowed(user):
         links.append(("Admin", "/admin/"))
     if user.is_superuser or Role.DISTRICT_ADMIN in names:
         links.append(("API docs", "/api/docs/"))

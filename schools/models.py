@@ -293,6 +293,33 @@ class Section(TimeStampedModel):
     def __str__(self) -> str:
         return f"{self.course.number}-{self.number} {self.course.name}"
 
+    def clean_teachers(self, teachers=None, *, course=None) -> None:
+        """R41: every teacher of a section holds a teacher role at the section's school.
+
+        The admin form, the API and the services call this with the teachers about to be
+        set (default: the saved ones) - many-to-many values are not there in ``clean()``."""
+        course = course or (self.course if self.course_id else None)
+        if course is None:
+            return
+        if teachers is None:
+            teachers = self.teachers.all() if self.pk else []
+        ids = {getattr(t, "pk", t) for t in teachers}
+        if not ids:
+            return
+        allowed = set(
+            StaffRole.objects.filter(
+                role=Role.TEACHER, school_id=course.calendar.school_id, user_id__in=ids
+            ).values_list("user_id", flat=True)
+        )
+        if ids - allowed:
+            raise coded_error(
+                {
+                    "teachers": "Choose teachers who hold a teacher role at this section's "
+                    "school; give the person that role first."
+                },
+                code="teacher_not_at_school",
+            )
+
 
 class Student(TimeStampedModel):
     """R3: identified statewide by ``state_id``."""

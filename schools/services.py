@@ -105,8 +105,19 @@ def course_create(
 
 @transaction.atomic
 def section_create(*, course: Course, number: str, teachers: Iterable[Any] = ()) -> Section:
+    """R41: the teachers must hold a teacher role at the course's school."""
+    teachers = list(teachers)
     section = model_save(instance=Section(), course=course, number=number)
-    section.teachers.set(list(teachers))
+    section_set_teachers(section=section, teachers=teachers)
+    return section
+
+
+@transaction.atomic
+def section_set_teachers(*, section: Section, teachers: Iterable[Any]) -> Section:
+    """R41: set a section's teachers; each holds a teacher role at the section's school."""
+    teachers = list(teachers)
+    section.clean_teachers(teachers)
+    section.teachers.set(teachers)
     return section
 
 

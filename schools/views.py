@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from schools import access
 from schools.access import scope_queryset, scoped_get_or_404
 from schools.models import (
     Enrollment,
@@ -63,12 +64,15 @@ def home_links(user) -> dict:
     district_ids = {r.district_id for r in roles if r.role == Role.DISTRICT_ADMIN}
     is_admin = user.is_superuser or bool(district_ids)
 
+    # R42: links by role, as the pages decide; is_staff grants nothing by itself.
     admin = LinkGroup(title="Administration")
-    if user.is_superuser or user.is_staff:
+    if access.admin_site_allowed(user):
         admin.links.append(Link("Setup (admin site)", "/admin/"))
     if is_admin:
         admin.links.append(Link("Exchange runs", "/exchange/"))
+    if access.REPORTS.get("readiness") and access.report_school_ids(user, "readiness", "page"):
         admin.links.append(Link("Exchange readiness", "/exchange/readiness/"))
+    if is_admin:
         admin.links.append(Link("Load your district (OneRoster)", "/exchange/imports/"))
         admin.links.append(Link("API documentation", "/api/docs/"))
 

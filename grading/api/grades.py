@@ -25,6 +25,7 @@ from grading.services.grades import (
     grade_post,
     grade_post_bulk,
 )
+from schools import access
 from schools.access import IsScopedUser, scope_queryset
 from schools.api_common import ScopedModelViewSet, django_error_to_drf
 from schools.models import Section, Student, Term
@@ -234,6 +235,8 @@ class GradeViewSet(ScopedModelViewSet):
     def history(self, request, pk=None):
         """R14: every change of this grade, newest first."""
         grade = self.get_object()
+        # R37/R43: a HS reading a tech grade's history is a disclosure, like reading the grade.
+        access.log_cross_school_reads(request.user, [grade], resource="grade-history")
         return Response(GradeHistorySerializer(grade.history.all(), many=True).data)
 
 

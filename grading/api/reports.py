@@ -15,7 +15,7 @@ from grading.selectors.gpa import eligibility, honor_roll
 from grading.selectors.report_card import check_report_term, report_card
 from grading.selectors.transcripts import cumulative_gpa
 from grading.services.transcripts import transcript_post
-from schools.access import scope_queryset, user_school_ids
+from schools.access import REGISTRAR_ROLES, report_school_or_404, scope_queryset
 from schools.api_common import (
     CleanModelSerializer,
     ScopedModelViewSet,
@@ -28,7 +28,7 @@ def _gpa(value) -> str | None:
     return None if value is None else f"{value:.2f}"
 
 
-REPORT_CARD_ROLES = {"registrar", "school_admin", "district_admin"}
+REPORT_CARD_ROLES = set(REGISTRAR_ROLES)
 
 
 def _in_scope(user, queryset, pk):
@@ -115,11 +115,9 @@ class ReportCardView(APIView):
     def get(self, request):
         params = _params(ReportCardQuery, request)
         _in_scope(request.user, Student.objects.all(), params["student"].pk)
-        # R36: a report card is the HS's record: its registrar and admins read it.
-        if params["term"].calendar.school_id not in user_school_ids(
-            request.user, REPORT_CARD_ROLES
-        ):
-            raise Http404
+        check_report_term(term=params["term"])  # a term of a technical school: 400
+        # R42: a report card is the HS's record: its registrar and admins read it.
+        report_school_or_404(request.user, "report-card", "api", params["term"].calendar.school_id)
         card = report_card(student=params["student"], term=params["term"])
         return Response(
             {
@@ -156,7 +154,7 @@ class HonorRollView(APIView):
     @extend_schema(parameters=[SchoolTermQuery], responses=HonorRollRowSerializer(many=True))
     def get(self, request):
         params = _params(SchoolTermQuery, request)
-        _in_scope(request.user, School.objects.all(), params["school"].pk)
+        report_school_or_404(request.user, "honor-roll", "api", params["school"].pk)
         rows = honor_roll(school=params["school"], term=params["term"])
         return Response([{**r, "gpa": _gpa(r["gpa"])} for r in rows])
 
@@ -167,7 +165,7 @@ class EligibilityView(APIView):
     @extend_schema(parameters=[SchoolTermQuery], responses=EligibilityRowSerializer(many=True))
     def get(self, request):
         params = _params(SchoolTermQuery, request)
-        _in_scope(request.user, School.objects.all(), params["school"].pk)
+        report_school_or_404(request.user, "eligibility", "api", params["school"].pk)
         rows = eligibility(school=params["school"], term=params["term"])
         return Response(
             [

@@ -28,12 +28,15 @@ from grading.services.transcripts import (
     transcript_line_keep,
     transcript_post,
 )
-from schools.access import is_state_admin, user_school_ids
-from schools.models import Calendar, Enrollment, School, SchoolKind, Student, Term
+from schools.access import (
+    REPORTS,
+    is_state_admin,
+    report_school_or_404,
+    user_school_ids,
+)
+from schools.models import Calendar, Enrollment, School, Student, Term
 
 # --- access: one place, on top of the R36 scope (schools.access) --------------------------
-
-REGISTRAR_ROLES = {"registrar", "school_admin", "district_admin"}
 
 
 def user_may_view_school(user, school_id: int, roles: set[str] | None = None) -> bool:
@@ -51,11 +54,10 @@ def user_may_view_student(user, student_id: int, roles: set[str] | None = None) 
     ).exists()
 
 
-def _school_for(request, pk: int, roles: set[str] | None = None) -> School:
-    school = get_object_or_404(School, pk=pk, kind=SchoolKind.HIGH_SCHOOL)
-    if not user_may_view_school(request.user, school.pk, roles):
-        raise Http404
-    return school
+def _school_for(request, pk: int, report: str, form: str = "page") -> School:
+    """R42: the HS whose ``report`` the user reads in ``form``; 404 for every other role and
+    every school outside the user's scope (``schools.access`` report table)."""
+    return report_school_or_404(request.user, report, form, pk)
 
 
 def _student_for(request, pk: int, roles: set[str] | None = None) -> Student:
@@ -99,13 +101,16 @@ def _pdf(html: str, request, filename: str) -> HttpResponse:
     return response
 
 
-def _card_or_404(request, pk: int, term_id: int) -> dict:
+def _registrar_roles() -> set[str]:
+    return set(REPORTS["report-card"].roles)
+
+
+def _card_or_404(request, pk: int, term_id: int, form: str = "page") -> dict:
     """R32/R36: report cards are the HS's records - its registrar and admins read them
     (not the tech school's staff, who may only read students enrolled there)."""
-    student = _student_for(request, pk, REGISTRAR_ROLES)
+    student = _student_for(request, pk, _registrar_roles())
     term = get_object_or_404(Term.objects.select_related("calendar__school"), pk=term_id)
-    if not user_may_view_school(request.user, term.calendar.school_id, REGISTRAR_ROLES):
-        raise Http404
+    report_school_or_404(request.user, "report-card", form, term.calendar.school_id)
     try:
         check_report_term(term=term)
         check_student_in_term(student=student, term=term)
@@ -124,7 +129,7 @@ def report_card_page(request, pk: int, term_id: int):
 @login_required
 def report_card_pdf(request, pk: int, term_id: int):
     """R32: the same report card as a PDF (same template, print media)."""
-    card = _card_or_404(request, pk, term_id)
+    card = _card_or_404(request, pk, term_id, "pdf")
     html = render_to_string(
         "grading/reports/report_card.html", {"card": card, "pdf": True}, request=request
     )
@@ -134,7 +139,7 @@ def report_card_pdf(request, pk: int, term_id: int):
 @login_required
 def report_cards_batch_pdf(request, pk: int):
     """R32: every student's report card of this HS for ``?term=`` in ONE PDF."""
-    school = _school_for(request, pk)
+    school = _school_for(request, pk, "report-cards-batch", "pdf")
     term, _, error = _chosen_term(request, school)
     if term is None:
         return HttpResponse(error or "Choose a term (?term=).", status=400)
@@ -148,7 +153,7 @@ def report_cards_batch_pdf(request, pk: int):
 @require_http_methods(["POST"])
 def report_card_batch_start(request, pk: int):
     """R32: queue every student's report card of ``term`` as one PDF (a django-q2 task)."""
-    school = _school_for(request, pk, REGISTRAR_ROLES)
+    school = _school_for(request, pk, "report-cards-batch", "pdf")
     term = Term.objects.filter(calendar__school=school, pk=_posted_id(request, "term")).first()
     if term is None:
         messages.error(request, f"Choose one of {school.name}'s terms.")
@@ -158,7 +163,7 @@ def report_card_batch_start(request, pk: int):
 
 
 def _batch_or_404(request, pk: int, batch_id: int) -> ReportCardBatch:
-    school = _school_for(request, pk, REGISTRAR_ROLES)
+    school = _school_for(request, pk, "report-cards-batch", "pdf")
     return get_object_or_404(
         ReportCardBatch.objects.select_related("term", "school").defer("pdf"),
         pk=batch_id,
@@ -237,12 +242,13 @@ def _chart(gpas: list[Decimal]) -> dict:
 @login_required
 def honor_roll_page(request, pk: int):
     """R31: the honor roll by tier, a GPA distribution chart and a CSV download."""
-    school = _school_for(request, pk)
+    csv_form = request.GET.get("download") == "csv"
+    school = _school_for(request, pk, "honor-roll", "csv" if csv_form else "page")
     term, terms, error = _chosen_term(request, school)
     rows, chart, tiers, incomplete = [], None, [], []
     if term is not None:
         rows = honor_roll(school=school, term=term)
-        if request.GET.get("download") == "csv":
+        if csv_form:
             response = HttpResponse(content_type="text/csv")
             response["Content-Disposition"] = f'attachment; filename="honor-roll-{term.name}.csv"'
             writer = csv.writer(response)
@@ -290,7 +296,7 @@ def honor_roll_page(request, pk: int):
 @login_required
 def eligibility_page(request, pk: int):
     """R33: students with a non-passing grade in the term, tech grades included."""
-    school = _school_for(request, pk)
+    school = _school_for(request, pk, "eligibility")
     term, terms, error = _chosen_term(request, school)
     rows = eligibility(school=school, term=term) if term is not None else []
     students = len({r["student"] for r in rows})
@@ -315,7 +321,7 @@ def eligibility_page(request, pk: int):
 @require_http_methods(["GET", "POST"])
 def transcripts_page(request, pk: int):
     """R34: the registrar posts a calendar and decides on lines whose final grade changed."""
-    school = _school_for(request, pk, REGISTRAR_ROLES)
+    school = _school_for(request, pk, "transcripts")
     if request.method == "POST":
         try:
             if "calendar" in request.POST:
@@ -369,7 +375,7 @@ def transcripts_page(request, pk: int):
 def transcript_page(request, pk: int):
     """R35: a student's transcript with cumulative GPA and credits by credit type; the
     registrar's roles only, as transcript lines in the API (R36)."""
-    student = _student_for(request, pk, REGISTRAR_ROLES)
+    student = _student_for(request, pk, _registrar_roles())
     return render(request, "grading/reports/transcript.html", {"t": transcript(student=student)})
 
 

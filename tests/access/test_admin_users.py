@@ -123,14 +123,14 @@ def test_r36_district_admin_must_give_a_new_user_a_role(client, w):
     assert not User.objects.filter(username="new-clerk").exists()
 
 
-def test_r36_district_admin_lists_only_own_district_users(client, w):
+def test_r41_district_admin_lists_only_own_district_users(client, w):
     # given
     client.force_login(w.da)
     # when
     resp = client.get(LIST)
-    # then: no B user, no superuser, no user without a role
+    # then: no B user, no superuser; users without any role are theirs to manage (R41)
     assert resp.status_code == 200
-    assert set(resp.context["cl"].queryset) == {w.da, w.a_teacher}
+    assert set(resp.context["cl"].queryset) == {w.da, w.a_teacher, w.loner}
     assert resp.context["action_form"] is None  # no bulk delete, no token issuing
     # and the staff-role user picker offers own-district users and users with no role
     picker = client.get(
@@ -144,7 +144,7 @@ def test_r36_district_admin_lists_only_own_district_users(client, w):
 def test_r36_district_admin_cannot_open_other_district_users_or_superusers(client, w):
     # given
     client.force_login(w.da)
-    for user in (w.b_teacher, w.a_super, w.loner):
+    for user in (w.b_teacher, w.a_super):
         # when
         page = client.get(_change(user))
         post = client.post(_change(user), {"username": "taken-over", "email": "x@example.org"})

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from attendance.models import AttendanceCode
 from attendance.services import attendance_codes_ensure_defaults
 from exchange.models import KtsLink
-from schools.models import SchoolKind, Section
+from schools.models import SchoolKind, Section, StaffRole
 from tests.factories import (
     YEAR,
     CalendarFactory,
@@ -63,6 +63,7 @@ def build_world(n_students: int = 3, *, sync: bool = True) -> World:
     quarters(hs_cal)
     semesters(tech_cal)
     teacher = UserFactory()
+    StaffRole.objects.create(user=teacher, role="teacher", school=tech)  # R41
     hs_section = SectionFactory(course=CourseFactory(calendar=hs_cal, is_kts=True))
     tech_section = SectionFactory(
         course=CourseFactory(calendar=tech_cal, is_kts=True), teachers=[teacher]

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from schools import services
-from schools.models import Calendar, Course, District, Enrollment, School, Term
+from schools.models import Calendar, Course, District, Enrollment, School, StaffRole, Term
 from tests.factories import (
     YEAR,
     CalendarFactory,
@@ -439,6 +439,7 @@ def test_api_staff_role_scope_is_checked(api, superuser):
 
 def test_api_sections_with_teachers(api, superuser):
     course = CourseFactory()
+    StaffRole.objects.create(user=superuser, role="teacher", school=course.calendar.school)
     resp = api.post(
         "/api/v1/sections/",
         {"course": course.pk, "number": "1", "teachers": [superuser.pk]},

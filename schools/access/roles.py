@@ -1,0 +1,90 @@
+"""Who the user is (R36): the roles, a user's grants read once per request, the state admin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DISTRICT_ADMIN = "district_admin"
+SCHOOL_ADMIN = "school_admin"
+TEACHER = "teacher"
+ATTENDANCE_CLERK = "attendance_clerk"
+REGISTRAR = "registrar"
+SCHOOL_ROLES = frozenset({SCHOOL_ADMIN, TEACHER, ATTENDANCE_CLERK, REGISTRAR})
+ALL_ROLES = SCHOOL_ROLES | {DISTRICT_ADMIN}
+ADMINS = frozenset({DISTRICT_ADMIN, SCHOOL_ADMIN})
+SETUP_READERS = ALL_ROLES
+GRADE_READERS = frozenset({DISTRICT_ADMIN, SCHOOL_ADMIN, TEACHER, REGISTRAR})
+ATTENDANCE_READERS = frozenset({DISTRICT_ADMIN, SCHOOL_ADMIN, TEACHER, ATTENDANCE_CLERK})
+# R42: report cards, honor roll, eligibility and transcripts.
+REGISTRAR_ROLES = frozenset({REGISTRAR, SCHOOL_ADMIN, DISTRICT_ADMIN})
+SETUP = frozenset({"create", "update", "delete"})
+
+
+@dataclass
+class Grants:
+    """A user's staff roles, read once per request."""
+
+    admin_districts: set[int] = field(default_factory=set)
+    by_role: dict[str, set[int]] = field(default_factory=dict)  # school role -> school ids
+    school_kind: dict[int, str] = field(default_factory=dict)
+    school_district: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def any(self) -> bool:
+        return bool(self.admin_districts or self.by_role)
+
+    @property
+    def roles(self) -> set[str]:
+        return set(self.by_role) | ({DISTRICT_ADMIN} if self.admin_districts else set())
+
+    def hs_ids(self, role: str) -> set[int]:
+        return {s for s in self.by_role.get(role, ()) if self.school_kind.get(s) == "high_school"}
+
+
+def grants_for(user) -> Grants:
+    """The user's roles (cached on the user object for the request)."""
+    cached = getattr(user, "_kts_grants", None)
+    if cached is not None:
+        return cached
+    from schools.models import StaffRole
+
+    grants = Grants()
+    if user is not None and user.is_authenticated:
+        rows = StaffRole.objects.filter(user=user).values_list(
+            "role", "district_id", "school_id", "school__kind", "school__district_id"
+        )
+        for role, district_id, school_id, kind, school_district in rows:
+            if role == DISTRICT_ADMIN:
+                grants.admin_districts.add(district_id)
+            elif school_id:
+                grants.by_role.setdefault(role, set()).add(school_id)
+                grants.school_kind[school_id] = kind
+                grants.school_district[school_id] = school_district
+        try:
+            user._kts_grants = grants
+        except AttributeError:  # pragma: no cover - AnonymousUser-like objects
+            pass
+    return grants
+
+
+def is_state_admin(user) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_superuser)
+
+
+def user_school_ids(user, roles=None) -> set[int]:
+    """Ids of the schools where ``user`` holds one of ``roles`` (any role when None).
+    A district admin holds every school of their district. Superusers: every school."""
+    from schools.models import School
+
+    if is_state_admin(user):
+        return set(School.objects.values_list("pk", flat=True))
+    grants = grants_for(user)
+    ids: set[int] = set()
+    for role, school_ids in grants.by_role.items():
+        if roles is None or role in roles:
+            ids |= school_ids
+    if grants.admin_districts and (roles is None or DISTRICT_ADMIN in roles):
+        ids |= set(
+            School.objects.filter(district__in=grants.admin_districts).values_list("pk", flat=True)
+        )
+    return ids
