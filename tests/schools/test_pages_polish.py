@@ -70,6 +70,9 @@ def people(db):
                 "/school/{hs}/honor-roll/",
                 "/school/{hs}/eligibility/",
                 "/school/{hs}/transcripts/",
+                # R42: a school admin reaches their school's setup and readiness report.
+                "/exchange/readiness/",
+                "/admin/",
             ],
         ),
         ("district_admin", ["/exchange/", "/exchange/readiness/", "/admin/", "/api/docs/"]),
