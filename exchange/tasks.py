@@ -1,12 +1,21 @@
 """django-q2 entry points of the exchange (R28). Thin: ids or dates in, one service call."""
 
+import logging
+
 from django.utils import timezone
 
 from exchange import services
+from exchange.schedule import in_night_window
+
+logger = logging.getLogger(__name__)
 
 
-def nightly_exchange() -> int:
-    """The ``exchange-nightly`` schedule: run the exchange for today."""
+def nightly_exchange() -> int | None:
+    """The ``exchange-nightly`` schedule: run the exchange for today, inside the night window
+    only (R47: no catch-up at noon when a cluster starts after a missed night)."""
+    if not in_night_window():
+        logger.warning("Nightly exchange skipped: %s is outside the night window", timezone.now())
+        return None
     return services.exchange_run(as_of=timezone.localdate(), trigger="schedule").pk
 
 
@@ -18,3 +27,8 @@ def start_run(run_id: int) -> None:
 def run_school_part(run_id: int, tech_school_id: int) -> None:
     """One technical school's share of a run."""
     services.exchange_run_school(run_id=run_id, tech_school_id=tech_school_id)
+
+
+def watchdog() -> dict:
+    """The ``exchange-watchdog`` schedule (R46)."""
+    return services.exchange_watchdog()

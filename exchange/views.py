@@ -6,7 +6,7 @@ from functools import wraps
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from exchange import selectors, services
 from exchange.flows.grades import FIX
 from exchange.models import ExchangeRun
+from schools.access import is_state_admin, may, scope_queryset
 from schools.models import School
 
 
@@ -56,6 +57,7 @@ def dashboard(request):
             "runs": runs,
             "chart": chart,
             "flows": ["enrollments", "grades", "attendance"],
+            "may_cancel": _may_cancel(request.user),
         },
     )
 
@@ -74,6 +76,27 @@ def run_now(request):
 
         async_task("exchange.tasks.start_run", run.pk, task_name=f"exchange-run-{run.pk}")
     messages.success(request, f"Dry run {run.pk} started ({run.status}).")
+    return redirect("exchange:dashboard")
+
+
+def _may_cancel(user) -> bool:
+    """R45: state and district admins cancel runs (the role that may start one)."""
+    return is_state_admin(user) or may(user, "exchange.ExchangeRun", "create")
+
+
+@staff_required
+@require_POST
+def cancel_run(request, pk: int):
+    """R45: cancel a queued or stuck run from the dashboard."""
+    if not _may_cancel(request.user):
+        raise PermissionDenied("Only state and district admins cancel exchange runs.")
+    run = get_object_or_404(scope_queryset(request.user, ExchangeRun.objects.all()), pk=pk)
+    try:
+        services.exchange_run_cancel(run=run, by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Run {run.pk} cancelled.")
     return redirect("exchange:dashboard")
 
 
