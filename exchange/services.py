@@ -33,13 +33,20 @@ from exchange.models import (
     RunPart,
     RunStatus,
 )
-from schools.models import Section
+from schools.models import Roster, Section
 
 logger = logging.getLogger(__name__)
 
 RUN_LOCK_KEY = 7_270_017  # pg advisory lock id of the exchange runner
 ANOTHER_RUN = "another run is in progress"
-ACTIONS = (Action.ADDED, Action.UPDATED, Action.UNCHANGED, Action.SKIPPED, Action.ENDED)
+ACTIONS = (
+    Action.ADDED,
+    Action.UPDATED,
+    Action.UNCHANGED,
+    Action.SKIPPED,
+    Action.ENDED,
+    Action.REMOVED,
+)
 OUTCOME_FIELDS = (
     "flow",
     "action",
@@ -237,13 +244,17 @@ def _claim(run: ExchangeRun) -> bool:
 
 
 def tech_school_ids(school_year: int) -> list[int]:
-    """Technical schools with at least one KTS link in ``school_year``."""
-    return list(
-        KtsLink.objects.filter(tech_section__course__calendar__school_year=school_year)
-        .values_list("tech_section__course__calendar__school_id", flat=True)
-        .distinct()
-        .order_by("tech_section__course__calendar__school_id")
-    )
+    """Technical schools with a KTS link in ``school_year``, or with tech rosters in a KTS
+    section left to reconcile (R48: its last link was removed)."""
+    linked = KtsLink.objects.filter(
+        tech_section__course__calendar__school_year=school_year
+    ).values_list("tech_section__course__calendar__school_id", flat=True)
+    rostered = Roster.objects.filter(
+        section__course__calendar__school_year=school_year,
+        section__course__is_kts=True,
+        section__course__calendar__school__kind="technical_school",
+    ).values_list("section__course__calendar__school_id", flat=True)
+    return sorted(set(linked.distinct().order_by()) | set(rostered.distinct().order_by()))
 
 
 def exchange_run_start(

@@ -228,9 +228,10 @@ def test_r29_query_count_does_not_grow_with_students(db, n_students, django_asse
     for s in w.add_students(n_students):
         w.post_tech_grade(s, "88.00")
     # when / then: a first full run and a no-change run take a fixed number of queries
-    with django_assert_max_num_queries(45):
+    # (R45/R46 add a fixed few: lock probes, the part claim and its fenced commit.)
+    with django_assert_max_num_queries(50):
         first = _run()
-    with django_assert_max_num_queries(40):
+    with django_assert_max_num_queries(45):
         second = _run()
     assert first.counts["grades"]["added"] == n_students
     assert second.counts["grades"]["unchanged"] == n_students
