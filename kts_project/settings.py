@@ -241,3 +241,5 @@ EXCHANGE_RETRY_BACKOFF = float(os.environ.get("EXCHANGE_RETRY_BACKOFF", "30"))
 EXCHANGE_NIGHT_WINDOW = os.environ.get("EXCHANGE_NIGHT_WINDOW", "00:00-06:00")
 # SQLite only: where the exchange's process locks (flock files) live; default: the temp dir.
 EXCHANGE_LOCK_DIR = os.environ.get("EXCHANGE_LOCK_DIR", "")
+# R49: how long an Idempotency-Key's answer is replayed.
+IDEMPOTENCY_KEY_HOURS = int(os.environ.get("IDEMPOTENCY_KEY_HOURS", "24"))
