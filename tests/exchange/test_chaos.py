@@ -248,3 +248,59 @@ def test_r47_cluster_started_at_noon_does_not_run_the_nightly_exchange(monkeypat
     assert Schedule.objects.get(name="exchange-nightly").next_run > timezone.now()
     assert not ExchangeRun.objects.exists()
     assert not RunPart.objects.exists()
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize("trial", range(max(1, TRIALS // 2)))
+def test_r46_two_clusters_one_killed_mid_run_the_watchdog_completes_the_run(trial):
+    from django_q.brokers import get_broker
+    from django_q.models import Schedule
+
+    # given: two tech schools' parts, the watchdog every minute, a cluster on the broker
+    # (Redis when REDIS_URL is set: it hands a task out once, without acknowledgement)
+    _worlds(2, 3)
+    expected = reference_fingerprint()
+    Schedule.objects.update(next_run=timezone.now() + dt.timedelta(days=1))
+    Schedule.objects.filter(name="exchange-watchdog").update(minutes=1, next_run=timezone.now())
+    get_broker().purge_queue()
+    env = {"REDIS_URL": os.environ.get("REDIS_URL", ""), "Q_WORKERS": "1"}
+    blocker = _hold_table_lock()
+    first = _spawn(["qcluster"], **env)
+    second = None
+    try:
+        run = services.exchange_run(as_of=AS_OF, trigger="test", inline=False)
+        _wait_for_lock_wait(90)  # the first cluster is applying a part, stalled
+        assert run.parts.filter(status="running").exists()
+        second = _spawn(["qcluster"], **env)
+        time.sleep(5)
+        # when: the first cluster is killed mid-part, then the stall ends
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(10)
+        blocker.rollback()
+        blocker.close()
+        started = time.monotonic()
+        while time.monotonic() - started < 180:
+            run.refresh_from_db()
+            if run.status not in ("queued", "running"):
+                break
+            time.sleep(1)
+        elapsed = time.monotonic() - started
+    finally:
+        if not blocker.closed:
+            blocker.close()
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+    # then: the surviving cluster completes the run within the watchdog's interval (one
+    # minute here, plus the scheduler's 30 s tick); nothing lost or doubled
+    assert run.status == "succeeded", (run.status, run.error)
+    assert elapsed < 120, elapsed
+    assert fingerprint() == expected
+    assert sum(p.counts["grades"]["added"] for p in run.parts.all()) == 6
+    # the killed cluster's part was claimed again (once), not run twice
+    assert sorted(p.attempts for p in run.parts.all())[-1] == 2
+    print(f"chaos two-clusters: run completed {elapsed:.0f}s after the kill")
