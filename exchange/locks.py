@@ -1,7 +1,7 @@
 """Locks bound to a process (R45, R46): they live exactly as long as the process holding them.
 
-PostgreSQL: a session-level advisory lock taken on a dedicated connection (not Django's),
-held for the run's or the part's whole life. When the process dies (``kill -9``, out of
+PostgreSQL: a session-level advisory lock taken on a dedicated connection (not Django's; one
+per process, shared by the process's locks), held for the run's or the part's whole life. When the process dies (``kill -9``, out of
 memory) or is cut off from the database, the server ends the session and the lock with it;
 TCP keepalives bound the "cut off" case to well under a minute.
 
@@ -15,6 +15,7 @@ import fcntl
 import hashlib
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 from django.conf import settings
@@ -30,6 +31,40 @@ def _int4(n: int) -> int:
     return n % 2_147_483_647
 
 
+_shared: dict = {"pid": None, "conn": None}
+_held_here: set[tuple[int, int]] = set()  # keys this process holds (a session re-enters)
+_guard = threading.Lock()
+
+
+def _pg_connect():
+    import psycopg
+
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    params.update(
+        application_name=LOCK_APP_NAME,
+        keepalives=1,
+        keepalives_idle=10,
+        keepalives_interval=5,
+        keepalives_count=3,
+        tcp_user_timeout=30_000,
+    )
+    return psycopg.connect(autocommit=True, **params)
+
+
+def _lock_connection(*, fresh: bool = False):
+    """This process's lock session, opened by its first lock and closed when it holds none
+    (a forked worker opens its own). The locks it holds at once share it: when it dies,
+    they all go."""
+    conn = _shared["conn"]
+    if fresh or _shared["pid"] != os.getpid() or conn is None or conn.closed:
+        _held_here.clear()  # a new session holds nothing yet
+        conn = _shared["conn"] = _pg_connect()
+        _shared["pid"] = os.getpid()
+    return conn
+
+
 class ProcessLock:
     """An exclusive lock on (namespace, key) held by this process until :meth:`release`."""
 
@@ -38,24 +73,6 @@ class ProcessLock:
         self._conn = None
         self._file = None
 
-    # --- PostgreSQL ------------------------------------------------------------------
-    def _pg_connect(self):
-        params = connection.get_connection_params()
-        params.pop("cursor_factory", None)
-        params.pop("context", None)
-        params.update(
-            application_name=LOCK_APP_NAME,
-            keepalives=1,
-            keepalives_idle=10,
-            keepalives_interval=5,
-            keepalives_count=3,
-            tcp_user_timeout=30_000,
-        )
-        import psycopg
-
-        return psycopg.connect(autocommit=True, **params)
-
-    # --- SQLite ----------------------------------------------------------------------
     def _path(self) -> Path:
         name = str(connection.settings_dict["NAME"])
         digest = hashlib.sha1(name.encode()).hexdigest()[:12]
@@ -63,17 +80,24 @@ class ProcessLock:
         return base / f"kts-exchange-{digest}-{self.namespace}-{self.key}.lock"
 
     def acquire(self) -> bool:
-        """Take the lock without waiting; False when another process holds it."""
+        """Take the lock without waiting; False when another holder (any process, or another
+        holder in this one) has it."""
         if connection.vendor == "postgresql":
-            conn = self._pg_connect()
-            row = conn.execute(
-                "SELECT pg_try_advisory_lock(%s, %s)", [self.namespace, self.key]
-            ).fetchone()
-            if not row[0]:
-                conn.close()
-                return False
-            self._conn = conn
-            return True
+            sql = "SELECT pg_try_advisory_lock(%s, %s)"
+            with _guard:
+                if (self.namespace, self.key) in _held_here:
+                    return False
+                try:
+                    conn = _lock_connection()
+                    got = conn.execute(sql, [self.namespace, self.key]).fetchone()[0]
+                except Exception:  # noqa: BLE001 - a broken session: open a new one
+                    conn = _lock_connection(fresh=True)
+                    got = conn.execute(sql, [self.namespace, self.key]).fetchone()[0]
+                if not got:
+                    return False
+                _held_here.add((self.namespace, self.key))
+                self._conn = conn
+                return True
         handle = open(self._path(), "a+")  # noqa: SIM115 - held open for the lock's life
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -84,21 +108,32 @@ class ProcessLock:
         return True
 
     def alive(self) -> bool:
-        """Is the lock still ours? (False once the lock's connection was cut off.)"""
+        """Is the lock still ours? (False once the lock's session was cut off.)"""
         if self._conn is not None:
-            try:
-                self._conn.execute("SELECT 1").fetchone()
-            except Exception:  # noqa: BLE001 - any failure means the session is gone
-                return False
+            with _guard:
+                if self._conn is not _shared["conn"] or self._conn.closed:
+                    return False
+                try:
+                    self._conn.execute("SELECT 1").fetchone()
+                except Exception:  # noqa: BLE001 - any failure means the session is gone
+                    return False
             return True
         return self._file is not None
 
     def release(self) -> None:
         if self._conn is not None:
-            try:
-                self._conn.close()  # ends the session: the server releases the lock
-            except Exception:  # noqa: BLE001, S110 - already gone is released too
-                pass
+            with _guard:
+                _held_here.discard((self.namespace, self.key))
+                try:
+                    self._conn.execute(
+                        "SELECT pg_advisory_unlock(%s, %s)", [self.namespace, self.key]
+                    )
+                except Exception:  # noqa: BLE001, S110 - a dead session released it already
+                    pass
+                if not _held_here and _shared["conn"] is not None:
+                    # Nothing held: end the session rather than keep an idle connection.
+                    _shared["conn"].close()
+                    _shared["conn"] = None
             self._conn = None
         if self._file is not None:
             # Unlinked while still held, so lock files do not pile up (one per part).
