@@ -79,6 +79,8 @@ class HsGrade(NamedTuple):
     score: str
 
 
+_new_tuple = tuple.__new__  # one HsGrade per HS grade read: no keyword handling
+
 Spans = tuple[tuple[dt.date, dt.date | None], ...]  # a student's roster spans in a section
 
 
@@ -165,7 +167,7 @@ def read_tech_grades(links: dict[int, list[Link]]) -> list[TechGrade]:
         .order_by("id")
         .values_list("id", "student_id", "section_id", "grading_task_id", "term_id", "percent")
     )
-    return list(map(TechGrade._make, rows))
+    return list(rows)  # each row in TechGrade's field order
 
 
 def read_term_spans(term_ids: set[int]) -> dict[int, tuple[dt.date, dt.date]]:
@@ -240,7 +242,9 @@ def read_hs_side(links: dict[int, list[Link]]) -> HsSide:
             "id", "student_id", "section_id", "grading_task_id", "term_id", "percent", "score"
         )
     ):
-        existing[(section_id, task_id, term_id)][student_id] = HsGrade(grade_id, percent, score)
+        existing[(section_id, task_id, term_id)][student_id] = _new_tuple(
+            HsGrade, (grade_id, percent, score)
+        )
     return HsSide(
         rosters=rosters,
         course_tasks=course_tasks,
@@ -322,22 +326,21 @@ def decide(
             if spans is None:
                 continue
             rostered = True
-            hs_id, reason, message = cand.hs_section_id, cand.reason, ""
+            # Unpacked once into locals: this loop runs for every tech grade of the night.
+            hs_id, _, reason, term_id, h_start, h_end, rows, by_percent, olds, written = cand
+            message = ""
             if not reason:
                 for start, end in spans:
-                    if start <= cand.end and (end is None or end >= cand.start):
+                    if start <= h_end and (end is None or end >= h_start):
                         break  # rostered during the HS active term
                 else:
                     reason = Reason.NOT_ROSTERED
                     message = "The student's HS roster does not cover the HS active term; "
                 if not reason:
-                    by_percent = cand.by_percent
                     row = by_percent.get(percent, False)
                     if row is False:
                         row = by_percent[percent] = (
-                            row_for_percent(cand.score_rows, Decimal(percent))
-                            if percent is not None
-                            else None
+                            row_for_percent(rows, Decimal(percent)) if percent is not None else None
                         )
                     if row is None:
                         reason = Reason.SCORE_UNTRANSLATABLE
@@ -354,11 +357,10 @@ def decide(
                     )
                 )
                 continue
-            written = cand.written
             if student_id in written:  # cannot happen with non-overlapping terms; never
                 continue  # write one HS grade twice
             written.add(student_id)
-            old = cand.existing.get(student_id)
+            old = olds.get(student_id)
             if old is not None and old.percent == percent and old.score == row.score:
                 outcomes.append(  # the common case on a quiet night: outcome()'s dict, inline
                     {
@@ -390,7 +392,7 @@ def decide(
                         student_id=student_id,
                         section_id=hs_id,
                         grading_task_id=task_id,
-                        term_id=cand.term_id,
+                        term_id=term_id,
                         percent=percent,
                         score=row.score,
                         source=GradeSource.EXCHANGE,
