@@ -1,13 +1,13 @@
 """Admin configuration of the exchange (R17, R28, R29, R38)."""
 
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from exchange.models import ExchangeOutcome, ExchangeRun, KtsLink, RunPart
-from exchange.services import exchange_run_create
 from schools.admin_scoping import ScopedAdminMixin, ScopedInlineMixin
 
 
@@ -34,9 +34,15 @@ class RunPartInline(ScopedInlineMixin, admin.TabularInline):
 def run_exchange_now(modeladmin, request, queryset):
     from django.conf import settings
 
-    from exchange.services import exchange_run_start
+    from exchange.services import exchange_run_request, exchange_run_start
 
-    run = exchange_run_create(as_of=timezone.localdate(), trigger="admin", by=request.user)
+    try:  # R44: one real run at a time
+        run = exchange_run_request(
+            as_of=timezone.localdate(), dry_run=False, trigger="admin", by=request.user
+        )
+    except ValidationError as exc:
+        modeladmin.message_user(request, " ".join(exc.messages), messages.ERROR)
+        return
     if settings.Q_CLUSTER.get("sync"):
         exchange_run_start(run_id=run.pk, inline=True)
     else:
@@ -44,6 +50,21 @@ def run_exchange_now(modeladmin, request, queryset):
 
         async_task("exchange.tasks.start_run", run.pk, task_name=f"exchange-run-{run.pk}")
     modeladmin.message_user(request, f"Exchange run {run.pk} queued.", messages.SUCCESS)
+
+
+@admin.action(description="Cancel the selected queued or running runs")
+def cancel_runs(modeladmin, request, queryset):
+    """R45: cancel stuck runs from the admin too."""
+    from exchange.services import exchange_run_cancel
+
+    done = 0
+    for run in queryset.filter(status__in=["queued", "running"]):
+        try:
+            exchange_run_cancel(run=run, by=request.user)
+            done += 1
+        except ValidationError:  # finished meanwhile
+            pass
+    modeladmin.message_user(request, f"{done} run(s) cancelled.", messages.SUCCESS)
 
 
 @admin.register(ExchangeRun)
@@ -64,7 +85,7 @@ class ExchangeRunAdmin(ScopedAdminMixin, admin.ModelAdmin):
         "outcomes_link",
     ]
     inlines = [RunPartInline]
-    actions = [run_exchange_now]
+    actions = [run_exchange_now, cancel_runs]
 
     def has_add_permission(self, request):
         return False

@@ -4,6 +4,7 @@ the readiness report (R38). Thin: every write goes through ``exchange.services``
 import datetime as dt
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import path
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -108,6 +109,9 @@ class ExchangeRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
             return RunRequestSerializer
         return super().get_serializer_class()
 
+    # R45: cancelling takes the same role as starting a run.
+    access_actions = {"cancel": "create"}
+
     @extend_schema(
         request=RunRequestSerializer,
         responses={
@@ -119,12 +123,21 @@ class ExchangeRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     def create(self, request, *args, **kwargs):
         data = RunRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        run = services.exchange_run_create(
-            as_of=data.validated_data.get("as_of") or timezone.localdate(),
-            dry_run=data.validated_data["dry_run"],
-            trigger="api",
-            by=request.user,
-        )
+        try:
+            run = services.exchange_run_request(
+                as_of=data.validated_data.get("as_of") or timezone.localdate(),
+                dry_run=data.validated_data["dry_run"],
+                trigger="api",
+                by=request.user,
+            )
+        except DjangoValidationError as exc:
+            # R44: a date outside the two school years is a 400; a second real run a 409.
+            if hasattr(exc, "error_dict"):
+                raise ValidationError(exc.message_dict) from None
+            return Response(
+                {"non_field_errors": exc.messages, "code": "run_already_active"},
+                status=status.HTTP_409_CONFLICT,
+            )
         if settings.Q_CLUSTER.get("sync"):
             run = services.exchange_run_start(run_id=run.pk, inline=True)
         else:
@@ -132,6 +145,21 @@ class ExchangeRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 
             async_task("exchange.tasks.start_run", run.pk, task_name=f"exchange-run-{run.pk}")
         return Response({"id": run.pk, "status": run.status}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses=ExchangeRunSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """R45: ``POST exchange/runs/{id}/cancel/`` cancels a queued or running run (409 when
+        it already ended)."""
+        run = self.get_object()
+        try:
+            run = services.exchange_run_cancel(run=run, by=request.user)
+        except DjangoValidationError as exc:
+            return Response(
+                {"non_field_errors": exc.messages, "code": "run_not_active"},
+                status=status.HTTP_409_CONFLICT,
+            )
+        return Response(ExchangeRunSerializer(run).data)
 
     @action(detail=True, methods=["get"], serializer_class=ExchangeOutcomeSerializer)
     def outcomes(self, request, pk=None):

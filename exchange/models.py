@@ -53,6 +53,8 @@ class RunStatus(models.TextChoices):
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
+    ABANDONED = "abandoned", "Abandoned"  # R45: its process died; the next run took over
+    CANCELLED = "cancelled", "Cancelled"  # R45: an operator cancelled it
 
 
 class ExchangeRun(models.Model):
@@ -70,6 +72,12 @@ class ExchangeRun(models.Model):
     trigger = models.CharField(max_length=20, default="manual")  # schedule / api / admin / command
     counts = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+    # R45: an inline run (the command, sync mode) lives in one process holding its lock; a
+    # cluster run lives in its parts' tasks.
+    inline = models.BooleanField(default=False)
+    # R47: a scheduled run refused because another run held the lock; started again (once)
+    # when that run ends.
+    retry_pending = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -94,6 +102,10 @@ class RunPart(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     counts = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+    # R46: claims so far (bounded), when its task was last sent, and when a retry is due.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    retry_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["run", "tech_school"]

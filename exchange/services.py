@@ -9,16 +9,18 @@ Parts are django-q2 tasks (clusters sharing a broker share the night) or run inl
 
 import datetime as dt
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.core.exceptions import ValidationError
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from exchange import bulk
+from exchange import bulk, locks
 from exchange.flows import attendance as attendance_flow
 from exchange.flows import enrollments as enrollments_flow
 from exchange.flows import grades as grades_flow
@@ -31,13 +33,20 @@ from exchange.models import (
     RunPart,
     RunStatus,
 )
-from schools.models import Section
+from schools.models import Roster, Section
 
 logger = logging.getLogger(__name__)
 
 RUN_LOCK_KEY = 7_270_017  # pg advisory lock id of the exchange runner
 ANOTHER_RUN = "another run is in progress"
-ACTIONS = (Action.ADDED, Action.UPDATED, Action.UNCHANGED, Action.SKIPPED, Action.ENDED)
+ACTIONS = (
+    Action.ADDED,
+    Action.UPDATED,
+    Action.UNCHANGED,
+    Action.SKIPPED,
+    Action.ENDED,
+    Action.REMOVED,
+)
 OUTCOME_FIELDS = (
     "flow",
     "action",
@@ -73,11 +82,6 @@ def _sync_mode() -> bool:
     return bool(settings.Q_CLUSTER.get("sync"))
 
 
-def _stale_after() -> dt.timedelta:
-    # A part is a single django-q2 task; it cannot outlive the cluster's timeout.
-    return dt.timedelta(seconds=int(settings.Q_CLUSTER.get("timeout", 3600)) + 600)
-
-
 # --- KTS links (R17) -------------------------------------------------------------------
 
 
@@ -102,6 +106,36 @@ def exchange_run_create(
     return run
 
 
+def exchange_run_request(*, as_of: dt.date, dry_run: bool, trigger: str, by=None) -> ExchangeRun:
+    """R44: a run asked for through the API or a page, refused with a coded error when
+    ``as_of`` is outside the current and the previous school year (``as_of_out_of_range``)
+    or when a real run is already queued or running (``run_already_active``)."""
+    this_year = school_year_of(timezone.localdate())
+    if school_year_of(as_of) not in (this_year, this_year - 1):
+        raise ValidationError(
+            {
+                "as_of": ValidationError(
+                    f"Give a date in the {this_year - 1}-{this_year % 100:02d} or the "
+                    f"{this_year - 2}-{(this_year - 1) % 100:02d} school year (July to June).",
+                    code="as_of_out_of_range",
+                )
+            }
+        )
+    with transaction.atomic():
+        _serialize_runners()
+        if not dry_run:
+            active = (
+                ExchangeRun.objects.filter(status__in=ACTIVE, dry_run=False).order_by("pk").first()
+            )
+            if active is not None:
+                raise ValidationError(
+                    f"Run {active.pk} is already {active.status}; wait for it to finish or "
+                    "cancel it before starting another.",
+                    code="run_already_active",
+                )
+        return exchange_run_create(as_of=as_of, dry_run=dry_run, trigger=trigger, by=by)
+
+
 def exchange_run(
     *,
     as_of: dt.date,
@@ -115,7 +149,7 @@ def exchange_run(
 
     Inline (the command, or django-q2 in sync mode) the parts run here one after the other;
     otherwise each tech school's part is queued as its own django-q2 task. Refuses (status
-    ``failed``, error "another run is in progress") while another run is running.
+    ``failed``, error "another run is in progress") while another live run is running.
     ``dry_run`` (R39) computes every outcome but writes only the run, its parts and outcomes.
     """
     run = exchange_run_create(as_of=as_of, dry_run=dry_run, trigger=trigger, by=by)
@@ -133,16 +167,65 @@ def _serialize_runners() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [RUN_LOCK_KEY])
 
 
+ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+def _run_alive(run: ExchangeRun) -> bool:
+    """R45: is a ``running`` run still worked on by a live process?
+
+    Its own lock is held while its runner (inline) or its starter (cluster) lives; a cluster
+    run also lives while a part waits for a worker (the watchdog re-sends lost tasks) or a
+    part's worker holds that part's lock.
+    """
+    if locks.held(locks.RUN_NAMESPACE, run.pk):
+        return True
+    if run.inline:
+        return False
+    parts = list(run.parts.filter(status__in=ACTIVE).values_list("pk", "status"))
+    return any(
+        status == RunStatus.QUEUED or locks.held(locks.PART_NAMESPACE, pk) for pk, status in parts
+    )
+
+
+def _abandon(run: ExchangeRun, *, reason: str) -> None:
+    """R45: record a dead run as ``abandoned``; its unfinished parts go with it (the next run
+    reconciles the whole school year, so it supersedes them)."""
+    now = timezone.now()
+    ExchangeRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
+        status=RunStatus.ABANDONED, finished_at=now, error=reason
+    )
+    run.parts.filter(status__in=ACTIVE).update(
+        status=RunStatus.ABANDONED, finished_at=now, error=reason
+    )
+    logger.warning("Exchange run %s abandoned: %s", run.pk, reason)
+
+
+def _abandon_dead_runs(*, by_run: int | None = None) -> list[int]:
+    abandoned = []
+    for run in ExchangeRun.objects.filter(status=RunStatus.RUNNING):
+        if by_run is not None and run.pk == by_run:
+            continue
+        if not _run_alive(run):
+            taker = f"; run {by_run} took over" if by_run else ""
+            _abandon(
+                run,
+                reason="abandoned: the run's process stopped (killed, out of memory or cut "
+                f"off from the database) before it finished{taker}.",
+            )
+            abandoned.append(run.pk)
+    return abandoned
+
+
 def _claim(run: ExchangeRun) -> bool:
-    """The run lock (R28): move ``run`` to running only if no other run is running."""
+    """The run lock (R28, R45): move ``run`` to running only if no other live run is running.
+
+    A running run whose process died is recorded as ``abandoned`` first (its lock went with
+    the process, so this happens at once, not after a lease).
+    """
     now = timezone.now()
     with transaction.atomic():
         _serialize_runners()
-        # A run whose process was killed never finishes; after the task timeout it no
-        # longer holds the lock (its parts rolled back; this run redoes the work).
-        ExchangeRun.objects.filter(
-            status=RunStatus.RUNNING, started_at__lt=now - _stale_after()
-        ).update(status=RunStatus.FAILED, finished_at=now, error="abandoned: did not finish")
+        _abandon_dead_runs(by_run=run.pk)
         others = ExchangeRun.objects.filter(status=RunStatus.RUNNING).exclude(pk=OuterRef("pk"))
         claimed = (
             ExchangeRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED)
@@ -151,19 +234,27 @@ def _claim(run: ExchangeRun) -> bool:
         )
         if not claimed:
             ExchangeRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
-                status=RunStatus.FAILED, finished_at=now, error=ANOTHER_RUN
+                status=RunStatus.FAILED,
+                finished_at=now,
+                error=ANOTHER_RUN,
+                # R47: a refused scheduled run starts again when the running one ends.
+                retry_pending=run.trigger == "schedule",
             )
         return bool(claimed)
 
 
 def tech_school_ids(school_year: int) -> list[int]:
-    """Technical schools with at least one KTS link in ``school_year``."""
-    return list(
-        KtsLink.objects.filter(tech_section__course__calendar__school_year=school_year)
-        .values_list("tech_section__course__calendar__school_id", flat=True)
-        .distinct()
-        .order_by("tech_section__course__calendar__school_id")
-    )
+    """Technical schools with a KTS link in ``school_year``, or with tech rosters in a KTS
+    section left to reconcile (R48: its last link was removed)."""
+    linked = KtsLink.objects.filter(
+        tech_section__course__calendar__school_year=school_year
+    ).values_list("tech_section__course__calendar__school_id", flat=True)
+    rostered = Roster.objects.filter(
+        section__course__calendar__school_year=school_year,
+        section__course__is_kts=True,
+        section__course__calendar__school__kind="technical_school",
+    ).values_list("section__course__calendar__school_id", flat=True)
+    return sorted(set(linked.distinct().order_by()) | set(rostered.distinct().order_by()))
 
 
 def exchange_run_start(
@@ -171,38 +262,162 @@ def exchange_run_start(
 ) -> ExchangeRun:
     """Claim the run lock, create one part per tech school and run or queue the parts.
 
-    Safe to call twice: only a queued run starts.
+    Safe to call twice: only a queued run starts. The run's process lock (R45) is held from
+    the claim until the inline run ends (or, on a cluster, until its parts are queued).
     """
-    run = ExchangeRun.objects.get(pk=run_id)
-    if run.status != RunStatus.QUEUED or not _claim(run):
-        run.refresh_from_db()
-        return run
-    schools = tech_school_ids(school_year_of(run.as_of))
-    RunPart.objects.bulk_create(RunPart(run=run, tech_school_id=s) for s in schools)
     if inline is None:
         inline = _sync_mode()
-    if not schools:
+    run = ExchangeRun.objects.get(pk=run_id)
+    if run.status != RunStatus.QUEUED:
+        return run
+    lock = locks.ProcessLock(locks.RUN_NAMESPACE, run.pk)
+    lock.acquire()  # a fresh run's own key: always free
+    try:
+        ExchangeRun.objects.filter(pk=run.pk).update(inline=inline)
+        run.inline = inline
+        if not _claim(run):
+            run.refresh_from_db()
+            return run
+        schools = tech_school_ids(school_year_of(run.as_of))
+        RunPart.objects.bulk_create(RunPart(run=run, tech_school_id=s) for s in schools)
+        if not schools:
+            _finish_if_done(run_id=run.pk)
+        elif inline:
+            total = len(schools)
+            for i, school_id in enumerate(schools, start=1):
+                part = _run_part_inline(run_id=run.pk, tech_school_id=school_id)
+                if progress:
+                    progress(i, total, part)
+            _finish_if_done(run_id=run.pk)
+        else:
+            for part in RunPart.objects.filter(run=run):
+                _dispatch(part)
+    finally:
+        lock.release()
+    run.refresh_from_db()
+    return run
+
+
+def _run_part_inline(*, run_id: int, tech_school_id: int) -> RunPart:
+    """An inline part with its bounded retries (R46): wait the backoff, then try again."""
+    part = exchange_run_school(run_id=run_id, tech_school_id=tech_school_id, finish=False)
+    while part.status == RunStatus.QUEUED and part.retry_at is not None:
+        time.sleep(max(0.0, (part.retry_at - timezone.now()).total_seconds()))
+        part = exchange_run_school(run_id=run_id, tech_school_id=tech_school_id, finish=False)
+    return part
+
+
+def _dispatch(part: RunPart, *, at: dt.datetime | None = None) -> None:
+    """Send a part's django-q2 task now, or at ``at`` (a retry's backoff)."""
+    from django_q.tasks import async_task, schedule
+
+    args = ("exchange.tasks.run_school_part", part.run_id, part.tech_school_id)
+    name = f"exchange-run-{part.run_id}-school-{part.tech_school_id}"
+    if at is not None and at > timezone.now():
+        schedule(*args, schedule_type="O", next_run=at, repeats=-1, name=None)
+    else:
+        async_task(*args, group=f"exchange-run-{part.run_id}", task_name=name)
+    RunPart.objects.filter(pk=part.pk).update(queued_at=timezone.now())
+
+
+def exchange_run_cancel(*, run: ExchangeRun, by=None) -> ExchangeRun:
+    """R45: cancel a queued or running (possibly stuck) run.
+
+    Its parts not yet finished are cancelled with it; a part still applying rolls back at
+    its commit, which is fenced on the part still being the run's claimed one (R46).
+    """
+    who = f" by {by.get_username()}" if by is not None else ""
+    now = timezone.now()
+    with transaction.atomic():
+        changed = ExchangeRun.objects.filter(pk=run.pk, status__in=ACTIVE).update(
+            status=RunStatus.CANCELLED, finished_at=now, error=f"cancelled{who}."
+        )
+        if not changed:
+            run.refresh_from_db()
+            raise ValidationError(
+                f"Run {run.pk} is {run.status}; only a queued or running run can be cancelled.",
+                code="run_not_active",
+            )
+        run.parts.filter(status__in=ACTIVE).update(
+            status=RunStatus.CANCELLED, finished_at=now, error=f"cancelled{who}."
+        )
+    logger.info("Exchange run %s cancelled%s", run.pk, who)
+    run.refresh_from_db()
+    _start_deferred_runs()
+    return run
+
+
+def exchange_watchdog() -> dict[str, int]:
+    """R46: the watchdog schedule. Abandons dead runs (R45), re-queues parts whose worker
+    died, re-sends tasks a broker lost, and closes runs whose parts all finished."""
+    from django.conf import settings as s
+
+    stats = {"abandoned": 0, "requeued": 0, "resent": 0}
+    now = timezone.now()
+    for run in ExchangeRun.objects.filter(status=RunStatus.RUNNING, inline=False):
+        alive = False
+        for part in run.parts.filter(status=RunStatus.RUNNING):
+            if locks.held(locks.PART_NAMESPACE, part.pk):
+                alive = True
+            elif _requeue_dead_part(part, attempts_max=s.EXCHANGE_PART_ATTEMPTS):
+                stats["requeued"] += 1
+        if not alive:
+            # No worker holds a part of this run: every queued part's task may be lost
+            # (Redis hands a task out once, without acknowledgement). A copy delivered twice
+            # does nothing the second time (the claim).
+            for part in run.parts.filter(status=RunStatus.QUEUED):
+                if part.retry_at is None or part.retry_at <= now:
+                    _dispatch(part)
+                    stats["resent"] += 1
         _finish_if_done(run_id=run.pk)
-    elif inline:
-        total = len(schools)
-        for i, school_id in enumerate(schools, start=1):
-            part = exchange_run_school(run_id=run.pk, tech_school_id=school_id, finish=False)
-            if progress:
-                progress(i, total, part)
-        _finish_if_done(run_id=run.pk)
+    with transaction.atomic():
+        _serialize_runners()
+        stats["abandoned"] = len(_abandon_dead_runs())
+    return stats
+
+
+def _requeue_dead_part(part: RunPart, *, attempts_max: int) -> bool:
+    """A running part whose worker died (its lock is free): queue it again, or fail it once
+    it has used its attempts. Conditional on the attempt, so two watchdogs agree."""
+    now = timezone.now()
+    reason = f"attempt {part.attempts}: the worker stopped (killed or lost) mid-part."
+    if part.attempts >= attempts_max:
+        return bool(
+            RunPart.objects.filter(
+                pk=part.pk, status=RunStatus.RUNNING, attempts=part.attempts
+            ).update(status=RunStatus.FAILED, finished_at=now, error=reason)
+        )
+    return bool(
+        RunPart.objects.filter(pk=part.pk, status=RunStatus.RUNNING, attempts=part.attempts).update(
+            status=RunStatus.QUEUED, error=reason, retry_at=None
+        )
+    )
+
+
+def _start_deferred_runs() -> None:
+    """R47: a scheduled run refused while another held the lock starts again once it ends
+    (once, and only inside the night window)."""
+    from exchange.schedule import in_night_window
+
+    pending = list(
+        ExchangeRun.objects.filter(retry_pending=True)
+        .order_by("created_at")
+        .values_list("pk", "as_of", "dry_run")
+    )
+    if not pending or ExchangeRun.objects.filter(status=RunStatus.RUNNING).exists():
+        return
+    ExchangeRun.objects.filter(pk__in=[p[0] for p in pending]).update(retry_pending=False)
+    if not in_night_window():
+        logger.info("Deferred scheduled runs %s not retried: outside the night window", pending)
+        return
+    _, as_of, dry_run = pending[-1]
+    run = exchange_run_create(as_of=timezone.localdate(), dry_run=dry_run, trigger="schedule")
+    if _sync_mode():
+        exchange_run_start(run_id=run.pk, inline=True)
     else:
         from django_q.tasks import async_task
 
-        for school_id in schools:
-            async_task(
-                "exchange.tasks.run_school_part",
-                run.pk,
-                school_id,
-                group=f"exchange-run-{run.pk}",
-                task_name=f"exchange-run-{run.pk}-school-{school_id}",
-            )
-    run.refresh_from_db()
-    return run
+        async_task("exchange.tasks.start_run", run.pk, task_name=f"exchange-run-{run.pk}")
 
 
 def _flows() -> list[Callable[..., list[dict[str, Any]]]]:
@@ -239,50 +454,121 @@ def count_outcomes(outcomes: list[dict]) -> dict[str, dict[str, int]]:
     return counts
 
 
-def exchange_run_school(*, run_id: int, tech_school_id: int, finish: bool = True) -> RunPart:
-    """R29: one tech school's share of a run, applied all or nothing.
+class _Superseded(Exception):
+    """The part is no longer this worker's (cancelled, abandoned or re-queued): roll back."""
 
-    The flows, the outcomes and the part's ``succeeded`` status commit together; any error
-    rolls the school back, marks the part (and so the run) failed, and lets the other
-    schools go on (R21: errors do not stop the run). ``finish=False`` leaves closing the run
-    to the caller (the inline runner closes it once, after the last part).
+
+def _set_timeouts() -> None:
+    """R46: inside the part's transaction, a blocked lock or a runaway statement fails with
+    a clear reason instead of waiting for ever (PostgreSQL; SQLite has its busy timeout)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('lock_timeout', %s, true),"
+                " set_config('statement_timeout', %s, true)",
+                [str(settings.EXCHANGE_LOCK_TIMEOUT), str(settings.EXCHANGE_STATEMENT_TIMEOUT)],
+            )
+
+
+def _backoff(attempt: int) -> dt.timedelta:
+    return dt.timedelta(seconds=settings.EXCHANGE_RETRY_BACKOFF * 2 ** (attempt - 1))
+
+
+def _reconnect_if_broken() -> None:
+    """After a lost connection, drop it so the next query opens a fresh one (R46)."""
+    try:
+        if connection.connection is not None and not connection.is_usable():
+            connection.close()
+    except Exception:  # noqa: BLE001 - closing a dead connection may itself fail
+        connection.connection = None
+
+
+def exchange_run_school(*, run_id: int, tech_school_id: int, finish: bool = True) -> RunPart:
+    """R29, R46: one tech school's share of a run, applied all or nothing, exactly once.
+
+    The part is claimed by a conditional update (queued -> running, one row or this call
+    does nothing: a task delivered twice is a no-op) under a process lock on the part, so
+    the watchdog knows a dead worker's part from a live one. The flows, the outcomes and the
+    part's ``succeeded`` status commit together, and the commit is fenced on the claim still
+    being ours. A database error (lost connection, lock timeout) is recorded after
+    reconnecting and retried with backoff up to ``EXCHANGE_PART_ATTEMPTS``; any other error
+    fails the part at once (R21: the other schools go on).
     """
-    part = RunPart.objects.select_related("run").get(run_id=run_id, tech_school_id=tech_school_id)
-    run = part.run
-    if part.status != RunStatus.QUEUED or run.status != RunStatus.RUNNING:
-        return part  # already done (a task delivered twice) or the run was abandoned
+    _reconnect_if_broken()  # a worker's connection may have died since its last task
+    part = RunPart.objects.get(run_id=run_id, tech_school_id=tech_school_id)
+    lock = locks.ProcessLock(locks.PART_NAMESPACE, part.pk)
+    if not lock.acquire():
+        return part  # another worker is applying this part right now
+    try:
+        part = _apply_part(part, lock=lock)
+    finally:
+        lock.release()
+    if finish:
+        _finish_if_done(run_id=run_id)
+    return part
+
+
+def _apply_part(part: RunPart, *, lock: locks.ProcessLock) -> RunPart:
+    run_id, tech_school_id = part.run_id, part.tech_school_id
+    if part.status == RunStatus.RUNNING:
+        # We hold its lock, so whoever claimed it is dead: take it over (R46).
+        _requeue_dead_part(part, attempts_max=settings.EXCHANGE_PART_ATTEMPTS)
     started = timezone.now()
-    kwargs = {
-        "run_id": run_id,
-        "tech_school_id": tech_school_id,
-        "as_of": run.as_of,
-        "school_year": school_year_of(run.as_of),
-        "dry_run": run.dry_run,
-    }
+    claimed = (
+        RunPart.objects.filter(pk=part.pk, status=RunStatus.QUEUED)
+        .filter(Exists(ExchangeRun.objects.filter(pk=run_id, status=RunStatus.RUNNING)))
+        .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=started))
+        .update(status=RunStatus.RUNNING, attempts=F("attempts") + 1, started_at=started)
+    )
+    part.refresh_from_db()
+    if claimed != 1:
+        return part  # already done or taken (a task delivered twice), or the run ended
+    attempt = part.attempts
+    mine = RunPart.objects.filter(pk=part.pk, status=RunStatus.RUNNING, attempts=attempt)
     try:
         with transaction.atomic():
+            _set_timeouts()
+            run = ExchangeRun.objects.get(pk=run_id)
+            kwargs = {
+                "run_id": run_id,
+                "tech_school_id": tech_school_id,
+                "as_of": run.as_of,
+                "school_year": school_year_of(run.as_of),
+                "dry_run": run.dry_run,
+            }
             outcomes: list[dict] = []
             for flow in _flows():
                 outcomes += flow(**kwargs)
             _save_outcomes(run_id=run_id, tech_school_id=tech_school_id, outcomes=outcomes)
-            RunPart.objects.filter(pk=part.pk).update(
+            if not lock.alive():
+                raise _Superseded("the part's lock connection was lost")
+            done = mine.filter(run__status=RunStatus.RUNNING).update(
                 status=RunStatus.SUCCEEDED,
                 counts=count_outcomes(outcomes),
-                started_at=started,
                 finished_at=timezone.now(),
+                retry_at=None,
             )
-        part.status = RunStatus.SUCCEEDED
+            if done != 1:
+                raise _Superseded("the part was cancelled, abandoned or taken over")
+    except _Superseded as exc:
+        logger.warning("Exchange run %s, tech school %s: %s", run_id, tech_school_id, exc)
     except Exception as exc:  # noqa: BLE001 - one school's failure must not stop the night
         logger.exception("Exchange run %s: tech school %s failed", run_id, tech_school_id)
-        RunPart.objects.filter(pk=part.pk).update(
-            status=RunStatus.FAILED,
-            error=f"{type(exc).__name__}: {exc}"[:2000],
-            started_at=started,
-            finished_at=timezone.now(),
+        _reconnect_if_broken()
+        error = f"attempt {attempt}: {type(exc).__name__}: {exc}"[:2000]
+        retry = (
+            isinstance(exc, (OperationalError, InterfaceError))
+            and attempt < settings.EXCHANGE_PART_ATTEMPTS
         )
-        part.status, part.error = RunStatus.FAILED, str(exc)
-    if finish:
-        _finish_if_done(run_id=run_id)
+        if retry:
+            retry_at = timezone.now() + _backoff(attempt)
+            mine.update(status=RunStatus.QUEUED, error=error, retry_at=retry_at)
+            part.refresh_from_db()
+            if part.status == RunStatus.QUEUED and not ExchangeRun.objects.get(pk=run_id).inline:
+                _dispatch(part, at=retry_at)
+        else:
+            mine.update(status=RunStatus.FAILED, error=error, finished_at=timezone.now())
+    part.refresh_from_db()
     return part
 
 
@@ -290,20 +576,22 @@ def _finish_if_done(*, run_id: int) -> None:
     """Close the run once every part has finished: counts summed, failed if any part failed.
 
     The run row is locked so that, of two parts finishing at once, the later one sees both.
+    A scheduled run refused meanwhile starts now (R47).
     """
     with transaction.atomic():
         run = ExchangeRun.objects.select_for_update().get(pk=run_id)
         if run.status != RunStatus.RUNNING:
             return
         parts = list(run.parts.order_by().values("tech_school_id", "status", "counts", "error"))
-        if any(p["status"] in (RunStatus.QUEUED, RunStatus.RUNNING) for p in parts):
+        if any(p["status"] in ACTIVE for p in parts):
             return
         counts = empty_counts()
         for p in parts:
             merge_counts(counts, p["counts"])
-        failed = [p for p in parts if p["status"] == RunStatus.FAILED]
+        failed = [p for p in parts if p["status"] != RunStatus.SUCCEEDED]
         run.counts = counts
         run.status = RunStatus.FAILED if failed else RunStatus.SUCCEEDED
         run.error = "\n".join(f"tech school {p['tech_school_id']}: {p['error']}" for p in failed)
         run.finished_at = timezone.now()
         run.save(update_fields=["counts", "status", "error", "finished_at"])
+    _start_deferred_runs()

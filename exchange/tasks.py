@@ -1,12 +1,21 @@
 """django-q2 entry points of the exchange (R28). Thin: ids or dates in, one service call."""
 
+import logging
+
 from django.utils import timezone
 
 from exchange import services
+from exchange.schedule import in_night_window
+
+logger = logging.getLogger(__name__)
 
 
-def nightly_exchange() -> int:
-    """The ``exchange-nightly`` schedule: run the exchange for today."""
+def nightly_exchange() -> int | None:
+    """The ``exchange-nightly`` schedule: run the exchange for today, inside the night window
+    only (R47: no catch-up at noon when a cluster starts after a missed night)."""
+    if not in_night_window():
+        logger.warning("Nightly exchange skipped: %s is outside the night window", timezone.now())
+        return None
     return services.exchange_run(as_of=timezone.localdate(), trigger="schedule").pk
 
 
@@ -25,3 +34,8 @@ def oneroster_import(import_id: int) -> None:
     from exchange.oneroster.services import oneroster_import_run
 
     oneroster_import_run(import_id=import_id)
+
+
+def watchdog() -> dict:
+    """The ``exchange-watchdog`` schedule (R46)."""
+    return services.exchange_watchdog()

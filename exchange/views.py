@@ -6,7 +6,7 @@ from functools import wraps
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -15,6 +15,7 @@ from exchange import selectors, services
 from exchange.flows.grades import FIX
 from exchange.models import ExchangeRun, RunStatus
 from schools import access
+from schools.access import is_state_admin, may, scope_queryset
 from schools.models import School
 
 
@@ -74,6 +75,7 @@ def dashboard(request):
                 (r.pk for r in runs if r.status in (RunStatus.QUEUED, RunStatus.RUNNING)), None
             ),
             "flows": ["enrollments", "grades", "attendance"],
+            "may_cancel": _may_cancel(request.user),
         },
     )
 
@@ -101,9 +103,14 @@ def run_now(request):
                 "and attendance at the high schools.",
             )
             return redirect("exchange:dashboard")
-    run = services.exchange_run_create(
-        as_of=timezone.localdate(), dry_run=dry_run, trigger="page", by=request.user
-    )
+    try:
+        # R44: the same refusals as the API (one real run at a time).
+        run = services.exchange_run_request(
+            as_of=timezone.localdate(), dry_run=dry_run, trigger="page", by=request.user
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("exchange:dashboard")
     if settings.Q_CLUSTER.get("sync"):
         run = services.exchange_run_start(run_id=run.pk, inline=True)
     else:
@@ -112,6 +119,27 @@ def run_now(request):
         async_task("exchange.tasks.start_run", run.pk, task_name=f"exchange-run-{run.pk}")
     kind = "Dry run" if dry_run else "Run"
     messages.success(request, f"{kind} {run.pk} started ({run.status}).")
+    return redirect("exchange:dashboard")
+
+
+def _may_cancel(user) -> bool:
+    """R45: state and district admins cancel runs (the role that may start one)."""
+    return is_state_admin(user) or may(user, "exchange.ExchangeRun", "create")
+
+
+@runs_required
+@require_POST
+def cancel_run(request, pk: int):
+    """R45: cancel a queued or stuck run from the dashboard."""
+    if not _may_cancel(request.user):
+        raise PermissionDenied("Only state and district admins cancel exchange runs.")
+    run = get_object_or_404(scope_queryset(request.user, ExchangeRun.objects.all()), pk=pk)
+    try:
+        services.exchange_run_cancel(run=run, by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Run {run.pk} cancelled.")
     return redirect("exchange:dashboard")
 
 

@@ -467,3 +467,24 @@ class ReportCardBatch(models.Model):
 
     def __str__(self) -> str:
         return f"Report cards {self.school} {self.term.name} ({self.status})"
+
+
+class IdempotencyKey(models.Model):
+    """R49: a write answered under a client's ``Idempotency-Key``: the same key with the same
+    body gets this answer again (nothing written); with another body, a clear error."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    body_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"

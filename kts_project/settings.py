@@ -243,3 +243,17 @@ LOGGING = {
 
 # Exchange tuning
 EXCHANGE_BATCH_SIZE = int(os.environ.get("EXCHANGE_BATCH_SIZE", "2000"))
+# R46: a part blocked on a row lock or a runaway statement fails with a clear reason.
+EXCHANGE_LOCK_TIMEOUT = os.environ.get("EXCHANGE_LOCK_TIMEOUT", "60s")
+EXCHANGE_STATEMENT_TIMEOUT = os.environ.get("EXCHANGE_STATEMENT_TIMEOUT", "30min")
+# R46: a part failing on a database error (lost connection, lock timeout) is tried again
+# up to this many times in all, after EXCHANGE_RETRY_BACKOFF seconds, doubling each time.
+EXCHANGE_PART_ATTEMPTS = int(os.environ.get("EXCHANGE_PART_ATTEMPTS", "3"))
+EXCHANGE_RETRY_BACKOFF = float(os.environ.get("EXCHANGE_RETRY_BACKOFF", "30"))
+# R47: the nightly schedule runs the exchange only inside this local-time window
+# ("HH:MM-HH:MM"); a cluster started after a missed night does not catch up at noon.
+EXCHANGE_NIGHT_WINDOW = os.environ.get("EXCHANGE_NIGHT_WINDOW", "00:00-06:00")
+# SQLite only: where the exchange's process locks (flock files) live; default: the temp dir.
+EXCHANGE_LOCK_DIR = os.environ.get("EXCHANGE_LOCK_DIR", "")
+# R49: how long an Idempotency-Key's answer is replayed.
+IDEMPOTENCY_KEY_HOURS = int(os.environ.get("IDEMPOTENCY_KEY_HOURS", "24"))

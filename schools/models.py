@@ -455,6 +455,15 @@ class Roster(TimeStampedModel):
                 name="roster_unique_start",
                 violation_error_message="The student is already rostered in this section from this date.",
             ),
+            # R48: a student holds at most one open roster per section.
+            models.UniqueConstraint(
+                fields=["student", "section"],
+                condition=Q(end_date__isnull=True),
+                name="roster_one_open_per_section",
+                violation_error_code="roster_already_open",
+                violation_error_message="The student already has an open roster in this "
+                "section; end it before adding another.",
+            ),
             models.CheckConstraint(
                 condition=Q(end_date__isnull=True) | Q(start_date__lte=models.F("end_date")),
                 name="roster_dates_in_order",

@@ -1,29 +1,50 @@
-"""R18: HS rosters in linked sections become secondary enrollments and tech rosters.
+"""R18, R48: HS rosters in linked sections become secondary enrollments and tech rosters,
+and every tech roster stays reconciled with the HS roster it came from.
 
-Set-based: three reads (links, HS rosters, existing tech rosters/enrollments) and bulk
-writes, whatever the number of students.
+Set-based: a few reads (links, the KTS tech sections, HS rosters, tech rosters, enrollments)
+and bulk writes, whatever the number of students.
 """
 
 import datetime as dt
-from typing import Any
+from collections import defaultdict
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.utils import timezone
 
 from exchange.flows import outcome
 from exchange.models import Action, Flow, KtsLink
-from schools.models import Calendar, Enrollment, Roster, ServiceType
+from schools.models import Calendar, Enrollment, Roster, Section, ServiceType, Tombstone
+
+
+class HsRoster(NamedTuple):
+    id: int
+    student_id: int
+    section_id: int
+    start_date: dt.date
+    end_date: dt.date | None
+
+
+class TechRoster(NamedTuple):
+    id: int
+    start_date: dt.date
+    end_date: dt.date | None
 
 
 def sync_enrollments(
     *, run_id: int, tech_school_id: int, as_of: dt.date, school_year: int, dry_run: bool
 ) -> list[dict[str, Any]]:
-    """R18: give every student rostered in a linked HS section a ``secondary`` enrollment at
-    the tech school's calendar (if missing) and a tech roster with the same start date; when
-    the HS roster ends, end the tech roster on the same date.
+    """R18/R48: reconcile the tech rosters of every KTS tech section of the school with the
+    HS rosters of the sections linked to it.
 
-    Outcomes per HS roster: ``added`` (tech roster created), ``ended`` (tech roster end date
-    set from the HS roster), ``updated`` (end date cleared or changed back), ``unchanged``.
+    Identity is (student, link) - the student and the tech section the link points to - not
+    the start date: the tech rosters of a student in a tech section pair, in start order,
+    with the student's HS rosters in the sections linked to it. A paired tech roster takes
+    the HS roster's start and end dates (``unchanged``, ``updated``, or ``ended`` when an end
+    date is set); an HS roster without a tech roster gets one, and a secondary enrollment
+    when missing (``added``); an open tech roster left without an HS roster (the HS roster
+    was deleted, the link removed or moved to another tech section) is ended on ``as_of``
+    (``ended``), or deleted when it had not begun (``removed``, with a tombstone for R40).
     """
     calendar = (
         Calendar.objects.filter(school_id=tech_school_id, school_year=school_year)
@@ -37,22 +58,29 @@ def sync_enrollments(
         .order_by()
         .values_list("hs_section_id", "tech_section_id")
     )
-    if not links:
-        return []
-    # Tuples, not values() dicts: tens of thousands of rows a night, most of them unchanged.
-    hs_rosters = list(
+    kts_sections = set(
+        Section.objects.filter(course__calendar=calendar, course__is_kts=True).values_list(
+            "id", flat=True
+        )
+    )
+    # Wanted: per (student, tech section), the HS rosters it comes from, in start order.
+    wanted: dict[tuple[int, int], list[HsRoster]] = defaultdict(list)
+    for row in (
         Roster.objects.filter(section_id__in=list(links))
         .order_by("start_date", "id")
         .values_list("id", "student_id", "section_id", "start_date", "end_date")
-    )
-    tech_rosters = {
-        (student_id, section_id, start): (roster_id, end)
-        for roster_id, student_id, section_id, start, end in Roster.objects.filter(
-            section_id__in=set(links.values())
-        )
-        .order_by()
+    ):
+        hs = HsRoster._make(row)
+        rows = wanted[(hs.student_id, links[hs.section_id])]
+        if not rows or rows[-1].start_date != hs.start_date:  # two HS sections, one start
+            rows.append(hs)
+    have: dict[tuple[int, int], list[TechRoster]] = defaultdict(list)
+    for roster_id, student_id, section_id, start, end in (
+        Roster.objects.filter(section_id__in=kts_sections)
+        .order_by("start_date", "id")
         .values_list("id", "student_id", "section_id", "start_date", "end_date")
-    }
+    ):
+        have[(student_id, section_id)].append(TechRoster(roster_id, start, end))
     enrolled = set(
         Enrollment.objects.filter(calendar=calendar).order_by().values_list("student_id", flat=True)
     )
@@ -61,78 +89,120 @@ def sync_enrollments(
     new_enrollments: dict[int, Enrollment] = {}
     new_rosters: list[tuple[dict, Roster]] = []
     changed: list[Roster] = []
-    seen: set[tuple] = set()
+    ended: list[Roster] = []
+    removed: list[int] = []
     flow = Flow.ENROLLMENTS
-    for hs_roster_id, student_id, hs_section_id, start, end in hs_rosters:
-        tech_section_id = links[hs_section_id]
-        key = (student_id, tech_section_id, start)
-        if key in seen:  # the same student in two HS sections linked to one tech section
-            continue
-        seen.add(key)
-        existing = tech_rosters.get(key)
-        if existing is None:
-            if student_id not in enrolled and student_id not in new_enrollments:
-                new_enrollments[student_id] = Enrollment(
+    for key, hs_rows in wanted.items():
+        student_id, tech_section_id = key
+        tech_rows = have.pop(key, [])
+        for i, hs in enumerate(hs_rows):
+            if i >= len(tech_rows):
+                if student_id not in enrolled and student_id not in new_enrollments:
+                    new_enrollments[student_id] = Enrollment(
+                        student_id=student_id,
+                        calendar=calendar,
+                        school_year=school_year,  # bulk_create skips save(), which derives it
+                        service_type=ServiceType.SECONDARY,
+                        start_date=hs.start_date,
+                    )
+                roster = Roster(
                     student_id=student_id,
-                    calendar=calendar,
-                    school_year=school_year,  # bulk_create skips save(), which derives it
-                    service_type=ServiceType.SECONDARY,
-                    start_date=start,
+                    section_id=tech_section_id,
+                    start_date=hs.start_date,
+                    end_date=hs.end_date,
                 )
-            roster = Roster(
-                student_id=student_id,
-                section_id=tech_section_id,
-                start_date=start,
-                end_date=end,
-            )
-            o = outcome(
-                flow,
-                Action.ADDED,
-                student_id=student_id,
-                hs_section_id=hs_section_id,
-                source_id=hs_roster_id,
-                message="Tech roster added.",
-            )
-            new_rosters.append((o, roster))
-            outcomes.append(o)
-            continue
-        tech_roster_id, tech_end = existing
-        if tech_end != end:
-            changed.append(Roster(id=tech_roster_id, end_date=end))
+                o = outcome(
+                    flow,
+                    Action.ADDED,
+                    student_id=student_id,
+                    hs_section_id=hs.section_id,
+                    source_id=hs.id,
+                    message="Tech roster added.",
+                )
+                new_rosters.append((o, roster))
+                outcomes.append(o)
+                continue
+            tech = tech_rows[i]
+            if (tech.start_date, tech.end_date) == (hs.start_date, hs.end_date):
+                # The common case on a quiet night: the dict outcome() builds, inline.
+                outcomes.append(
+                    {
+                        "flow": flow,
+                        "action": Action.UNCHANGED,
+                        "reason": "",
+                        "student_id": student_id,
+                        "hs_section_id": hs.section_id,
+                        "source_id": hs.id,
+                        "target_id": tech.id,
+                        "message": "",
+                    }
+                )
+                continue
+            changed.append(Roster(id=tech.id, start_date=hs.start_date, end_date=hs.end_date))
+            ending = hs.end_date is not None and tech.end_date != hs.end_date
             outcomes.append(
                 outcome(
                     flow,
-                    Action.ENDED if end else Action.UPDATED,
+                    Action.ENDED if ending and tech.start_date == hs.start_date else Action.UPDATED,
                     student_id=student_id,
-                    hs_section_id=hs_section_id,
-                    source_id=hs_roster_id,
-                    target_id=tech_roster_id,
-                    message=f"Tech roster end date set to {end or 'open'}.",
+                    hs_section_id=hs.section_id,
+                    source_id=hs.id,
+                    target_id=tech.id,
+                    message=f"Tech roster dates set to {hs.start_date} - {hs.end_date or 'open'}.",
                 )
             )
-        else:  # the common case on a quiet night: the same dict outcome() builds, inline
-            outcomes.append(
-                {
-                    "flow": flow,
-                    "action": Action.UNCHANGED,
-                    "reason": "",
-                    "student_id": student_id,
-                    "hs_section_id": hs_section_id,
-                    "source_id": hs_roster_id,
-                    "target_id": tech_roster_id,
-                    "message": "",
-                }
-            )
+        # Tech rosters beyond the HS ones of this (student, link): see below.
+        for tech in tech_rows[len(hs_rows) :]:
+            _end_or_remove((student_id, tech_section_id), tech, as_of, ended, removed, outcomes)
+    for key, tech_rows in have.items():  # no HS roster at all: deleted, unlinked or moved
+        for tech in tech_rows:
+            _end_or_remove(key, tech, as_of, ended, removed, outcomes)
 
     if not dry_run:
         batch = settings.EXCHANGE_BATCH_SIZE
+        now = timezone.now()
+        if removed:
+            Roster.objects.filter(pk__in=removed).delete()
+            Tombstone.objects.bulk_create(
+                [
+                    Tombstone(model="schools.Roster", object_id=pk, school_id=tech_school_id)
+                    for pk in removed
+                ],
+                batch_size=batch,
+            )
+        for r in ended:
+            r.modified_at = now
+        Roster.objects.bulk_update(ended, ["end_date", "modified_at"], batch_size=batch)
+        for r in changed:
+            r.modified_at = now
+        Roster.objects.bulk_update(
+            changed, ["start_date", "end_date", "modified_at"], batch_size=batch
+        )
         Enrollment.objects.bulk_create(new_enrollments.values(), batch_size=batch)
         Roster.objects.bulk_create([r for _, r in new_rosters], batch_size=batch)
         for o, r in new_rosters:
             o["target_id"] = r.pk
-        if changed:
-            now = timezone.now()
-            for r in changed:
-                r.modified_at = now
-            Roster.objects.bulk_update(changed, ["end_date", "modified_at"], batch_size=batch)
     return outcomes
+
+
+def _end_or_remove(key, tech: TechRoster, as_of, ended, removed, outcomes) -> None:
+    """R48: an open tech roster without its HS roster ends on ``as_of``, or goes when it has
+    not begun; an already ended one is history and stays."""
+    if tech.end_date is not None and tech.end_date <= as_of:
+        return
+    student_id, _ = key
+    if tech.start_date > as_of:
+        removed.append(tech.id)
+        action, message = Action.REMOVED, "Tech roster removed: it had not begun"
+    else:
+        ended.append(Roster(id=tech.id, end_date=as_of))
+        action, message = Action.ENDED, f"Tech roster ended on {as_of}"
+    outcomes.append(
+        outcome(
+            Flow.ENROLLMENTS,
+            action,
+            student_id=student_id,
+            target_id=tech.id,
+            message=f"{message}: its HS roster was deleted or the link removed or moved.",
+        )
+    )

@@ -10,7 +10,7 @@ changes nothing writes nothing.
 import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db.models import FilteredRelation, OuterRef, Q, Subquery
 from django.utils import timezone
@@ -42,54 +42,155 @@ FIX = {
 GRADE_FIELDS = ("percent", "score", "source", "run_id", "source_grade", "modified_at")
 
 
+# --- Named row types (tuples underneath: as fast to build and unpack as plain tuples) ----
+
+
+class Link(NamedTuple):
+    hs_section_id: int
+    hs_course_id: int
+
+
+class TechGrade(NamedTuple):
+    """A CTE grade posted at the tech school (the source of a crossing)."""
+
+    id: int
+    student_id: int
+    section_id: int
+    task_id: int
+    term_id: int
+    percent: Decimal | None
+
+
+class CourseTask(NamedTuple):
+    id: int
+    score_group_id: int
+
+
+class ActiveTerm(NamedTuple):
+    term_id: int
+    start: dt.date
+    end: dt.date
+
+
+class HsGrade(NamedTuple):
+    """A HS grade already there (the target of a crossing)."""
+
+    id: int
+    percent: Decimal | None
+    score: str
+
+
+_new_tuple = tuple.__new__  # one HsGrade per HS grade read: no keyword handling
+
+Spans = tuple[tuple[dt.date, dt.date | None], ...]  # a student's roster spans in a section
+
+
+class Candidate(NamedTuple):
+    """A linked HS section for one (tech section, task, tech term): either a skip reason,
+    or the HS active term and everything deciding a grade there needs."""
+
+    hs_section_id: int
+    rosters: dict[int, Spans]
+    reason: str
+    term_id: int | None = None
+    start: dt.date | None = None
+    end: dt.date | None = None
+    score_rows: list | None = None
+    by_percent: dict | None = None  # percent -> score row (a per-score-group cache)
+    existing: dict[int, HsGrade] | None = None  # student -> HS grade
+    written: set[int] | None = None  # students already written to this HS grade key
+
+
+class Write(NamedTuple):
+    outcome: dict[str, Any]
+    grade: Grade
+    old: HsGrade | None
+
+
+class HsSide(NamedTuple):
+    """Everything read from the high schools' side, keyed for per-record lookups."""
+
+    rosters: dict[int, dict[int, Spans]]  # HS section -> student -> spans
+    course_tasks: dict[tuple[int, int], CourseTask]  # (HS course, task) -> course task
+    active: dict[int, list[ActiveTerm]]  # course task -> its active terms
+    rows_by_group: dict[int, list]  # score group -> score rows
+    existing: dict[tuple[int, int, int], dict[int, HsGrade]]  # (section, task, term) -> ...
+
+
 def sync_grades(
     *, run_id: int, tech_school_id: int, as_of: dt.date, school_year: int, dry_run: bool
 ) -> list[dict[str, Any]]:
     """R19-R21: one outcome per tech CTE grade and linked HS section the student is rostered
     in (``not_rostered`` once, without a HS section, when the student is in none of them).
+
+    Steps: read the links, the tech grades and their terms, the HS side; decide each
+    grade; write the changed ones with their history.
     """
-    year = {
-        "tech_section__course__calendar__school_id": tech_school_id,
-        "tech_section__course__calendar__school_year": school_year,
-    }
-    links: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    links = read_links(tech_school_id=tech_school_id, school_year=school_year)
+    if not links:
+        return []
+    tech_grades = read_tech_grades(links)
+    tech_terms = read_term_spans({g[4] for g in tech_grades})
+    hs = read_hs_side(links)
+    outcomes, writes = decide(
+        tech_grades=tech_grades, tech_terms=tech_terms, links=links, hs=hs, run_id=run_id
+    )
+    if writes and not dry_run:
+        _write(writes, run_id=run_id)
+    return outcomes
+
+
+def read_links(*, tech_school_id: int, school_year: int) -> dict[int, list[Link]]:
+    """The school's KTS links of the year: tech section -> its linked HS sections."""
+    links: dict[int, list[Link]] = defaultdict(list)
     for hs_id, tech_id, hs_course_id in (
-        KtsLink.objects.filter(**year)
+        KtsLink.objects.filter(
+            tech_section__course__calendar__school_id=tech_school_id,
+            tech_section__course__calendar__school_year=school_year,
+        )
         .order_by()
         .values_list("hs_section_id", "tech_section_id", "hs_section__course_id")
     ):
-        links[tech_id].append((hs_id, hs_course_id))
-    if not links:
-        return []
+        links[tech_id].append(Link(hs_id, hs_course_id))
+    return links
 
-    hs_ids = [hs_id for pairs in links.values() for hs_id, _ in pairs]
-    # Small id lists (one school's linked sections) keep every read on an index, and
-    # order_by() drops the models' default orderings, which would join half the schema.
-    # Tuples, not values() dicts: a quiet night reads tens of thousands of unchanged rows.
-    tech_grades = list(
+
+def read_tech_grades(links: dict[int, list[Link]]) -> list[TechGrade]:
+    """The CTE grades of the linked tech sections, in id order.
+
+    Small id lists (one school's linked sections) keep every read on an index, and
+    order_by() drops the models' default orderings, which would join half the schema.
+    Tuples (values_list) named as they come, not values() dicts: a quiet night reads tens
+    of thousands of unchanged rows.
+    """
+    rows = (
         Grade.objects.filter(section_id__in=list(links), grading_task__code__in=CTE_CODES)
         .order_by("id")
-        .values_list(
-            "id",
-            "student_id",
-            "section_id",
-            "grading_task_id",
-            "term_id",
-            "percent",
-        )
+        .values_list("id", "student_id", "section_id", "grading_task_id", "term_id", "percent")
     )
-    # The tech terms' dates from the few terms themselves, not joined onto every grade row.
-    tech_terms = {
+    return list(rows)  # each row in TechGrade's field order
+
+
+def read_term_spans(term_ids: set[int]) -> dict[int, tuple[dt.date, dt.date]]:
+    """The tech terms' dates from the few terms themselves, not joined onto every grade."""
+    return {
         term_id: (start, end)
-        for term_id, start, end in Term.objects.filter(pk__in={g[4] for g in tech_grades})
+        for term_id, start, end in Term.objects.filter(pk__in=term_ids)
         .order_by()
         .values_list("id", "start_date", "end_date")
     }
-    # The per-record lookups below go by student id within one HS section (or HS grade
-    # key): an int key hashes faster than a tuple built per record.
-    # Spans as tuples, not lists: the garbage collector untracks tuples of dates, so a
-    # school's rosters do not make it rescan the heap.
-    rosters: dict[int, dict[int, tuple[tuple, ...]]] = defaultdict(dict)
+
+
+def read_hs_side(links: dict[int, list[Link]]) -> HsSide:
+    """Rosters, CTE course tasks with their active term, score rows and existing grades of
+    the linked HS sections, each keyed the way :func:`decide` looks it up.
+
+    Lookups go by student id within one HS section (or HS grade key): an int key hashes
+    faster than a tuple built per record. Spans are tuples, not lists: the garbage
+    collector untracks tuples of dates, so a school's rosters do not make it rescan the heap.
+    """
+    hs_ids = [link.hs_section_id for pairs in links.values() for link in pairs]
+    rosters: dict[int, dict[int, Spans]] = defaultdict(dict)
     for student_id, section_id, start, end in (
         Roster.objects.filter(section_id__in=hs_ids)
         .order_by()
@@ -99,12 +200,12 @@ def sync_grades(
         section_rosters[student_id] = section_rosters.get(student_id, ()) + ((start, end),)
 
     # The HS courses' CTE tasks, each with its active term (none: NULLs) in one query.
-    course_tasks: dict[tuple[int, int], tuple[int, int]] = {}
-    active: dict[int, list[tuple[int, dt.date, dt.date]]] = defaultdict(list)
+    course_tasks: dict[tuple[int, int], CourseTask] = {}
+    active: dict[int, list[ActiveTerm]] = defaultdict(list)
     for ct_id, course_id, task_id, group_id, term_id, start, end in (
         CourseGradingTask.objects.filter(
             grading_task__code__in=CTE_CODES,
-            course_id__in={course_id for pairs in links.values() for _, course_id in pairs},
+            course_id__in={link.hs_course_id for pairs in links.values() for link in pairs},
         )
         .annotate(active_term=FilteredRelation("mask", condition=Q(mask__active=True)))
         .order_by()
@@ -118,25 +219,23 @@ def sync_grades(
             "active_term__term__end_date",
         )
     ):
-        course_tasks[(course_id, task_id)] = (ct_id, group_id)
+        course_tasks[(course_id, task_id)] = CourseTask(ct_id, group_id)
         if term_id is not None:
-            active[ct_id].append((term_id, start, end))
-    groups = {group_id for _, group_id in course_tasks.values()}
+            active[ct_id].append(ActiveTerm(term_id, start, end))
     score_rows: dict[int, list] = defaultdict(list)
     for row in (
-        ScoreRow.objects.filter(group_id__in=groups)
+        ScoreRow.objects.filter(group_id__in={ct.score_group_id for ct in course_tasks.values()})
         .order_by()
         .values("group_id", "score", "min_percent", "passing", "gpa_value")
     ):
         score_rows[row["group_id"]].append(row)
-    rows_by_group = {g: rows_of(rows) for g, rows in score_rows.items()}
-    existing: dict[tuple[int, int, int], dict[int, tuple]] = defaultdict(dict)
+    existing: dict[tuple[int, int, int], dict[int, HsGrade]] = defaultdict(dict)
     for grade_id, student_id, section_id, task_id, term_id, percent, score in (
         # Task ids, not a join to the task table (which plans a nested loop per grade row);
         # only the HS courses' CTE tasks can be a grade's target.
         Grade.objects.filter(
             grading_task_id__in={task_id for _, task_id in course_tasks},
-            term_id__in=[t[0] for terms in active.values() for t in terms],
+            term_id__in=[t.term_id for terms in active.values() for t in terms],
             section_id__in=hs_ids,
         )
         .order_by()
@@ -144,69 +243,94 @@ def sync_grades(
             "id", "student_id", "section_id", "grading_task_id", "term_id", "percent", "score"
         )
     ):
-        existing[(section_id, task_id, term_id)][student_id] = (grade_id, percent, score)
+        existing[(section_id, task_id, term_id)][student_id] = _new_tuple(
+            HsGrade, (grade_id, percent, score)
+        )
+    return HsSide(
+        rosters=rosters,
+        course_tasks=course_tasks,
+        active=active,
+        rows_by_group={g: rows_of(rows) for g, rows in score_rows.items()},
+        existing=existing,
+    )
 
-    targets: dict[tuple[int, int, int], set[int]] = defaultdict(set)  # students written
-    score_cache: dict[int, dict] = defaultdict(dict)  # score group -> percent -> row
 
-    def candidate(hs_id: int, course_id: int, task_id: int, t_start, t_end) -> tuple:
-        """The HS side of (HS section, task, tech term): its rosters by student, then a
-        skip reason, or the HS active term and what deciding a grade there needs."""
-        section_rosters = rosters.get(hs_id, {})
-        ct = course_tasks.get((course_id, task_id))
+class _Candidates:
+    """The HS side of each (HS section, task, tech term), decided once and shared by every
+    grade of that tech section, task and term (R20, R23)."""
+
+    __slots__ = ("hs", "targets", "score_cache")
+
+    def __init__(self, hs: HsSide) -> None:
+        self.hs = hs
+        self.targets: dict[tuple[int, int, int], set[int]] = defaultdict(set)
+        self.score_cache: dict[int, dict] = defaultdict(dict)  # group -> percent -> row
+
+    def of(self, link: Link, task_id: int, t_start: dt.date, t_end: dt.date) -> Candidate:
+        hs = self.hs
+        hs_id = link.hs_section_id
+        section_rosters = hs.rosters.get(hs_id, {})
+        ct = hs.course_tasks.get((link.hs_course_id, task_id))
         if ct is None:
-            return hs_id, section_rosters, Reason.NO_HS_TASK
-        terms = active.get(ct[0], [])
+            return Candidate(hs_id, section_rosters, Reason.NO_HS_TASK)
+        terms = hs.active.get(ct.id, [])
         if len(terms) != 1:
-            return hs_id, section_rosters, Reason.NO_ACTIVE_TERM
-        term_id, h_start, h_end = terms[0]
-        if not (t_start <= h_start and h_end <= t_end):
-            return hs_id, section_rosters, Reason.TERM_OUT_OF_RANGE
-        key = (hs_id, task_id, term_id)
-        return (
+            return Candidate(hs_id, section_rosters, Reason.NO_ACTIVE_TERM)
+        term = terms[0]
+        if not (t_start <= term.start and term.end <= t_end):
+            return Candidate(hs_id, section_rosters, Reason.TERM_OUT_OF_RANGE)
+        key = (hs_id, task_id, term.term_id)
+        return Candidate(
             hs_id,
             section_rosters,
             "",
-            term_id,
-            h_start,
-            h_end,
-            rows_by_group.get(ct[1], []),
-            score_cache[ct[1]],
-            existing.get(key, {}),
-            targets[key],
+            term.term_id,
+            term.start,
+            term.end,
+            hs.rows_by_group.get(ct.score_group_id, []),
+            self.score_cache[ct.score_group_id],
+            hs.existing.get(key, {}),
+            self.targets[key],
         )
 
-    # Many grades share one tech section, task and term: find their HS sections and decide
-    # each HS setup once; many share one percent on a score group: translate it once.
-    candidates: dict[tuple[int, int, int], list[tuple]] = {}
+
+def decide(
+    *,
+    tech_grades: list[TechGrade],
+    tech_terms: dict[int, tuple[dt.date, dt.date]],
+    links: dict[int, list[Link]],
+    hs: HsSide,
+    run_id: int,
+) -> tuple[list[dict[str, Any]], list[Write]]:
+    """Each tech grade's outcome per linked HS section (R19-R21, R23), and the HS grades
+    to write. Pure Python: no query.
+
+    Many grades share one tech section, task and term: their HS sections are found and each
+    HS setup decided once; many share one percent on a score group: translated once.
+    """
+    candidates: dict[tuple[int, int, int], list[Candidate]] = {}
+    make = _Candidates(hs).of
     outcomes: list[dict[str, Any]] = []
-    writes: list[tuple[dict, Grade, tuple | None]] = []  # (outcome, new grade, old values)
+    writes: list[Write] = []
     grades_flow, skipped, unchanged = Flow.GRADES, Action.SKIPPED, Action.UNCHANGED
-    for (
-        grade_id,
-        student_id,
-        tech_section_id,
-        task_id,
-        tech_term_id,
-        percent,
-    ) in tech_grades:
+    for grade_id, student_id, tech_section_id, task_id, tech_term_id, percent in tech_grades:
         group_key = (tech_section_id, task_id, tech_term_id)
         cands = candidates.get(group_key)
         if cands is None:
             t_start, t_end = tech_terms[tech_term_id]
             cands = candidates[group_key] = [
-                candidate(hs_id, course_id, task_id, t_start, t_end)
-                for hs_id, course_id in links[tech_section_id]
+                make(link, task_id, t_start, t_end) for link in links[tech_section_id]
             ]
         rostered = False
         for cand in cands:
-            spans = cand[1].get(student_id)
+            spans = cand.rosters.get(student_id)
             if spans is None:
                 continue
             rostered = True
-            hs_id, reason, message = cand[0], cand[2], ""
+            # Unpacked once into locals: this loop runs for every tech grade of the night.
+            hs_id, _, reason, term_id, h_start, h_end, rows, by_percent, olds, written = cand
+            message = ""
             if not reason:
-                _, _, _, term_id, h_start, h_end, rows, by_percent, olds, written = cand
                 for start, end in spans:
                     if start <= h_end and (end is None or end >= h_start):
                         break  # rostered during the HS active term
@@ -238,7 +362,7 @@ def sync_grades(
                 continue  # write one HS grade twice
             written.add(student_id)
             old = olds.get(student_id)
-            if old is not None and old[1] == percent and old[2] == row.score:
+            if old is not None and old.percent == percent and old.score == row.score:
                 outcomes.append(  # the common case on a quiet night: outcome()'s dict, inline
                     {
                         "flow": grades_flow,
@@ -247,7 +371,7 @@ def sync_grades(
                         "student_id": student_id,
                         "hs_section_id": hs_id,
                         "source_id": grade_id,
-                        "target_id": old[0],
+                        "target_id": old.id,
                         "message": "",
                     }
                 )
@@ -258,12 +382,12 @@ def sync_grades(
                 student_id=student_id,
                 hs_section_id=hs_id,
                 source_id=grade_id,
-                target_id=old[0] if old else None,
+                target_id=old.id if old else None,
                 message=f"{row.score} ({percent}%)",
             )
             outcomes.append(o)
             writes.append(
-                (
+                Write(
                     o,
                     Grade(
                         student_id=student_id,
@@ -290,15 +414,12 @@ def sync_grades(
                     message=FIX[Reason.NOT_ROSTERED],
                 )
             )
-
-    if writes and not dry_run:
-        _write(writes, run_id=run_id)
-    return outcomes
+    return outcomes, writes
 
 
-def _write(writes: list[tuple[dict, Grade, tuple | None]], *, run_id: int) -> None:
+def _write(writes: list[Write], *, run_id: int) -> None:
     """One upsert on (student, section, task, term) and one bulk insert of history (R14)."""
-    grades = [g for _, g, _ in writes]
+    grades = [w.grade for w in writes]
     now = timezone.now()
     for g in grades:
         g.created_at = g.modified_at = now
@@ -308,10 +429,10 @@ def _write(writes: list[tuple[dict, Grade, tuple | None]], *, run_id: int) -> No
         update_fields=list(GRADE_FIELDS),
     )
     # A correction reason matters where the HS grade changes, not where it first arrives.
-    reasons = _latest_reasons({g.source_grade_id for _, g, old in writes if old})
+    reasons = _latest_reasons({w.grade.source_grade_id for w in writes if w.old})
     history = []
     for o, g, old in writes:
-        grade_id = g.pk if g.pk is not None else (old[0] if old else None)
+        grade_id = g.pk if g.pk is not None else (old.id if old else None)
         o["target_id"] = grade_id
         history.append(
             GradeHistory(
@@ -319,8 +440,8 @@ def _write(writes: list[tuple[dict, Grade, tuple | None]], *, run_id: int) -> No
                 changed_at=now,
                 source=GradeSource.EXCHANGE,
                 run_id=run_id,
-                old_score=old[2] if old else "",
-                old_percent=old[1] if old else None,
+                old_score=old.score if old else "",
+                old_percent=old.percent if old else None,
                 new_score=g.score,
                 new_percent=g.percent,
                 reason=reasons.get(g.source_grade_id, ""),

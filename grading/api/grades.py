@@ -16,6 +16,7 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from grading.api.idempotency import idempotent
 from grading.models import Grade, GradingTask
 from grading.selectors.stale import stale_sections
 from grading.services.grades import (
@@ -197,6 +198,7 @@ class GradeViewSet(ScopedModelViewSet):
 
     @extend_schema(request=BulkSerializer, responses=GradeSerializer(many=True))
     @action(detail=False, methods=["post"], serializer_class=BulkSerializer)
+    @idempotent
     def bulk(self, request):
         """All or nothing (R13): 200 with the saved grades, 400 naming each bad row.
         At most 1,000 rows (R44), refused before any row is read."""

@@ -515,6 +515,13 @@ def check_bulk_size(count: int) -> None:
         )
 
 
+def _lock_posting(section: Section) -> None:
+    """R49: posts to one section run one at a time (the section row is locked until the
+    transaction ends), so two identical batches sent at once both succeed: the second one
+    plans against the first one's committed grades and writes no duplicate history."""
+    list(Section.objects.select_for_update().filter(pk=section.pk).values_list("pk"))
+
+
 @transaction.atomic
 def grade_post_bulk(
     *,
@@ -538,6 +545,7 @@ def grade_post_bulk(
     ctx = _posting_context(
         section=section, grading_task=grading_task, term=term, by=by, source=source
     )
+    _lock_posting(section)
     planned = _plan_rows(ctx=ctx, rows=rows, source=source)
     grades, _ = _write(ctx=ctx, planned=planned, by=by, source=source, run_id=run_id)
     return grades
@@ -578,6 +586,7 @@ def grade_post(
         "comments": comments,
         "correction_reason": correction_reason,
     }
+    _lock_posting(section)
     try:
         planned = _plan_rows(ctx=ctx, rows=[row], source=source)
     except GradeRowsError as exc:

@@ -152,7 +152,10 @@ def test_r40_deletions_feed_reports_deleted_rows(world, as_user):
     # given a roster nobody refers to, and no earlier deletions
     Tombstone.objects.all().delete()
     roster = Roster.objects.create(
-        student=world.student_a, section=world.s1, start_date=dt.date(2027, 1, 4)
+        student=world.student_a,
+        section=world.s1,
+        start_date=dt.date(2027, 1, 4),
+        end_date=dt.date(2027, 1, 8),  # R48: the student's open roster there stays the one
     )
     since = (timezone.now() - dt.timedelta(seconds=5)).isoformat()
     admin = as_user("school_admin")

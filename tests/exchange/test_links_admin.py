@@ -60,3 +60,30 @@ def test_exchange_admin_pages_render(admin_client_su, world):
         assert admin_client_su.get(url).status_code == 200, url
     res = admin_client_su.get("/admin/exchange/exchangerun/readiness/", {"school": 1})
     assert res.status_code == 302 and res["Location"].startswith("/exchange/readiness/")
+
+
+def test_r44_admin_action_refuses_a_second_real_run(admin_client_su, world):
+    # given: a real run queued
+    queued = ExchangeRun.objects.create(as_of="2026-09-01", status="queued")
+    # when
+    admin_client_su.post(
+        "/admin/exchange/exchangerun/",
+        {"action": "run_exchange_now", "_selected_action": [queued.pk]},
+    )
+    # then: nothing more queued
+    assert ExchangeRun.objects.count() == 1
+
+
+def test_r45_admin_action_cancels_selected_runs(admin_client_su, world):
+    # given
+    stuck = ExchangeRun.objects.create(as_of="2026-09-01", status="running")
+    done = ExchangeRun.objects.create(as_of="2026-09-01", status="succeeded")
+    # when
+    admin_client_su.post(
+        "/admin/exchange/exchangerun/",
+        {"action": "cancel_runs", "_selected_action": [stuck.pk, done.pk]},
+    )
+    # then
+    stuck.refresh_from_db()
+    done.refresh_from_db()
+    assert (stuck.status, done.status) == ("cancelled", "succeeded")

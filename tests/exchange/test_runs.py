@@ -1,6 +1,5 @@
 """Running the exchange: records, atomic parts, the lock, dry run, entry points (R28, R29, R39)."""
 
-import datetime as dt
 from decimal import Decimal
 from io import StringIO
 
@@ -9,7 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from exchange import services, tasks
+from exchange import locks, services, tasks
 from exchange.models import ExchangeOutcome, ExchangeRun, RunPart
 from grading.models import Grade, GradeHistory
 from schools.models import Enrollment, Roster
@@ -90,29 +89,56 @@ def test_r29_run_killed_mid_school_leaves_it_unapplied_and_next_run_completes(db
     assert rerun.counts["grades"] == {**rerun.counts["grades"], "added": 2, "unchanged": 2}
 
 
+def _live_run():
+    """A running run whose process (this one) holds its lock, as a live runner does."""
+    other = ExchangeRun.objects.create(
+        as_of=AS_OF, status="running", started_at=timezone.now(), inline=True
+    )
+    lock = locks.ProcessLock(locks.RUN_NAMESPACE, other.pk)
+    assert lock.acquire()
+    return other, lock
+
+
 def test_r28_second_run_refuses_while_one_is_running(world):
     # given: a run in progress
-    ExchangeRun.objects.create(as_of=AS_OF, status="running", started_at=timezone.now())
+    other, lock = _live_run()
     world.post_tech_grade(world.students[0], "90.00")
     # when
-    run = _run()
+    with lock:
+        run = _run()
     # then: refused, nothing written
     assert (run.status, run.error) == ("failed", services.ANOTHER_RUN)
     assert not world.hs_grades().exists()
     assert not RunPart.objects.filter(run=run).exists()
 
 
-def test_r28_abandoned_run_does_not_hold_the_lock_forever(world):
-    # given: a run whose process died long ago
+def test_r45_dead_run_is_abandoned_at_once_by_the_next_run(world):
+    # given: a run whose process died a second ago (its lock went with it), one part applied
     old = ExchangeRun.objects.create(
-        as_of=AS_OF, status="running", started_at=timezone.now() - dt.timedelta(days=1)
+        as_of=AS_OF, status="running", started_at=timezone.now(), inline=True
     )
+    stuck = RunPart.objects.create(run=old, tech_school=world.tech_school, status="running")
+    # when
+    run = _run()
+    # then: the next run does the work and records the dead one with the reason
+    assert run.status == "succeeded"
+    old.refresh_from_db()
+    stuck.refresh_from_db()
+    assert old.status == "abandoned" and "process stopped" in old.error
+    assert f"run {run.pk} took over" in old.error
+    assert stuck.status == "abandoned"
+
+
+def test_r45_run_released_by_its_process_is_not_live(world):
+    # given: a run whose lock was taken then released (its process ended)
+    other, lock = _live_run()
+    lock.release()
     # when
     run = _run()
     # then
     assert run.status == "succeeded"
-    old.refresh_from_db()
-    assert old.status == "failed"
+    other.refresh_from_db()
+    assert other.status == "abandoned"
 
 
 def test_r39_dry_run_computes_outcomes_and_writes_nothing_else(world):
@@ -144,9 +170,9 @@ def test_r28_command_runs_in_the_foreground_and_prints_counts(world):
 
 def test_r28_command_exits_non_zero_when_the_run_fails(world):
     # given: another run in progress
-    ExchangeRun.objects.create(as_of=AS_OF, status="running", started_at=timezone.now())
+    other, lock = _live_run()
     # when / then
-    with pytest.raises(CommandError, match="another run"):
+    with lock, pytest.raises(CommandError, match="another run"):
         call_command("run_exchange", "--as-of", AS_OF.isoformat(), stdout=StringIO())
 
 
@@ -165,6 +191,7 @@ def test_r28_nightly_task_runs_in_sync_mode(world, sync_q, monkeypatch):
     world.post_tech_grade(world.students[0], "90.00")
     monkeypatch.setattr(timezone, "localdate", lambda *a, **k: AS_OF)
     # when: the scheduled function runs
+    monkeypatch.setattr(tasks, "in_night_window", lambda: True)
     run_id = tasks.nightly_exchange()
     # then
     run = ExchangeRun.objects.get(pk=run_id)
@@ -201,9 +228,10 @@ def test_r29_query_count_does_not_grow_with_students(db, n_students, django_asse
     for s in w.add_students(n_students):
         w.post_tech_grade(s, "88.00")
     # when / then: a first full run and a no-change run take a fixed number of queries
-    with django_assert_max_num_queries(45):
+    # (R45/R46 add a fixed few: lock probes, the part claim and its fenced commit.)
+    with django_assert_max_num_queries(50):
         first = _run()
-    with django_assert_max_num_queries(40):
+    with django_assert_max_num_queries(45):
         second = _run()
     assert first.counts["grades"]["added"] == n_students
     assert second.counts["grades"]["unchanged"] == n_students
