@@ -14,6 +14,7 @@ class SchoolsErrorCode(StrEnum):
     OUT_OF_SCOPE = "out_of_scope"
     PRIMARY_AT_TECH_SCHOOL = "primary_at_tech_school"
     ROLE_SCOPE = "role_scope"
+    ROSTER_ALREADY_OPEN = "roster_already_open"
     ROSTER_OUTSIDE_CALENDAR = "roster_outside_calendar"
     ROSTER_OVERLAP = "roster_overlap"
     SCHOOL_YEAR_MISMATCH = "school_year_mismatch"

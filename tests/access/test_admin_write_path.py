@@ -23,8 +23,12 @@ def _since():
 
 def test_r43_roster_deleted_in_the_admin_appears_in_the_deletions_feed(world, client, as_user):
     # given a roster of HS1 and a state admin in the admin
+    # (ended: the student already holds the section's one open roster, R48)
     roster = Roster.objects.create(
-        student=world.student_a, section=world.s1, start_date=dt.date(2027, 1, 4)
+        student=world.student_a,
+        section=world.s1,
+        start_date=dt.date(2027, 1, 4),
+        end_date=dt.date(2027, 1, 8),
     )
     since = _since()
     client.force_login(world.users["superuser"])

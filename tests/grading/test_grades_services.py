@@ -302,8 +302,8 @@ def test_r13_r14_bulk_writes_set_based_with_history(tech, django_assert_max_num_
         {"student": b, "percent": "75"},  # unchanged
         {"student": c, "percent": "82.25", "comments": "Good welds"},  # new
     ]
-    # when (constant in the rows: reads, bulk upsert, history, audit, R34 transcript flag)
-    with django_assert_max_num_queries(16):
+    # when (constant in the rows: section lock, reads, upsert, history, audit, R34 flag)
+    with django_assert_max_num_queries(17):
         grades = grade_post_bulk(
             section=tech.section,
             grading_task=tech.term_task,
