@@ -8,7 +8,12 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import path
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -94,6 +99,16 @@ class ExchangeOutcomeSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+# The body of a 409 from the runs endpoints (R44, R45).
+RUN_CONFLICT = inline_serializer(
+    "RunConflict",
+    {
+        "non_field_errors": serializers.ListField(child=serializers.CharField()),
+        "code": serializers.CharField(),
+    },
+)
+
+
 class ExchangeRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """``POST exchange/runs/`` queues a run on django-q2 (inline in sync mode): 202."""
 
@@ -117,7 +132,8 @@ class ExchangeRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         responses={
             202: inline_serializer(
                 "RunQueued", {"id": serializers.IntegerField(), "status": serializers.CharField()}
-            )
+            ),
+            409: OpenApiResponse(RUN_CONFLICT, "A real run is already queued or running (R44)."),
         },
     )
     def create(self, request, *args, **kwargs):
@@ -146,7 +162,13 @@ class ExchangeRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
             async_task("exchange.tasks.start_run", run.pk, task_name=f"exchange-run-{run.pk}")
         return Response({"id": run.pk, "status": run.status}, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=None, responses=ExchangeRunSerializer)
+    @extend_schema(
+        request=None,
+        responses={
+            200: ExchangeRunSerializer,
+            409: OpenApiResponse(RUN_CONFLICT, "The run has already ended (R45)."),
+        },
+    )
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         """R45: ``POST exchange/runs/{id}/cancel/`` cancels a queued or running run (409 when

@@ -40,26 +40,22 @@ def _clear_cache():
 
 
 # Rows that migrations create (the state push-down, R4, and the django-q2 schedules). A
-# transactional test (browser, concurrency) ends with a flush that empties every table, so
-# the next database test restores them before it runs.
-SEED_MIGRATIONS = [
-    ("grading.migrations.0002_state_push_down", "push_down"),
-    ("grading.migrations.0003_schedules", "create_schedules"),
-    ("exchange.migrations.0002_nightly_schedule", "create_schedule"),
-]
+# transactional test (browser, concurrency, chaos) ends with a flush that empties every
+# table, so the next database test restores them before its fixtures run.
 DB_FIXTURES = {"db", "transactional_db", "live_server", "django_db_serialized_rollback"}
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item):
-    if item.get_closest_marker("django_db") or DB_FIXTURES & set(getattr(item, "fixturenames", ())):
-        import importlib
+@pytest.fixture(autouse=True)
+def _seed_rows(request):
+    if request.node.get_closest_marker("django_db") or DB_FIXTURES & set(request.fixturenames):
+        request.getfixturevalue(
+            "transactional_db"
+            if {"transactional_db", "live_server"} & set(request.fixturenames)
+            or getattr(request.node.get_closest_marker("django_db"), "kwargs", {}).get(
+                "transaction"
+            )
+            else "db"
+        )
+        from tests.factories import restore_seed_rows
 
-        from django.apps import apps
-
-        from grading.models import GradingTask
-
-        if not GradingTask.objects.filter(code="CTE_TERM").exists():
-            for module, func in SEED_MIGRATIONS:
-                getattr(importlib.import_module(module), func)(apps, None)
-    yield
+        restore_seed_rows()

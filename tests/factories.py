@@ -151,6 +151,32 @@ def cte_task(code: str) -> GradingTask:
     return GradingTask.objects.get(code=code)
 
 
+# Rows that migrations create (the state push-down, R4, and the django-q2 schedules).
+SEED_MIGRATIONS = [
+    ("grading.migrations.0002_state_push_down", "push_down"),
+    ("grading.migrations.0003_schedules", "create_schedules"),
+    ("grading.migrations.0007_night_time_schedules", "set_next_runs"),
+    ("exchange.migrations.0002_nightly_schedule", "create_schedule"),
+    ("exchange.migrations.0005_night_time_schedules", "create_schedules"),
+]
+
+
+def restore_seed_rows() -> None:
+    """Run the seed migrations' functions again when a flush emptied their rows."""
+    import importlib
+
+    from django.apps import apps
+    from django_q.models import Schedule
+
+    if (
+        GradingTask.objects.filter(code="CTE_TERM").exists()
+        and Schedule.objects.filter(name="exchange-watchdog").exists()
+    ):
+        return
+    for module, func in SEED_MIGRATIONS:
+        getattr(importlib.import_module(module), func)(apps, None)
+
+
 def cte_numeric() -> ScoreGroup:
     return ScoreGroup.objects.get(name=CTE_NUMERIC, district=None)
 

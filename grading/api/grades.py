@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import path
 from django.utils.dateparse import parse_date
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError as DRFValidationError
@@ -196,7 +196,24 @@ class GradeViewSet(ScopedModelViewSet):
         grade, _ = self._post(serializer.validated_data, instance=instance)
         return Response(GradeSerializer(grade, context=self.get_serializer_context()).data)
 
-    @extend_schema(request=BulkSerializer, responses=GradeSerializer(many=True))
+    @extend_schema(
+        request=BulkSerializer,
+        responses={
+            200: GradeSerializer(many=True),
+            422: OpenApiResponse(
+                description="The Idempotency-Key was already used with another body (R49)."
+            ),
+        },
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="R49: a retry with the same key and body gets the first answer.",
+            )
+        ],
+    )
     @action(detail=False, methods=["post"], serializer_class=BulkSerializer)
     @idempotent
     def bulk(self, request):

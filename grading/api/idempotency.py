@@ -50,9 +50,12 @@ def idempotent(view):
         key = request.headers.get(HEADER)
         if not key:
             return view(self, request, *args, **kwargs)
-        if len(key) > 255:
+        if len(key) > 255 or not key.isprintable():
             return Response(
-                {"detail": f"Send an {HEADER} of at most 255 characters.", "code": "invalid"},
+                {
+                    "detail": f"Send an {HEADER} of at most 255 printable characters.",
+                    "code": "invalid",
+                },
                 status=status.HTTP_400_BAD_REQUEST,
             )
         body_hash = _body_hash(request.data)
