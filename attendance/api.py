@@ -209,6 +209,10 @@ class TechAttendanceReport(APIView):
         parameters=[TechAttendanceQuery], responses=TechAttendanceRowSerializer(many=True)
     )
     def get(self, request):
+        # R42: role and scope before the query's validation (bad dates tell nothing).
+        access.report_scope_first(
+            request.user, "tech-attendance", "api", request.query_params.get("school")
+        )
         query = TechAttendanceQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data

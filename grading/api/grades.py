@@ -103,8 +103,43 @@ class StaleGradeSerializer(serializers.Serializer):
         return [t.pk for t in item.teachers]
 
 
+MAX_PK = 2**63 - 1
+
+
+def _as_pk(value) -> int | None:
+    """A primary key from a request value, or None when it cannot be one."""
+    if isinstance(value, bool):
+        return None
+    try:
+        pk = int(str(value))
+    except (TypeError, ValueError):
+        return None
+    return pk if 0 < pk <= MAX_PK else None
+
+
+class BulkStudentField(serializers.PrimaryKeyRelatedField):
+    """A row's student, found in the students the whole request names, read once by
+    ``BulkSerializer`` (issue 13: one query for every row, not one per row). The errors
+    are the related field's: an unknown or out-of-scope id is ``does_not_exist``."""
+
+    def to_internal_value(self, data):
+        students = getattr(self.root, "_bulk_students", None)
+        if students is None:  # used on its own: the related field's one-row lookup
+            return super().to_internal_value(data)
+        if isinstance(data, bool) or not isinstance(data, (int, str)):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        try:
+            int(data)
+        except ValueError:
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        student = students.get(_as_pk(data))
+        if student is None:
+            self.fail("does_not_exist", pk_value=data)
+        return student
+
+
 class BulkRowSerializer(serializers.Serializer):
-    student = serializers.PrimaryKeyRelatedField(queryset=Student.objects.all())
+    student = BulkStudentField(queryset=Student.objects.all())
     percent = serializers.DecimalField(
         max_digits=6, decimal_places=2, required=False, allow_null=True
     )
@@ -118,6 +153,22 @@ class BulkSerializer(serializers.Serializer):
     grading_task = serializers.PrimaryKeyRelatedField(queryset=GradingTask.objects.all())
     term = serializers.PrimaryKeyRelatedField(queryset=Term.objects.all())
     grades = BulkRowSerializer(many=True, allow_empty=False, max_length=BULK_MAX_ROWS)
+
+    def to_internal_value(self, data):
+        # Issue 13: read every row's student in one query (in the user's scope) before the
+        # rows are validated; each row then finds its own.
+        rows = data.get("grades") if isinstance(data, dict) else None
+        ids = set()
+        for row in rows if isinstance(rows, list) else ():
+            pk = _as_pk(row.get("student")) if isinstance(row, dict) else None
+            if pk is not None:
+                ids.add(pk)
+        students = Student.objects.filter(pk__in=ids)
+        request = self.context.get("request")
+        if request is not None:
+            students = scope_queryset(request.user, students)
+        self._bulk_students = {s.pk: s for s in students} if ids else {}
+        return super().to_internal_value(data)
 
 
 def _rows_error(exc: GradeRowsError, count: int) -> DRFValidationError:
@@ -225,7 +276,7 @@ class GradeViewSet(ScopedModelViewSet):
                 check_bulk_size(len(rows))
             except DjangoValidationError as exc:
                 raise django_error_to_drf(exc) from exc
-        serializer = BulkSerializer(data=request.data)
+        serializer = BulkSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         try:

@@ -15,7 +15,13 @@ from grading.selectors.gpa import eligibility, honor_roll
 from grading.selectors.report_card import check_report_term, report_card
 from grading.selectors.transcripts import cumulative_gpa
 from grading.services.transcripts import transcript_post
-from schools.access import REGISTRAR_ROLES, report_school_or_404, scope_queryset
+from schools.access import (
+    REGISTRAR_ROLES,
+    is_state_admin,
+    report_school_or_404,
+    report_scope_first,
+    scope_queryset,
+)
 from schools.api_common import (
     CleanModelSerializer,
     ScopedModelViewSet,
@@ -56,6 +62,20 @@ class SchoolTermQuery(serializers.Serializer):
     def validate(self, attrs):
         check_report_term(term=attrs["term"], school=attrs["school"])
         return attrs
+
+
+def _term_school_id(raw) -> tuple[int | None, bool]:
+    """The school of term ``raw`` (a query parameter) and whether it was found; a
+    malformed id is (None, True): the query's validation answers it."""
+    raw = str(raw or "")
+    if not (raw.isascii() and raw.isdigit()):
+        return None, True
+    if len(raw) > 18:  # beyond any primary key
+        return None, False
+    school_id = (
+        Term.objects.filter(pk=int(raw)).values_list("calendar__school_id", flat=True).first()
+    )
+    return school_id, school_id is not None
 
 
 def _params(serializer_class, request) -> dict:
@@ -113,6 +133,13 @@ class ReportCardView(APIView):
 
     @extend_schema(parameters=[ReportCardQuery], responses=OpenApiTypes.OBJECT)
     def get(self, request):
+        # R42: role and scope before the query's validation (a bad term tells nothing).
+        if not is_state_admin(request.user):
+            school_id, known = _term_school_id(request.query_params.get("term"))
+            report_scope_first(request.user, "report-card", "api", school_id, known=known)
+            raw = str(request.query_params.get("student") or "")
+            if raw.isascii() and raw.isdigit():
+                _in_scope(request.user, Student.objects.all(), int(raw) if len(raw) <= 18 else 0)
         params = _params(ReportCardQuery, request)
         _in_scope(request.user, Student.objects.all(), params["student"].pk)
         check_report_term(term=params["term"])  # a term of a technical school: 400
@@ -153,6 +180,8 @@ class HonorRollView(APIView):
 
     @extend_schema(parameters=[SchoolTermQuery], responses=HonorRollRowSerializer(many=True))
     def get(self, request):
+        # R42: role and scope before the query's validation (a bad term tells nothing).
+        report_scope_first(request.user, "honor-roll", "api", request.query_params.get("school"))
         params = _params(SchoolTermQuery, request)
         report_school_or_404(request.user, "honor-roll", "api", params["school"].pk)
         rows = honor_roll(school=params["school"], term=params["term"])
@@ -164,6 +193,8 @@ class EligibilityView(APIView):
 
     @extend_schema(parameters=[SchoolTermQuery], responses=EligibilityRowSerializer(many=True))
     def get(self, request):
+        # R42: role and scope before the query's validation (a bad term tells nothing).
+        report_scope_first(request.user, "eligibility", "api", request.query_params.get("school"))
         params = _params(SchoolTermQuery, request)
         report_school_or_404(request.user, "eligibility", "api", params["school"].pk)
         rows = eligibility(school=params["school"], term=params["term"])

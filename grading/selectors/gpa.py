@@ -136,7 +136,9 @@ def course_task_map(**course_filter) -> dict[tuple[int, int], CourseTaskInfo]:
     """
     lookups = {f"course__{k}": v for k, v in course_filter.items()}
     tasks = list(
-        CourseGradingTask.objects.filter(**lookups).values(
+        CourseGradingTask.objects.filter(**lookups)
+        .order_by()  # keyed below: Meta.ordering's join and sort are not needed
+        .values(
             "id",
             "course_id",
             "grading_task_id",
@@ -188,7 +190,10 @@ def counted_grades_by_student(
     so they are included with no special case. Three queries.
     """
     tasks = course_task_map(calendar_id=term.calendar_id)
-    grades = Grade.objects.filter(term_id=term.pk, section__course__calendar_id=term.calendar_id)
+    # Issue 13: no Meta.ordering (8 joins and a sort); the sums below are order-free.
+    grades = Grade.objects.filter(
+        term_id=term.pk, section__course__calendar_id=term.calendar_id
+    ).order_by()
     if student_ids is not None:
         grades = grades.filter(student_id__in=list(student_ids))
     out: dict[int, list[CountedGrade]] = defaultdict(list)
@@ -221,20 +226,28 @@ def missing_counted_by_student(
             term_id=term.pk,
             course_task__term_gpa_weight__gt=0,
             course_task__course__calendar_id=term.calendar_id,
-        ).values_list("course_task__course_id", "course_task__grading_task_id")
+        )
+        .order_by()
+        .values_list("course_task__course_id", "course_task__grading_task_id")
     )
     if not counted:
         return {}
     tasks_by_course: dict[int, list[int]] = defaultdict(list)
     for course_id, task_id in counted:
         tasks_by_course[course_id].append(task_id)
-    rosters = Roster.objects.filter(
-        section__course_id__in=list(tasks_by_course),
-        start_date__lte=term.end_date,
-    ).filter(Q(end_date__isnull=True) | Q(end_date__gte=term.end_date))
-    grades = Grade.objects.filter(
-        term_id=term.pk, section__course_id__in=list(tasks_by_course)
-    ).exclude(percent__isnull=True, score="")
+    rosters = (
+        Roster.objects.filter(
+            section__course_id__in=list(tasks_by_course),
+            start_date__lte=term.end_date,
+        )
+        .order_by()
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=term.end_date))
+    )
+    grades = (
+        Grade.objects.filter(term_id=term.pk, section__course_id__in=list(tasks_by_course))
+        .exclude(percent__isnull=True, score="")
+        .order_by()
+    )
     if student_ids is not None:
         ids = list(student_ids)
         rosters = rosters.filter(student_id__in=ids)
@@ -308,9 +321,9 @@ def honor_roll(*, school: School, term: Term) -> list[dict]:
     rank = {r.name: i for i, r in enumerate(tier_rules(school_id=school.pk))}
     names = {
         s["id"]: s
-        for s in Student.objects.filter(id__in=[s.student_id for s in standings]).values(
-            "id", "first_name", "last_name", "state_id"
-        )
+        for s in Student.objects.filter(id__in=[s.student_id for s in standings])
+        .order_by()
+        .values("id", "first_name", "last_name", "state_id")
     }
     out = [
         {
@@ -324,7 +337,15 @@ def honor_roll(*, school: School, term: Term) -> list[dict]:
         }
         for s in standings
     ]
-    out.sort(key=lambda r: (r["incomplete"], rank.get(r["tier"], 99), -r["gpa"], r["student_name"]))
+    out.sort(
+        key=lambda r: (
+            r["incomplete"],
+            rank.get(r["tier"], 99),
+            -r["gpa"],
+            r["student_name"],
+            r["student"],  # namesakes: a fixed order without the query's sort
+        )
+    )
     return out
 
 
@@ -342,25 +363,28 @@ def eligibility(*, school: School, term: Term) -> list[dict]:
     whether or not its task carries a Term GPA weight. Three queries.
     """
     tasks = course_task_map(calendar_id=term.calendar_id)
-    rows = Grade.objects.filter(
-        term_id=term.pk, section__course__calendar__school_id=school.pk
-    ).values(
-        "student_id",
-        "student__first_name",
-        "student__last_name",
-        "student__state_id",
-        "section_id",
-        "section__number",
-        "section__course_id",
-        "section__course__number",
-        "section__course__name",
-        "grading_task_id",
-        "grading_task__name",
-        "score",
-        "percent",
-        "source",
+    # Issue 13: sorted in Python below; Meta.ordering's joins and sort are not needed.
+    rows = (
+        Grade.objects.filter(term_id=term.pk, section__course__calendar__school_id=school.pk)
+        .order_by()
+        .values(
+            "student_id",
+            "student__first_name",
+            "student__last_name",
+            "student__state_id",
+            "section_id",
+            "section__number",
+            "section__course_id",
+            "section__course__number",
+            "section__course__name",
+            "grading_task_id",
+            "grading_task__name",
+            "score",
+            "percent",
+            "source",
+        )
     )
-    out = []
+    keyed = []
     for g in rows:
         info = tasks.get((g["section__course_id"], g["grading_task_id"]))
         if info is None:
@@ -368,21 +392,33 @@ def eligibility(*, school: School, term: Term) -> list[dict]:
         row = resolve_row(info.rows, g["score"], g["percent"])
         if row is None or row.passing:
             continue
-        out.append(
-            {
-                "student": g["student_id"],
-                "student_name": f"{g['student__last_name']}, {g['student__first_name']}",
-                "state_id": g["student__state_id"],
-                "section": g["section_id"],
-                "section_name": f"{g['section__course__number']}-{g['section__number']}",
-                "course": g["section__course_id"],
-                "course_name": g["section__course__name"],
-                "grading_task": g["grading_task_id"],
-                "grading_task_name": g["grading_task__name"],
-                "score": g["score"] or row.score,
-                "percent": g["percent"],
-                "source": g["source"],
-            }
+        keyed.append(
+            (
+                # the former query order breaks ties: course, section, student
+                (
+                    f"{g['student__last_name']}, {g['student__first_name']}",
+                    g["section__course__name"],
+                    g["grading_task__name"],
+                    g["section__course__number"],
+                    g["section__number"],
+                    g["student_id"],
+                ),
+                {
+                    "student": g["student_id"],
+                    "student_name": f"{g['student__last_name']}, {g['student__first_name']}",
+                    "state_id": g["student__state_id"],
+                    "section": g["section_id"],
+                    "section_name": f"{g['section__course__number']}-{g['section__number']}",
+                    "course": g["section__course_id"],
+                    "course_name": g["section__course__name"],
+                    "grading_task": g["grading_task_id"],
+                    "grading_task_name": g["grading_task__name"],
+                    "score": g["score"] or row.score,
+                    "percent": g["percent"],
+                    "source": g["source"],
+                },
+            )
         )
-    out.sort(key=lambda r: (r["student_name"], r["course_name"], r["grading_task_name"]))
+    keyed.sort(key=lambda kr: kr[0])
+    out = [row for _, row in keyed]
     return out

@@ -10,7 +10,7 @@ from collections import defaultdict
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Max, Prefetch, Q
@@ -23,6 +23,7 @@ from grading.forms import GradeGrid, cte_order
 from grading.models import CTE_FINAL, CourseTaskTerm, Grade, ScoreRow
 from grading.selectors.stale import stale_sections
 from grading.services.grades import LINKED_SECTION_MESSAGE, GradeRowsError, grade_post_bulk
+from schools.access import may_write_section
 from schools.models import Roster, School, Section
 
 SECTIONS_PER_PAGE = 50
@@ -207,6 +208,12 @@ def section_grades(request: HttpRequest, section_id: int) -> HttpResponse:
     """``/teacher/sections/<id>/grades/``: the grade grid for the active term's tasks."""
     section = get_object_or_404(_sections_for(request.user), pk=section_id)
     linked = bool(_linked_ids([section.pk]))
+    # R42: the page saves only for users the API lets post grades on this section (a
+    # teacher listed on the section without the teacher role at its school: 403).
+    if request.method == "POST" and not may_write_section(
+        request.user, Grade._meta.label, "bulk", section
+    ):
+        raise PermissionDenied("Your role may not make this change.")
     if request.method == "POST" and not linked:
         grid = _build_grid(section, data=request.POST)
         saved = _save_grid(request, section, grid)

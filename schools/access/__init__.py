@@ -25,6 +25,7 @@ from schools.access.pages import (
     may_read_report,
     report_school_ids,
     report_school_or_404,
+    report_scope_first,
     require_school_role,
     scoped_get_or_404,
 )
@@ -140,6 +141,7 @@ __all__ = [
     "register_report",
     "report_school_ids",
     "report_school_or_404",
+    "report_scope_first",
     "require_school_role",
     "resolve_path",
     "scope_queryset",

@@ -57,6 +57,23 @@ def report_school_or_404(user, name: str, form: str, school_id):
     return School.objects.get(pk=int(school_id))
 
 
+def report_scope_first(user, name: str, form: str, school_id=None, *, known: bool = True) -> None:
+    """R42: role and scope come before a report's query is validated. A user the report
+    does not list, or a well-formed school id outside their scope (or, with
+    ``known=False``, a school the caller could not find), answers 404 whatever the other
+    parameters are: a bad ``term`` tells nothing. A malformed or missing school id is left
+    to the query's validation (400) for users who hold the report's role somewhere; the
+    state admin reads every school, so validation answers first for them."""
+    if is_state_admin(user):
+        return
+    allowed = report_school_ids(user, name, form) if user is not None else set()
+    if not allowed or not known:
+        raise Http404
+    raw = "" if school_id is None else str(school_id)
+    if raw.isascii() and raw.isdigit() and int(raw) not in allowed:
+        raise Http404
+
+
 def _works_at(user, school_id) -> bool:
     try:
         return int(school_id) in user_school_ids(user)

@@ -192,6 +192,30 @@ def test_r36_hs_clerk_reads_own_school_and_404_for_another(world):
     assert DisclosureLog.objects.get().user == clerk
 
 
+@pytest.mark.parametrize("role", ["teacher", "registrar", "attendance_clerk"])
+def test_r42_tech_attendance_api_checks_role_and_scope_before_the_query(world, role):
+    # given a teacher or registrar of the HS (not a reader of the report), and a clerk of
+    # the HS asking about another school
+    user = UserFactory()
+    StaffRole.objects.create(user=user, role=role, school=world.hs)
+    other_hs = SchoolFactory(kind=SchoolKind.HIGH_SCHOOL)
+    school = other_hs if role == "attendance_clerk" else world.hs
+    client = APIClient()
+    client.force_authenticate(user)
+    # when they ask with good dates and with bad ones
+    good = client.get(URL, {"school": school.pk, "start": MONDAY, "end": MONDAY})
+    bad = [
+        client.get(URL, {"school": school.pk, "start": "nope", "end": MONDAY}),
+        client.get(URL, {"school": school.pk, "start": TUESDAY, "end": MONDAY}),
+        client.get(URL, {"school": school.pk}),
+    ]
+    # then every answer is the same 404 and nothing is logged
+    assert good.status_code == 404
+    for r in bad:
+        assert (r.status_code, r.json()) == (404, good.json())
+    assert not DisclosureLog.objects.exists()
+
+
 def test_r26_page_shows_names_offers_csv_and_logs_each_read(client, world, superuser):
     # given
     client.force_login(superuser)

@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from grading.models import CTE_FINAL, CTE_TERM, Grade
-from schools.models import SchoolKind
+from schools.models import SchoolKind, StaffRole
 from tests.browser.conftest import log_in
 from tests.factories import (
     CalendarFactory,
@@ -38,6 +38,7 @@ def _tech_section():
     course = CourseFactory(calendar=calendar, is_kts=True, number="T100", name="Welding I")
     tasks = setup_cte_tasks(course, active_term=s1, final_active_term=s2)
     section = SectionFactory(course=course, number="1", teachers=[teacher])
+    StaffRole.objects.create(user=teacher, role="teacher", school=school)
     students = []
     for last in ("Adams", "Baker", "Clark"):
         student = StudentFactory(last_name=last, first_name="Pat")

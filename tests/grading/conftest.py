@@ -15,7 +15,7 @@ from grading.models import (
     ScoreGroup,
     ScoreRow,
 )
-from schools.models import SchoolKind
+from schools.models import SchoolKind, StaffRole
 from tests.factories import (
     CalendarFactory,
     CourseFactory,
@@ -60,6 +60,7 @@ def tech(db, teacher):
     course = CourseFactory(calendar=calendar, is_kts=True, number="T100", name="Welding I")
     tasks = setup_cte_tasks(course, active_term=s1, final_active_term=s2)
     section = SectionFactory(course=course, teachers=[teacher])
+    StaffRole.objects.create(user=teacher, role="teacher", school=school)
     students = enroll_and_roster(section, count=3, service_type="secondary")
     return SimpleNamespace(
         school=school,
@@ -107,6 +108,7 @@ def letters(db, teacher):
         CourseTaskTerm(course_task=course_task, term=t, active=(t.seq == 1)) for t in q
     )
     section = SectionFactory(course=course, teachers=[teacher])
+    StaffRole.objects.create(user=teacher, role="teacher", school=school)
     students = enroll_and_roster(section, count=2)
     return SimpleNamespace(
         school=school,

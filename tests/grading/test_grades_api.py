@@ -209,3 +209,62 @@ def test_r23_post_on_linked_hs_section_answers_400(api, tech):
     assert response.status_code == 400
     assert "nightly exchange" in response.json()["section"][0]
     assert not Grade.objects.exists()
+
+
+def _bulk_as(user, tech, students, percent="88"):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(type(user).objects.get(pk=user.pk))  # no grants cached
+    return client.post(
+        f"{URL}bulk/",
+        {
+            "section": tech.section.pk,
+            "grading_task": tech.term_task.pk,
+            "term": tech.s1.pk,
+            "grades": [{"student": s.pk, "percent": percent} for s in students],
+        },
+        format="json",
+    )
+
+
+def test_r13_bulk_queries_do_not_grow_with_rows(tech):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    # given 60 more students rostered in the section
+    students = enroll_and_roster(tech.section, count=60, service_type="secondary")
+    # when the teacher posts 30 rows, then 60 rows (30 of them new)
+    with CaptureQueriesContext(connection) as thirty:
+        first = _bulk_as(tech.teacher, tech, students[:30])
+    Grade.objects.all().delete()
+    with CaptureQueriesContext(connection) as sixty:
+        second = _bulk_as(tech.teacher, tech, students)
+    # then both are saved with the same number of queries
+    assert first.status_code == 200, first.json()
+    assert second.status_code == 200, second.json()
+    assert Grade.objects.count() == 60
+    assert len(thirty.captured_queries) == len(sixty.captured_queries)
+
+
+def test_r13_bulk_unknown_or_out_of_scope_student_is_named_per_row(tech, letters):
+    # given a student of another school's section (outside the tech teacher's scope)
+    from schools.models import StaffRole
+    from tests.factories import UserFactory
+
+    outsider = letters.students[0]
+    teacher = UserFactory(username="tech-only")
+    tech.section.teachers.add(teacher)
+    StaffRole.objects.create(user=teacher, role="teacher", school=tech.school)
+    a = tech.students[0]
+    rows = [a, outsider, type(a)(pk=999999)]
+    # when
+    response = _bulk_as(teacher, tech, rows)
+    # then each bad row is named with the related field's error, and nothing is written
+    assert response.status_code == 400
+    detail = response.json()["grades"]
+    assert set(detail) == {"1", "2"}  # only the bad rows, by index
+    assert response.data["grades"][1]["student"][0].code == "does_not_exist"
+    assert response.data["grades"][2]["student"][0].code == "does_not_exist"
+    assert detail["1"]["student"] == [f'Invalid pk "{outsider.pk}" - object does not exist.']
+    assert not Grade.objects.exists()

@@ -299,3 +299,29 @@ def test_r31_report_card_api_says_incomplete(api):
     # then
     assert card.status_code == 200
     assert card.json()["incomplete"] is True and card.json()["honor_roll"] is None
+
+
+@pytest.mark.django_db
+def test_r31_r33_honor_roll_and_eligibility_read_grades_without_a_sort():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from grading.selectors.gpa import eligibility
+
+    # given a student on the honor roll and one failing
+    w = build_world()
+    good = add_student(w, first_name="Ann", last_name="Archer")
+    letter(w, good, "A")
+    exchanged(w, good, "95.00", "A")
+    bad = add_student(w, first_name="Bo", last_name="Baker")
+    letter(w, bad, "F")
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        roll = honor_roll(school=w.hs, term=w.q1)
+        failing = eligibility(school=w.hs, term=w.q1)
+    # then the answers stand and no grade query carries Grade.Meta.ordering's sort (issue 13)
+    assert [r["student"] for r in roll] == [good.pk]
+    assert {r["student"] for r in failing} == {bad.pk}
+    grade_queries = [q["sql"] for q in queries.captured_queries if '"grading_grade"' in q["sql"]]
+    assert grade_queries
+    assert not [sql for sql in grade_queries if "ORDER BY" in sql]

@@ -6,12 +6,13 @@ import pytest
 
 from exchange.models import KtsLink
 from grading.models import Grade, GradeHistory
-from schools.models import SchoolKind
+from schools.models import SchoolKind, StaffRole
 from tests.factories import (
     CalendarFactory,
     CourseFactory,
     SchoolFactory,
     SectionFactory,
+    UserFactory,
     quarters,
     setup_cte_tasks,
 )
@@ -125,6 +126,22 @@ def test_r13_another_teachers_section_is_404(client, tech, other_teacher):
     assert tech.section.pk not in {r["section"].pk for r in client.get("/teacher/").context["rows"]}
 
 
+def test_r42_grid_save_needs_the_teacher_role_at_the_school(client, tech):
+    # given: a user listed on the section without a teacher role at its school
+    listed = UserFactory(username="listed-no-role")
+    tech.section.teachers.add(listed)
+    StaffRole.objects.create(user=listed, role="attendance_clerk", school=tech.school)
+    client.force_login(listed)
+    ct = tech.course_tasks["CTE_TERM"]
+    a, b, _ = tech.students
+    # when
+    response = client.post(grid_url(tech.section), {cell(a, ct): "91", cell(b, ct): "72"})
+    # then: refused as the API refuses, and nothing is written
+    assert response.status_code == 403
+    assert not Grade.objects.exists()
+    assert not GradeHistory.objects.exists()
+
+
 def test_r13_superuser_sees_any_section(client, tech, superuser):
     client.force_login(superuser)
     assert client.get(grid_url(tech.section)).status_code == 200
@@ -159,6 +176,7 @@ def test_r23_linked_hs_section_is_read_only(client, tech, teacher):
     course = CourseFactory(calendar=calendar, is_kts=True)
     tasks = setup_cte_tasks(course, active_term=q[0])
     section = SectionFactory(course=course, teachers=[teacher])
+    StaffRole.objects.create(user=teacher, role="teacher", school=school)
     student = enroll_and_roster(section, count=1)[0]
     KtsLink.objects.create(hs_section=section, tech_section=tech.section)
     client.force_login(teacher)
