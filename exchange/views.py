@@ -45,10 +45,6 @@ def runs_required(view):
     return wrapped
 
 
-# Kept for imports elsewhere: the old name of the runs check.
-staff_required = runs_required
-
-
 @runs_required
 def dashboard(request):
     runs = selectors.runs_for_dashboard()

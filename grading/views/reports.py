@@ -39,11 +39,6 @@ from schools.models import Calendar, Enrollment, School, Student, Term
 # --- access: one place, on top of the R36 scope (schools.access) --------------------------
 
 
-def user_may_view_school(user, school_id: int, roles: set[str] | None = None) -> bool:
-    """A state admin, or staff of that school (with one of ``roles`` when given)."""
-    return school_id in user_school_ids(user, roles)
-
-
 def user_may_view_student(user, student_id: int, roles: set[str] | None = None) -> bool:
     """A state admin, or staff of a school where the student is enrolled (with one of
     ``roles`` when given)."""
