@@ -141,15 +141,28 @@ class Reason(models.TextChoices):
 
 
 class ExchangeOutcome(models.Model):
-    """R21: one record's outcome in one run. Keys only - no student names (R37)."""
+    """R21: one record's outcome in one run. Keys only - no student names (R37).
 
-    run = models.ForeignKey(ExchangeRun, on_delete=models.CASCADE, related_name="outcomes")
-    tech_school = models.ForeignKey(School, null=True, on_delete=models.CASCADE, related_name="+")
+    A log written tens of thousands of rows a night: its keys are plain indexed columns
+    without database foreign-key constraints (checking them at each part's commit cost more
+    than writing the rows). Deletions still cascade or clear them through the ORM.
+    """
+
+    run = models.ForeignKey(
+        ExchangeRun, on_delete=models.CASCADE, related_name="outcomes", db_constraint=False
+    )
+    tech_school = models.ForeignKey(
+        School, null=True, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     flow = models.CharField(max_length=12, choices=Flow.choices)
     action = models.CharField(max_length=10, choices=Action.choices)
     reason = models.CharField(max_length=25, choices=Reason.choices, blank=True)
-    student = models.ForeignKey(Student, null=True, on_delete=models.SET_NULL, related_name="+")
-    hs_section = models.ForeignKey(Section, null=True, on_delete=models.SET_NULL, related_name="+")
+    student = models.ForeignKey(
+        Student, null=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
+    )
+    hs_section = models.ForeignKey(
+        Section, null=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
+    )
     source_id = models.BigIntegerField(null=True)
     target_id = models.BigIntegerField(null=True)
     message = models.CharField(max_length=300, blank=True)

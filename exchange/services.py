@@ -21,6 +21,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from exchange import bulk, locks
+from exchange.flows import OUTCOME_KEYS, FlowResult
 from exchange.flows import attendance as attendance_flow
 from exchange.flows import enrollments as enrollments_flow
 from exchange.flows import grades as grades_flow
@@ -47,16 +48,7 @@ ACTIONS = (
     Action.ENDED,
     Action.REMOVED,
 )
-OUTCOME_FIELDS = (
-    "flow",
-    "action",
-    "reason",
-    "student_id",
-    "hs_section_id",
-    "source_id",
-    "target_id",
-    "message",
-)
+OUTCOME_ATTNAMES = OUTCOME_KEYS  # the outcome dict's keys are ExchangeOutcome's attnames
 
 Progress = Callable[[int, int, RunPart], None]
 
@@ -420,7 +412,7 @@ def _start_deferred_runs() -> None:
         async_task("exchange.tasks.start_run", run.pk, task_name=f"exchange-run-{run.pk}")
 
 
-def _flows() -> list[Callable[..., list[dict[str, Any]]]]:
+def _flows() -> list[Callable[..., FlowResult | list[dict[str, Any]]]]:
     flows = [enrollments_flow.sync_enrollments, grades_flow.sync_grades]
     attendance = getattr(attendance_flow, "sync_unknown_attendance", None)
     if attendance is not None:
@@ -429,29 +421,59 @@ def _flows() -> list[Callable[..., list[dict[str, Any]]]]:
 
 
 def _save_outcomes(*, run_id: int, tech_school_id: int, outcomes: list[dict]) -> None:
-    """Per-record outcomes (R21). ``unchanged`` ones are only counted: a quiet night of
-    80,000 unchanged grades would otherwise write 80,000 rows that say nothing."""
-    bulk.insert(
-        [
-            ExchangeOutcome(
-                run_id=run_id,
-                tech_school_id=tech_school_id,
-                **{k: o.get(k) for k in OUTCOME_FIELDS if k not in ("reason", "message")},
-                reason=o.get("reason") or "",
-                message=(o.get("message") or "")[:300],
+    """Per-record outcomes (R21), copied as plain rows. ``unchanged`` ones are only counted:
+    a quiet night of 80,000 unchanged grades would otherwise write 80,000 rows that say
+    nothing."""
+    unchanged = Action.UNCHANGED
+    bulk.copy_rows(
+        ExchangeOutcome,
+        ("run_id", "tech_school_id", *OUTCOME_ATTNAMES),
+        (
+            (
+                run_id,
+                tech_school_id,
+                o["flow"],
+                o["action"],
+                o.get("reason") or "",
+                o.get("student_id"),
+                o.get("hs_section_id"),
+                o.get("source_id"),
+                o.get("target_id"),
+                (o.get("message") or "")[:300],
             )
             for o in outcomes
-            if o["action"] != Action.UNCHANGED
-        ]
+            if o["action"] != unchanged
+        ),
     )
 
 
-def count_outcomes(outcomes: list[dict]) -> dict[str, dict[str, int]]:
+def count_outcomes(
+    outcomes: list[dict], unchanged: Counter | None = None
+) -> dict[str, dict[str, int]]:
+    """Counts per flow and action; ``unchanged`` adds the unchanged records flows counted
+    without listing them."""
     counts = empty_counts()
-    for (flow, action), n in Counter((o["flow"], o["action"]) for o in outcomes).items():
+    tally = Counter((o["flow"], o["action"]) for o in outcomes)
+    for flow, n in (unchanged or {}).items():
+        tally[(flow, Action.UNCHANGED)] += n
+    for (flow, action), n in tally.items():
         counts.setdefault(flow, {})
         counts[flow][action] = counts[flow].get(action, 0) + n
     return counts
+
+
+def _run_flows(**kwargs) -> tuple[list[dict], Counter]:
+    """Every flow for one tech school: the outcomes to record and the unchanged counts."""
+    outcomes: list[dict] = []
+    unchanged: Counter = Counter()
+    for flow in _flows():
+        result = flow(**kwargs)
+        if isinstance(result, FlowResult):
+            outcomes += result.outcomes
+            unchanged[result.flow] += result.unchanged
+        else:
+            outcomes += result
+    return outcomes, unchanged
 
 
 class _Superseded(Exception):
@@ -536,15 +558,13 @@ def _apply_part(part: RunPart, *, lock: locks.ProcessLock) -> RunPart:
                 "school_year": school_year_of(run.as_of),
                 "dry_run": run.dry_run,
             }
-            outcomes: list[dict] = []
-            for flow in _flows():
-                outcomes += flow(**kwargs)
+            outcomes, unchanged = _run_flows(**kwargs)
             _save_outcomes(run_id=run_id, tech_school_id=tech_school_id, outcomes=outcomes)
             if not lock.alive():
                 raise _Superseded("the part's lock connection was lost")
             done = mine.filter(run__status=RunStatus.RUNNING).update(
                 status=RunStatus.SUCCEEDED,
-                counts=count_outcomes(outcomes),
+                counts=count_outcomes(outcomes, unchanged),
                 finished_at=timezone.now(),
                 retry_at=None,
             )

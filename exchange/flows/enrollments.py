@@ -10,9 +10,10 @@ from collections import defaultdict
 from typing import Any, NamedTuple
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
-from exchange.flows import outcome
+from exchange.flows import FlowResult, outcome
 from exchange.models import Action, Flow, KtsLink
 from schools.models import Calendar, Enrollment, Roster, Section, ServiceType, Tombstone
 
@@ -33,7 +34,7 @@ class TechRoster(NamedTuple):
 
 def sync_enrollments(
     *, run_id: int, tech_school_id: int, as_of: dt.date, school_year: int, dry_run: bool
-) -> list[dict[str, Any]]:
+) -> FlowResult:
     """R18/R48: reconcile the tech rosters of every KTS tech section of the school with the
     HS rosters of the sections linked to it.
 
@@ -52,7 +53,7 @@ def sync_enrollments(
         .first()
     )
     if calendar is None:
-        return []
+        return FlowResult(Flow.ENROLLMENTS, [])
     links = dict(
         KtsLink.objects.filter(tech_section__course__calendar=calendar)
         .order_by()
@@ -63,24 +64,35 @@ def sync_enrollments(
             "id", flat=True
         )
     )
+    # Only the (student, tech section) keys where something differs are read into Python;
+    # the database counts the others (a quiet night: all of them).
+    dirty, unchanged = _dirty_keys(calendar_id=calendar.pk, as_of=as_of)
+    if not dirty:
+        return FlowResult(Flow.ENROLLMENTS, [], unchanged)
+    hs_rosters = Roster.objects.filter(section_id__in=list(links))
+    tech_rosters = Roster.objects.filter(section_id__in=kts_sections)
+    students = {student_id for student_id, _ in dirty}
+    if len(students) <= NARROW_READ_MAX:
+        hs_rosters = hs_rosters.filter(student_id__in=students)
+        tech_rosters = tech_rosters.filter(student_id__in=students)
     # Wanted: per (student, tech section), the HS rosters it comes from, in start order.
     wanted: dict[tuple[int, int], list[HsRoster]] = defaultdict(list)
-    for row in (
-        Roster.objects.filter(section_id__in=list(links))
-        .order_by("start_date", "id")
-        .values_list("id", "student_id", "section_id", "start_date", "end_date")
+    for row in hs_rosters.order_by("start_date", "id").values_list(
+        "id", "student_id", "section_id", "start_date", "end_date"
     ):
         hs = HsRoster._make(row)
-        rows = wanted[(hs.student_id, links[hs.section_id])]
+        key = (hs.student_id, links[hs.section_id])
+        if key not in dirty:
+            continue
+        rows = wanted[key]
         if not rows or rows[-1].start_date != hs.start_date:  # two HS sections, one start
             rows.append(hs)
     have: dict[tuple[int, int], list[TechRoster]] = defaultdict(list)
-    for roster_id, student_id, section_id, start, end in (
-        Roster.objects.filter(section_id__in=kts_sections)
-        .order_by("start_date", "id")
-        .values_list("id", "student_id", "section_id", "start_date", "end_date")
-    ):
-        have[(student_id, section_id)].append(TechRoster(roster_id, start, end))
+    for roster_id, student_id, section_id, start, end in tech_rosters.order_by(
+        "start_date", "id"
+    ).values_list("id", "student_id", "section_id", "start_date", "end_date"):
+        if (student_id, section_id) in dirty:
+            have[(student_id, section_id)].append(TechRoster(roster_id, start, end))
     enrolled = set(
         Enrollment.objects.filter(calendar=calendar).order_by().values_list("student_id", flat=True)
     )
@@ -124,19 +136,7 @@ def sync_enrollments(
                 continue
             tech = tech_rows[i]
             if (tech.start_date, tech.end_date) == (hs.start_date, hs.end_date):
-                # The common case on a quiet night: the dict outcome() builds, inline.
-                outcomes.append(
-                    {
-                        "flow": flow,
-                        "action": Action.UNCHANGED,
-                        "reason": "",
-                        "student_id": student_id,
-                        "hs_section_id": hs.section_id,
-                        "source_id": hs.id,
-                        "target_id": tech.id,
-                        "message": "",
-                    }
-                )
+                unchanged += 1  # the common case on a quiet night: counted, not listed
                 continue
             changed.append(Roster(id=tech.id, start_date=hs.start_date, end_date=hs.end_date))
             ending = hs.end_date is not None and tech.end_date != hs.end_date
@@ -182,7 +182,80 @@ def sync_enrollments(
         Roster.objects.bulk_create([r for _, r in new_rosters], batch_size=batch)
         for o, r in new_rosters:
             o["target_id"] = r.pk
-    return outcomes
+    return FlowResult(flow, outcomes, unchanged)
+
+
+# Pairs each HS roster of a linked section (one per student, tech section and start date,
+# the lowest id first) with the tech roster of the same rank in start order, as the Python
+# reconciliation above does, and answers the (student, tech section) keys where a pair
+# differs, lacks its tech roster or leaves an open tech roster unpaired - plus, as a last
+# row with NULL keys, the number of equal pairs in the other keys. Portable SQL (window
+# functions, FULL JOIN): PostgreSQL, and SQLite 3.39 or later.
+_DIRTY_KEYS_SQL = """
+WITH link AS (
+    SELECT l.hs_section_id, l.tech_section_id
+    FROM exchange_ktslink l
+    JOIN schools_section s ON s.id = l.tech_section_id
+    JOIN schools_course c ON c.id = s.course_id
+    WHERE c.calendar_id = %(calendar)s
+), hs AS (
+    SELECT r.student_id, k.tech_section_id, r.start_date, r.end_date,
+           ROW_NUMBER() OVER (
+               PARTITION BY r.student_id, k.tech_section_id, r.start_date ORDER BY r.id
+           ) AS same_start
+    FROM schools_roster r JOIN link k ON k.hs_section_id = r.section_id
+), wanted AS (
+    SELECT student_id, tech_section_id, start_date, end_date,
+           ROW_NUMBER() OVER (PARTITION BY student_id, tech_section_id ORDER BY start_date) AS n
+    FROM hs WHERE same_start = 1
+), have AS (
+    SELECT r.student_id, r.section_id AS tech_section_id, r.start_date, r.end_date,
+           ROW_NUMBER() OVER (
+               PARTITION BY r.student_id, r.section_id ORDER BY r.start_date, r.id
+           ) AS n
+    FROM schools_roster r
+    JOIN schools_section s ON s.id = r.section_id
+    JOIN schools_course c ON c.id = s.course_id
+    WHERE c.calendar_id = %(calendar)s AND c.is_kts
+), pairs AS (
+    SELECT COALESCE(w.student_id, h.student_id) AS student_id,
+           COALESCE(w.tech_section_id, h.tech_section_id) AS tech_section_id,
+           CASE
+               WHEN w.student_id IS NULL THEN
+                   CASE WHEN h.end_date IS NULL OR h.end_date > %(as_of)s THEN 1 ELSE 0 END
+               WHEN h.student_id IS NULL THEN 1
+               WHEN w.start_date = h.start_date AND w.end_date IS NOT DISTINCT FROM h.end_date
+                   THEN 0
+               ELSE 1
+           END AS differs,
+           CASE WHEN w.student_id IS NOT NULL AND h.student_id IS NOT NULL THEN 1 ELSE 0 END
+               AS paired
+    FROM wanted w FULL JOIN have h
+         ON h.student_id = w.student_id AND h.tech_section_id = w.tech_section_id AND h.n = w.n
+), keyed AS (
+    SELECT student_id, tech_section_id, MAX(differs) AS differs, SUM(paired) AS paired
+    FROM pairs GROUP BY student_id, tech_section_id
+)
+SELECT student_id, tech_section_id, paired FROM keyed WHERE differs = 1
+UNION ALL
+SELECT NULL, NULL, COALESCE(SUM(paired), 0) FROM keyed WHERE differs = 0
+"""
+NARROW_READ_MAX = 2_000  # up to this many students to reconcile, read only their rosters
+
+
+def _dirty_keys(*, calendar_id: int, as_of: dt.date) -> tuple[set[tuple[int, int]], int]:
+    """The (student, tech section) keys to reconcile, and the count of unchanged tech
+    rosters in all the others - one query, whatever the number of students."""
+    with connection.cursor() as cursor:
+        cursor.execute(_DIRTY_KEYS_SQL, {"calendar": calendar_id, "as_of": as_of.isoformat()})
+        dirty: set[tuple[int, int]] = set()
+        unchanged = 0
+        for student_id, tech_section_id, paired in cursor.fetchall():
+            if student_id is None:
+                unchanged = int(paired)
+            else:
+                dirty.add((student_id, tech_section_id))
+    return dirty, unchanged
 
 
 def _end_or_remove(key, tech: TechRoster, as_of, ended, removed, outcomes) -> None:

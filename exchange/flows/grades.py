@@ -12,11 +12,12 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from django.db import connection
 from django.db.models import FilteredRelation, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from exchange import bulk
-from exchange.flows import outcome
+from exchange.flows import FlowResult, outcome
 from exchange.models import Action, Flow, KtsLink, Reason
 from grading.models import (
     CTE_CODES,
@@ -40,6 +41,7 @@ FIX = {
 }
 
 GRADE_FIELDS = ("percent", "score", "source", "run_id", "source_grade", "modified_at")
+GRADE_COLUMNS_UPDATED = ("percent", "score", "source", "run_id", "source_grade_id", "modified_at")
 
 
 # --- Named row types (tuples underneath: as fast to build and unpack as plain tuples) ----
@@ -102,8 +104,16 @@ class Candidate(NamedTuple):
 
 
 class Write(NamedTuple):
+    """A HS grade to add or update: its key, its new value, its source and what it was."""
+
     outcome: dict[str, Any]
-    grade: Grade
+    student_id: int
+    section_id: int
+    task_id: int
+    term_id: int
+    percent: Decimal | None
+    score: str
+    source_grade_id: int
     old: HsGrade | None
 
 
@@ -119,25 +129,26 @@ class HsSide(NamedTuple):
 
 def sync_grades(
     *, run_id: int, tech_school_id: int, as_of: dt.date, school_year: int, dry_run: bool
-) -> list[dict[str, Any]]:
+) -> FlowResult:
     """R19-R21: one outcome per tech CTE grade and linked HS section the student is rostered
-    in (``not_rostered`` once, without a HS section, when the student is in none of them).
+    in (``not_rostered`` once, without a HS section, when the student is in none of them);
+    unchanged ones are counted.
 
     Steps: read the links, the tech grades and their terms, the HS side; decide each
     grade; write the changed ones with their history.
     """
     links = read_links(tech_school_id=tech_school_id, school_year=school_year)
     if not links:
-        return []
+        return FlowResult(Flow.GRADES, [])
     tech_grades = read_tech_grades(links)
     tech_terms = read_term_spans({g[4] for g in tech_grades})
     hs = read_hs_side(links)
-    outcomes, writes = decide(
-        tech_grades=tech_grades, tech_terms=tech_terms, links=links, hs=hs, run_id=run_id
+    outcomes, writes, unchanged = decide(
+        tech_grades=tech_grades, tech_terms=tech_terms, links=links, hs=hs
     )
     if writes and not dry_run:
         _write(writes, run_id=run_id)
-    return outcomes
+    return FlowResult(Flow.GRADES, outcomes, unchanged)
 
 
 def read_links(*, tech_school_id: int, school_year: int) -> dict[int, list[Link]]:
@@ -300,19 +311,20 @@ def decide(
     tech_terms: dict[int, tuple[dt.date, dt.date]],
     links: dict[int, list[Link]],
     hs: HsSide,
-    run_id: int,
-) -> tuple[list[dict[str, Any]], list[Write]]:
+) -> tuple[list[dict[str, Any]], list[Write], int]:
     """Each tech grade's outcome per linked HS section (R19-R21, R23), and the HS grades
     to write. Pure Python: no query.
 
     Many grades share one tech section, task and term: their HS sections are found and each
     HS setup decided once; many share one percent on a score group: translated once.
+    Returns the outcomes to record, the writes and the number of unchanged HS grades.
     """
     candidates: dict[tuple[int, int, int], list[Candidate]] = {}
     make = _Candidates(hs).of
     outcomes: list[dict[str, Any]] = []
     writes: list[Write] = []
-    grades_flow, skipped, unchanged = Flow.GRADES, Action.SKIPPED, Action.UNCHANGED
+    unchanged = 0
+    grades_flow, skipped = Flow.GRADES, Action.SKIPPED
     for grade_id, student_id, tech_section_id, task_id, tech_term_id, percent in tech_grades:
         group_key = (tech_section_id, task_id, tech_term_id)
         cands = candidates.get(group_key)
@@ -363,18 +375,7 @@ def decide(
             written.add(student_id)
             old = olds.get(student_id)
             if old is not None and old.percent == percent and old.score == row.score:
-                outcomes.append(  # the common case on a quiet night: outcome()'s dict, inline
-                    {
-                        "flow": grades_flow,
-                        "action": unchanged,
-                        "reason": "",
-                        "student_id": student_id,
-                        "hs_section_id": hs_id,
-                        "source_id": grade_id,
-                        "target_id": old.id,
-                        "message": "",
-                    }
-                )
+                unchanged += 1  # the common case on a quiet night: counted, not listed
                 continue
             o = outcome(
                 grades_flow,
@@ -387,21 +388,7 @@ def decide(
             )
             outcomes.append(o)
             writes.append(
-                Write(
-                    o,
-                    Grade(
-                        student_id=student_id,
-                        section_id=hs_id,
-                        grading_task_id=task_id,
-                        term_id=term_id,
-                        percent=percent,
-                        score=row.score,
-                        source=GradeSource.EXCHANGE,
-                        run_id=run_id,
-                        source_grade_id=grade_id,
-                    ),
-                    old,
-                )
+                Write(o, student_id, hs_id, task_id, term_id, percent, row.score, grade_id, old)
             )
         if not rostered:
             outcomes.append(
@@ -414,42 +401,162 @@ def decide(
                     message=FIX[Reason.NOT_ROSTERED],
                 )
             )
-    return outcomes, writes
+    return outcomes, writes, unchanged
 
 
 def _write(writes: list[Write], *, run_id: int) -> None:
-    """One upsert on (student, section, task, term) and one bulk insert of history (R14)."""
-    grades = [w.grade for w in writes]
+    """Upsert the HS grades on (student, section, task, term) with one history row each
+    (R14), and set each write's outcome ``target_id`` to its HS grade."""
     now = timezone.now()
-    for g in grades:
-        g.created_at = g.modified_at = now
+    # A correction reason matters where the HS grade changes, not where it first arrives.
+    reasons = _latest_reasons({w.source_grade_id for w in writes if w.old})
+    if connection.vendor == "postgresql":
+        ids = _write_pg(writes, run_id=run_id, now=now, reasons=reasons)
+    else:
+        ids = _write_orm(writes, run_id=run_id, now=now, reasons=reasons)
+    for w, grade_id in zip(writes, ids, strict=True):
+        w.outcome["target_id"] = grade_id
+    # R34: a posted transcript line whose final grade the exchange changed awaits review.
+    transcript_lines_flag_changed(grade_ids=[w.old.id for w in writes if w.old])
+
+
+# PostgreSQL: the writes are copied as plain rows into a temporary table, then one statement
+# upserts the grades, inserts their history and answers each row's grade id - no model
+# instance per row, no history row built in Python.
+_INCOMING = (
+    "i integer, student_id bigint, section_id bigint, grading_task_id bigint, term_id bigint, "
+    "percent numeric(5,2), score varchar(20), source_grade_id bigint, "
+    "old_percent numeric(5,2), old_score varchar(20), reason text"
+)
+_KEY = "student_id, section_id, grading_task_id, term_id"
+_GRADE_VALUES = {  # grading_grade column -> value
+    "student_id": "n.student_id",
+    "section_id": "n.section_id",
+    "grading_task_id": "n.grading_task_id",
+    "term_id": "n.term_id",
+    "percent": "n.percent",
+    "score": "n.score",
+    "comments": "''",
+    "source": "%(source)s",
+    "posted_by_id": "NULL",
+    "run_id": "%(run)s",
+    "source_grade_id": "n.source_grade_id",
+    "created_at": "%(now)s",
+    "modified_at": "%(now)s",
+}
+_HISTORY_VALUES = {  # grading_gradehistory column -> value
+    "grade_id": "up.id",
+    "changed_at": "%(now)s",
+    "changed_by_id": "NULL",
+    "source": "%(source)s",
+    "run_id": "%(run)s",
+    "old_score": "n.old_score",
+    "old_percent": "n.old_percent",
+    "new_score": "n.score",
+    "new_percent": "n.percent",
+    "reason": "n.reason",
+    "old_comments": "''",
+    "new_comments": "''",
+}
+
+
+def _columns_covered(model, values: dict[str, str]) -> None:
+    columns = {f.column for f in model._meta.concrete_fields if not f.primary_key}
+    if columns != set(values):
+        raise RuntimeError(f"{model.__name__}: the exchange's raw insert must name {columns}")
+
+
+def _write_pg(writes: list[Write], *, run_id: int, now: dt.datetime, reasons: dict) -> list[int]:
+    _columns_covered(Grade, _GRADE_VALUES)
+    _columns_covered(GradeHistory, _HISTORY_VALUES)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in GRADE_COLUMNS_UPDATED)
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMP TABLE exchange_grade_in ({_INCOMING})")
+        try:
+            with cursor.cursor.copy("COPY exchange_grade_in FROM STDIN") as copy:
+                for i, w in enumerate(writes):
+                    old = w.old
+                    copy.write_row(
+                        (
+                            i,
+                            w.student_id,
+                            w.section_id,
+                            w.task_id,
+                            w.term_id,
+                            w.percent,
+                            w.score,
+                            w.source_grade_id,
+                            old.percent if old else None,
+                            old.score if old else "",
+                            reasons.get(w.source_grade_id, ""),
+                        )
+                    )
+            cursor.execute(
+                f"""
+                WITH up AS (
+                    INSERT INTO grading_grade ({", ".join(_GRADE_VALUES)})
+                    SELECT {", ".join(_GRADE_VALUES.values())} FROM exchange_grade_in n
+                    ON CONFLICT ({_KEY}) DO UPDATE SET {updates}
+                    RETURNING id, {_KEY}
+                ), history AS (
+                    INSERT INTO grading_gradehistory ({", ".join(_HISTORY_VALUES)})
+                    SELECT {", ".join(_HISTORY_VALUES.values())}
+                    FROM up JOIN exchange_grade_in n USING ({_KEY})
+                )
+                SELECT n.i, up.id FROM up JOIN exchange_grade_in n USING ({_KEY})
+                """,
+                {"source": GradeSource.EXCHANGE, "run": run_id, "now": now},
+            )
+            ids = dict(cursor.fetchall())
+        finally:
+            cursor.execute("DROP TABLE exchange_grade_in")
+    return [ids[i] for i in range(len(writes))]
+
+
+def _write_orm(writes: list[Write], *, run_id: int, now: dt.datetime, reasons: dict) -> list[int]:
+    """Other databases: the same rows through the ORM's bulk upsert."""
+    grades = [
+        Grade(
+            student_id=w.student_id,
+            section_id=w.section_id,
+            grading_task_id=w.task_id,
+            term_id=w.term_id,
+            percent=w.percent,
+            score=w.score,
+            source=GradeSource.EXCHANGE,
+            run_id=run_id,
+            source_grade_id=w.source_grade_id,
+            created_at=now,
+            modified_at=now,
+        )
+        for w in writes
+    ]
     bulk.upsert(
         grades,
         unique_fields=["student", "section", "grading_task", "term"],
         update_fields=list(GRADE_FIELDS),
     )
-    # A correction reason matters where the HS grade changes, not where it first arrives.
-    reasons = _latest_reasons({w.grade.source_grade_id for w in writes if w.old})
-    history = []
-    for o, g, old in writes:
-        grade_id = g.pk if g.pk is not None else (old.id if old else None)
-        o["target_id"] = grade_id
-        history.append(
+    ids = [
+        g.pk if g.pk is not None else (w.old.id if w.old else None)
+        for g, w in zip(grades, writes, strict=True)
+    ]
+    bulk.insert(
+        [
             GradeHistory(
                 grade_id=grade_id,
                 changed_at=now,
                 source=GradeSource.EXCHANGE,
                 run_id=run_id,
-                old_score=old.score if old else "",
-                old_percent=old.percent if old else None,
-                new_score=g.score,
-                new_percent=g.percent,
-                reason=reasons.get(g.source_grade_id, ""),
+                old_score=w.old.score if w.old else "",
+                old_percent=w.old.percent if w.old else None,
+                new_score=w.score,
+                new_percent=w.percent,
+                reason=reasons.get(w.source_grade_id, ""),
             )
-        )
-    bulk.insert(history)
-    # R34: a posted transcript line whose final grade the exchange changed awaits review.
-    transcript_lines_flag_changed(grade_ids=[old[0] for _, _, old in writes if old])
+            for w, grade_id in zip(writes, ids, strict=True)
+        ]
+    )
+    return ids
 
 
 def _latest_reasons(tech_grade_ids: set[int]) -> dict[int, str]:
