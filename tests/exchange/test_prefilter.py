@@ -29,7 +29,7 @@ def _every_key_differs(*, calendar_id, as_of):
         section__course__calendar_id=calendar_id, section__course__is_kts=True
     ).values_list("student_id", "section_id"):
         keys.add((student_id, section_id))
-    for student_id, hs_section_id, tech_section_id in Roster.objects.filter(
+    for student_id, _hs_section_id, tech_section_id in Roster.objects.filter(
         section__kts_link__tech_section__course__calendar_id=calendar_id
     ).values_list("student_id", "section_id", "section__kts_link__tech_section_id"):
         keys.add((student_id, tech_section_id))
