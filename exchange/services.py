@@ -517,7 +517,7 @@ def exchange_run_school(*, run_id: int, tech_school_id: int, finish: bool = True
     fails the part at once (R21: the other schools go on).
     """
     _reconnect_if_broken()  # a worker's connection may have died since its last task
-    part = RunPart.objects.get(run_id=run_id, tech_school_id=tech_school_id)
+    part = RunPart.objects.select_related("run").get(run_id=run_id, tech_school_id=tech_school_id)
     lock = locks.ProcessLock(locks.PART_NAMESPACE, part.pk)
     if not lock.acquire():
         return part  # another worker is applying this part right now
@@ -532,6 +532,7 @@ def exchange_run_school(*, run_id: int, tech_school_id: int, finish: bool = True
 
 def _apply_part(part: RunPart, *, lock: locks.ProcessLock) -> RunPart:
     run_id, tech_school_id = part.run_id, part.tech_school_id
+    run = part.run  # read with the part; its as_of and dry_run never change
     if part.status == RunStatus.RUNNING:
         # We hold its lock, so whoever claimed it is dead: take it over (R46).
         _requeue_dead_part(part, attempts_max=settings.EXCHANGE_PART_ATTEMPTS)
@@ -550,7 +551,6 @@ def _apply_part(part: RunPart, *, lock: locks.ProcessLock) -> RunPart:
     try:
         with transaction.atomic():
             _set_timeouts()
-            run = ExchangeRun.objects.get(pk=run_id)
             kwargs = {
                 "run_id": run_id,
                 "tech_school_id": tech_school_id,
@@ -562,14 +562,17 @@ def _apply_part(part: RunPart, *, lock: locks.ProcessLock) -> RunPart:
             _save_outcomes(run_id=run_id, tech_school_id=tech_school_id, outcomes=outcomes)
             if not lock.alive():
                 raise _Superseded("the part's lock connection was lost")
-            done = mine.filter(run__status=RunStatus.RUNNING).update(
-                status=RunStatus.SUCCEEDED,
-                counts=count_outcomes(outcomes, unchanged),
-                finished_at=timezone.now(),
-                retry_at=None,
-            )
-            if done != 1:
+            succeeded = {
+                "status": RunStatus.SUCCEEDED,
+                "counts": count_outcomes(outcomes, unchanged),
+                "finished_at": timezone.now(),
+                "retry_at": None,
+            }
+            if mine.filter(run__status=RunStatus.RUNNING).update(**succeeded) != 1:
                 raise _Superseded("the part was cancelled, abandoned or taken over")
+        for field, value in succeeded.items():  # as saved: no need to read it back
+            setattr(part, field, value)
+        return part
     except _Superseded as exc:
         logger.warning("Exchange run %s, tech school %s: %s", run_id, tech_school_id, exc)
     except Exception as exc:  # noqa: BLE001 - one school's failure must not stop the night

@@ -54,6 +54,11 @@ def sync_enrollments(
     )
     if calendar is None:
         return FlowResult(Flow.ENROLLMENTS, [])
+    # Only the (student, tech section) keys where something differs are read into Python;
+    # the database counts the others (a quiet night: all of them).
+    dirty, unchanged = _dirty_keys(calendar_id=calendar.pk, as_of=as_of)
+    if not dirty:
+        return FlowResult(Flow.ENROLLMENTS, [], unchanged)
     links = dict(
         KtsLink.objects.filter(tech_section__course__calendar=calendar)
         .order_by()
@@ -64,11 +69,6 @@ def sync_enrollments(
             "id", flat=True
         )
     )
-    # Only the (student, tech section) keys where something differs are read into Python;
-    # the database counts the others (a quiet night: all of them).
-    dirty, unchanged = _dirty_keys(calendar_id=calendar.pk, as_of=as_of)
-    if not dirty:
-        return FlowResult(Flow.ENROLLMENTS, [], unchanged)
     hs_rosters = Roster.objects.filter(section_id__in=list(links))
     tech_rosters = Roster.objects.filter(section_id__in=kts_sections)
     students = {student_id for student_id, _ in dirty}

@@ -134,17 +134,16 @@ def sync_grades(
     in (``not_rostered`` once, without a HS section, when the student is in none of them);
     unchanged ones are counted.
 
-    Steps: read the links, the tech grades and their terms, the HS side; decide each
-    grade; write the changed ones with their history.
+    Steps: find the tech grades to decide (:func:`_dirty_grades`); read the links, those
+    tech grades and their terms, the HS side; decide each grade; write the changed ones
+    with their history.
     """
-    links = read_links(tech_school_id=tech_school_id, school_year=school_year)
-    if not links:
-        return FlowResult(Flow.GRADES, [])
     # Only the tech grades whose crossing would differ from the HS grade already there are
     # read into Python; the database counts the others (a quiet night: all of them).
     dirty, unchanged_before = _dirty_grades(tech_school_id=tech_school_id, school_year=school_year)
     if not dirty:
         return FlowResult(Flow.GRADES, [], unchanged_before)
+    links = read_links(tech_school_id=tech_school_id, school_year=school_year)
     students = None
     tech_grades = read_tech_grades(links)
     if len(dirty) < len(tech_grades):
