@@ -148,8 +148,12 @@ class ExchangeOutcome(models.Model):
     than writing the rows). Deletions still cascade or clear them through the ORM.
     """
 
-    run = models.ForeignKey(
-        ExchangeRun, on_delete=models.CASCADE, related_name="outcomes", db_constraint=False
+    run = models.ForeignKey(  # indexed by the (run, flow, action) index below
+        ExchangeRun,
+        on_delete=models.CASCADE,
+        related_name="outcomes",
+        db_constraint=False,
+        db_index=False,
     )
     tech_school = models.ForeignKey(
         School, null=True, on_delete=models.CASCADE, related_name="+", db_constraint=False

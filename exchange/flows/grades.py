@@ -134,123 +134,21 @@ def sync_grades(
     in (``not_rostered`` once, without a HS section, when the student is in none of them);
     unchanged ones are counted.
 
-    Steps: find the tech grades to decide (:func:`_dirty_grades`); read the links, those
-    tech grades and their terms, the HS side; decide each grade; write the changed ones
-    with their history.
+    Steps: read the links, the tech grades and their terms, the HS side; decide each
+    grade; write the changed ones with their history.
     """
-    # Only the tech grades whose crossing would differ from the HS grade already there are
-    # read into Python; the database counts the others (a quiet night: all of them).
-    dirty, unchanged_before = _dirty_grades(tech_school_id=tech_school_id, school_year=school_year)
-    if not dirty:
-        return FlowResult(Flow.GRADES, [], unchanged_before)
     links = read_links(tech_school_id=tech_school_id, school_year=school_year)
-    students = None
+    if not links:
+        return FlowResult(Flow.GRADES, [])
     tech_grades = read_tech_grades(links)
-    if len(dirty) < len(tech_grades):
-        tech_grades = [g for g in tech_grades if g[0] in dirty]
-        if len(tech_grades) <= NARROW_READ_MAX:
-            students = {g[1] for g in tech_grades}
     tech_terms = read_term_spans({g[4] for g in tech_grades})
-    hs = read_hs_side(links, students=students)
+    hs = read_hs_side(links)
     outcomes, writes, unchanged = decide(
         tech_grades=tech_grades, tech_terms=tech_terms, links=links, hs=hs
     )
     if writes and not dry_run:
         _write(writes, run_id=run_id)
-    return FlowResult(Flow.GRADES, outcomes, unchanged_before + unchanged)
-
-
-# One outcome-free pass in the database over every tech CTE grade of the school and each
-# linked HS section its student is rostered in: the pair is "same" when the HS setup is
-# valid (one active HS term inside the tech term, the roster covering it, R20/R23) and the
-# HS grade there already holds the percent and its translated score (R5), written by no
-# other tech grade. Answers the tech grades not "same" in every pair (or rostered in none),
-# and, as a last row with a NULL id, the number of "same" pairs of the others. Python
-# decides the answered ones (``decide``), so their outcomes and reasons come from one place.
-# Portable SQL: PostgreSQL, and SQLite 3.39 or later.
-_DIRTY_GRADES_SQL = """
-WITH link AS (
-    SELECT l.hs_section_id, l.tech_section_id, hs.course_id AS hs_course_id
-    FROM exchange_ktslink l
-    JOIN schools_section ts ON ts.id = l.tech_section_id
-    JOIN schools_course tc ON tc.id = ts.course_id
-    JOIN schools_calendar cal ON cal.id = tc.calendar_id
-    JOIN schools_section hs ON hs.id = l.hs_section_id
-    WHERE cal.school_id = %(school)s AND cal.school_year = %(year)s
-), tech AS (
-    SELECT g.id, g.student_id, g.section_id, g.grading_task_id, g.term_id, g.percent
-    FROM grading_grade g
-    JOIN grading_gradingtask t ON t.id = g.grading_task_id
-    WHERE g.section_id IN (SELECT tech_section_id FROM link) AND t.code IN ({codes})
-), active AS (
-    SELECT ct.course_id, ct.grading_task_id, ct.score_group_id, m.term_id,
-           tm.start_date, tm.end_date, COUNT(*) OVER (PARTITION BY ct.id) AS n_active
-    FROM grading_coursegradingtask ct
-    JOIN grading_gradingtask t ON t.id = ct.grading_task_id
-    JOIN grading_coursetaskterm m ON m.course_task_id = ct.id AND m.active
-    JOIN schools_term tm ON tm.id = m.term_id
-    WHERE ct.course_id IN (SELECT hs_course_id FROM link) AND t.code IN ({codes})
-), band AS (
-    SELECT group_id, score, min_percent,
-           LEAD(min_percent) OVER (PARTITION BY group_id ORDER BY min_percent) AS next_min
-    FROM grading_scorerow WHERE group_id IN (SELECT score_group_id FROM active)
-), pair AS (
-    SELECT g.id, g.student_id, k.hs_section_id, g.grading_task_id, a.term_id,
-           a.start_date AS h_start, a.end_date AS h_end,
-           CASE WHEN a.n_active = 1
-                 AND tt.start_date <= a.start_date AND a.end_date <= tt.end_date
-                 AND e.percent = g.percent AND e.score = b.score
-           THEN 1 ELSE 0 END AS same
-    FROM tech g
-    JOIN link k ON k.tech_section_id = g.section_id
-    JOIN schools_term tt ON tt.id = g.term_id
-    LEFT JOIN active a
-         ON a.course_id = k.hs_course_id AND a.grading_task_id = g.grading_task_id
-    LEFT JOIN band b
-         ON b.group_id = a.score_group_id AND b.min_percent <= g.percent
-        AND (b.next_min IS NULL OR g.percent < b.next_min)
-    LEFT JOIN grading_grade e
-         ON e.student_id = g.student_id AND e.section_id = k.hs_section_id
-        AND e.grading_task_id = g.grading_task_id AND e.term_id = a.term_id
-), rostered AS (
-    SELECT p.id, p.student_id, p.hs_section_id, p.grading_task_id, p.term_id,
-           MAX(CASE WHEN p.same = 1 AND r.start_date <= p.h_end
-                     AND (r.end_date IS NULL OR r.end_date >= p.h_start)
-               THEN 1 ELSE 0 END) AS same
-    FROM pair p
-    JOIN schools_roster r ON r.section_id = p.hs_section_id AND r.student_id = p.student_id
-    GROUP BY p.id, p.student_id, p.hs_section_id, p.grading_task_id, p.term_id
-), targeted AS (
-    SELECT id, same, COUNT(*) OVER (
-        PARTITION BY student_id, hs_section_id, grading_task_id, term_id) AS writers
-    FROM rostered
-), graded AS (
-    SELECT id, MIN(CASE WHEN same = 1 AND writers = 1 THEN 1 ELSE 0 END) AS same,
-           COUNT(*) AS pairs
-    FROM targeted GROUP BY id
-)
-SELECT g.id, 0 FROM tech g LEFT JOIN graded d ON d.id = g.id WHERE d.id IS NULL OR d.same = 0
-UNION ALL
-SELECT NULL, COALESCE(SUM(pairs), 0) FROM graded WHERE same = 1
-""".format(codes=", ".join(f"%(code{i})s" for i in range(len(CTE_CODES))))
-NARROW_READ_MAX = 2_000  # up to this many tech grades to decide, read only their students
-
-
-def _dirty_grades(*, tech_school_id: int, school_year: int) -> tuple[set[int], int]:
-    """The tech grades to decide, and the number of HS grades already as they should be
-    for all the others - one query, whatever the number of grades."""
-    params = {"school": tech_school_id, "year": school_year}
-    params.update({f"code{i}": code for i, code in enumerate(CTE_CODES)})
-    dirty: set[int] = set()
-    unchanged = 0
-    with connection.cursor() as cursor:
-        cursor.execute(_DIRTY_GRADES_SQL, params)
-        for grade_id, pairs in cursor.fetchall():
-            if grade_id is None:
-                unchanged = int(pairs)
-            else:
-                dirty.add(grade_id)
-    return dirty, unchanged
+    return FlowResult(Flow.GRADES, outcomes, unchanged)
 
 
 def read_links(*, tech_school_id: int, school_year: int) -> dict[int, list[Link]]:
@@ -294,20 +192,18 @@ def read_term_spans(term_ids: set[int]) -> dict[int, tuple[dt.date, dt.date]]:
     }
 
 
-def read_hs_side(links: dict[int, list[Link]], *, students: set[int] | None = None) -> HsSide:
+def read_hs_side(links: dict[int, list[Link]]) -> HsSide:
     """Rosters, CTE course tasks with their active term, score rows and existing grades of
     the linked HS sections, each keyed the way :func:`decide` looks it up.
 
     Lookups go by student id within one HS section (or HS grade key): an int key hashes
     faster than a tuple built per record. Spans are tuples, not lists: the garbage
     collector untracks tuples of dates, so a school's rosters do not make it rescan the heap.
-    ``students``: read only these students' rosters and grades (a night with few changes).
     """
     hs_ids = [link.hs_section_id for pairs in links.values() for link in pairs]
-    of_students = {} if students is None else {"student_id__in": students}
     rosters: dict[int, dict[int, Spans]] = defaultdict(dict)
     for student_id, section_id, start, end in (
-        Roster.objects.filter(section_id__in=hs_ids, **of_students)
+        Roster.objects.filter(section_id__in=hs_ids)
         .order_by()
         .values_list("student_id", "section_id", "start_date", "end_date")
     ):
@@ -352,7 +248,6 @@ def read_hs_side(links: dict[int, list[Link]], *, students: set[int] | None = No
             grading_task_id__in={task_id for _, task_id in course_tasks},
             term_id__in=[t.term_id for terms in active.values() for t in terms],
             section_id__in=hs_ids,
-            **of_students,
         )
         .order_by()
         .values_list(

@@ -1,8 +1,9 @@
-"""R22, R48: the database pre-filter of the grade and enrollment flows (only the records that
-differ are read into Python) answers exactly what deciding every record in Python answers.
+"""R48: the database pre-filter of the enrollment flow (only the (student, tech section) keys
+that differ are read into Python) answers exactly what reconciling every key in Python
+answers.
 
-Each step of a scenario changes the HS or tech side; after each, both flows are run as dry
-runs twice - with the pre-filter, and with it answering "every record differs" - and the
+Each step of a scenario changes the HS or tech side; after each, the flows are run as dry
+runs twice - with the pre-filter, and with it answering "every key differs" - and the
 outcomes and unchanged counts must be equal. Then a real run applies the step.
 """
 
@@ -16,11 +17,6 @@ from grading.models import CTE_FINAL, CTE_TERM, Grade, ScoreRow
 from schools.models import Roster
 from tests.exchange.conftest import AS_OF, build_world
 from tests.factories import RosterFactory, SectionFactory
-
-
-def _every_grade_differs(*, tech_school_id, school_year):
-    links = grades_flow.read_links(tech_school_id=tech_school_id, school_year=school_year)
-    return {g[0] for g in grades_flow.read_tech_grades(links)} if links else set(), 0
 
 
 def _every_key_differs(*, calendar_id, as_of):
@@ -56,7 +52,6 @@ def _both(monkeypatch, w, as_of=AS_OF):
         _key(enrollments_flow.sync_enrollments(**kwargs)),
     )
     with monkeypatch.context() as m:
-        m.setattr(grades_flow, "_dirty_grades", _every_grade_differs)
         m.setattr(enrollments_flow, "_dirty_keys", _every_key_differs)
         everything = (
             _key(grades_flow.sync_grades(**kwargs)),
@@ -75,7 +70,7 @@ def _step(monkeypatch, w, *, as_of=AS_OF):
     return filtered
 
 
-def test_r22_r48_prefilter_agrees_with_deciding_every_record(db, monkeypatch):
+def test_r48_prefilter_agrees_with_reconciling_every_key(db, monkeypatch):
     w = build_world()
     a, b, c, d, e = w.add_students(5)
     q1, q2, _, _ = w.hs_terms
