@@ -340,12 +340,14 @@ def exchange_run_cancel(*, run: ExchangeRun, by=None) -> ExchangeRun:
 
 
 def exchange_watchdog() -> dict[str, int]:
-    """R46: the watchdog schedule. Abandons dead runs (R45), re-queues parts whose worker
-    died, re-sends tasks a broker lost, and closes runs whose parts all finished."""
+    """R46: the watchdog schedule. Abandons dead runs (R45), re-sends the start of a run
+    whose start task was lost, re-queues parts whose worker died, re-sends part tasks a
+    broker lost, and closes runs whose parts all finished."""
     from django.conf import settings as s
 
-    stats = {"abandoned": 0, "requeued": 0, "resent": 0}
+    stats = {"abandoned": 0, "requeued": 0, "resent": 0, "restarted": 0}
     now = timezone.now()
+    stats["restarted"] = _restart_lost_starts(now=now)
     for run in ExchangeRun.objects.filter(status=RunStatus.RUNNING, inline=False):
         alive = False
         for part in run.parts.filter(status=RunStatus.RUNNING):
@@ -366,6 +368,23 @@ def exchange_watchdog() -> dict[str, int]:
         _serialize_runners()
         stats["abandoned"] = len(_abandon_dead_runs())
     return stats
+
+
+def _restart_lost_starts(*, now: dt.datetime) -> int:
+    """A cluster run still ``queued`` well after it was asked for, with no process holding
+    its lock: its start task was lost (or its worker died before claiming it). Send it again;
+    a copy delivered twice does nothing the second time (only a queued run starts)."""
+    from django_q.tasks import async_task
+
+    grace = now - dt.timedelta(seconds=settings.EXCHANGE_START_GRACE)
+    restarted = 0
+    for run_id in ExchangeRun.objects.filter(
+        status=RunStatus.QUEUED, inline=False, created_at__lte=grace
+    ).values_list("pk", flat=True):
+        if not locks.held(locks.RUN_NAMESPACE, run_id):
+            async_task("exchange.tasks.start_run", run_id, task_name=f"exchange-run-{run_id}")
+            restarted += 1
+    return restarted
 
 
 def _requeue_dead_part(part: RunPart, *, attempts_max: int) -> bool:

@@ -250,6 +250,9 @@ EXCHANGE_STATEMENT_TIMEOUT = os.environ.get("EXCHANGE_STATEMENT_TIMEOUT", "30min
 # up to this many times in all, after EXCHANGE_RETRY_BACKOFF seconds, doubling each time.
 EXCHANGE_PART_ATTEMPTS = int(os.environ.get("EXCHANGE_PART_ATTEMPTS", "3"))
 EXCHANGE_RETRY_BACKOFF = float(os.environ.get("EXCHANGE_RETRY_BACKOFF", "30"))
+# A cluster run still queued this many seconds after it was asked for has lost its start
+# task: the watchdog sends it again (R46).
+EXCHANGE_START_GRACE = float(os.environ.get("EXCHANGE_START_GRACE", "120"))
 # R47: the nightly schedule runs the exchange only inside this local-time window
 # ("HH:MM-HH:MM"); a cluster started after a missed night does not catch up at noon.
 EXCHANGE_NIGHT_WINDOW = os.environ.get("EXCHANGE_NIGHT_WINDOW", "00:00-06:00")

@@ -270,6 +270,27 @@ def test_r46_watchdog_requeues_a_dead_workers_part_and_resends_lost_tasks(world,
     assert run.status == "succeeded" and run.parts.get().attempts == 2
 
 
+def test_r46_watchdog_restarts_a_run_whose_start_task_was_lost(world, monkeypatch):
+    # given: a cluster run asked for 10 minutes ago and still queued (its task was lost)
+    sent = []
+    monkeypatch.setattr("django_q.tasks.async_task", lambda *a, **k: sent.append(a))
+    run = services.exchange_run_create(as_of=AS_OF, trigger="test")
+    ExchangeRun.objects.filter(pk=run.pk).update(
+        inline=False, created_at=timezone.now() - dt.timedelta(minutes=10)
+    )
+    fresh = services.exchange_run_create(as_of=AS_OF, dry_run=True, trigger="test")
+    ExchangeRun.objects.filter(pk=fresh.pk).update(inline=False)  # asked for just now
+    # when
+    stats = tasks.watchdog()
+    # then: only the old one's start is sent again; delivered twice, it starts once
+    assert stats["restarted"] == 1
+    assert sent == [("exchange.tasks.start_run", run.pk)]
+    tasks.start_run(run.pk)
+    tasks.start_run(run.pk)
+    run.refresh_from_db()
+    assert run.parts.count() == 1 and run.status in ("running", "succeeded")
+
+
 def test_r46_watchdog_schedule_exists(db):
     from django_q.models import Schedule
 
