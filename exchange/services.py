@@ -501,12 +501,18 @@ class _Superseded(Exception):
 
 def _set_timeouts() -> None:
     """R46: inside the part's transaction, a blocked lock or a runaway statement fails with
-    a clear reason instead of waiting for ever (PostgreSQL; SQLite has its busy timeout)."""
+    a clear reason instead of waiting for ever (PostgreSQL; SQLite has its busy timeout).
+
+    The part's commit does not wait for its WAL flush (``synchronous_commit`` off for this
+    transaction only): a server crash can lose only a whole recent part - its data and its
+    ``succeeded`` together - which the watchdog then runs again; the run's own final status
+    is committed synchronously, which flushes every part commit before it."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT set_config('lock_timeout', %s, true),"
-                " set_config('statement_timeout', %s, true)",
+                " set_config('statement_timeout', %s, true),"
+                " set_config('synchronous_commit', 'off', true)",
                 [str(settings.EXCHANGE_LOCK_TIMEOUT), str(settings.EXCHANGE_STATEMENT_TIMEOUT)],
             )
 

@@ -240,6 +240,30 @@ def test_r46_retries_are_bounded(world, monkeypatch, settings):
     assert "attempt 3: OperationalError: lock timeout" in run.error
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL settings")
+def test_r46_part_transaction_has_timeouts_and_does_not_wait_for_its_wal_flush(
+    world, monkeypatch, settings
+):
+    # given: a flow that reads the settings its transaction runs under
+    settings.EXCHANGE_LOCK_TIMEOUT = "7s"
+    seen = {}
+    real = grades_flow.sync_grades
+
+    def reading(**kwargs):
+        with connection.cursor() as cursor:
+            for name in ("lock_timeout", "statement_timeout", "synchronous_commit"):
+                cursor.execute(f"SHOW {name}")
+                seen[name] = cursor.fetchone()[0]
+        return real(**kwargs)
+
+    monkeypatch.setattr(grades_flow, "sync_grades", reading)
+    # when
+    run = services.exchange_run(as_of=AS_OF, trigger="test", inline=True)
+    # then (set with set_config(..., true): for the part's transaction only)
+    assert run.status == "succeeded"
+    assert seen == {"lock_timeout": "7s", "statement_timeout": "30min", "synchronous_commit": "off"}
+
+
 def test_r46_program_error_is_not_retried(world, monkeypatch):
     # given
     def broken(**kwargs):
