@@ -1,4 +1,4 @@
-"""Every write of a grade (R13, R14, R16, R23) and the weekly stale-grades reminder (R15).
+"""Every write of a grade (R13, R14, R16, R23); the value rules are in ``grade_values``.
 
 ``grade_post`` and ``grade_post_bulk`` share one validation path: the posting context
 (course task, active term, teacher, linked section) is checked once, then every row's value,
@@ -7,19 +7,14 @@ and only when everything is valid are the grades and their history rows written,
 
 from __future__ import annotations
 
-import datetime as dt
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core import mail
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from grading import scoring
@@ -33,6 +28,7 @@ from grading.models import (
     GradeSource,
     GradingTask,
 )
+from grading.services.grade_values import resolve_value
 from grading.services.transcripts import transcript_lines_flag_changed
 from schools.errors import field_error
 from schools.models import AuditEntry, Roster, Section, Student, Term
@@ -40,8 +36,6 @@ from schools.models import AuditEntry, Roster, Section, Student, Term
 LINKED_SECTION_MESSAGE = (
     "Grades on linked KTS sections come from the technical school through the nightly exchange."
 )
-HUNDRED = Decimal("100")
-TWO_PLACES = Decimal("0.01")
 BULK_MAX_ROWS = 1000  # R44: rows in one bulk post
 GRADE_UPDATE_FIELDS = ["percent", "score", "comments", "source", "posted_by", "run_id"]
 
@@ -152,95 +146,6 @@ def _posting_context(
         is_cte_numeric=course_task.score_group.is_cte_numeric,
         school_id=active.term.calendar.school_id,
     )
-
-
-def _parse_percent(value) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    try:
-        percent = value if isinstance(value, Decimal) else Decimal(str(value).strip())
-    except (InvalidOperation, ValueError) as exc:
-        raise field_error(
-            "percent",
-            "Enter the percent as a number, for example 92.5.",
-            code=GradingErrorCode.INVALID_PERCENT,
-        ) from exc
-    if not percent.is_finite():
-        raise field_error(
-            "percent",
-            "Enter the percent as a number, for example 92.5.",
-            code=GradingErrorCode.INVALID_PERCENT,
-        )
-    if percent < 0 or percent > HUNDRED:
-        raise field_error(
-            "percent", "Enter a percent from 0 to 100.", code=GradingErrorCode.PERCENT_OUT_OF_RANGE
-        )
-    if percent != percent.quantize(TWO_PLACES):
-        raise field_error(
-            "percent",
-            "Enter the percent with at most two decimals.",
-            code=GradingErrorCode.TOO_MANY_DECIMALS,
-        )
-    return percent.quantize(TWO_PLACES)
-
-
-def _resolve_value(ctx: PostingContext, percent, score) -> tuple[Decimal | None, str]:
-    """R5: the (percent, score) to store, or a ValidationError saying what to fix."""
-    percent = _parse_percent(percent)
-    score = (score or "").strip()
-    group = ctx.course_task.score_group.name
-    if ctx.is_cte_numeric and percent is None:
-        raise field_error(
-            "percent",
-            "CTE Numeric grades are posted as a percent; enter the percent and "
-            "the score is filled in.",
-            code=GradingErrorCode.PERCENT_REQUIRED,
-        )
-    if percent is None and not score:
-        raise field_error(
-            "percent",
-            "Enter a percent (or a score on a letter score group).",
-            code=GradingErrorCode.VALUE_REQUIRED,
-        )
-    if percent is not None:
-        row = scoring.row_for_percent(ctx.rows, percent)
-        if row is None:
-            raise field_error(
-                "percent",
-                f"Score group {group} has no row for {percent}%; ask the district "
-                "to add a row with Min % 0.",
-                code=GradingErrorCode.SCORE_UNTRANSLATABLE,
-            )
-        if score and score != row.score:
-            if ctx.is_cte_numeric:
-                raise field_error(
-                    "score",
-                    "On CTE Numeric only the percent is posted; leave the score "
-                    f"empty ({percent}% is {row.score}).",
-                    code=GradingErrorCode.SCORE_ON_CTE_NUMERIC,
-                )
-            if scoring.band_of(ctx.rows, score) is None:
-                raise field_error(
-                    "score",
-                    f"{score} is not a score of {group}; choose one of "
-                    f"{', '.join(r.score for r in ctx.rows)}.",
-                    code=GradingErrorCode.SCORE_NOT_IN_GROUP,
-                )
-            raise field_error(
-                "percent",
-                f"{percent}% is {row.score} on {group}, not {score}; change the "
-                "percent or the score.",
-                code=GradingErrorCode.PERCENT_OUTSIDE_BAND,
-            )
-        return percent, row.score
-    if scoring.band_of(ctx.rows, score) is None:
-        raise field_error(
-            "score",
-            f"{score} is not a score of {group}; choose one of "
-            f"{', '.join(r.score for r in ctx.rows)}.",
-            code=GradingErrorCode.SCORE_NOT_IN_GROUP,
-        )
-    return None, score
 
 
 def _rostered_student_ids(section: Section, term: Term, student_ids: Iterable[int]) -> set[int]:
@@ -463,7 +368,13 @@ def _plan_rows(*, ctx: PostingContext, rows: Sequence[Mapping], source: str) -> 
                 )
             ]
         try:
-            percent, score = _resolve_value(ctx, row.get("percent"), row.get("score"))
+            percent, score = resolve_value(
+                rows=ctx.rows,
+                group=ctx.course_task.score_group.name,
+                is_cte_numeric=ctx.is_cte_numeric,
+                percent=row.get("percent"),
+                score=row.get("score"),
+            )
         except ValidationError as exc:
             for field, errs in _error_dict(exc).items():
                 row_errors.setdefault(field, []).extend(errs)
@@ -593,37 +504,3 @@ def grade_post(
         raise ValidationError(exc.rows[0]) from exc
     grades, created = _write(ctx=ctx, planned=planned, by=by, source=source, run_id=run_id)
     return grades[0], bool(created)
-
-
-def stale_grade_reminders_send(*, as_of: dt.date | None = None) -> int:
-    """R15: e-mail each teacher of a stale tech section once, listing their stale sections.
-
-    Teachers without an e-mail address are skipped. Returns the number of e-mails sent.
-    Safe to run twice (it only reads and sends).
-    """
-    from grading.selectors.stale import stale_sections
-
-    as_of = as_of or timezone.localdate()
-    by_teacher: dict[int, list] = defaultdict(list)
-    teachers: dict[int, AbstractBaseUser] = {}
-    for item in stale_sections(as_of=as_of):
-        for teacher in item.section.teachers.all():
-            if teacher.email:
-                teachers[teacher.pk] = teacher
-                by_teacher[teacher.pk].append(item)
-    messages = []
-    for teacher_id, items in by_teacher.items():
-        teacher = teachers[teacher_id]
-        context = {"teacher": teacher, "items": items, "as_of": as_of}
-        messages.append(
-            mail.EmailMessage(
-                subject=render_to_string("grading/email/stale_grades_subject.txt", context).strip(),
-                body=render_to_string("grading/email/stale_grades_body.txt", context),
-                from_email=settings.DEFAULT_FROM_EMAIL,
-                to=[teacher.email],
-            )
-        )
-    if not messages:
-        return 0
-    with mail.get_connection() as connection:
-        return connection.send_messages(messages) or 0
