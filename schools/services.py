@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from django.db import models, router, transaction
 from django.db.models.deletion import Collector
 
+from schools.actors import Actor, user_or_none
 from schools.models import (
     AuditEntry,
     Calendar,
@@ -177,10 +178,6 @@ def staff_role_create(
 # --- R37/R40/R43: the audit entry and the deletion record of every write ------------------
 
 
-def _user_or_none(by: Any) -> Any:
-    return by if by is not None and getattr(by, "is_authenticated", False) else None
-
-
 def audit_record(
     *,
     action: str,
@@ -188,7 +185,7 @@ def audit_record(
     model: str = "",
     object_id: int | None = None,
     school_id: int | None = None,
-    by: Any = None,
+    by: Actor = None,
     run_id: int | None = None,
     changes: Iterable[str] = (),
 ) -> AuditEntry:
@@ -202,7 +199,7 @@ def audit_record(
         if school_id is None and instance.pk is not None:
             school_id = access.school_id_of(instance)
     return AuditEntry.objects.create(
-        user=_user_or_none(by),
+        user=user_or_none(by),
         run_id=run_id,
         action=action[:30],
         model=model[:50],
@@ -215,7 +212,7 @@ def audit_record(
 def record_save(
     *,
     instance: M,
-    by: Any,
+    by: Actor,
     changes: Iterable[str] = (),
     action: str | None = None,
     clean: bool = True,
@@ -255,7 +252,9 @@ def _is_fed(model: type[models.Model]) -> bool:
     return issubclass(model, TimeStampedModel)
 
 
-def record_delete(*, instances: Iterable[models.Model], by: Any, run_id: int | None = None) -> int:
+def record_delete(
+    *, instances: Iterable[models.Model], by: Actor, run_id: int | None = None
+) -> int:
     """R40/R43: delete rows with a deletion record (``Tombstone``) for each of them and for
     every row the delete cascades to that a change feed serves, plus an audit entry per row
     asked for, in one transaction. The API's DELETE, the admin's delete view and its
@@ -264,7 +263,7 @@ def record_delete(*, instances: Iterable[models.Model], by: Any, run_id: int | N
     instances = list(instances)
     if not instances:
         return 0
-    user = _user_or_none(by)
+    user = user_or_none(by)
     using = router.db_for_write(type(instances[0]))
     with transaction.atomic(using=using):
         collector = Collector(using=using, origin=instances)

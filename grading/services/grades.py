@@ -11,7 +11,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -30,6 +29,7 @@ from grading.models import (
 )
 from grading.services.grade_values import resolve_value
 from grading.services.transcripts import transcript_lines_flag_changed
+from schools.actors import Actor, user_or_none
 from schools.errors import field_error
 from schools.models import AuditEntry, Roster, Section, Student, Term
 
@@ -85,7 +85,7 @@ def _posting_context(
     section: Section,
     grading_task: GradingTask,
     term: Term,
-    by: AbstractBaseUser | None,
+    by: Actor,
     source: str,
 ) -> PostingContext:
     """R13/R23: refuse the whole post when the section, task or term do not allow it."""
@@ -181,7 +181,7 @@ def _write(
     *,
     ctx: PostingContext,
     planned: Sequence[_Planned],
-    by: AbstractBaseUser | None,
+    by: Actor,
     source: str,
     run_id: int | None,
 ) -> tuple[list[Grade], set[int]]:
@@ -196,7 +196,7 @@ def _write(
             student_id__in=[p.student_id for p in planned],
         )
     }
-    posted_by = by if by is not None and by.is_authenticated else None
+    posted_by = user_or_none(by)
     now = timezone.now()
     to_create: list[tuple[_Planned, Grade]] = []
     to_update: list[Grade] = []
@@ -440,7 +440,7 @@ def grade_post_bulk(
     grading_task: GradingTask,
     term: Term,
     rows: Sequence[Mapping],
-    by: AbstractBaseUser | None,
+    by: Actor,
     source: str = GradeSource.TEACHER,
     run_id: int | None = None,
 ) -> list[Grade]:
@@ -472,7 +472,7 @@ def grade_post(
     percent: Decimal | str | None = None,
     score: str = "",
     comments: str | None = None,
-    by: AbstractBaseUser | None,
+    by: Actor,
     source: str = GradeSource.TEACHER,
     correction_reason: str = "",
     run_id: int | None = None,

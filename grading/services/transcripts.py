@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from grading.models import Grade, TranscriptLine, TranscriptLineHistory
+from grading.models import Grade, TranscriptLine, TranscriptLineAction, TranscriptLineHistory
 from grading.selectors.gpa import course_task_map, resolve_row
 from schools.models import Calendar, School, SchoolKind
 
@@ -187,7 +187,7 @@ def transcript_post(*, school: School, calendar: Calendar, by) -> dict:
             setattr(line, f, getattr(v, f))
         line.posted_by = by
         changed.append(line)
-        history.append(_history(line, "updated", by, line.score, line.percent))
+        history.append(_history(line, TranscriptLineAction.UPDATED, by, line.score, line.percent))
         counts["updated"] += 1
 
     for line in new_lines:
@@ -202,7 +202,8 @@ def transcript_post(*, school: School, calendar: Calendar, by) -> dict:
             )
         )
     history += [
-        _history(line, "posted", by, line.score, line.percent, old=False) for line in created
+        _history(line, TranscriptLineAction.POSTED, by, line.score, line.percent, old=False)
+        for line in created
     ]
     if changed:
         for line in changed:
@@ -222,13 +223,13 @@ def _kept_values(*, line_ids: list[int]) -> dict[int, tuple[str, Decimal | None]
     """Per line, the grade value the registrar last declined (the newest decision is 'kept')."""
     latest: dict[int, TranscriptLineHistory] = {}
     for h in TranscriptLineHistory.objects.filter(
-        line_id__in=line_ids, action__in=("accepted", "kept")
+        line_id__in=line_ids, action__in=(TranscriptLineAction.ACCEPTED, TranscriptLineAction.KEPT)
     ).order_by("line_id", "changed_at", "id"):
         latest[h.line_id] = h
     return {
         line_id: (h.new_score, _q(h.new_percent))
         for line_id, h in latest.items()
-        if h.action == "kept"
+        if h.action == TranscriptLineAction.KEPT
     }
 
 
@@ -273,7 +274,7 @@ def transcript_line_accept(*, line: TranscriptLine, by) -> TranscriptLine:
             "The final grade behind this line was removed; keep the posted value instead.",
             code="final_grade_missing",
         )
-    history = _history(line, "accepted", by, current.score, current.percent)
+    history = _history(line, TranscriptLineAction.ACCEPTED, by, current.score, current.percent)
     for f in (*GRADE_FIELDS, *SETUP_FIELDS):
         setattr(line, f, getattr(current, f))
     line.needs_review = False
@@ -294,7 +295,7 @@ def transcript_line_keep(*, line: TranscriptLine, by) -> TranscriptLine:
     TranscriptLineHistory.objects.create(
         line=line,
         changed_by=by,
-        action="kept",
+        action=TranscriptLineAction.KEPT,
         old_score=line.score,
         old_percent=line.percent,
         new_score=current.score if current else "",

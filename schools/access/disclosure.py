@@ -27,13 +27,14 @@ def log_disclosure(
     Internal student keys only - never names (R37). Returns the DisclosureLog row, or None
     when nothing was disclosed.
     """
+    from schools.actors import user_or_none
     from schools.models import DisclosureLog
 
     ids = sorted({int(s) for s in student_ids})
     if not ids:
         return None
     return DisclosureLog.objects.create(
-        user=user if user is not None and user.is_authenticated else None,
+        user=user_or_none(user),
         reader_school_id=reader_school_id,
         source_school_id=source_school_id,
         resource=resource[:50],
