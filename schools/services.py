@@ -266,7 +266,8 @@ def record_delete(
     user = user_or_none(by)
     using = router.db_for_write(type(instances[0]))
     with transaction.atomic(using=using):
-        collector = Collector(using=using, origin=instances)
+        # The stubs take one origin; Django passes any value through to the delete signals.
+        collector = Collector(using=using, origin=instances)  # type: ignore[arg-type]
         collector.collect(instances)
         doomed: dict[type[models.Model], set[int]] = {}
         for model, objs in collector.data.items():

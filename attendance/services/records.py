@@ -137,14 +137,13 @@ def attendance_record(
     if errors:
         field, error_code, message = errors[entry.student_id]
         raise ValidationError({field: ValidationError(message, code=error_code)})
-    record = (
+    existing = (
         Attendance.objects.select_for_update()
         .filter(student=student, section=section, date=date)
         .first()
     )
-    created = record is None
-    if created:
-        record = Attendance(student=student, section=section, date=date)
+    created = existing is None
+    record = existing or Attendance(student=student, section=section, date=date)
     change = Change(
         record=record,
         action=AttendanceAction.CREATE if created else AttendanceAction.UPDATE,

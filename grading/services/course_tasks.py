@@ -42,10 +42,10 @@ class Sibling:
 
 
 def siblings_of(course: Course, *, exclude_pk: int | None) -> list[Sibling]:
-    return [
-        Sibling(ct.pk, ct.grading_task, ct.term_gpa_weight)
-        for ct in course.course_tasks.exclude(pk=exclude_pk).select_related("grading_task")
-    ]
+    others = course.course_tasks.select_related("grading_task")
+    if exclude_pk is not None:
+        others = others.exclude(pk=exclude_pk)
+    return [Sibling(ct.pk, ct.grading_task, ct.term_gpa_weight) for ct in others]
 
 
 class Problem(NamedTuple):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -48,7 +49,9 @@ class GradeRowsError(ValidationError):
     Django's ValidationError still shows something useful.
     """
 
-    def __init__(self, rows: dict[int, dict[str, list[ValidationError]]], students: Mapping):
+    def __init__(
+        self, rows: dict[int, dict[str, list[ValidationError]]], students: Mapping[int, str]
+    ):
         self.rows = rows
         flat = []
         for index in sorted(rows):
@@ -96,8 +99,10 @@ def _posting_context(
             code=GradingErrorCode.INVALID_SOURCE,
         )
     if source == GradeSource.TEACHER:
-        is_superuser = bool(by is not None and getattr(by, "is_superuser", False))
-        if by is None or (not is_superuser and not section.teachers.filter(pk=by.pk).exists()):
+        user = user_or_none(by)
+        if user is None or (
+            not user.is_superuser and not section.teachers.filter(pk=user.pk).exists()
+        ):
             raise field_error(
                 "section",
                 "You can post grades only for your own sections.",
@@ -200,7 +205,7 @@ def _write(
     now = timezone.now()
     to_create: list[tuple[_Planned, Grade]] = []
     to_update: list[Grade] = []
-    history: list[tuple[Grade, dict]] = []
+    history: list[tuple[Grade, dict[str, Any]]] = []
     by_index: dict[int, Grade] = {}
     changed_fields: dict[int, list[str]] = {}
     for p in planned:
@@ -314,7 +319,9 @@ def _clean(grade: Grade) -> None:
     )
 
 
-def _plan_rows(*, ctx: PostingContext, rows: Sequence[Mapping], source: str) -> list[_Planned]:
+def _plan_rows(
+    *, ctx: PostingContext, rows: Sequence[Mapping[str, Any]], source: str
+) -> list[_Planned]:
     """Validate every row (R5, R13, R16); raise GradeRowsError naming each bad row."""
     errors: dict[int, dict[str, list[ValidationError]]] = {}
     labels: dict[int, str] = {}
@@ -341,11 +348,12 @@ def _plan_rows(*, ctx: PostingContext, rows: Sequence[Mapping], source: str) -> 
     planned: list[_Planned] = []
     for index, row in enumerate(rows):
         row_errors: dict[str, list[ValidationError]] = {}
+        raw = student_ids[index]
         try:
-            sid = int(student_ids[index]) if student_ids[index] is not None else None
+            sid = int(raw) if raw is not None else None
         except (TypeError, ValueError):
             sid = None
-        labels[index] = known.get(sid, str(student_ids[index]))
+        labels[index] = known[sid] if sid is not None and sid in known else str(raw)
         if sid not in known:
             row_errors["student"] = [
                 ValidationError(
@@ -395,7 +403,7 @@ def _plan_rows(*, ctx: PostingContext, rows: Sequence[Mapping], source: str) -> 
                     code=GradingErrorCode.CORRECTION_REASON_REQUIRED,
                 )
             ]
-        if row_errors:
+        if row_errors or sid is None:  # an unknown student is a row error above
             errors[index] = row_errors
             continue
         seen.add(sid)
@@ -439,7 +447,7 @@ def grade_post_bulk(
     section: Section,
     grading_task: GradingTask,
     term: Term,
-    rows: Sequence[Mapping],
+    rows: Sequence[Mapping[str, Any]],
     by: Actor,
     source: str = GradeSource.TEACHER,
     run_id: int | None = None,

@@ -58,17 +58,15 @@ def grading_window_validate(
             },
             code="window_outside_term",
         )
-    clash = (
-        GradingWindow.objects.filter(
-            school=school,
-            opens_on__lte=closes_on,
-            closes_on__gte=opens_on,
-            grading_tasks__in=[t.pk for t in tasks],
-        )
-        .exclude(pk=window.pk if window else None)
-        .select_related("term")
-        .first()
+    others = GradingWindow.objects.filter(
+        school=school,
+        opens_on__lte=closes_on,
+        closes_on__gte=opens_on,
+        grading_tasks__in=[t.pk for t in tasks],
     )
+    if window is not None and window.pk is not None:
+        others = others.exclude(pk=window.pk)
+    clash = others.select_related("term").first()
     if clash:
         raise coded_error(
             {
@@ -106,7 +104,7 @@ def grading_window_save(
     return window
 
 
-def _window_course_tasks(window: GradingWindow) -> QuerySet[CourseGradingTask, dict[str, Any]]:
+def _window_course_tasks(window: GradingWindow) -> QuerySet[CourseGradingTask, Any]:
     """The window's course tasks: its tasks, on the school's courses, with the term in the mask."""
     return CourseGradingTask.objects.filter(
         course__calendar__school_id=window.school_id,
