@@ -7,7 +7,7 @@ from typing import Any
 
 from attendance.models import AttendanceCode, Excuse, Status
 from schools.models import School
-from schools.services import model_save
+from schools.services.writes import model_save
 
 # A sensible starting set for a school that has none yet (R25).
 DEFAULT_CODES: tuple[tuple[str, str, str, str], ...] = (

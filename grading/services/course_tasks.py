@@ -29,7 +29,7 @@ from grading.services.district_rows import setup_row_delete
 from grading.services.score_groups import cte_numeric_thresholds
 from schools.actors import Actor
 from schools.models import Course, School, Term
-from schools.services import model_save
+from schools.services.writes import model_save
 
 
 @dataclass(frozen=True)

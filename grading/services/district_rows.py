@@ -25,7 +25,7 @@ from grading.models import (
 from schools.actors import Actor
 from schools.errors import coded_error
 from schools.models import District
-from schools.services import model_save, record_delete
+from schools.services.writes import model_save, record_delete
 
 D = TypeVar("D", bound=DistrictOwnedModel)
 

@@ -15,7 +15,7 @@ from grading.models import CourseGradingTask, CourseTaskTerm, GradingTask, Gradi
 from schools.actors import Actor
 from schools.errors import coded_error
 from schools.models import School, Term
-from schools.services import model_save
+from schools.services.writes import model_save
 
 
 def grading_window_validate(
