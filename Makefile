@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# The settings fail closed (DJANGO_DEBUG off); the development commands turn debug on.
+DEV := DJANGO_DEBUG=1
 
 .PHONY: run test install lint bench clean
 
@@ -18,14 +20,14 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 run: $(VENV)/.installed
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py load_demo
+	$(DEV) $(PY) manage.py migrate --noinput
+	$(DEV) $(PY) manage.py load_demo
 	@echo ""
 	@echo "KTS Data Exchange: http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/)"
 	@echo "Demo logins are listed above (password for all: kts-demo-2027). Ctrl-C stops both processes."
-	@$(PY) manage.py qcluster & QPID=$$!; \
+	@$(DEV) $(PY) manage.py qcluster & QPID=$$!; \
 	trap 'kill $$QPID 2>/dev/null' EXIT INT TERM; \
-	$(PY) manage.py runserver --noreload $(HOST):$(PORT)
+	$(DEV) $(PY) manage.py runserver --noreload $(HOST):$(PORT)
 
 test: $(VENV)/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -35,7 +37,7 @@ lint: $(VENV)/.installed
 	$(PY) -m ruff format --check .
 
 bench: $(VENV)/.installed
-	$(PY) manage.py bench_exchange
+	$(DEV) $(PY) manage.py bench_exchange
 
 clean:
 	rm -rf $(VENV) db.sqlite3* staticfiles

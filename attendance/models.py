@@ -119,6 +119,14 @@ class Attendance(TimeStampedModel):
         return f"{self.student_id}/{self.section_id}/{self.date}: {self.code_id}"
 
 
+class AttendanceAction(models.TextChoices):
+    """R43: what a history row of an attendance record records."""
+
+    CREATE = "create", "Created"
+    UPDATE = "update", "Updated"
+    RESOLVE = "resolve", "Resolved"
+
+
 class AttendanceHistory(models.Model):
     """R43 (like R14 for grades): every change of an attendance record - who or which run,
     when, the old and the new code and comments. Written by the attendance services."""
@@ -129,7 +137,7 @@ class AttendanceHistory(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     run_id = models.BigIntegerField(null=True, blank=True)
-    action = models.CharField(max_length=10)  # create, update, resolve
+    action = models.CharField(max_length=10, choices=AttendanceAction.choices)
     source = models.CharField(max_length=10, choices=AttendanceSource.choices)
     old_code = models.ForeignKey(
         AttendanceCode, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -26,20 +26,32 @@ CTE_NUMERIC = "CTE Numeric"
 PERCENT_VALIDATORS = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
 
 
-class ScoreGroup(TimeStampedModel):
-    """R5: an ordered list of rows. ``district`` null = the state's (read-only)."""
+class DistrictOwnedModel(TimeStampedModel):
+    """R4: a setup row owned by a district, or by the state when ``district`` is null (the
+    state's rows are read-only for everyone but superusers). Score groups, grading tasks and
+    credit types share it, and one save service: ``grading.services.district_rows``."""
 
     name = models.CharField(max_length=100)
     district = models.ForeignKey(
-        "schools.District",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="score_groups",
+        "schools.District", null=True, blank=True, on_delete=models.PROTECT
     )
 
     class Meta:
+        abstract = True
         ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_state(self) -> bool:
+        return self.district_id is None
+
+
+class ScoreGroup(DistrictOwnedModel):
+    """R5: an ordered list of rows. ``district`` null = the state's (read-only)."""
+
+    class Meta(DistrictOwnedModel.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["district", "name"],
@@ -51,10 +63,6 @@ class ScoreGroup(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name if self.district_id else f"{self.name} (state)"
-
-    @property
-    def is_state(self) -> bool:
-        return self.district_id is None
 
     @property
     def is_cte_numeric(self) -> bool:
@@ -92,22 +100,13 @@ class ScoreRow(models.Model):
         return f"{self.score} ({self.min_percent}%)"
 
 
-class GradingTask(TimeStampedModel):
+class GradingTask(DistrictOwnedModel):
     """A grading task; the state's three CTE tasks have ``is_cte`` (R4)."""
 
-    name = models.CharField(max_length=100)
     code = models.CharField(max_length=30, blank=True)
-    district = models.ForeignKey(
-        "schools.District",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="grading_tasks",
-    )
     is_cte = models.BooleanField(default=False, editable=False)
 
-    class Meta:
-        ordering = ["name"]
+    class Meta(DistrictOwnedModel.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["code"],
@@ -117,26 +116,9 @@ class GradingTask(TimeStampedModel):
             )
         ]
 
-    def __str__(self) -> str:
-        return self.name
 
-    @property
-    def is_state(self) -> bool:
-        return self.district_id is None
-
-
-class CreditType(TimeStampedModel):
-    district = models.ForeignKey(
-        "schools.District",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="credit_types",
-    )
-    name = models.CharField(max_length=100)
-
-    class Meta:
-        ordering = ["name"]
+class CreditType(DistrictOwnedModel):
+    class Meta(DistrictOwnedModel.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["district", "name"],
@@ -145,9 +127,6 @@ class CreditType(TimeStampedModel):
                 violation_error_message="A credit type with this name already exists here.",
             )
         ]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class CourseGradingTask(TimeStampedModel):
@@ -417,6 +396,15 @@ class TranscriptLine(TimeStampedModel):
         return f"{self.student_id} {self.school_year} {self.course_number} {self.score}"
 
 
+class TranscriptLineAction(models.TextChoices):
+    """R34: what happened to a transcript line."""
+
+    POSTED = "posted", "Posted"
+    UPDATED = "updated", "Updated"
+    ACCEPTED = "accepted", "New value accepted"
+    KEPT = "kept", "Posted value kept"
+
+
 class TranscriptLineHistory(models.Model):
     """R34: the registrar's decisions on a line whose final grade changed after posting."""
 
@@ -425,7 +413,7 @@ class TranscriptLineHistory(models.Model):
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    action = models.CharField(max_length=20)  # posted / updated / accepted / kept
+    action = models.CharField(max_length=20, choices=TranscriptLineAction.choices)
     old_score = models.CharField(max_length=20, blank=True)
     old_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     new_score = models.CharField(max_length=20, blank=True)

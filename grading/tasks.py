@@ -5,14 +5,14 @@ def apply_grading_windows() -> dict[str, int]:
     """R12, daily: open today's grading windows and close the ones that have closed."""
     from django.utils import timezone
 
-    from grading.services.setup import grading_window_apply
+    from grading.services.grading_windows import grading_window_apply
 
     return grading_window_apply(today=timezone.localdate())
 
 
 def email_stale_grade_reminders() -> int:
     """R15, weekly: e-mail each teacher of a tech section without CTE Term Grades this week."""
-    from grading.services.grades import stale_grade_reminders_send
+    from grading.services.stale_grade_reminders import stale_grade_reminders_send
 
     return stale_grade_reminders_send()
 

@@ -1,8 +1,11 @@
 """Settings, all read from the environment.
 
-Development defaults (SQLite, django-q2's ORM broker, console e-mail) need no configuration.
-Production: set DJANGO_DEBUG=0, DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS, DATABASE_URL
-(postgres://...) and REDIS_URL (the django-q2 broker).
+Fails closed: without DJANGO_DEBUG=1 this is a production configuration (HTTPS-only
+cookies, HSTS, no development secret key). Development (``make run``) and the test suite
+(``kts_project.settings_test``) set DJANGO_DEBUG=1, which brings the development defaults:
+SQLite, django-q2's ORM broker, console e-mail, a development secret key.
+Production: set DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS, DATABASE_URL (postgres://...) and
+REDIS_URL (the django-q2 broker). Each environment variable is read once, here.
 """
 
 import os
@@ -25,11 +28,14 @@ def env_list(name: str, default: str) -> list[str]:
     return [v.strip() for v in os.environ.get(name, default).split(",") if v.strip()]
 
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
+DEBUG = env_bool("DJANGO_DEBUG", False)
 _DEV_SECRET = "dev-only-insecure-key-change-me-in-production-0123456789abcdef"
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", _DEV_SECRET if DEBUG else "")
 if not SECRET_KEY:
-    raise ImproperlyConfigured("Set DJANGO_SECRET_KEY when DJANGO_DEBUG is off.")
+    raise ImproperlyConfigured(
+        "Set DJANGO_SECRET_KEY when DJANGO_DEBUG is off (the default); "
+        "in development set DJANGO_DEBUG=1 (make run does)."
+    )
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
 
@@ -180,20 +186,22 @@ SPECTACULAR_SETTINGS = {
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DJANGO_MAX_UPLOAD", str(5 * 1024 * 1024)))
 
+# Redis: the cache and django-q2's broker when set; otherwise local memory and the ORM.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+
 # --- Cache (API throttling, sign-in attempt limiting) ------------------------------------
 CACHES = {
     "default": (
         {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": os.environ["REDIS_URL"],
+            "LOCATION": REDIS_URL,
         }
-        if os.environ.get("REDIS_URL")
+        if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "kts"}
     )
 }
 
 # --- django-q2 --------------------------------------------------------------------------
-REDIS_URL = os.environ.get("REDIS_URL", "")
 Q_CLUSTER = {
     "name": os.environ.get("Q_CLUSTER_NAME", "kts"),
     "workers": int(os.environ.get("Q_WORKERS", "2")),

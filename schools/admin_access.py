@@ -21,6 +21,7 @@ from schools import access
 from schools.admin_scoping import (
     ScopedAdminMixin,
     ScopedInlineMixin,
+    ScopedPermissionsMixin,
     _limited,
     _user_choices,
 )
@@ -101,12 +102,9 @@ class StaffRoleInline(ScopedInlineMixin, admin.TabularInline):
         return super().get_formset(request, obj, **kwargs)
 
 
-@admin.register(User)
-class UserWithTokenAdmin(ScopedAdminMixin, _base):
-    actions = [*(_base.actions or []), issue_api_token]
-    inlines = [*(getattr(_base, "inlines", None) or []), StaffRoleInline]
-
-    # --- R36: district admins manage their own district's staff --------------------------
+class ManagedUsersAdminMixin(ScopedPermissionsMixin):
+    """R36/R41 for the user admin: a district admin reads and writes the users they manage
+    (``staff_users``), not rows of the access table, so the scope is checked here."""
 
     def _may_read(self, request) -> bool:
         return bool(access.grants_for(request.user).admin_districts)
@@ -117,7 +115,7 @@ class UserWithTokenAdmin(ScopedAdminMixin, _base):
         return obj is None or staff_users(request.user, User.objects.filter(pk=obj.pk)).exists()
 
     def get_queryset(self, request):
-        queryset = super(ScopedAdminMixin, self).get_queryset(request)
+        queryset = super().get_queryset(request)
         if not _limited(request.user):
             return queryset
         return staff_users(request.user, queryset).order_by("username")
@@ -132,7 +130,7 @@ class UserWithTokenAdmin(ScopedAdminMixin, _base):
                 queryset = queryset.filter(is_superuser=False).order_by("username")
             else:
                 queryset = staff_users(request.user, queryset)
-        return super(ScopedAdminMixin, self).get_search_results(request, queryset, search_term)
+        return super().get_search_results(request, queryset, search_term)
 
     def _autocomplete_source(self, request):
         match = getattr(request, "resolver_match", None)
@@ -144,6 +142,21 @@ class UserWithTokenAdmin(ScopedAdminMixin, _base):
             return apps.get_model(request.GET["app_label"], request.GET["model_name"])
         except (KeyError, LookupError):
             return None
+
+    def save_model(self, request, obj, form, change):
+        if _limited(request.user):
+            if obj.is_superuser or (change and not self._may_write(request, "update", obj)):
+                raise PermissionDenied("District admins may not change this user.")
+            obj.is_superuser = False
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(User)
+class UserWithTokenAdmin(ManagedUsersAdminMixin, _base):
+    actions = [*(_base.actions or []), issue_api_token]
+    inlines = [*(getattr(_base, "inlines", None) or []), StaffRoleInline]
+
+    # --- R41: what a district admin may set on a user -------------------------------------
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
@@ -181,17 +194,6 @@ class UserWithTokenAdmin(ScopedAdminMixin, _base):
             actions.pop("issue_api_token", None)
             actions.pop("delete_selected", None)
         return actions
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        # Users are not a REGISTRY model: the scope is checked here and in save_model.
-        return super(ScopedAdminMixin, self).get_form(request, obj, change=change, **kwargs)
-
-    def save_model(self, request, obj, form, change):
-        if _limited(request.user):
-            if obj.is_superuser or (change and not self._may_write(request, "update", obj)):
-                raise PermissionDenied("District admins may not change this user.")
-            obj.is_superuser = False
-        super(ScopedAdminMixin, self).save_model(request, obj, form, change)
 
 
 class ReadOnlyScopedAdmin(ScopedAdminMixin, admin.ModelAdmin):

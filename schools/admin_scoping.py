@@ -2,37 +2,36 @@
 names in its change log (R37).
 
 Every ModelAdmin of the setup and operational models takes ``ScopedAdminMixin`` (placed just
-before ``admin.ModelAdmin``); inlines take ``ScopedInlineMixin``. A superuser (the state
-admin) is untouched. For any other staff user, ``schools.access`` decides everything:
+before ``admin.ModelAdmin``); inlines take ``ScopedInlineMixin``. Both are plain overrides of
+``ModelAdmin``'s hooks (``has_*_permission``, ``get_queryset``, ``formfield_for_*``,
+``get_form``), each calling ``super()``. A superuser (the state admin) is untouched. For any
+other staff user, ``schools.access`` decides everything:
 
 * view / module: the model's ``REGISTRY`` rule lets one of the user's roles read it;
 * add / change / delete: the ``WRITES`` table (``may`` for the page, ``can_write`` for a row);
 * the change list, the change page and autocomplete answers: ``scope_queryset``; foreign-key
   and many-to-many choices: ``fk_queryset`` (state rows stay selectable where the API allows
   them, e.g. CTE tasks, CTE Numeric, state credit types);
-* a save that would put the row outside the user's write scope is refused with a form error;
+* a save that would put the row outside the user's write scope is refused with a form error,
+  and ``save_model`` asks again before anything is written;
 * inlines follow their parent: visible with it, editable when the parent is.
 
-R37: admin log entries of models that carry student data say ``"<Model> #<pk>"`` instead of
-``str(obj)`` (which holds the student's name), in ``object_repr`` and in the change message.
+``ScopedPermissionsMixin`` is what both share with the user admin (``schools.admin_access``),
+whose scope is the users a district admin manages rather than an access-table row.
+R37: the admin log (``schools.admin_log``) names rows of student data by number only.
 """
 
 from __future__ import annotations
 
 from django.contrib import admin
-from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.admin.utils import NotRelationField, get_fields_from_path
 from django.contrib.auth import get_user_model
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db.models import Q
 
 from schools import access
+from schools.admin_log import NeutralLogAdminMixin
 from schools.admin_writes import ServiceWritesAdminMixin
-
-# Models whose str() names a student (R37): declared in the access table (``student_data``).
-# Any model with a foreign key to Student counts too.
-
 
 # Admin actions and the WRITES action each needs; any other custom action needs "update".
 ACTION_RIGHTS = {
@@ -46,26 +45,6 @@ OUT_OF_SCOPE = (
     "You may only save records of your own district or school: pick a school, calendar, "
     "course or section you manage."
 )
-
-
-def carries_student_data(model) -> bool:
-    rule = access.REGISTRY.get(model._meta.label)
-    if rule is not None and rule.student_data:
-        return True
-    return any(
-        f.is_relation
-        and f.concrete
-        and f.related_model
-        and f.related_model._meta.label == "schools.Student"
-        for f in model._meta.get_fields()
-    )
-
-
-def log_repr(obj) -> str:
-    """What the admin log says about ``obj``: its str(), or ``"<Model> #<pk>"`` (R37)."""
-    if carries_student_data(type(obj)):
-        return f"{type(obj)._meta.object_name} #{obj.pk}"
-    return str(obj)[:200]
 
 
 def _limited(user) -> bool:
@@ -141,15 +120,19 @@ class ScopedChoicesMixin:
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
-class ScopedAdminMixin(ServiceWritesAdminMixin, ScopedChoicesMixin):
-    """R36/R37 for a ModelAdmin; see the module docstring."""
+class ScopedPermissionsMixin(ServiceWritesAdminMixin, NeutralLogAdminMixin, ScopedChoicesMixin):
+    """R36/R37 for any scoped ModelAdmin: permissions from ``_may_read`` and ``_may_write``
+    (which a subclass defines), the actions they allow, the disclosure log of what is shown,
+    autocompletes and list filters in scope, writes through the services, a neutral log."""
 
     def _label(self) -> str:
         return self.model._meta.label
 
     def _may_read(self, request) -> bool:
-        rule = access.REGISTRY.get(self._label())
-        return rule is not None and access.read_q(request.user, rule) is not None
+        raise NotImplementedError
+
+    def _may_write(self, request, action: str, obj=None) -> bool:
+        raise NotImplementedError
 
     # --- permissions ----------------------------------------------------------------------
 
@@ -162,11 +145,6 @@ class ScopedAdminMixin(ServiceWritesAdminMixin, ScopedChoicesMixin):
         if not _limited(request.user):
             return super().has_view_permission(request, obj)
         return self._may_read(request)
-
-    def _may_write(self, request, action: str, obj=None) -> bool:
-        if obj is None:
-            return access.may(request.user, self._label(), action)
-        return access.can_write(request.user, obj, action)
 
     def has_add_permission(self, request):
         if not _limited(request.user):
@@ -210,33 +188,6 @@ class ScopedAdminMixin(ServiceWritesAdminMixin, ScopedChoicesMixin):
             access.log_cross_school_reads(request.user, [obj], resource=f"admin:{self._label()}")
         return super().render_change_form(request, context, add, change, form_url, obj)
 
-    def get_queryset(self, request):
-        return access.scope_queryset(request.user, super().get_queryset(request))
-
-    def get_search_results(self, request, queryset, search_term):
-        if _limited(request.user):
-            queryset = self._autocomplete_choices(request) or access.scope_queryset(
-                request.user, queryset
-            )
-        return super().get_search_results(request, queryset, search_term)
-
-    def _autocomplete_choices(self, request):
-        """For an autocomplete widget: what the source field may point at (fk_queryset)."""
-        match = getattr(request, "resolver_match", None)
-        if match is None or match.url_name != "autocomplete":
-            return None
-        try:
-            from django.apps import apps
-
-            source = apps.get_model(request.GET["app_label"], request.GET["model_name"])
-            field = source._meta.get_field(request.GET["field_name"])
-        except (KeyError, LookupError, FieldDoesNotExist):
-            return None
-        if field.related_model is not self.model:
-            return None
-        base = self.model._default_manager.complex_filter(field.get_limit_choices_to())
-        return access.fk_queryset(request.user, source, field.name, base)
-
     def get_autocomplete_fields(self, request):
         # An autocomplete needs the target's admin (e.g. users): without it, a plain select.
         fields = super().get_autocomplete_fields(request)
@@ -265,6 +216,48 @@ class ScopedAdminMixin(ServiceWritesAdminMixin, ScopedChoicesMixin):
             scoped.append(entry)
         return scoped
 
+
+class ScopedAdminMixin(ScopedPermissionsMixin):
+    """R36/R37 for the ModelAdmin of a model in the access table; see the module docstring."""
+
+    def _may_read(self, request) -> bool:
+        rule = access.REGISTRY.get(self._label())
+        return rule is not None and access.read_q(request.user, rule) is not None
+
+    def _may_write(self, request, action: str, obj=None) -> bool:
+        if obj is None:
+            return access.may(request.user, self._label(), action)
+        return access.can_write(request.user, obj, action)
+
+    # --- what the user sees ---------------------------------------------------------------
+
+    def get_queryset(self, request):
+        return access.scope_queryset(request.user, super().get_queryset(request))
+
+    def get_search_results(self, request, queryset, search_term):
+        if _limited(request.user):
+            queryset = self._autocomplete_choices(request) or access.scope_queryset(
+                request.user, queryset
+            )
+        return super().get_search_results(request, queryset, search_term)
+
+    def _autocomplete_choices(self, request):
+        """For an autocomplete widget: what the source field may point at (fk_queryset)."""
+        match = getattr(request, "resolver_match", None)
+        if match is None or match.url_name != "autocomplete":
+            return None
+        try:
+            from django.apps import apps
+
+            source = apps.get_model(request.GET["app_label"], request.GET["model_name"])
+            field = source._meta.get_field(request.GET["field_name"])
+        except (KeyError, LookupError, FieldDoesNotExist):
+            return None
+        if field.related_model is not self.model:
+            return None
+        base = self.model._default_manager.complex_filter(field.get_limit_choices_to())
+        return access.fk_queryset(request.user, source, field.name, base)
+
     # --- saving ---------------------------------------------------------------------------
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -274,62 +267,12 @@ class ScopedAdminMixin(ServiceWritesAdminMixin, ScopedChoicesMixin):
         return type(form.__name__, (ScopeCheckedForm, form), {"scope_user": request.user})
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        # Backstop for forms that skip the check: the change view's transaction rolls back.
-        if _limited(request.user) and not access.can_write(
-            request.user, obj, "update" if change else "create"
-        ):
+        # The form has refused an out-of-scope row already; a form that skips that check is
+        # refused here, before anything is written.
+        action = "update" if change else "create"
+        if _limited(request.user) and not access.lands_in_write_scope(request.user, obj, action):
             raise PermissionDenied(OUT_OF_SCOPE)
-
-    # --- R37: the admin change log --------------------------------------------------------
-
-    def _log(self, request, objs, flag, message="", *, single=False):
-        if isinstance(message, list):
-            import json
-
-            message = json.dumps(message)
-        entries = [
-            LogEntry(
-                user_id=request.user.pk,
-                content_type_id=ContentType.objects.get_for_model(obj, for_concrete_model=False).pk,
-                object_id=obj.pk,
-                object_repr=log_repr(obj),
-                action_flag=flag,
-                change_message=message,
-            )
-            for obj in objs
-        ]
-        if single and len(entries) == 1:
-            entries[0].save()
-            return entries[0]
-        return LogEntry.objects.bulk_create(entries)
-
-    def log_addition(self, request, obj, message):
-        return self._log(request, [obj], ADDITION, message, single=True)
-
-    def log_change(self, request, obj, message):
-        return self._log(request, [obj], CHANGE, message, single=True)
-
-    def log_deletions(self, request, queryset):
-        return self._log(request, list(queryset), DELETION)
-
-    def construct_change_message(self, request, form, formsets, add=False):
-        message = super().construct_change_message(request, form, formsets, add)
-        # Inline rows are named in the message too: use the same neutral repr (R37).
-        reprs = []
-        for formset in formsets or ():
-            reprs += [log_repr(o) for o in formset.new_objects]
-            reprs += [log_repr(o) for o, _ in formset.changed_objects]
-            reprs += [log_repr(o) for o in formset.deleted_objects]
-        inline_parts = [
-            part
-            for entry in message
-            for part in entry.values()
-            if isinstance(part, dict) and "object" in part
-        ]
-        for part, text in zip(inline_parts, reprs, strict=False):
-            part["object"] = text
-        return message
+        super().save_model(request, obj, form, change)
 
 
 class ScopedInlineMixin(ScopedChoicesMixin):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.forms.models import BaseModelFormSet
 
-from schools.services import record_delete, record_save
+from schools.services.writes import record_delete, record_save
 
 
 class ServiceWritesAdminMixin:

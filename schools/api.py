@@ -18,7 +18,7 @@ from schools.models import (
     Student,
     Term,
 )
-from schools.services import record_delete
+from schools.services.writes import record_delete
 
 
 class SetupViewSet(ScopedModelViewSet):

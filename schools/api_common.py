@@ -18,7 +18,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from schools import access
 from schools.access import scope_queryset
-from schools.services import model_save
+from schools.actors import user_or_none
+from schools.services.writes import model_save
 
 
 def django_error_to_drf(exc: DjangoValidationError) -> DRFValidationError:
@@ -208,9 +209,8 @@ def audit_write(request, view, response) -> None:
         obj = model._base_manager.filter(pk=object_id).first()
         school_id = access.school_id_of(obj) if obj is not None else None
     sent = request.data if isinstance(request.data, dict) else {}
-    user = request.user if request.user.is_authenticated else None
     AuditEntry.objects.create(
-        user=user,
+        user=user_or_none(request.user),
         action=access.view_action(view, request),
         model=model._meta.label if model is not None else (view.__class__.__name__[:50]),
         object_id=object_id,
@@ -229,7 +229,7 @@ class ScopedModelViewSet(ScopedViewMixin, viewsets.ModelViewSet):
 
     def perform_destroy(self, instance):
         # R43: the same service as the admin: deletion records (R40) and the audit entry.
-        from schools.services import record_delete
+        from schools.services.writes import record_delete
 
         record_delete(instances=[instance], by=self.request.user)
 

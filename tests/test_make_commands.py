@@ -40,3 +40,12 @@ def test_make_test_runs_pytest_in_the_projects_venv():
     out = make_dry_run("test", "PYTEST_ARGS=-x")
     # then
     assert ".venv/bin/python -m pytest -x" in out
+
+
+def test_make_run_turns_debug_on_for_every_process():
+    # when
+    out = make_dry_run("run", "PORT=8123")
+    # then: the settings fail closed, so each development command asks for debug itself
+    for step in ("migrate", "load_demo", "qcluster", "runserver"):
+        line = next(line for line in out.splitlines() if f"manage.py {step}" in line)
+        assert line.count("DJANGO_DEBUG=1") >= 1, line

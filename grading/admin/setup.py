@@ -1,6 +1,7 @@
 """Admin for grading setup: score groups, grading tasks, credit types, course tasks on the
-course page, grading windows. The forms call grading/services/setup.py, the validation the
-API uses, so each error shows next to the field to change (R4-R12)."""
+course page, grading windows. The forms call the services in grading/services/ (one module
+per entity), the validation the API uses, so each error shows next to the field to change
+(R4-R12)."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -16,7 +17,19 @@ from grading.models import (
     ScoreGroup,
     ScoreRow,
 )
-from grading.services import setup as services
+from grading.services.course_tasks import (
+    Sibling,
+    course_task_delete,
+    course_task_save,
+    course_task_validate,
+)
+from grading.services.district_rows import (
+    check_district_move,
+    check_state_row_editable,
+    may_edit_row,
+)
+from grading.services.grading_windows import grading_window_apply_one, grading_window_validate
+from grading.services.score_groups import ROW_FIELDS, score_group_save, validate_score_rows
 from schools.admin import CourseAdmin
 from schools.admin_scoping import ScopedAdminMixin, ScopedInlineMixin
 from schools.models import Course, Term
@@ -36,12 +49,12 @@ class StateRowsReadOnly:
     tasks and CTE Numeric for everyone (a superuser changes them only from the shell)."""
 
     def has_change_permission(self, request, obj=None):
-        if obj is not None and not services.may_edit_row(obj, by=request.user):
+        if obj is not None and not may_edit_row(obj, by=request.user):
             return False
         return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
-        if obj is not None and not services.may_edit_row(obj, by=request.user):
+        if obj is not None and not may_edit_row(obj, by=request.user):
             return False
         return super().has_delete_permission(request, obj)
 
@@ -58,8 +71,8 @@ class StateRowForm(forms.ModelForm):
         cleaned = super().clean()
         probe = self._meta.model(name=cleaned.get("name", ""), district=cleaned.get("district"))
         try:
-            services.check_state_row_editable(probe, by=self.request_user)
-            services.check_district_move(self.instance, district=cleaned.get("district"))
+            check_state_row_editable(probe, by=self.request_user)
+            check_district_move(self.instance, district=cleaned.get("district"))
         except ValidationError as exc:
             _add_errors(self, exc)
         return cleaned
@@ -79,7 +92,7 @@ class ScoreRowFormSet(forms.BaseInlineFormSet):
             if form.cleaned_data and not form.cleaned_data.get("DELETE")
         ]
         try:
-            services.validate_score_rows(rows)
+            validate_score_rows(rows)
         except ValidationError as exc:
             raise ValidationError(exc.message_dict.get("rows", exc.messages)) from exc
 
@@ -91,7 +104,7 @@ class ScoreRowInline(ScopedInlineMixin, admin.TabularInline):
     fields = ["score", "min_percent", "passing", "gpa_value"]
 
     def has_change_permission(self, request, obj=None):
-        if obj is not None and not services.may_edit_row(obj, by=request.user):
+        if obj is not None and not may_edit_row(obj, by=request.user):
             return False
         return super().has_change_permission(request, obj)
 
@@ -120,11 +133,11 @@ class ScoreGroupAdmin(StateRowsReadOnly, ScopedAdminMixin, admin.ModelAdmin):
                 continue
             # R5: the rows are replaced as a whole, as the API does.
             rows = [
-                {k: f.cleaned_data[k] for k in services.ROW_FIELDS}
+                {k: f.cleaned_data[k] for k in ROW_FIELDS}
                 for f in formset.forms
                 if f.cleaned_data and not f.cleaned_data.get("DELETE")
             ]
-            services.score_group_save(
+            score_group_save(
                 group=form.instance,
                 name=form.instance.name,
                 district=form.instance.district,
@@ -215,7 +228,7 @@ class CourseTaskForm(forms.ModelForm):
         if self.course is None:
             return
         try:
-            services.course_task_validate(
+            course_task_validate(
                 course_task=self.instance if self.instance.pk else None,
                 siblings=siblings,
                 **self.service_kwargs(),
@@ -237,7 +250,7 @@ class CourseTaskForm(forms.ModelForm):
     def save(self, commit=True):
         if not commit:
             return super().save(commit=False)
-        self.instance = services.course_task_save(
+        self.instance = course_task_save(
             course_task_or_None=self.instance if self.instance.pk else None,
             **self.service_kwargs(),
         )
@@ -273,7 +286,7 @@ class CourseTaskFormSet(forms.BaseInlineFormSet):
             return
         for form in kept:
             siblings = [
-                services.Sibling(
+                Sibling(
                     other.instance.pk,
                     other.cleaned_data["grading_task"],
                     other.cleaned_data.get("term_gpa_weight"),
@@ -290,7 +303,7 @@ class CourseTaskFormSet(forms.BaseInlineFormSet):
         with transaction.atomic():
             for form in self.deleted_forms:
                 if form.instance.pk:
-                    services.course_task_delete(course_task=form.instance)
+                    course_task_delete(course_task=form.instance)
                     self.deleted_objects.append(form.instance)
             # Forms without Term GPA first, so moving it between tasks passes R8 row by row.
             kept = [f for f in self._kept_forms() if f.has_changed()]
@@ -403,7 +416,7 @@ class GradingWindowForm(forms.ModelForm):
         if self.errors:
             return cleaned
         try:
-            services.grading_window_validate(
+            grading_window_validate(
                 window=self.instance if self.instance.pk else None,
                 school=cleaned["school"],
                 term=cleaned["term"],
@@ -433,7 +446,7 @@ class GradingWindowAdmin(ScopedAdminMixin, admin.ModelAdmin):
         today = timezone.localdate()
         for window in queryset:
             try:
-                result = services.grading_window_apply_one(window=window, today=today)
+                result = grading_window_apply_one(window=window, today=today)
             except ValidationError as exc:
                 self.message_user(request, f"{window}: {exc.messages[0]}", messages.WARNING)
                 continue

@@ -1,6 +1,6 @@
 """Setup resources of grading (API.md): score groups, grading tasks, credit types, course
-tasks, grading windows. Serializers hand every write to grading/services/setup.py, the same
-validation the admin forms call (R4-R12)."""
+tasks, grading windows. Serializers hand every write to the services in grading/services/
+(one module per entity), the same validation the admin forms call (R4-R12)."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
@@ -18,7 +18,11 @@ from grading.models import (
     ScoreGroup,
     ScoreRow,
 )
-from grading.services import setup as services
+from grading.services.course_tasks import course_task_delete, course_task_save, course_tasks_check
+from grading.services.credit_types import credit_type_delete, credit_type_save
+from grading.services.grading_tasks import grading_task_delete, grading_task_save
+from grading.services.grading_windows import grading_window_apply_one, grading_window_save
+from grading.services.score_groups import ROW_FIELDS, score_group_delete, score_group_save
 from schools import api as schools_api
 from schools.api import SetupViewSet
 from schools.api_common import CleanModelSerializer, django_error_to_drf
@@ -27,8 +31,8 @@ from schools.models import Term
 urlpatterns: list = []
 
 # R6-R11 also hold when a course itself changes (e.g. it becomes a KTS course).
-if services.course_tasks_check not in schools_api.COURSE_CHECKS:
-    schools_api.COURSE_CHECKS.append(services.course_tasks_check)
+if course_tasks_check not in schools_api.COURSE_CHECKS:
+    schools_api.COURSE_CHECKS.append(course_tasks_check)
 
 
 class ServiceSerializer(CleanModelSerializer):
@@ -76,9 +80,9 @@ class ScoreGroupSerializer(ServiceSerializer):
     def write(self, instance, data):
         rows = data.get("rows")
         if rows is None and instance is not None:
-            rows = [{k: getattr(r, k) for k in services.ROW_FIELDS} for r in instance.rows.all()]
+            rows = [{k: getattr(r, k) for k in ROW_FIELDS} for r in instance.rows.all()]
         return self.call(
-            services.score_group_save,
+            score_group_save,
             group=instance,
             name=self.value(data, "name"),
             district=self.value(data, "district"),
@@ -96,7 +100,7 @@ class GradingTaskSerializer(ServiceSerializer):
 
     def write(self, instance, data):
         return self.call(
-            services.grading_task_save,
+            grading_task_save,
             task=instance,
             name=self.value(data, "name"),
             code=self.value(data, "code", ""),
@@ -113,7 +117,7 @@ class CreditTypeSerializer(ServiceSerializer):
 
     def write(self, instance, data):
         return self.call(
-            services.credit_type_save,
+            credit_type_save,
             credit_type=instance,
             name=self.value(data, "name"),
             district=self.value(data, "district"),
@@ -169,7 +173,7 @@ class CourseGradingTaskSerializer(ServiceSerializer):
 
     def write(self, instance, data):
         return self.call(
-            services.course_task_save,
+            course_task_save,
             course_task_or_None=instance,
             course=self.value(data, "course"),
             grading_task=self.value(data, "grading_task"),
@@ -194,7 +198,7 @@ class GradingWindowSerializer(ServiceSerializer):
         if tasks is None:
             tasks = list(instance.grading_tasks.all()) if instance else []
         return self.call(
-            services.grading_window_save,
+            grading_window_save,
             window=instance,
             school=self.value(data, "school"),
             term=self.value(data, "term"),
@@ -221,7 +225,7 @@ class ScoreGroupViewSet(ServiceDeleteMixin, SetupViewSet):
     serializer_class = ScoreGroupSerializer
     filterset_class = filters.ScoreGroupFilter
     search_fields = ["name"]
-    delete_service = services.score_group_delete
+    delete_service = score_group_delete
     delete_arg = "group"
 
 
@@ -230,7 +234,7 @@ class GradingTaskViewSet(ServiceDeleteMixin, SetupViewSet):
     serializer_class = GradingTaskSerializer
     filterset_class = filters.GradingTaskFilter
     search_fields = ["name", "code"]
-    delete_service = services.grading_task_delete
+    delete_service = grading_task_delete
     delete_arg = "task"
 
 
@@ -239,7 +243,7 @@ class CreditTypeViewSet(ServiceDeleteMixin, SetupViewSet):
     serializer_class = CreditTypeSerializer
     filterset_class = filters.CreditTypeFilter
     search_fields = ["name"]
-    delete_service = services.credit_type_delete
+    delete_service = credit_type_delete
     delete_arg = "credit_type"
 
 
@@ -248,7 +252,7 @@ class CourseGradingTaskViewSet(ServiceDeleteMixin, SetupViewSet):
     serializer_class = CourseGradingTaskSerializer
     filterset_class = filters.CourseGradingTaskFilter
     search_fields = ["course__number", "course__name", "grading_task__name"]
-    delete_service = services.course_task_delete
+    delete_service = course_task_delete
     delete_arg = "course_task"
 
 
@@ -264,7 +268,7 @@ class GradingWindowViewSet(SetupViewSet):
         make it inactive)."""
         window = self.get_object()
         try:
-            result = services.grading_window_apply_one(window=window, today=timezone.localdate())
+            result = grading_window_apply_one(window=window, today=timezone.localdate())
         except DjangoValidationError as exc:
             raise django_error_to_drf(exc) from exc
         return Response({"id": window.pk, **result}, status=status.HTTP_200_OK)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.contrib.auth.models import User
 from django.db.models import Exists, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
@@ -20,7 +21,7 @@ class StaleSection:
     last_posted_at: dt.datetime | None
 
     @property
-    def teachers(self) -> list:
+    def teachers(self) -> list[User]:
         return list(self.section.teachers.all())
 
 

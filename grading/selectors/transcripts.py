@@ -1,14 +1,16 @@
 """Transcript reads: cumulative GPA and credits (R35)."""
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from typing import Any
 
 from grading.models import TranscriptLine
 from grading.selectors.gpa import weighted_gpa
 from schools.models import Student
 
 
-def cumulative_gpa_of_lines(lines: list[dict]) -> dict:
+def cumulative_gpa_of_lines(lines: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """R35: Σ(GPA value × credits attempted) / Σ(credits attempted), half up to 2 places.
 
     Pure: ``lines`` are dicts with ``gpa_value``, ``credits_attempted``, ``credits_earned``.
@@ -27,7 +29,7 @@ def cumulative_gpa_of_lines(lines: list[dict]) -> dict:
     }
 
 
-def cumulative_gpa(*, student: Student) -> dict:
+def cumulative_gpa(*, student: Student) -> dict[str, Any]:
     """R35: ``{gpa, credits_attempted, credits_earned}`` over all of a student's lines."""
     lines = list(
         TranscriptLine.objects.filter(student_id=student.pk).values(
@@ -37,15 +39,15 @@ def cumulative_gpa(*, student: Student) -> dict:
     return cumulative_gpa_of_lines(lines)
 
 
-def transcript(*, student: Student) -> dict:
+def transcript(*, student: Student) -> dict[str, Any]:
     """A student's transcript: lines by school year, cumulative GPA, credits by type."""
     lines = list(
         TranscriptLine.objects.filter(student_id=student.pk)
         .select_related("school")
         .order_by("school_year", "course_number")
     )
-    by_year: dict[int, list] = defaultdict(list)
-    by_type: dict[str, dict] = defaultdict(
+    by_year: dict[int, list[TranscriptLine]] = defaultdict(list)
+    by_type: dict[str, dict[str, Decimal]] = defaultdict(
         lambda: {"credits_attempted": Decimal("0"), "credits_earned": Decimal("0")}
     )
     for line in lines:

@@ -1,4 +1,4 @@
-"""Every write of a grade (R13, R14, R16, R23) and the weekly stale-grades reminder (R15).
+"""Every write of a grade (R13, R14, R16, R23); its checks are in ``grade_checks``.
 
 ``grade_post`` and ``grade_post_bulk`` share one validation path: the posting context
 (course task, active term, teacher, linked section) is checked once, then every row's value,
@@ -7,276 +7,42 @@ and only when everything is valid are the grades and their history rows written,
 
 from __future__ import annotations
 
-import datetime as dt
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
 
-from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
-from django.core import mail
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
-from django.template.loader import render_to_string
 from django.utils import timezone
 
-from grading import scoring
 from grading.error_codes import GradingErrorCode
 from grading.models import (
-    CTE_FINAL,
-    CourseGradingTask,
-    CourseTaskTerm,
     Grade,
     GradeHistory,
     GradeSource,
     GradingTask,
 )
-from grading.services.transcripts import transcript_lines_flag_changed
-from schools.errors import field_error
-from schools.models import AuditEntry, Roster, Section, Student, Term
-
-LINKED_SECTION_MESSAGE = (
-    "Grades on linked KTS sections come from the technical school through the nightly exchange."
+from grading.services.grade_checks import (
+    GradeRowsError,
+    PlannedRow,
+    PostingContext,
+    plan_rows,
+    posting_context,
 )
-HUNDRED = Decimal("100")
-TWO_PLACES = Decimal("0.01")
+from grading.services.transcripts import transcript_lines_flag_changed
+from schools.actors import Actor, user_or_none
+from schools.errors import field_error
+from schools.models import AuditEntry, Section, Student, Term
+
 BULK_MAX_ROWS = 1000  # R44: rows in one bulk post
 GRADE_UPDATE_FIELDS = ["percent", "score", "comments", "source", "posted_by", "run_id"]
-
-
-class GradeRowsError(ValidationError):
-    """A bulk post refused because of some rows: ``rows`` maps a row index to its errors.
-
-    Each value is ``{field: [ValidationError, ...]}``. The exception itself carries the same
-    errors as ``{"grades": ["Row n (student ...): message", ...]}`` so a caller that only knows
-    Django's ValidationError still shows something useful.
-    """
-
-    def __init__(self, rows: dict[int, dict[str, list[ValidationError]]], students: Mapping):
-        self.rows = rows
-        flat = []
-        for index in sorted(rows):
-            label = students.get(index) or "?"
-            for errors in rows[index].values():
-                for error in errors:
-                    flat.append(
-                        ValidationError(
-                            f"Row {index + 1} (student {label}): {error.messages[0]}",
-                            code=error.code,
-                        )
-                    )
-        super().__init__({"grades": flat})
-
-
-@dataclass(frozen=True)
-class PostingContext:
-    """What every row of one post shares: section, course task, its active term, score rows."""
-
-    section: Section
-    course_task: CourseGradingTask
-    term: Term
-    rows: list[scoring.Row]
-    is_cte_numeric: bool
-    school_id: int  # the term's school: audit entries name it (R37)
-
-    @property
-    def is_final(self) -> bool:
-        return self.course_task.grading_task.code == CTE_FINAL
-
-
-def _posting_context(
-    *,
-    section: Section,
-    grading_task: GradingTask,
-    term: Term,
-    by: AbstractBaseUser | None,
-    source: str,
-) -> PostingContext:
-    """R13/R23: refuse the whole post when the section, task or term do not allow it."""
-    if source not in GradeSource.values:
-        raise field_error(
-            "source",
-            f"Use one of: {', '.join(GradeSource.values)}.",
-            code=GradingErrorCode.INVALID_SOURCE,
-        )
-    if source == GradeSource.TEACHER:
-        is_superuser = bool(by is not None and getattr(by, "is_superuser", False))
-        if by is None or (not is_superuser and not section.teachers.filter(pk=by.pk).exists()):
-            raise field_error(
-                "section",
-                "You can post grades only for your own sections.",
-                code=GradingErrorCode.NOT_YOUR_SECTION,
-            )
-    if source != GradeSource.EXCHANGE and (
-        Section.objects.filter(pk=section.pk, kts_link__isnull=False).exists()
-    ):
-        # R23: the HS copy of a tech grade is written by the exchange only.
-        raise field_error("section", LINKED_SECTION_MESSAGE, code=GradingErrorCode.LINKED_SECTION)
-    course_task = (
-        CourseGradingTask.objects.select_related("grading_task", "score_group")
-        .prefetch_related("score_group__rows")
-        .filter(course_id=section.course_id, grading_task_id=grading_task.pk)
-        .first()
-    )
-    if course_task is None:
-        raise field_error(
-            "grading_task",
-            f"{grading_task} is not set up on course "
-            f"{section.course.number}; add it on the course's grading tasks first.",
-            code=GradingErrorCode.TASK_NOT_ON_COURSE,
-        )
-    active = (
-        CourseTaskTerm.objects.filter(course_task=course_task, active=True)
-        .select_related("term__calendar")
-        .first()
-    )
-    if active is None or active.term_id != term.pk:
-        where = (
-            f"the active term is {active.term.name}"
-            if active
-            else "no term is active for this task"
-        )
-        raise field_error(
-            "term",
-            f"Posting is open only for the active term; {where}. Ask the school "
-            "to open a grading window for this term.",
-            code=GradingErrorCode.TERM_NOT_ACTIVE,
-        )
-    return PostingContext(
-        section=section,
-        course_task=course_task,
-        term=term,
-        rows=scoring.rows_of(course_task.score_group.rows.all()),
-        is_cte_numeric=course_task.score_group.is_cte_numeric,
-        school_id=active.term.calendar.school_id,
-    )
-
-
-def _parse_percent(value) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    try:
-        percent = value if isinstance(value, Decimal) else Decimal(str(value).strip())
-    except (InvalidOperation, ValueError) as exc:
-        raise field_error(
-            "percent",
-            "Enter the percent as a number, for example 92.5.",
-            code=GradingErrorCode.INVALID_PERCENT,
-        ) from exc
-    if not percent.is_finite():
-        raise field_error(
-            "percent",
-            "Enter the percent as a number, for example 92.5.",
-            code=GradingErrorCode.INVALID_PERCENT,
-        )
-    if percent < 0 or percent > HUNDRED:
-        raise field_error(
-            "percent", "Enter a percent from 0 to 100.", code=GradingErrorCode.PERCENT_OUT_OF_RANGE
-        )
-    if percent != percent.quantize(TWO_PLACES):
-        raise field_error(
-            "percent",
-            "Enter the percent with at most two decimals.",
-            code=GradingErrorCode.TOO_MANY_DECIMALS,
-        )
-    return percent.quantize(TWO_PLACES)
-
-
-def _resolve_value(ctx: PostingContext, percent, score) -> tuple[Decimal | None, str]:
-    """R5: the (percent, score) to store, or a ValidationError saying what to fix."""
-    percent = _parse_percent(percent)
-    score = (score or "").strip()
-    group = ctx.course_task.score_group.name
-    if ctx.is_cte_numeric and percent is None:
-        raise field_error(
-            "percent",
-            "CTE Numeric grades are posted as a percent; enter the percent and "
-            "the score is filled in.",
-            code=GradingErrorCode.PERCENT_REQUIRED,
-        )
-    if percent is None and not score:
-        raise field_error(
-            "percent",
-            "Enter a percent (or a score on a letter score group).",
-            code=GradingErrorCode.VALUE_REQUIRED,
-        )
-    if percent is not None:
-        row = scoring.row_for_percent(ctx.rows, percent)
-        if row is None:
-            raise field_error(
-                "percent",
-                f"Score group {group} has no row for {percent}%; ask the district "
-                "to add a row with Min % 0.",
-                code=GradingErrorCode.SCORE_UNTRANSLATABLE,
-            )
-        if score and score != row.score:
-            if ctx.is_cte_numeric:
-                raise field_error(
-                    "score",
-                    "On CTE Numeric only the percent is posted; leave the score "
-                    f"empty ({percent}% is {row.score}).",
-                    code=GradingErrorCode.SCORE_ON_CTE_NUMERIC,
-                )
-            if scoring.band_of(ctx.rows, score) is None:
-                raise field_error(
-                    "score",
-                    f"{score} is not a score of {group}; choose one of "
-                    f"{', '.join(r.score for r in ctx.rows)}.",
-                    code=GradingErrorCode.SCORE_NOT_IN_GROUP,
-                )
-            raise field_error(
-                "percent",
-                f"{percent}% is {row.score} on {group}, not {score}; change the "
-                "percent or the score.",
-                code=GradingErrorCode.PERCENT_OUTSIDE_BAND,
-            )
-        return percent, row.score
-    if scoring.band_of(ctx.rows, score) is None:
-        raise field_error(
-            "score",
-            f"{score} is not a score of {group}; choose one of "
-            f"{', '.join(r.score for r in ctx.rows)}.",
-            code=GradingErrorCode.SCORE_NOT_IN_GROUP,
-        )
-    return None, score
-
-
-def _rostered_student_ids(section: Section, term: Term, student_ids: Iterable[int]) -> set[int]:
-    """R13: students with a roster in ``section`` active on some day of ``term``."""
-    return set(
-        Roster.objects.filter(
-            section_id=section.pk,
-            student_id__in=list(student_ids),
-            start_date__lte=term.end_date,
-        )
-        .filter(Q(end_date__isnull=True) | Q(end_date__gte=term.start_date))
-        .values_list("student_id", flat=True)
-    )
-
-
-def _error_dict(exc: ValidationError) -> dict[str, list[ValidationError]]:
-    if hasattr(exc, "error_dict"):
-        return {field: list(errors) for field, errors in exc.error_dict.items()}
-    return {"__all__": list(exc.error_list)}
-
-
-@dataclass
-class _Planned:
-    index: int
-    student_id: int
-    percent: Decimal | None
-    score: str
-    comments: str | None  # None keeps the current comments
-    reason: str
 
 
 def _write(
     *,
     ctx: PostingContext,
-    planned: Sequence[_Planned],
-    by: AbstractBaseUser | None,
+    planned: Sequence[PlannedRow],
+    by: Actor,
     source: str,
     run_id: int | None,
 ) -> tuple[list[Grade], set[int]]:
@@ -291,11 +57,11 @@ def _write(
             student_id__in=[p.student_id for p in planned],
         )
     }
-    posted_by = by if by is not None and by.is_authenticated else None
+    posted_by = user_or_none(by)
     now = timezone.now()
-    to_create: list[tuple[_Planned, Grade]] = []
+    to_create: list[tuple[PlannedRow, Grade]] = []
     to_update: list[Grade] = []
-    history: list[tuple[Grade, dict]] = []
+    history: list[tuple[Grade, dict[str, Any]]] = []
     by_index: dict[int, Grade] = {}
     changed_fields: dict[int, list[str]] = {}
     for p in planned:
@@ -409,101 +175,6 @@ def _clean(grade: Grade) -> None:
     )
 
 
-def _plan_rows(*, ctx: PostingContext, rows: Sequence[Mapping], source: str) -> list[_Planned]:
-    """Validate every row (R5, R13, R16); raise GradeRowsError naming each bad row."""
-    errors: dict[int, dict[str, list[ValidationError]]] = {}
-    labels: dict[int, str] = {}
-    student_ids: list[int | None] = []
-    for row in rows:
-        student = row.get("student")
-        student_ids.append(student.pk if isinstance(student, Student) else student)
-    try:
-        wanted = {int(s) for s in student_ids if s is not None}
-    except (TypeError, ValueError):
-        wanted = set()
-    known = dict(Student.objects.filter(pk__in=wanted).values_list("pk", "state_id"))
-    rostered = _rostered_student_ids(ctx.section, ctx.term, known)
-    existing = {
-        sid: (percent, score)
-        for sid, percent, score in Grade.objects.filter(
-            section_id=ctx.section.pk,
-            grading_task_id=ctx.course_task.grading_task_id,
-            term_id=ctx.term.pk,
-            student_id__in=list(known),
-        ).values_list("student_id", "percent", "score")
-    }
-    seen: set[int] = set()
-    planned: list[_Planned] = []
-    for index, row in enumerate(rows):
-        row_errors: dict[str, list[ValidationError]] = {}
-        try:
-            sid = int(student_ids[index]) if student_ids[index] is not None else None
-        except (TypeError, ValueError):
-            sid = None
-        labels[index] = known.get(sid, str(student_ids[index]))
-        if sid not in known:
-            row_errors["student"] = [
-                ValidationError(
-                    "Choose an existing student.", code=GradingErrorCode.UNKNOWN_STUDENT
-                )
-            ]
-        elif sid not in rostered:
-            row_errors["student"] = [
-                ValidationError(
-                    f"Student {known[sid]} is not rostered in this section during "
-                    f"{ctx.term.name}; roster the student first.",
-                    code=GradingErrorCode.NOT_ROSTERED,
-                )
-            ]
-        elif sid in seen:
-            row_errors["student"] = [
-                ValidationError(
-                    f"Student {known[sid]} appears twice; give one grade per student.",
-                    code=GradingErrorCode.DUPLICATE_STUDENT,
-                )
-            ]
-        try:
-            percent, score = _resolve_value(ctx, row.get("percent"), row.get("score"))
-        except ValidationError as exc:
-            for field, errs in _error_dict(exc).items():
-                row_errors.setdefault(field, []).extend(errs)
-            percent, score = None, ""
-        reason = (row.get("correction_reason") or "").strip()
-        if (
-            not row_errors
-            and ctx.is_final
-            and source != GradeSource.EXCHANGE
-            and sid in existing
-            and existing[sid] != (percent, score)
-            and not reason
-        ):
-            # R16: a CTE Final Grade is posted once; a change is a correction with a reason.
-            row_errors["correction_reason"] = [
-                ValidationError(
-                    "This final grade is already posted; give a correction reason to change it.",
-                    code=GradingErrorCode.CORRECTION_REASON_REQUIRED,
-                )
-            ]
-        if row_errors:
-            errors[index] = row_errors
-            continue
-        seen.add(sid)
-        comments = row.get("comments")
-        planned.append(
-            _Planned(
-                index=index,
-                student_id=sid,
-                percent=percent,
-                score=score,
-                comments=comments.strip() if isinstance(comments, str) else None,
-                reason=reason,
-            )
-        )
-    if errors:
-        raise GradeRowsError(errors, labels)
-    return planned
-
-
 def check_bulk_size(count: int) -> None:
     """R44: refuse a bulk post of more than ``BULK_MAX_ROWS`` rows before reading any row."""
     if count > BULK_MAX_ROWS:
@@ -528,8 +199,8 @@ def grade_post_bulk(
     section: Section,
     grading_task: GradingTask,
     term: Term,
-    rows: Sequence[Mapping],
-    by: AbstractBaseUser | None,
+    rows: Sequence[Mapping[str, Any]],
+    by: Actor,
     source: str = GradeSource.TEACHER,
     run_id: int | None = None,
 ) -> list[Grade]:
@@ -542,11 +213,11 @@ def grade_post_bulk(
     change (R14); an unchanged value writes nothing. Returns the grades in row order.
     """
     check_bulk_size(len(rows))
-    ctx = _posting_context(
+    ctx = posting_context(
         section=section, grading_task=grading_task, term=term, by=by, source=source
     )
     _lock_posting(section)
-    planned = _plan_rows(ctx=ctx, rows=rows, source=source)
+    planned = plan_rows(ctx=ctx, rows=rows, source=source)
     grades, _ = _write(ctx=ctx, planned=planned, by=by, source=source, run_id=run_id)
     return grades
 
@@ -561,7 +232,7 @@ def grade_post(
     percent: Decimal | str | None = None,
     score: str = "",
     comments: str | None = None,
-    by: AbstractBaseUser | None,
+    by: Actor,
     source: str = GradeSource.TEACHER,
     correction_reason: str = "",
     run_id: int | None = None,
@@ -576,7 +247,7 @@ def grade_post(
     ``score``, ``term``, ``section``, ``correction_reason``) with a code.
     ``comments=None`` keeps the current comments.
     """
-    ctx = _posting_context(
+    ctx = posting_context(
         section=section, grading_task=grading_task, term=term, by=by, source=source
     )
     row = {
@@ -588,42 +259,8 @@ def grade_post(
     }
     _lock_posting(section)
     try:
-        planned = _plan_rows(ctx=ctx, rows=[row], source=source)
+        planned = plan_rows(ctx=ctx, rows=[row], source=source)
     except GradeRowsError as exc:
         raise ValidationError(exc.rows[0]) from exc
     grades, created = _write(ctx=ctx, planned=planned, by=by, source=source, run_id=run_id)
     return grades[0], bool(created)
-
-
-def stale_grade_reminders_send(*, as_of: dt.date | None = None) -> int:
-    """R15: e-mail each teacher of a stale tech section once, listing their stale sections.
-
-    Teachers without an e-mail address are skipped. Returns the number of e-mails sent.
-    Safe to run twice (it only reads and sends).
-    """
-    from grading.selectors.stale import stale_sections
-
-    as_of = as_of or timezone.localdate()
-    by_teacher: dict[int, list] = defaultdict(list)
-    teachers: dict[int, AbstractBaseUser] = {}
-    for item in stale_sections(as_of=as_of):
-        for teacher in item.section.teachers.all():
-            if teacher.email:
-                teachers[teacher.pk] = teacher
-                by_teacher[teacher.pk].append(item)
-    messages = []
-    for teacher_id, items in by_teacher.items():
-        teacher = teachers[teacher_id]
-        context = {"teacher": teacher, "items": items, "as_of": as_of}
-        messages.append(
-            mail.EmailMessage(
-                subject=render_to_string("grading/email/stale_grades_subject.txt", context).strip(),
-                body=render_to_string("grading/email/stale_grades_body.txt", context),
-                from_email=settings.DEFAULT_FROM_EMAIL,
-                to=[teacher.email],
-            )
-        )
-    if not messages:
-        return 0
-    with mail.get_connection() as connection:
-        return connection.send_messages(messages) or 0

@@ -8,12 +8,14 @@ cumulative GPA (R35) weighs a line by the credit it carries, whatever the term w
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from grading.models import Grade, TranscriptLine, TranscriptLineHistory
+from grading.models import Grade, TranscriptLine, TranscriptLineAction, TranscriptLineHistory
 from grading.selectors.gpa import course_task_map, resolve_row
+from schools.actors import Actor, user_or_none
 from schools.models import Calendar, School, SchoolKind
 
 # Values copied from the grade itself: a change here after posting needs the registrar.
@@ -50,7 +52,9 @@ class LineValues:
     gpa_weight: Decimal | None
 
 
-def _final_grade_values(*, calendar: Calendar, grade_ids: list[int] | None = None) -> list:
+def _final_grade_values(
+    *, calendar: Calendar, grade_ids: list[int] | None = None
+) -> list[LineValues]:
     """LineValues for every final grade of ``calendar`` (one per student and course).
 
     When a student has several final grades for one course (two sections), the most
@@ -83,7 +87,7 @@ def _final_grade_values(*, calendar: Calendar, grade_ids: list[int] | None = Non
         if info is None:
             continue
         row = resolve_row(info.rows, g["score"], g["percent"])
-        if row is None:
+        if row is None or info.credit is None:
             continue  # no value posted yet
         chosen[(g["student_id"], g["section__course__number"])] = LineValues(
             student_id=g["student_id"],
@@ -102,10 +106,10 @@ def _final_grade_values(*, calendar: Calendar, grade_ids: list[int] | None = Non
     return list(chosen.values())
 
 
-def _same(a, b) -> bool:
+def _same(a: Any, b: Any) -> bool:
     if isinstance(a, Decimal) or isinstance(b, Decimal):
         return (a is None) == (b is None) and (a is None or Decimal(a) == Decimal(b))
-    return a == b
+    return bool(a == b)
 
 
 def check_calendar(*, school: School, calendar: Calendar) -> None:
@@ -130,7 +134,7 @@ def check_calendar(*, school: School, calendar: Calendar) -> None:
 
 
 @transaction.atomic
-def transcript_post(*, school: School, calendar: Calendar, by) -> dict:
+def transcript_post(*, school: School, calendar: Calendar, by: Actor) -> dict[str, int]:
     """R34: post the final grades of ``calendar`` to transcript lines.
 
     A new final grade adds a line; a line whose setup-derived values changed (course name,
@@ -141,6 +145,7 @@ def transcript_post(*, school: School, calendar: Calendar, by) -> dict:
     needs_review, final_grades}``. A constant number of queries plus the writes.
     """
     check_calendar(school=school, calendar=calendar)
+    author = user_or_none(by)
     values = _final_grade_values(calendar=calendar)
     existing = {
         (line.student_id, line.course_number): line
@@ -151,7 +156,10 @@ def transcript_post(*, school: School, calendar: Calendar, by) -> dict:
     kept = _kept_values(line_ids=[line.pk for line in existing.values()])
 
     counts = {"added": 0, "updated": 0, "unchanged": 0, "needs_review": 0}
-    new_lines, changed, flagged, history = [], [], [], []
+    new_lines: list[TranscriptLine] = []
+    changed: list[TranscriptLine] = []
+    flagged: list[TranscriptLine] = []
+    history: list[TranscriptLineHistory] = []
     for v in values:
         line = existing.get((v.student_id, v.course_number))
         if line is None:
@@ -159,7 +167,7 @@ def transcript_post(*, school: School, calendar: Calendar, by) -> dict:
                 TranscriptLine(
                     school_id=school.pk,
                     school_year=calendar.school_year,
-                    posted_by=by,
+                    posted_by=author,
                     needs_review=False,
                     **v.__dict__,
                 )
@@ -185,9 +193,9 @@ def transcript_post(*, school: School, calendar: Calendar, by) -> dict:
             continue
         for f in diffs:
             setattr(line, f, getattr(v, f))
-        line.posted_by = by
+        line.posted_by = author
         changed.append(line)
-        history.append(_history(line, "updated", by, line.score, line.percent))
+        history.append(_history(line, TranscriptLineAction.UPDATED, by, line.score, line.percent))
         counts["updated"] += 1
 
     for line in new_lines:
@@ -202,7 +210,8 @@ def transcript_post(*, school: School, calendar: Calendar, by) -> dict:
             )
         )
     history += [
-        _history(line, "posted", by, line.score, line.percent, old=False) for line in created
+        _history(line, TranscriptLineAction.POSTED, by, line.score, line.percent, old=False)
+        for line in created
     ]
     if changed:
         for line in changed:
@@ -222,20 +231,28 @@ def _kept_values(*, line_ids: list[int]) -> dict[int, tuple[str, Decimal | None]
     """Per line, the grade value the registrar last declined (the newest decision is 'kept')."""
     latest: dict[int, TranscriptLineHistory] = {}
     for h in TranscriptLineHistory.objects.filter(
-        line_id__in=line_ids, action__in=("accepted", "kept")
+        line_id__in=line_ids, action__in=(TranscriptLineAction.ACCEPTED, TranscriptLineAction.KEPT)
     ).order_by("line_id", "changed_at", "id"):
         latest[h.line_id] = h
     return {
         line_id: (h.new_score, _q(h.new_percent))
         for line_id, h in latest.items()
-        if h.action == "kept"
+        if h.action == TranscriptLineAction.KEPT
     }
 
 
-def _history(line, action, by, new_score, new_percent, *, old=True) -> TranscriptLineHistory:
+def _history(
+    line: TranscriptLine,
+    action: TranscriptLineAction,
+    by: Actor,
+    new_score: str,
+    new_percent: Decimal | None,
+    *,
+    old: bool = True,
+) -> TranscriptLineHistory:
     return TranscriptLineHistory(
         line=line,
-        changed_by=by,
+        changed_by=user_or_none(by),
         action=action,
         old_score=line.score if old else "",
         old_percent=line.percent if old else None,
@@ -262,7 +279,7 @@ def _check_needs_review(line: TranscriptLine) -> None:
 
 
 @transaction.atomic
-def transcript_line_accept(*, line: TranscriptLine, by) -> TranscriptLine:
+def transcript_line_accept(*, line: TranscriptLine, by: Actor) -> TranscriptLine:
     """R34: the registrar accepts the changed final grade: the line takes its new values,
     with a history row (old -> new)."""
     line = TranscriptLine.objects.select_for_update().get(pk=line.pk)
@@ -273,11 +290,11 @@ def transcript_line_accept(*, line: TranscriptLine, by) -> TranscriptLine:
             "The final grade behind this line was removed; keep the posted value instead.",
             code="final_grade_missing",
         )
-    history = _history(line, "accepted", by, current.score, current.percent)
+    history = _history(line, TranscriptLineAction.ACCEPTED, by, current.score, current.percent)
     for f in (*GRADE_FIELDS, *SETUP_FIELDS):
         setattr(line, f, getattr(current, f))
     line.needs_review = False
-    line.posted_by = by
+    line.posted_by = user_or_none(by)
     line.full_clean(validate_constraints=False)
     line.save()
     history.save()
@@ -285,7 +302,7 @@ def transcript_line_accept(*, line: TranscriptLine, by) -> TranscriptLine:
 
 
 @transaction.atomic
-def transcript_line_keep(*, line: TranscriptLine, by) -> TranscriptLine:
+def transcript_line_keep(*, line: TranscriptLine, by: Actor) -> TranscriptLine:
     """R34: the registrar keeps the posted value; the declined grade value is recorded so
     the next posting does not flag the line again for the same change."""
     line = TranscriptLine.objects.select_for_update().get(pk=line.pk)
@@ -293,8 +310,8 @@ def transcript_line_keep(*, line: TranscriptLine, by) -> TranscriptLine:
     current = transcript_line_current_grade(line=line)
     TranscriptLineHistory.objects.create(
         line=line,
-        changed_by=by,
-        action="kept",
+        changed_by=user_or_none(by),
+        action=TranscriptLineAction.KEPT,
         old_score=line.score,
         old_percent=line.percent,
         new_score=current.score if current else "",

@@ -22,7 +22,8 @@ from django.utils import timezone
 from grading.forms import GradeGrid, cte_order
 from grading.models import CTE_FINAL, CourseTaskTerm, Grade, ScoreRow
 from grading.selectors.stale import stale_sections
-from grading.services.grades import LINKED_SECTION_MESSAGE, GradeRowsError, grade_post_bulk
+from grading.services.grade_checks import LINKED_SECTION_MESSAGE, GradeRowsError
+from grading.services.grades import grade_post_bulk
 from schools.access import may_write_section
 from schools.models import Roster, School, Section
 

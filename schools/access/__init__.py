@@ -8,8 +8,9 @@ The package, by concern:
   a system check resolves every declared ORM path.
 * ``roles``: the roles and a user's grants (read once per request); the state admin.
 * ``scoping``: ``scope_queryset`` (reads: out of scope is not found, 404), ``can_write`` /
-  ``may`` (the role-action table), ``fk_queryset`` (what a write may point at; R41:
-  ``managed_users`` for staff accounts, ``teacher_choices`` for a section's teachers).
+  ``may`` (the role-action table), ``lands_in_write_scope`` (a row before it is saved).
+* ``choices``: ``fk_queryset`` (what a write may point at; R41: ``managed_users`` for staff
+  accounts, ``teacher_choices`` for a section's teachers).
 * ``drf``: ``IsScopedUser``, the API's default permission class.
 * ``pages``: the same answers for pages, CSV/PDF downloads and the admin site
   (``report_school_or_404``, ``require_school_role``, ``admin_site_allowed``).
@@ -18,6 +19,7 @@ The package, by concern:
 Every name is importable from ``schools.access`` itself.
 """
 
+from schools.access.choices import fk_queryset, managed_users, teacher_choices, user_fk_queryset
 from schools.access.disclosure import _reader_schools, log_cross_school_reads, log_disclosure
 from schools.access.drf import _ACTION_NAMES, IsScopedUser, view_action, view_label
 from schools.access.pages import (
@@ -73,17 +75,13 @@ from schools.access.scoping import (
     _school_q,
     _teacher_q,
     can_write,
-    fk_queryset,
     lands_in_write_scope,
-    managed_users,
     may,
     may_read,
     may_write_section,
     read_q,
     school_id_of,
     scope_queryset,
-    teacher_choices,
-    user_fk_queryset,
     write_q,
 )
 

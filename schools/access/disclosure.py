@@ -7,33 +7,43 @@ log_cross_school_reads(user, rows, resource="grades")  # finds sources and reade
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from django.db.models import Model
+
 from schools.access.registry import REGISTRY, _label
 from schools.access.roles import is_state_admin, user_school_ids
 from schools.access.scoping import _p
 
+if TYPE_CHECKING:
+    from schools.actors import Actor
+    from schools.models import DisclosureLog
+
 
 def log_disclosure(
     *,
-    user,
+    user: Actor,
     reader_school_id: int | None,
     source_school_id: int | None,
     resource: str,
-    student_ids,
+    student_ids: Iterable[int | str],
     record_count: int | None = None,
     purpose: str = "",
-):
+) -> DisclosureLog | None:
     """Record that ``user`` (at ``reader_school_id``) read records of ``source_school_id``.
 
     Internal student keys only - never names (R37). Returns the DisclosureLog row, or None
     when nothing was disclosed.
     """
+    from schools.actors import user_or_none
     from schools.models import DisclosureLog
 
     ids = sorted({int(s) for s in student_ids})
     if not ids:
         return None
     return DisclosureLog.objects.create(
-        user=user if user is not None and user.is_authenticated else None,
+        user=user_or_none(user),
         reader_school_id=reader_school_id,
         source_school_id=source_school_id,
         resource=resource[:50],
@@ -43,7 +53,7 @@ def log_disclosure(
     )
 
 
-def log_cross_school_reads(user, objs, *, resource: str) -> None:
+def log_cross_school_reads(user: Actor, objs: Sequence[Model], *, resource: str) -> None:
     """R37: log HS staff reading rows of a technical school (grades, attendance).
 
     ``objs`` are rows of one model; rows at the user's own schools are not disclosures.
@@ -81,14 +91,16 @@ def log_cross_school_reads(user, objs, *, resource: str) -> None:
         )
 
 
-def _reader_schools(user, own: set[int], student_ids: set[int]) -> dict:
+def _reader_schools(
+    user: Actor, own: set[int], student_ids: set[int]
+) -> dict[int | None, int | None]:
     """R43: the reader's own school for each student - the user's high school where the
     student holds their primary enrollment (a district admin reading a North HS student is
     logged under North HS). Key None: the fallback when no such enrollment is found."""
     from schools.models import Enrollment, School
 
     hs_ids = set(School.objects.filter(pk__in=own, kind="high_school").values_list("pk", flat=True))
-    readers: dict = {
+    readers: dict[int | None, int | None] = {
         student: school
         for student, school in Enrollment.objects.filter(
             student_id__in=student_ids, service_type="primary", calendar__school_id__in=hs_ids

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from schools.access.registry import WRITES, _label
 from schools.access.roles import grants_for, is_state_admin
 from schools.access.scoping import can_write, may
 
+if TYPE_CHECKING:
+    # Under TYPE_CHECKING only: importing DRF's views reads the permission setting, which
+    # names this package.
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
+
 _ACTION_NAMES = {"create": "create", "update": "update", "partial_update": "update"}
 _ACTION_NAMES["destroy"] = "delete"
 
 
-def view_label(view) -> str | None:
+def view_label(view: APIView) -> str | None:
     """The model label a view works on (``access_resource`` overrides)."""
     label = getattr(view, "access_resource", None)
     if label:
-        return label
+        return str(label)
     queryset = getattr(view, "queryset", None)
     if queryset is not None:
         return _label(queryset.model)
@@ -27,17 +35,18 @@ def view_label(view) -> str | None:
     return None
 
 
-def view_action(view, request) -> str:
+def view_action(view: APIView, request: Request) -> str:
     """The table action of a write request: create/update/delete or a named action."""
     name = getattr(view, "action", None)
     if name in _ACTION_NAMES:
         return _ACTION_NAMES[name]
     mapped = getattr(view, "access_actions", {}).get(name)
     if mapped:
-        return mapped
+        return str(mapped)
     label = view_label(view)
-    if name and any(name in acts for acts in WRITES.get(label, {}).values()):
-        return name
+    table = WRITES.get(label, {}) if label is not None else {}
+    if name and any(name in acts for acts in table.values()):
+        return str(name)
     if request.method == "DELETE":
         return "delete"
     if name and getattr(view, "detail", False):
@@ -51,7 +60,7 @@ class IsScopedUser(BasePermission):
 
     message = "You do not have access to this resource."
 
-    def has_permission(self, request, view) -> bool:
+    def has_permission(self, request: Request, view: APIView) -> bool:
         user = request.user
         if not (user and user.is_authenticated):
             return False
@@ -69,7 +78,7 @@ class IsScopedUser(BasePermission):
         self.message = "Your role may not make this change."
         return may(user, label, view_action(view, request))
 
-    def has_object_permission(self, request, view, obj) -> bool:
+    def has_object_permission(self, request: Request, view: APIView, obj: Any) -> bool:
         if request.method in SAFE_METHODS or is_state_admin(request.user):
             return True
         self.message = "Your role may not make this change."

@@ -11,16 +11,25 @@ For page authors::
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
-from django.http import Http404
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.db.models import Model, QuerySet
+from django.http import Http404, HttpRequest
 
 from schools.access.registry import REPORTS
 from schools.access.roles import ADMINS, DISTRICT_ADMIN, grants_for, is_state_admin, user_school_ids
 from schools.access.scoping import scope_queryset
 
+if TYPE_CHECKING:
+    from schools.actors import Actor
+    from schools.models import School
 
-def report_school_ids(user, name: str, form: str) -> set[int]:
+M = TypeVar("M", bound=Model)
+
+
+def report_school_ids(user: Actor, name: str, form: str) -> set[int]:
     """Ids of the schools whose report ``name`` ``user`` may read in ``form`` (R42)."""
     from schools.models import School
 
@@ -33,18 +42,18 @@ def report_school_ids(user, name: str, form: str) -> set[int]:
     )
 
 
-def may_read_report(user, name: str, form: str, school_id) -> bool:
+def may_read_report(user: Actor, name: str, form: str, school_id: object) -> bool:
     """R42: may ``user`` read report ``name`` of school ``school_id`` in ``form``?"""
     try:
-        school_id = int(school_id)
+        pk = int(school_id)  # type: ignore[call-overload]
     except (TypeError, ValueError):
         return False
     if not (user is not None and user.is_authenticated):
         return False
-    return school_id in report_school_ids(user, name, form)
+    return pk in report_school_ids(user, name, form)
 
 
-def report_school_or_404(user, name: str, form: str, school_id):
+def report_school_or_404(user: Actor, name: str, form: str, school_id: Any) -> School:
     """The School of report ``name`` for ``user``, or 404: out of scope and out of role
     answer alike (R42), on every form - unless the report declares 403 for staff of the
     school without the role."""
@@ -57,7 +66,9 @@ def report_school_or_404(user, name: str, form: str, school_id):
     return School.objects.get(pk=int(school_id))
 
 
-def report_scope_first(user, name: str, form: str, school_id=None, *, known: bool = True) -> None:
+def report_scope_first(
+    user: Actor, name: str, form: str, school_id: object = None, *, known: bool = True
+) -> None:
     """R42: role and scope come before a report's query is validated. A user the report
     does not list, or a well-formed school id outside their scope (or, with
     ``known=False``, a school the caller could not find), answers 404 whatever the other
@@ -74,32 +85,34 @@ def report_scope_first(user, name: str, form: str, school_id=None, *, known: boo
         raise Http404
 
 
-def _works_at(user, school_id) -> bool:
+def _works_at(user: Actor, school_id: Any) -> bool:
     try:
         return int(school_id) in user_school_ids(user)
     except (TypeError, ValueError):
         return False
 
 
-def require_school_role(request, school_id, roles=None):
+def require_school_role(
+    request: HttpRequest, school_id: object, roles: Iterable[str] | None = None
+) -> School:
     """The School for a page, or 404 when it is outside the user's scope and 403 when the
     user works there without one of ``roles`` (district admins count as every role)."""
     from schools.models import School
 
     user = request.user
     try:
-        school_id = int(school_id)
+        pk = int(school_id)  # type: ignore[call-overload]
     except (TypeError, ValueError) as exc:
         raise Http404 from exc
-    if not user_school_ids(user) or school_id not in user_school_ids(user):
+    if not user_school_ids(user) or pk not in user_school_ids(user):
         raise Http404
     if roles is not None and not is_state_admin(user):
-        if school_id not in user_school_ids(user, set(roles) | {DISTRICT_ADMIN}):
+        if pk not in user_school_ids(user, set(roles) | {DISTRICT_ADMIN}):
             raise PermissionDenied("Your role may not open this page.")
-    return School.objects.get(pk=school_id)
+    return School.objects.get(pk=pk)
 
 
-def admin_site_allowed(user) -> bool:
+def admin_site_allowed(user: Actor) -> bool:
     """R42: the admin site is for the state admin and the district and school admins (their
     own setup); ``is_staff`` alone opens nothing."""
     if user is None or not user.is_authenticated or not user.is_active:
@@ -107,9 +120,9 @@ def admin_site_allowed(user) -> bool:
     return user.is_superuser or bool(grants_for(user).roles & ADMINS)
 
 
-def scoped_get_or_404(user, queryset: QuerySet, **lookup):
+def scoped_get_or_404(user: Actor, queryset: QuerySet[M], **lookup: Any) -> M:
     """``get_object_or_404`` over the user's scope (R36: out of scope answers 404)."""
     try:
         return scope_queryset(user, queryset).get(**lookup)
-    except queryset.model.DoesNotExist as exc:
+    except ObjectDoesNotExist as exc:  # the model's DoesNotExist
         raise Http404 from exc

@@ -14,12 +14,15 @@ check (``schools.E101``...) resolves every declared ORM path against the models.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from django.apps import apps
 from django.core import checks
 from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Model
 
 from schools.access.roles import ALL_ROLES, DISTRICT_ADMIN, SCHOOL_ROLES
 
@@ -87,7 +90,12 @@ class Report:
 REPORTS: dict[str, Report] = {}
 
 
-def declare(model, rule: Rule | None = None, *, writes=None) -> None:
+def declare(
+    model: type[Model],
+    rule: Rule | None = None,
+    *,
+    writes: Mapping[str, Iterable[str]] | None = None,
+) -> None:
     """Register how ``model`` is scoped (``rule``) and who writes it (``writes``)."""
     label = _label(model)
     if rule is not None:
@@ -100,19 +108,19 @@ def register_report(name: str, report: Report) -> None:
     REPORTS[name] = report
 
 
-def _label(model) -> str:
-    return model._meta.label
+def _label(model: type[Model]) -> str:
+    return str(model._meta.label)
 
 
 @cache
-def _model(label: str):
+def _model(label: str) -> type[Model]:
     return apps.get_model(label)
 
 
 # --- the system check: every declared path resolves ----------------------------------------
 
 
-def resolve_path(model, path: str):
+def resolve_path(model: type[Model], path: str) -> type[Model]:
     """The model at the end of ORM path ``path`` from ``model`` ("" = the model itself)."""
     for part in path.split("__") if path else ():
         field = model._meta.get_field(part)
@@ -122,7 +130,9 @@ def resolve_path(model, path: str):
     return model
 
 
-def _expect(label: str, what: str, path: str | None, target: str, errors: list) -> None:
+def _expect(
+    label: str, what: str, path: str | None, target: str, errors: list[checks.CheckMessage]
+) -> None:
     if path is None:
         return
     try:
@@ -147,11 +157,11 @@ def _expect(label: str, what: str, path: str | None, target: str, errors: list) 
         )
 
 
-def check_access_table(app_configs=None, **kwargs) -> list:
+def check_access_table(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Every declared ORM path resolves to the model it must reach; every role is known."""
     from django.conf import settings
 
-    errors: list = []
+    errors: list[checks.CheckMessage] = []
     user_label = settings.AUTH_USER_MODEL
     for label, rule in REGISTRY.items():
         try:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from schools.actors import Actor
 
 DISTRICT_ADMIN = "district_admin"
 SCHOOL_ADMIN = "school_admin"
@@ -41,9 +46,9 @@ class Grants:
         return {s for s in self.by_role.get(role, ()) if self.school_kind.get(s) == "high_school"}
 
 
-def grants_for(user) -> Grants:
+def grants_for(user: Actor) -> Grants:
     """The user's roles (cached on the user object for the request)."""
-    cached = getattr(user, "_kts_grants", None)
+    cached: Grants | None = getattr(user, "_kts_grants", None)
     if cached is not None:
         return cached
     from schools.models import StaffRole
@@ -61,17 +66,18 @@ def grants_for(user) -> Grants:
                 grants.school_kind[school_id] = kind
                 grants.school_district[school_id] = school_district
         try:
-            user._kts_grants = grants
+            # Cached on the object the caller holds (a request's lazy user proxies it).
+            user._kts_grants = grants  # type: ignore[attr-defined]
         except AttributeError:  # pragma: no cover - AnonymousUser-like objects
             pass
     return grants
 
 
-def is_state_admin(user) -> bool:
+def is_state_admin(user: Actor) -> bool:
     return bool(user is not None and user.is_authenticated and user.is_superuser)
 
 
-def user_school_ids(user, roles=None) -> set[int]:
+def user_school_ids(user: Actor, roles: Collection[str] | None = None) -> set[int]:
     """Ids of the schools where ``user`` holds one of ``roles`` (any role when None).
     A district admin holds every school of their district. Superusers: every school."""
     from schools.models import School

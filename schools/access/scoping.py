@@ -8,6 +8,9 @@ limits what a write's foreign keys may point at (R41: users by ``managed_users``
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
+
 from django.db.models import Model, Q, QuerySet
 
 from schools.access.registry import REGISTRY, WRITES, Rule, _label
@@ -19,19 +22,37 @@ from schools.access.roles import (
     is_state_admin,
 )
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from schools.actors import Actor
+    from schools.models import Section
+
+M = TypeVar("M", bound=Model)
+
+
+def _user_pk(user: Actor) -> int:
+    """The id of a signed-in user; -1 (no row) for anyone else, so a filter finds nothing."""
+    from schools.actors import user_or_none
+
+    signed_in = user_or_none(user)
+    return signed_in.pk if signed_in is not None else -1
+
 
 def _p(path: str, lookup: str) -> str:
     return f"{path}__{lookup}" if path else lookup
 
 
-def _school_q(paths, school_ids) -> Q:
+def _school_q(paths: Iterable[str], school_ids: Collection[int]) -> Q:
     q = Q(pk__in=[])
     for path in paths:
         q |= Q(**{_p(path, "in") if path else "pk__in": school_ids})
     return q
 
 
-def _district_q(rule: Rule, district_ids, *, with_district_paths: bool = True) -> Q:
+def _district_q(
+    rule: Rule, district_ids: Collection[int], *, with_district_paths: bool = True
+) -> Q:
     q = Q(pk__in=[])
     for path in rule.schools:
         q |= Q(**{_p(path, "district__in"): district_ids})
@@ -41,26 +62,28 @@ def _district_q(rule: Rule, district_ids, *, with_district_paths: bool = True) -
     return q
 
 
-def _teacher_q(rule: Rule, user) -> Q:
+def _teacher_q(rule: Rule, user: Actor) -> Q:
     if rule.section is None:
         return Q()
-    return Q(**{_p(rule.section, "teachers"): user})
+    return Q(**{_p(rule.section, "teachers"): _user_pk(user)})
 
 
-def _cross_school_q(rule: Rule, role: str, grants: Grants, user) -> Q:
+def _cross_school_q(rule: Rule, role: str, grants: Grants, user: Actor) -> Q:
     """R36: HS staff read their own students' rows recorded at technical schools."""
     from schools.models import Enrollment, Roster, School
 
     if role == DISTRICT_ADMIN:
         hs = School.objects.filter(district__in=grants.admin_districts, kind="high_school")
-        students = Enrollment.objects.filter(service_type="primary", calendar__school__in=hs)
+        students: QuerySet[Any] = Enrollment.objects.filter(
+            service_type="primary", calendar__school__in=hs
+        )
     else:
         hs_ids = grants.hs_ids(role)
         if not hs_ids:
             return Q(pk__in=[])
         if role == TEACHER:
             students = Roster.objects.filter(
-                section__teachers=user, section__course__calendar__school__in=hs_ids
+                section__teachers=_user_pk(user), section__course__calendar__school__in=hs_ids
             )
         else:
             students = Enrollment.objects.filter(
@@ -71,7 +94,7 @@ def _cross_school_q(rule: Rule, role: str, grants: Grants, user) -> Q:
     )
 
 
-def _role_q(rule: Rule, role: str, grants: Grants, user, *, write: bool) -> Q:
+def _role_q(rule: Rule, role: str, grants: Grants, user: Actor, *, write: bool) -> Q:
     """Rows one role of the user reaches (reads: also state rows' districts of the schools)."""
     if role in rule.global_roles:
         return Q()
@@ -91,7 +114,7 @@ def _role_q(rule: Rule, role: str, grants: Grants, user, *, write: bool) -> Q:
     return q
 
 
-def read_q(user, rule: Rule) -> Q | None:
+def read_q(user: Actor, rule: Rule) -> Q | None:
     """The filter of rows ``user`` may read, or None for nothing."""
     grants = grants_for(user)
     roles = grants.roles & rule.read_roles
@@ -109,7 +132,7 @@ def read_q(user, rule: Rule) -> Q | None:
     return q
 
 
-def write_q(user, label: str, action: str) -> Q | None:
+def write_q(user: Actor, label: str, action: str) -> Q | None:
     """The filter of rows ``user`` may ``action`` (inside their own scope only)."""
     rule = REGISTRY.get(label)
     table = WRITES.get(label, {})
@@ -125,7 +148,7 @@ def write_q(user, label: str, action: str) -> Q | None:
     return q
 
 
-def scope_queryset(user, queryset: QuerySet) -> QuerySet:
+def scope_queryset(user: Actor, queryset: QuerySet[M]) -> QuerySet[M]:
     """Filter ``queryset`` to the records ``user`` may see (R36). Unknown model: nothing."""
     if is_state_admin(user):
         return queryset
@@ -143,7 +166,7 @@ def scope_queryset(user, queryset: QuerySet) -> QuerySet:
     return queryset.filter(pk__in=queryset.model._base_manager.filter(q).values("pk"))
 
 
-def may(user, label: str, action: str) -> bool:
+def may(user: Actor, label: str, action: str) -> bool:
     """Does the role-action table let ``user`` ``action`` ``label`` somewhere?"""
     if is_state_admin(user):
         return True
@@ -152,7 +175,7 @@ def may(user, label: str, action: str) -> bool:
     return any(action in table.get(role, ()) for role in grants.roles)
 
 
-def can_write(user, obj: Model, action: str) -> bool:
+def can_write(user: Actor, obj: Model, action: str) -> bool:
     """May ``user`` ``action`` this row (in their own write scope)?"""
     if is_state_admin(user):
         return True
@@ -166,7 +189,7 @@ def can_write(user, obj: Model, action: str) -> bool:
     return type(obj)._base_manager.filter(q, pk=obj.pk).exists()
 
 
-def may_write_section(user, label: str, action: str, section) -> bool:
+def may_write_section(user: Actor, label: str, action: str, section: Section) -> bool:
     """May ``user`` ``action`` rows of ``label`` in ``section`` (a page's save of a whole
     section: attendance, grades)? The same table as the API: a role listed for the action,
     held at the section's school (a district admin: its district), and a teacher only in
@@ -198,7 +221,7 @@ def may_write_section(user, label: str, action: str, section) -> bool:
     return False
 
 
-def may_read(user, label: str) -> bool:
+def may_read(user: Actor, label: str) -> bool:
     """R42: does one of ``user``'s roles read model ``label`` at all (pages ask this exactly
     as the API's scoped querysets do; ``is_staff`` counts for nothing)."""
     if is_state_admin(user):
@@ -232,7 +255,7 @@ def school_id_of(obj: Model) -> int | None:
     return value
 
 
-def _managed_user_ids(districts) -> QuerySet:
+def _managed_user_ids(districts: Collection[int]) -> QuerySet[User, Any]:
     """Ids of the users a district admin of ``districts`` manages (R41): no superuser, and
     every role they hold inside those districts (or no role at all)."""
     from django.contrib.auth import get_user_model
@@ -250,66 +273,7 @@ def _managed_user_ids(districts) -> QuerySet:
     )
 
 
-def managed_users(user, queryset: QuerySet) -> QuerySet:
-    """R41: the users ``user`` may create, edit, give roles to, reset the password of or
-    deactivate. A state admin: everyone. A district admin: users whose every role is inside
-    their district(s), plus users without any role; never a superuser. Anyone else: nobody.
-    Everyone else is out of scope - not found, exactly like an id that does not exist."""
-    if is_state_admin(user):
-        return queryset
-    districts = grants_for(user).admin_districts
-    if not districts:
-        return queryset.none()
-    return queryset.filter(pk__in=_managed_user_ids(districts))
-
-
-def teacher_choices(user, queryset: QuerySet) -> QuerySet:
-    """R41: who may be named a section's teacher by ``user``: holders of a teacher role at a
-    school ``user`` sees (the section's own school is checked by ``Section.clean_teachers``)."""
-    from schools.models import School, StaffRole
-
-    if is_state_admin(user):
-        return queryset
-    schools = scope_queryset(user, School.objects.all()).values("pk")
-    holders = StaffRole.objects.filter(role=TEACHER, school__in=schools).values("user_id")
-    return queryset.filter(pk__in=holders)
-
-
-def user_fk_queryset(user, owner_model, field_name: str, queryset: QuerySet) -> QuerySet | None:
-    """The users a write's ``field_name`` may name (R41), or None when the rule says nothing."""
-    rule = REGISTRY.get(_label(owner_model)) if owner_model is not None else None
-    kind = dict(rule.user_fks).get(field_name) if rule is not None else None
-    if kind == "managed":
-        return managed_users(user, queryset)
-    if kind == "teacher":
-        return teacher_choices(user, queryset)
-    return None
-
-
-def fk_queryset(user, owner_model, field_name: str, queryset: QuerySet) -> QuerySet:
-    """What a write's foreign key ``field_name`` may point at: records in the user's scope,
-    so a PATCH cannot move a row into another school (R36). Not limited: a rule's
-    ``open_fks`` and targets that are not scoped models (users). An enrollment may also
-    name a student nobody has enrolled yet (created a moment ago by the same school)."""
-    rule = REGISTRY.get(_label(owner_model)) if owner_model is not None else None
-    if rule is not None and field_name in rule.open_fks:
-        return queryset
-    people = user_fk_queryset(user, owner_model, field_name, queryset)
-    if people is not None:
-        return people
-    if _label(queryset.model) not in REGISTRY:
-        return queryset
-    scoped = scope_queryset(user, queryset)
-    if rule is not None and field_name in rule.fk_new_students:
-        from schools.models import Enrollment
-
-        return queryset.filter(
-            Q(pk__in=scoped.values("pk")) | ~Q(pk__in=Enrollment.objects.values("student_id"))
-        )
-    return scoped
-
-
-def _value_at(instance: Model, path: str):
+def _value_at(instance: Model, path: str) -> Any:
     """The pk at the end of ``path`` for an unsaved (or changed) ``instance``: the first step
     is read from the instance itself, the rest from the database. ``...`` when the first step
     is not a forward relation (a reverse or many-to-many path: only the saved row knows)."""
@@ -320,17 +284,13 @@ def _value_at(instance: Model, path: str):
     if not (field.is_relation and field.concrete and not field.many_to_many):
         return ...
     fk_id = getattr(instance, field.attname)
-    if fk_id is None or not rest:
+    target = field.related_model
+    if fk_id is None or not rest or not isinstance(target, type):
         return fk_id
-    return (
-        field.related_model._base_manager.filter(pk=fk_id)
-        .values_list(rest, flat=True)
-        .order_by()
-        .first()
-    )
+    return target._base_manager.filter(pk=fk_id).values_list(rest, flat=True).order_by().first()
 
 
-def lands_in_write_scope(user, instance: Model, action: str) -> bool:
+def lands_in_write_scope(user: Actor, instance: Model, action: str) -> bool:
     """Would ``instance``, as it stands (before it is saved), be inside ``user``'s scope for
     ``action``? The admin's forms ask this so an out-of-scope row is a form error, with no
     save to roll back. Rows whose scope runs through reverse relations are judged as saved."""
@@ -377,7 +337,7 @@ def lands_in_write_scope(user, instance: Model, action: str) -> bool:
                 continue
             from schools.models import Section
 
-            if not Section.objects.filter(pk=section_id, teachers=user).exists():
+            if not Section.objects.filter(pk=section_id, teachers=_user_pk(user)).exists():
                 continue
         return True
     return False

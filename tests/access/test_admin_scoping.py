@@ -294,6 +294,44 @@ def test_r36_save_landing_outside_write_scope_is_a_form_error(client, w):
     assert not Course.objects.filter(number="OUT1").exists()
 
 
+def test_r36_save_model_checks_the_scope_before_writing_anything(rf, w):
+    # given a school admin of A1 and a course placed in A2 by a form that skipped the check
+    from django.contrib import admin
+    from django.core.exceptions import PermissionDenied
+
+    user = _staff("mixed", ("school_admin", w.a1.school), ("teacher", w.a2.school))
+    request = rf.post("/admin/schools/course/add/")
+    request.user = user
+    course_admin = admin.site._registry[Course]
+    course = Course(calendar=w.a2.calendar, number="OUT2", name="Out of scope")
+    form = SimpleNamespace(changed_data=[], cleaned_data={"number": "OUT2"})
+
+    # when the admin saves it
+    with pytest.raises(PermissionDenied):
+        course_admin.save_model(request, course, form, change=False)
+
+    # then nothing was written: no row, no audit entry (nothing to roll back)
+    from schools.models import AuditEntry
+
+    assert not Course.objects.filter(number="OUT2").exists()
+    assert not AuditEntry.objects.filter(model="schools.Course").exists()
+
+
+def test_r41_user_admin_scope_is_its_own_mixin_not_a_skipped_one():
+    # given the user admin
+    from django.contrib import admin
+    from django.contrib.auth import get_user_model
+
+    from schools.admin_access import ManagedUsersAdminMixin
+    from schools.admin_scoping import ScopedAdminMixin
+
+    user_admin = admin.site._registry[get_user_model()]
+
+    # then it takes the user-scope mixin, not the access-table one it would have to skip
+    assert isinstance(user_admin, ManagedUsersAdminMixin)
+    assert not isinstance(user_admin, ScopedAdminMixin)
+
+
 def test_r42_staff_teacher_is_not_let_into_the_admin(client, w):
     # given a teacher of A1's section with is_staff
     teacher = _staff("teach", ("teacher", w.a1.school))

@@ -9,8 +9,8 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 
-from schools import services
 from schools.models import School, StaffRole
+from schools.services.courses import section_set_teachers
 from tests.factories import UserFactory
 
 UNKNOWN_ID = 987654321
@@ -176,7 +176,7 @@ def test_r41_section_teacher_without_a_role_at_the_school_is_a_coded_error(world
         f"/api/v1/sections/{world.s1.pk}/", {"teachers": [hs2_teacher.pk]}, format="json"
     )
     with pytest.raises(ValidationError) as service:
-        services.section_set_teachers(section=world.s1, teachers=[hs2_teacher])
+        section_set_teachers(section=world.s1, teachers=[hs2_teacher])
     client = Client()
     client.force_login(world.users["superuser"])
     admin = client.post(

@@ -3,7 +3,7 @@
 import pytest
 
 from attendance.models import Attendance
-from attendance.services import attendance_record
+from attendance.services.records import attendance_record
 from exchange.flows.attendance import sync_unknown_attendance
 from tests.attendance.world import MONDAY, TUESDAY
 from tests.factories import YEAR

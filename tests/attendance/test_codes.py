@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from attendance.models import AttendanceCode
-from attendance.services import attendance_code_create
+from attendance.services.codes import attendance_code_create
 from tests.factories import SchoolFactory
 
 

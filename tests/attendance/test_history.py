@@ -6,12 +6,8 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from attendance.models import ATTENDANCE_COMMENTS_MAX, Attendance, AttendanceHistory
-from attendance.services import (
-    Entry,
-    attendance_record,
-    attendance_record_bulk,
-    attendance_resolve,
-)
+from attendance.services.records import Entry, attendance_record, attendance_record_bulk
+from attendance.services.worklist import attendance_resolve
 from schools.models import AuditEntry
 from tests.attendance.world import MONDAY
 

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from attendance.models import Attendance
-from attendance.services import Entry, attendance_record, attendance_record_bulk
+from attendance.services.records import Entry, attendance_record, attendance_record_bulk
 from tests.attendance.world import BEFORE_TERMS, MONDAY, TUESDAY, add_student
 from tests.factories import SchoolFactory, UserFactory
 

@@ -4,7 +4,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from attendance.selectors import tech_attendance_report
-from attendance.services import attendance_codes_ensure_defaults, attendance_record
+from attendance.services.codes import attendance_codes_ensure_defaults
+from attendance.services.records import attendance_record
 from exchange.models import KtsLink
 from schools.models import DisclosureLog, SchoolKind, StaffRole
 from tests.attendance.world import MONDAY, TUESDAY, add_student, build_world

@@ -5,7 +5,8 @@ from django.core.exceptions import ValidationError
 from rest_framework.test import APIClient
 
 from attendance.models import Attendance
-from attendance.services import attendance_record, attendance_resolve
+from attendance.services.records import attendance_record
+from attendance.services.worklist import attendance_resolve
 from exchange.flows.attendance import sync_unknown_attendance
 from schools.models import StaffRole
 from tests.attendance.world import MONDAY, TUESDAY

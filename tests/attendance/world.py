@@ -5,7 +5,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from attendance.models import AttendanceCode
-from attendance.services import attendance_codes_ensure_defaults
+from attendance.services.codes import attendance_codes_ensure_defaults
 from exchange.models import KtsLink
 from schools.models import SchoolKind, Section, StaffRole
 from tests.factories import (

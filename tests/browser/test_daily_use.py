@@ -10,7 +10,8 @@ import pytest
 from playwright.sync_api import expect
 
 from attendance.models import Attendance
-from attendance.services import attendance_codes_ensure_defaults, attendance_record
+from attendance.services.codes import attendance_codes_ensure_defaults
+from attendance.services.records import attendance_record
 from exchange.models import ExchangeRun
 from exchange.services import exchange_run, exchange_run_start
 from grading.models import TranscriptLine

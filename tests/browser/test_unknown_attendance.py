@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 from attendance.models import Attendance
-from attendance.services import attendance_record
+from attendance.services.records import attendance_record
 from exchange.services import exchange_run
 from schools.models import StaffRole
 from tests.attendance.world import MONDAY, TUESDAY, build_world

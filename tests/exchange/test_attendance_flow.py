@@ -6,7 +6,8 @@ import pytest
 
 from attendance.models import Attendance
 from attendance.selectors import unknown_worklist
-from attendance.services import attendance_record, attendance_resolve
+from attendance.services.records import attendance_record
+from attendance.services.worklist import attendance_resolve
 from exchange.flows.attendance import sync_unknown_attendance
 from schools.models import Tombstone
 from tests.attendance.world import MONDAY, TUESDAY, add_student, build_world
@@ -241,7 +242,7 @@ def test_r27_hs_record_entered_by_the_hs_is_never_overwritten(world):
 
 def test_r27_unknown_code_prefers_the_absent_one(world):
     # given: the HS has a tardy-unknown code too
-    from attendance.services import attendance_code_create
+    from attendance.services.codes import attendance_code_create
 
     attendance_code_create(school=world.hs, code="0TU", status="tardy", excuse="unknown")
     tech_mark(world, world.students[0], "UNK")

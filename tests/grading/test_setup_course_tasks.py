@@ -18,7 +18,7 @@ from grading.models import (
     ScoreGroup,
     ScoreRow,
 )
-from grading.services.setup import course_task_save
+from grading.services.course_tasks import course_task_save
 from tests.factories import (
     CalendarFactory,
     CourseFactory,
@@ -608,7 +608,7 @@ def test_r7_admin_making_course_kts_with_non_cte_task_refused(admin_client_su):
 
 
 def test_r6_changing_thresholds_of_group_used_on_kts_course_refused(hs_course):
-    from grading.services.setup import score_group_save
+    from grading.services.score_groups import score_group_save
 
     group = district_group(hs_course.calendar.school.district)
     save(hs_course, CTE_TERM, score_group=group)

@@ -9,7 +9,9 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from grading.models import CTE_FINAL, CourseGradingTask, CreditType, GradingTask, ScoreGroup
-from grading.services import setup as services
+from grading.services.credit_types import credit_type_save
+from grading.services.grading_tasks import grading_task_save
+from grading.services.score_groups import score_group_save
 from tests.factories import (
     CalendarFactory,
     CourseFactory,
@@ -45,9 +47,7 @@ def test_r6_score_group_used_on_a_course_cannot_move_to_another_district(hs_cour
     # when it is moved to another district, or to the state
     for target in (other, None):
         with pytest.raises(ValidationError) as exc:
-            services.score_group_save(
-                group=group, name=group.name, district=target, rows=ROWS, by=superuser
-            )
+            score_group_save(group=group, name=group.name, district=target, rows=ROWS, by=superuser)
         # then it is refused on district and nothing changes
         assert exc.value.error_dict["district"][0].code == "in_use_other_district"
         group.refresh_from_db()
@@ -59,7 +59,7 @@ def test_r6_unused_score_group_may_move(hs_course, superuser):
     group = district_group(hs_course.calendar.school.district)
     other = DistrictFactory()
     # when it is moved to another district
-    services.score_group_save(group=group, name=group.name, district=other, rows=ROWS)
+    score_group_save(group=group, name=group.name, district=other, rows=ROWS)
     # then it is saved
     assert ScoreGroup.objects.get(pk=group.pk).district_id == other.pk
 
@@ -71,14 +71,14 @@ def test_r10_credit_type_used_on_a_course_cannot_move_to_another_district(hs_cou
     save(hs_course, CTE_FINAL, credit=Decimal("1"), credit_type=credit_type)
     # when it is moved to another district
     with pytest.raises(ValidationError) as exc:
-        services.credit_type_save(
+        credit_type_save(
             credit_type=credit_type, name="CTE", district=DistrictFactory(), by=superuser
         )
     # then it is refused and nothing changes
     assert exc.value.error_dict["district"][0].code == "in_use_other_district"
     assert CreditType.objects.get(pk=credit_type.pk).district_id == district.pk
     # and moving it to the state is fine (R10: the course's district or the state)
-    services.credit_type_save(credit_type=credit_type, name="CTE", district=None, by=superuser)
+    credit_type_save(credit_type=credit_type, name="CTE", district=None, by=superuser)
     assert CreditType.objects.get(pk=credit_type.pk).district_id is None
 
 
@@ -91,9 +91,7 @@ def test_r4_grading_task_used_on_a_course_cannot_move_to_another_district(superu
     save(course, task, score_group=cte_numeric())
     # when it is moved to another district
     with pytest.raises(ValidationError) as exc:
-        services.grading_task_save(
-            task=task, name="Semester", district=DistrictFactory(), by=superuser
-        )
+        grading_task_save(task=task, name="Semester", district=DistrictFactory(), by=superuser)
     # then it is refused and nothing changes
     assert exc.value.error_dict["district"][0].code == "in_use_other_district"
     assert GradingTask.objects.get(pk=task.pk).district_id == district.pk

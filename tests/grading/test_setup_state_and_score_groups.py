@@ -8,7 +8,9 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from grading.models import CTE_TERM, CreditType, GradingTask, ScoreGroup, ScoreRow
-from grading.services import setup as services
+from grading.services.credit_types import credit_type_save
+from grading.services.grading_tasks import grading_task_delete, grading_task_save
+from grading.services.score_groups import score_group_save
 from tests.factories import (
     CreditTypeFactory,
     DistrictFactory,
@@ -32,10 +34,10 @@ LETTERS = [
 def test_r4_cte_task_cannot_be_renamed_or_deleted_even_by_superuser(superuser):
     task = cte_task(CTE_TERM)
     with pytest.raises(ValidationError) as exc:
-        services.grading_task_save(task=task, name="Renamed", code=CTE_TERM, by=superuser)
+        grading_task_save(task=task, name="Renamed", code=CTE_TERM, by=superuser)
     assert exc.value.code == "state_row_read_only"
     with pytest.raises(ValidationError):
-        services.grading_task_delete(task=task, by=superuser)
+        grading_task_delete(task=task, by=superuser)
     task.refresh_from_db()
     assert task.name == "CTE Term Grade"
 
@@ -43,9 +45,7 @@ def test_r4_cte_task_cannot_be_renamed_or_deleted_even_by_superuser(superuser):
 def test_r4_cte_numeric_rows_cannot_be_edited(superuser):
     group = cte_numeric()
     with pytest.raises(ValidationError) as exc:
-        services.score_group_save(
-            group=group, name=group.name, district=None, rows=LETTERS, by=superuser
-        )
+        score_group_save(group=group, name=group.name, district=None, rows=LETTERS, by=superuser)
     assert exc.value.code == "state_row_read_only"
     assert group.rows.count() == 5
 
@@ -53,16 +53,16 @@ def test_r4_cte_numeric_rows_cannot_be_edited(superuser):
 def test_r4_district_user_cannot_create_state_rows_but_district_rows():
     user = UserFactory(is_staff=True)
     with pytest.raises(ValidationError) as exc:
-        services.credit_type_save(credit_type=None, name="State thing", district=None, by=user)
+        credit_type_save(credit_type=None, name="State thing", district=None, by=user)
     assert exc.value.error_dict["district"][0].code == "state_row_read_only"
     district = DistrictFactory()
-    assert services.credit_type_save(credit_type=None, name="Local", district=district, by=user).pk
+    assert credit_type_save(credit_type=None, name="Local", district=district, by=user).pk
     assert not CreditType.objects.filter(name="State thing").exists()
 
 
 def test_r4_superuser_may_edit_non_cte_state_rows(superuser):
     ct = CreditTypeFactory(name="Elective")
-    services.credit_type_save(credit_type=ct, name="Elective credit", district=None, by=superuser)
+    credit_type_save(credit_type=ct, name="Elective credit", district=None, by=superuser)
     ct.refresh_from_db()
     assert ct.name == "Elective credit"
 
@@ -136,9 +136,9 @@ def test_r4_admin_cte_rows_read_only_and_state_rows_for_superusers_only(admin_cl
 
 def test_r5_score_group_rows_accepted_and_replaced_as_a_whole():
     district = DistrictFactory()
-    group = services.score_group_save(group=None, name="Letters", district=district, rows=LETTERS)
+    group = score_group_save(group=None, name="Letters", district=district, rows=LETTERS)
     assert group.rows.count() == 3
-    services.score_group_save(group=group, name="Letters", district=district, rows=LETTERS[1:])
+    score_group_save(group=group, name="Letters", district=district, rows=LETTERS[1:])
     assert sorted(group.rows.values_list("score", flat=True)) == ["B", "F"]
 
 
@@ -157,16 +157,16 @@ def test_r5_score_group_rows_accepted_and_replaced_as_a_whole():
 def test_r5_bad_rows_refused(rows, code):
     district = DistrictFactory()
     with pytest.raises(ValidationError) as exc:
-        services.score_group_save(group=None, name="Bad", district=district, rows=rows)
+        score_group_save(group=None, name="Bad", district=district, rows=rows)
     assert exc.value.error_dict["rows"][0].code == code
     assert not ScoreGroup.objects.filter(name="Bad").exists()
 
 
 def test_r5_update_with_bad_rows_keeps_old_rows():
     district = DistrictFactory()
-    group = services.score_group_save(group=None, name="Letters", district=district, rows=LETTERS)
+    group = score_group_save(group=None, name="Letters", district=district, rows=LETTERS)
     with pytest.raises(ValidationError):
-        services.score_group_save(group=group, name="Letters", district=district, rows=LETTERS[:2])
+        score_group_save(group=group, name="Letters", district=district, rows=LETTERS[:2])
     assert group.rows.count() == 3
 
 

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from grading.models import CTE_FINAL, CTE_TERM, CourseTaskTerm, GradingWindow
-from grading.services.setup import grading_window_apply, grading_window_save
+from grading.services.grading_windows import grading_window_apply, grading_window_save
 from grading.tasks import apply_grading_windows
 from tests.factories import CalendarFactory, CourseFactory, cte_task, quarters, setup_cte_tasks
 

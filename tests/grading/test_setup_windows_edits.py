@@ -7,7 +7,7 @@ import pytest
 import time_machine
 
 from grading.models import CTE_TERM, GradingWindow
-from grading.services.setup import grading_window_apply, grading_window_save
+from grading.services.grading_windows import grading_window_apply, grading_window_save
 from tests.factories import cte_task
 from tests.grading.test_setup_windows import active_terms, school_setup, window  # noqa: F401
 

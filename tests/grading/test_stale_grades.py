@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from grading.models import Grade
 from grading.selectors.stale import stale_sections
-from grading.services.grades import stale_grade_reminders_send
+from grading.services.stale_grade_reminders import stale_grade_reminders_send
 from grading.tasks import email_stale_grade_reminders
 from tests.factories import SectionFactory, UserFactory
 from tests.grading.conftest import enroll_and_roster

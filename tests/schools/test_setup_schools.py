@@ -7,8 +7,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from schools import services
 from schools.models import Calendar, Course, District, Enrollment, School, StaffRole, Term
+from schools.services.organisations import calendar_create, school_create, term_create
+from schools.services.people import enrollment_create, student_create
 from tests.factories import (
     YEAR,
     CalendarFactory,
@@ -31,7 +32,7 @@ def test_r1_school_belongs_to_district_and_has_kind():
     # given
     district = DistrictFactory(code="KTS", name="Kentucky Tech System")
     # when
-    school = services.school_create(
+    school = school_create(
         district=district, code="ATC1", name="Area Tech", kind="technical_school"
     )
     # then
@@ -41,7 +42,7 @@ def test_r1_school_belongs_to_district_and_has_kind():
 def test_r1_school_with_unknown_kind_is_refused():
     district = DistrictFactory()
     with pytest.raises(ValidationError) as exc:
-        services.school_create(district=district, code="X", name="X", kind="college")
+        school_create(district=district, code="X", name="X", kind="college")
     assert "kind" in exc.value.message_dict
     assert not School.objects.filter(code="X").exists()
 
@@ -88,21 +89,21 @@ def test_r1_api_filters_schools_by_district_and_kind(api):
 
 def test_r2_calendar_and_terms_accepted():
     school = SchoolFactory()
-    cal = services.calendar_create(
+    cal = calendar_create(
         school=school,
         school_year=YEAR,
         name="2026-27",
         start_date=dt.date(2026, 8, 10),
         end_date=dt.date(2027, 5, 28),
     )
-    t1 = services.term_create(
+    t1 = term_create(
         calendar=cal,
         name="S1",
         seq=1,
         start_date=dt.date(2026, 8, 10),
         end_date=dt.date(2026, 12, 18),
     )
-    t2 = services.term_create(
+    t2 = term_create(
         calendar=cal,
         name="S2",
         seq=2,
@@ -115,7 +116,7 @@ def test_r2_calendar_and_terms_accepted():
 def test_r2_calendar_school_year_must_be_the_year_it_ends():
     school = SchoolFactory()
     with pytest.raises(ValidationError) as exc:
-        services.calendar_create(
+        calendar_create(
             school=school,
             school_year=2028,
             name="wrong",
@@ -129,7 +130,7 @@ def test_r2_calendar_school_year_must_be_the_year_it_ends():
 def test_r2_second_calendar_for_school_year_refused():
     cal = CalendarFactory()
     with pytest.raises(ValidationError):
-        services.calendar_create(
+        calendar_create(
             school=cal.school,
             school_year=YEAR,
             name="again",
@@ -142,7 +143,7 @@ def test_r2_second_calendar_for_school_year_refused():
 def test_r2_term_dates_out_of_order_refused():
     cal = CalendarFactory()
     with pytest.raises(ValidationError) as exc:
-        services.term_create(
+        term_create(
             calendar=cal,
             name="T",
             seq=1,
@@ -156,7 +157,7 @@ def test_r2_term_dates_out_of_order_refused():
 def test_r2_term_outside_calendar_refused():
     cal = CalendarFactory()
     with pytest.raises(ValidationError) as exc:
-        services.term_create(
+        term_create(
             calendar=cal,
             name="T",
             seq=1,
@@ -170,7 +171,7 @@ def test_r2_overlapping_terms_refused():
     cal = CalendarFactory()
     quarters(cal)
     with pytest.raises(ValidationError) as exc:
-        services.term_create(
+        term_create(
             calendar=cal,
             name="X",
             seq=9,
@@ -183,7 +184,7 @@ def test_r2_overlapping_terms_refused():
 
 def test_r2_term_sequence_must_follow_date_order():
     cal = CalendarFactory()
-    services.term_create(
+    term_create(
         calendar=cal,
         name="Late",
         seq=1,
@@ -191,7 +192,7 @@ def test_r2_term_sequence_must_follow_date_order():
         end_date=dt.date(2027, 5, 28),
     )
     with pytest.raises(ValidationError) as exc:
-        services.term_create(
+        term_create(
             calendar=cal,
             name="Early",
             seq=2,
@@ -280,7 +281,7 @@ def test_r2_admin_adds_calendar(admin_client_su):
 def test_r3_state_id_is_unique():
     StudentFactory(state_id="1234567890")
     with pytest.raises(ValidationError) as exc:
-        services.student_create(state_id="1234567890", first_name="A", last_name="B")
+        student_create(state_id="1234567890", first_name="A", last_name="B")
     assert "state_id" in exc.value.message_dict
 
 
@@ -288,10 +289,10 @@ def test_r3_one_primary_and_secondary_enrollments_accepted():
     student = StudentFactory()
     hs_cal = CalendarFactory()
     tech_cal = CalendarFactory(school=SchoolFactory(kind="technical_school"))
-    services.enrollment_create(
+    enrollment_create(
         student=student, calendar=hs_cal, service_type="primary", start_date=hs_cal.start_date
     )
-    services.enrollment_create(
+    enrollment_create(
         student=student, calendar=tech_cal, service_type="secondary", start_date=tech_cal.start_date
     )
     assert Enrollment.objects.filter(student=student).count() == 2
@@ -302,7 +303,7 @@ def test_r3_second_primary_enrollment_in_year_refused():
     EnrollmentFactory(student=student)
     other = CalendarFactory()
     with pytest.raises(ValidationError) as exc:
-        services.enrollment_create(
+        enrollment_create(
             student=student, calendar=other, service_type="primary", start_date=other.start_date
         )
     assert exc.value.error_dict["service_type"][0].code == "second_primary_enrollment"
