@@ -41,17 +41,17 @@ PART_NAMESPACE = 7_270_032
 def part_size() -> int:
     """Students per part: small enough to spread a school over the workers, large enough
     that the per-document cost (fonts, style sheet) stays small."""
-    return int(getattr(settings, "REPORT_CARD_PART_SIZE", 100))
+    return settings.REPORT_CARD_PART_SIZE
 
 
 def _attempts_max() -> int:
-    return int(getattr(settings, "REPORT_CARD_PART_ATTEMPTS", 3))
+    return settings.REPORT_CARD_PART_ATTEMPTS
 
 
 def _resend_after() -> dt.timedelta:
     """How long a queued task may wait before the watchdog sends it again (a broker may lose
     a task; a copy delivered twice does nothing the second time)."""
-    return dt.timedelta(seconds=int(getattr(settings, "REPORT_CARD_RESEND_AFTER", 600)))
+    return dt.timedelta(seconds=settings.REPORT_CARD_RESEND_AFTER)
 
 
 def _sync() -> bool:
