@@ -304,10 +304,14 @@ class Command(BaseCommand):
         if batch.status != ReportCardBatch.Status.DONE:
             raise CommandError(f"The batch failed: {batch.error}")
         size_mb = len(ReportCardBatch.objects.values_list("pdf", flat=True).get(pk=batch.pk))
+        batch.refresh_from_db(fields=["finished_at"])
+        last_part = max(batch.parts.values_list("finished_at", flat=True))
+        joined = (batch.finished_at - last_part).total_seconds()
         self.stdout.write(
             f"batch PDF through the cluster, {workers} worker(s), parts of {size}: "
             f"{batch.done} report cards in {batch.parts.count()} parts, "
-            f"{size_mb / 1e6:.1f} MB in {elapsed:.1f} s wall on {os.cpu_count()} CPUs "
+            f"{size_mb / 1e6:.1f} MB in {elapsed:.1f} s wall (joined in {joined:.1f} s) on "
+            f"{os.cpu_count()} CPUs "
             f"({cpu:.1f} s CPU in the cluster's processes; load average {load_before} before, "
             f"{load_after} after) (target <= 30 s with 2 workers)"
         )
