@@ -457,6 +457,40 @@ class ReportCardBatch(models.Model):
         return f"Report cards {self.school} {self.term.name} ({self.status})"
 
 
+class ReportCardBatchPart(models.Model):
+    """R32: one part of a batch: the report cards of ``student_ids`` (a slice of the batch's
+    students, in its order), rendered by its own django-q2 task into its own PDF.
+
+    A part is claimed by a conditional update (queued -> running) under a process-bound lock,
+    so a task delivered twice renders once and the watchdog knows a dead worker's part; the
+    parts' PDFs are joined in ``seq`` order into the batch's PDF and then dropped.
+    """
+
+    batch = models.ForeignKey(ReportCardBatch, on_delete=models.CASCADE, related_name="parts")
+    seq = models.PositiveIntegerField()
+    student_ids = models.JSONField(default=list)
+    status = models.CharField(
+        max_length=10,
+        choices=ReportCardBatch.Status.choices,
+        default=ReportCardBatch.Status.QUEUED,
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    pdf = models.BinaryField(null=True, blank=True, editable=False)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["batch", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "seq"], name="report_card_part_seq_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"Report card batch {self.batch_id} part {self.seq} ({self.status})"
+
+
 class IdempotencyKey(models.Model):
     """R49: a write answered under a client's ``Idempotency-Key``: the same key with the same
     body gets this answer again (nothing written); with another body, a clear error."""

@@ -18,7 +18,24 @@ def email_stale_grade_reminders() -> int:
 
 
 def build_report_card_batch(batch_id: int) -> str:
-    """R32, on demand: build one school's batch report card PDF (safe to run twice)."""
+    """R32, on demand: split one school's batch report card PDF into parts and send them
+    (safe to run twice)."""
     from grading.services.report_card_batches import report_card_batch_build
 
     return report_card_batch_build(batch_id=batch_id)
+
+
+def build_report_card_part(part_id: int) -> str:
+    """R32: render one part of a batch; the last part joins the batch's PDF (safe to run
+    twice)."""
+    from grading.services.report_card_batches import report_card_part_build
+
+    return report_card_part_build(part_id=part_id)
+
+
+def report_card_batches_watchdog() -> dict[str, int]:
+    """R32, every two minutes: re-queue the parts of killed workers, fail them when their
+    attempts are used, send lost tasks again."""
+    from grading.services.report_card_batches import report_card_batches_watchdog as watchdog
+
+    return watchdog()

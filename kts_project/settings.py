@@ -268,3 +268,9 @@ EXCHANGE_NIGHT_WINDOW = os.environ.get("EXCHANGE_NIGHT_WINDOW", "00:00-06:00")
 EXCHANGE_LOCK_DIR = os.environ.get("EXCHANGE_LOCK_DIR", "")
 # R49: how long an Idempotency-Key's answer is replayed.
 IDEMPOTENCY_KEY_HOURS = int(os.environ.get("IDEMPOTENCY_KEY_HOURS", "24"))
+# R32: a batch of report cards is rendered in parts of this many cards, one django-q2 task
+# each; a part whose worker died is tried up to REPORT_CARD_PART_ATTEMPTS times in all; a
+# task still queued after REPORT_CARD_RESEND_AFTER seconds is sent again by the watchdog.
+REPORT_CARD_PART_SIZE = int(os.environ.get("REPORT_CARD_PART_SIZE", "100"))
+REPORT_CARD_PART_ATTEMPTS = int(os.environ.get("REPORT_CARD_PART_ATTEMPTS", "3"))
+REPORT_CARD_RESEND_AFTER = int(os.environ.get("REPORT_CARD_RESEND_AFTER", "600"))

@@ -21,7 +21,11 @@ from grading.selectors.report_card import (
     report_card,
 )
 from grading.selectors.transcripts import transcript
-from grading.services.report_card_batches import report_card_batch_request
+from grading.services.report_card_batches import (
+    report_card_batch_progress,
+    report_card_batch_request,
+    report_card_batches_watchdog,
+)
 from grading.services.transcripts import (
     transcript_line_accept,
     transcript_line_current_grade,
@@ -170,6 +174,10 @@ def _batch_or_404(request, pk: int, batch_id: int) -> ReportCardBatch:
 def report_card_batch_page(request, pk: int, batch_id: int):
     """R32: the batch's progress (the page polls ``?format=json``) and its download link."""
     batch = _batch_or_404(request, pk, batch_id)
+    if batch.status in (ReportCardBatch.Status.QUEUED, ReportCardBatch.Status.RUNNING):
+        # A batch whose worker was killed does not stay "running": look at it now.
+        report_card_batches_watchdog(batch_ids=[batch.pk])
+        batch.refresh_from_db(fields=["status", "done", "total", "error"])
     state = {
         "id": batch.pk,
         "status": batch.status,
@@ -181,6 +189,7 @@ def report_card_batch_page(request, pk: int, batch_id: int):
             if batch.status == ReportCardBatch.Status.DONE
             else None
         ),
+        **report_card_batch_progress(batch=batch),
     }
     if request.GET.get("format") == "json":
         return JsonResponse(state)
