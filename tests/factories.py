@@ -156,7 +156,7 @@ SEED_MIGRATIONS = [
     ("grading.migrations.0002_state_push_down", "push_down"),
     ("grading.migrations.0003_schedules", "create_schedules"),
     ("grading.migrations.0007_night_time_schedules", "set_next_runs"),
-    ("grading.migrations.0009_report_card_batch_parts", "create_schedule"),
+    ("grading.migrations.0010_report_card_batch_parts", "create_schedule"),
     ("exchange.migrations.0002_nightly_schedule", "create_schedule"),
     ("exchange.migrations.0005_night_time_schedules", "create_schedules"),
 ]

@@ -26,7 +26,7 @@ def remove_schedule(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('grading', '0008_idempotency_keys'),
+        ('grading', '0009_district_owned_rows_and_transcript_action_choices'),
         ('django_q', '0018_task_success_index'),
     ]
 
