@@ -197,17 +197,17 @@ def counted_grades_by_student(
     if student_ids is not None:
         grades = grades.filter(student_id__in=list(student_ids))
     out: dict[int, list[CountedGrade]] = defaultdict(list)
-    for g in grades.values(
+    for student_id, course_id, task_id, score, percent in grades.values_list(
         "student_id", "section__course_id", "grading_task_id", "score", "percent"
     ):
-        info = tasks.get((g["section__course_id"], g["grading_task_id"]))
+        info = tasks.get((course_id, task_id))
         if info is None or not info.counts_for_gpa:
             continue
-        row = resolve_row(info.rows, g["score"], g["percent"])
+        row = resolve_row(info.rows, score, percent)
         if row is None:
             continue
-        out[g["student_id"]].append(
-            CountedGrade(row.gpa_value, info.term_gpa_weight, row.passing, g["percent"])
+        out[student_id].append(
+            CountedGrade(row.gpa_value, info.term_gpa_weight, row.passing, percent)
         )
     return out
 
