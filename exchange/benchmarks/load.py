@@ -313,6 +313,7 @@ class Result:
     errors: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
     app_cpu: float = 0.0  # CPU seconds of the gunicorn workers
+    client_cpu: float = 0.0  # CPU seconds of this process (the asyncio client)
     db_cpu: float = 0.0  # CPU seconds of the PostgreSQL backends
     load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before, after
 
@@ -390,11 +391,13 @@ def measure(
     workers = _children(server.pid)
     app0, db0 = _cpu_seconds(workers), _cpu_seconds(_db_backends())
     load0 = os.getloadavg()[0]
+    client0 = time.process_time()
     t = time.perf_counter()
     asyncio.run(
         _drive(base=base, tokens=tokens, paths=endpoint.paths, seconds=seconds, result=result)
     )
     result.seconds = time.perf_counter() - t
+    result.client_cpu = time.process_time() - client0
     result.app_cpu = _spent(app0, _cpu_seconds(workers))
     result.db_cpu = _spent(db0, _cpu_seconds(_db_backends()))
     result.load = (load0, os.getloadavg()[0])

@@ -15,7 +15,7 @@ from django.db.models import Q
 
 from grading.models import CourseGradingTask, CourseTaskTerm, Grade, HonorRollTier, ScoreRow
 from grading.scoring import Row, row_for_percent, rows_of
-from schools.models import Roster, School, Student, Term
+from schools.models import Roster, School, Section, Student, Term
 
 TWO_PLACES = Decimal("0.01")
 
@@ -235,16 +235,24 @@ def missing_counted_by_student(
     tasks_by_course: dict[int, list[int]] = defaultdict(list)
     for course_id, task_id in counted:
         tasks_by_course[course_id].append(task_id)
+    if student_ids is None:
+        # A whole school: its sections as a subquery on the calendar let PostgreSQL read
+        # their rosters and grades from the section indexes (given as a list of the
+        # courses, it misjudged the rows and read every roster of every school).
+        at_sections = {
+            "section_id__in": Section.objects.filter(course__calendar_id=term.calendar_id)
+            .order_by()
+            .values("id")
+        }
+    else:
+        at_sections = {"section__course_id__in": list(tasks_by_course)}
     rosters = (
-        Roster.objects.filter(
-            section__course_id__in=list(tasks_by_course),
-            start_date__lte=term.end_date,
-        )
+        Roster.objects.filter(**at_sections, start_date__lte=term.end_date)
         .order_by()
         .filter(Q(end_date__isnull=True) | Q(end_date__gte=term.end_date))
     )
     grades = (
-        Grade.objects.filter(term_id=term.pk, section__course_id__in=list(tasks_by_course))
+        Grade.objects.filter(term_id=term.pk, **at_sections)
         .exclude(percent__isnull=True, score="")
         .order_by()
     )
@@ -253,11 +261,10 @@ def missing_counted_by_student(
         rosters = rosters.filter(student_id__in=ids)
         grades = grades.filter(student_id__in=ids)
     have = set(grades.values_list("student_id", "section_id", "grading_task_id"))
+    seats = set(rosters.values_list("student_id", "section_id", "section__course_id"))
     missing: dict[int, int] = defaultdict(int)
-    for student_id, section_id, course_id in rosters.values_list(
-        "student_id", "section_id", "section__course_id"
-    ).distinct():
-        for task_id in tasks_by_course[course_id]:
+    for student_id, section_id, course_id in seats:
+        for task_id in tasks_by_course.get(course_id, ()):
             if (student_id, section_id, task_id) not in have:
                 missing[student_id] += 1
     return dict(missing)

@@ -107,7 +107,8 @@ class Command(BaseCommand):
             f"{endpoint.name}: {r.requests} requests, {r.errors} errors, "
             f"{r.rate:.1f} req/s (target >= {endpoint.target}), p50 {r.pct(50):.0f} ms, "
             f"p95 {r.pct(95):.0f} ms, p99 {r.pct(99):.0f} ms; CPU: gunicorn {r.app_cpu:.1f} s, "
-            f"PostgreSQL {r.db_cpu:.1f} s in {r.seconds:.1f} s; load average "
+            f"PostgreSQL {r.db_cpu:.1f} s, client {r.client_cpu:.1f} s in {r.seconds:.1f} s; "
+            f"load average "
             f"{r.load[0]:.2f} -> {r.load[1]:.2f} [{statuses}]"
         )
 
