@@ -103,12 +103,16 @@ class Command(BaseCommand):
 
     def _line(self, endpoint, r) -> str:
         statuses = ", ".join(f"{k}: {v}" for k, v in sorted(r.statuses.items()))
+        n = max(r.requests, 1)
+        app_ms, db_ms = r.app_cpu * 1000 / n, r.db_cpu * 1000 / n
+        # What the CPU per request allows if every core served this endpoint alone.
+        ceiling = (os.cpu_count() or 1) * 1000 / (app_ms + db_ms) if app_ms + db_ms else 0
         return (
             f"{endpoint.name}: {r.requests} requests, {r.errors} errors, "
             f"{r.rate:.1f} req/s (target >= {endpoint.target}), p50 {r.pct(50):.0f} ms, "
-            f"p95 {r.pct(95):.0f} ms, p99 {r.pct(99):.0f} ms; CPU: gunicorn {r.app_cpu:.1f} s, "
-            f"PostgreSQL {r.db_cpu:.1f} s, client {r.client_cpu:.1f} s in {r.seconds:.1f} s; "
-            f"load average "
+            f"p95 {r.pct(95):.0f} ms, p99 {r.pct(99):.0f} ms; CPU per request: gunicorn "
+            f"{app_ms:.1f} ms, PostgreSQL {db_ms:.1f} ms (ceiling {ceiling:.0f} req/s on "
+            f"{os.cpu_count()} CPUs; client {r.client_cpu:.1f} s in all); load average "
             f"{r.load[0]:.2f} -> {r.load[1]:.2f} [{statuses}]"
         )
 
