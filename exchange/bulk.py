@@ -114,3 +114,16 @@ def copy_rows(model: type[Model], fields: Sequence[str], rows: Iterable[tuple]) 
         ) as copy:
             for row in rows:
                 copy.write_row(row)
+
+
+def analyze(models: Iterable[type[Model]]) -> None:
+    """Refresh PostgreSQL's planner statistics of ``models``' tables after a bulk load, so
+    the next reads are not planned on the tables' old shape while autovacuum has not come
+    round yet (stale statistics made the reports several times slower). One ``ANALYZE``
+    statement; nothing on other databases or when no table is given."""
+    if not _use_copy():
+        return
+    tables = sorted({connection.ops.quote_name(m._meta.db_table) for m in models})
+    if tables:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {', '.join(tables)}")

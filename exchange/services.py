@@ -642,4 +642,25 @@ def _finish_if_done(*, run_id: int) -> None:
         run.error = "\n".join(f"tech school {p['tech_school_id']}: {p['error']}" for p in failed)
         run.finished_at = timezone.now()
         run.save(update_fields=["counts", "status", "error", "finished_at"])
+    if not run.dry_run:
+        bulk.analyze(_loaded_models(counts))
     _start_deferred_runs()
+
+
+def _loaded_models(counts: dict) -> list:
+    """The models whose tables a finished run wrote rows to (its outcomes always)."""
+    from attendance.models import Attendance
+    from grading.models import Grade, GradeHistory
+    from schools.models import Enrollment, Tombstone
+
+    tables = {
+        "enrollments": [Enrollment, Roster, Tombstone],
+        "grades": [Grade, GradeHistory],
+        "attendance": [Attendance, Tombstone],
+    }
+    written = ("added", "updated", "ended", "removed")
+    models = [ExchangeOutcome]
+    for flow, flow_models in tables.items():
+        if any(counts.get(flow, {}).get(action) for action in written):
+            models += flow_models
+    return models

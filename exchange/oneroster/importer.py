@@ -166,8 +166,4 @@ def _analyze(plan: Plan) -> None:
     """Refresh the planner's statistics of the tables a large import filled, so the next
     reads (the exchange tonight, a re-import) are not planned for empty tables while
     autovacuum has not come round yet."""
-    models_written = {m for m, objs in plan.creates.items() if objs}
-    tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in models_written)
-    if tables:
-        with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {tables}")
+    bulk.analyze(m for m, objs in plan.creates.items() if objs)

@@ -15,7 +15,7 @@ from django.db.models import Q
 
 from grading.models import CourseGradingTask, CourseTaskTerm, Grade, HonorRollTier, ScoreRow
 from grading.scoring import Row, row_for_percent, rows_of
-from schools.models import Roster, School, Student, Term
+from schools.models import Roster, School, Section, Student, Term
 
 TWO_PLACES = Decimal("0.01")
 
@@ -181,45 +181,69 @@ def tier_rules(*, school_id: int | None = None, calendar_id: int | None = None) 
     ]
 
 
-def counted_grades_by_student(
-    term: Term, *, student_ids: Iterable[int] | None = None
-) -> dict[int, list[CountedGrade]]:
-    """R30: the grades of ``term`` at its school that count toward term GPA, per student.
-
-    Exchanged tech grades are ordinary HS grades (source ``exchange``) on the HS section,
-    so they are included with no special case. Three queries.
-    """
-    tasks = course_task_map(calendar_id=term.calendar_id)
-    # Issue 13: no Meta.ordering (8 joins and a sort); the sums below are order-free.
+def term_grades(term: Term, *, student_ids: Iterable[int] | None = None) -> list[tuple]:
+    """Every grade of ``term`` at its school, as ``(student_id, section_id, course_id,
+    grading_task_id, score, percent)`` tuples (one query; read once for both the GPA and
+    the missing-grade count)."""
+    # Issue 13: no Meta.ordering (8 joins and a sort); every use below is order-free.
     grades = Grade.objects.filter(
         term_id=term.pk, section__course__calendar_id=term.calendar_id
     ).order_by()
     if student_ids is not None:
         grades = grades.filter(student_id__in=list(student_ids))
+    return list(
+        grades.values_list(
+            "student_id",
+            "section_id",
+            "section__course_id",
+            "grading_task_id",
+            "score",
+            "percent",
+        )
+    )
+
+
+def counted_grades_by_student(
+    term: Term,
+    *,
+    student_ids: Iterable[int] | None = None,
+    grades: list[tuple] | None = None,
+) -> dict[int, list[CountedGrade]]:
+    """R30: the grades of ``term`` at its school that count toward term GPA, per student.
+
+    Exchanged tech grades are ordinary HS grades (source ``exchange``) on the HS section,
+    so they are included with no special case. Three queries (two given ``grades``, the
+    rows of ``term_grades``).
+    """
+    tasks = course_task_map(calendar_id=term.calendar_id)
+    if grades is None:
+        grades = term_grades(term, student_ids=student_ids)
     out: dict[int, list[CountedGrade]] = defaultdict(list)
-    for g in grades.values(
-        "student_id", "section__course_id", "grading_task_id", "score", "percent"
-    ):
-        info = tasks.get((g["section__course_id"], g["grading_task_id"]))
+    for student_id, _section_id, course_id, task_id, score, percent in grades:
+        info = tasks.get((course_id, task_id))
         if info is None or not info.counts_for_gpa:
             continue
-        row = resolve_row(info.rows, g["score"], g["percent"])
+        row = resolve_row(info.rows, score, percent)
         if row is None:
             continue
-        out[g["student_id"]].append(
-            CountedGrade(row.gpa_value, info.term_gpa_weight, row.passing, g["percent"])
+        out[student_id].append(
+            CountedGrade(row.gpa_value, info.term_gpa_weight, row.passing, percent)
         )
     return out
 
 
 def missing_counted_by_student(
-    term: Term, *, student_ids: Iterable[int] | None = None
+    term: Term,
+    *,
+    student_ids: Iterable[int] | None = None,
+    grades: list[tuple] | None = None,
 ) -> dict[int, int]:
     """R31: per student, how many counted course tasks of ``term`` have no grade yet.
 
     A counted course task (Term GPA weight > 0, ``term`` in its term mask) expects a grade
     from every student rostered in one of the course's sections at the end of the term.
-    Three queries whatever the number of students.
+    Three queries whatever the number of students (two given ``grades``, the rows of
+    ``term_grades``).
     """
     counted = set(
         CourseTaskTerm.objects.filter(
@@ -235,29 +259,36 @@ def missing_counted_by_student(
     tasks_by_course: dict[int, list[int]] = defaultdict(list)
     for course_id, task_id in counted:
         tasks_by_course[course_id].append(task_id)
+    if student_ids is None:
+        # A whole school: its sections as a subquery on the calendar let PostgreSQL read
+        # their rosters from the section index (given as a list of the courses, it
+        # misjudged the rows and read every roster of every school).
+        at_sections = {
+            "section_id__in": Section.objects.filter(course__calendar_id=term.calendar_id)
+            .order_by()
+            .values("id")
+        }
+    else:
+        at_sections = {"section__course_id__in": list(tasks_by_course)}
     rosters = (
-        Roster.objects.filter(
-            section__course_id__in=list(tasks_by_course),
-            start_date__lte=term.end_date,
-        )
+        Roster.objects.filter(**at_sections, start_date__lte=term.end_date)
         .order_by()
         .filter(Q(end_date__isnull=True) | Q(end_date__gte=term.end_date))
     )
-    grades = (
-        Grade.objects.filter(term_id=term.pk, section__course_id__in=list(tasks_by_course))
-        .exclude(percent__isnull=True, score="")
-        .order_by()
-    )
     if student_ids is not None:
-        ids = list(student_ids)
-        rosters = rosters.filter(student_id__in=ids)
-        grades = grades.filter(student_id__in=ids)
-    have = set(grades.values_list("student_id", "section_id", "grading_task_id"))
+        rosters = rosters.filter(student_id__in=list(student_ids))
+    if grades is None:
+        grades = term_grades(term, student_ids=student_ids)
+    # A grade with neither a percent nor a score is no grade yet.
+    have = {
+        (student_id, section_id, task_id)
+        for student_id, section_id, _course_id, task_id, score, percent in grades
+        if percent is not None or score
+    }
+    seats = set(rosters.values_list("student_id", "section_id", "section__course_id"))
     missing: dict[int, int] = defaultdict(int)
-    for student_id, section_id, course_id in rosters.values_list(
-        "student_id", "section_id", "section__course_id"
-    ).distinct():
-        for task_id in tasks_by_course[course_id]:
+    for student_id, section_id, course_id in seats:
+        for task_id in tasks_by_course.get(course_id, ()):
             if (student_id, section_id, task_id) not in have:
                 missing[student_id] += 1
     return dict(missing)
@@ -286,9 +317,11 @@ def term_standings(*, term: Term, student_ids: Iterable[int] | None = None) -> d
     A student with a counted course task still ungraded for the term is *incomplete*: on no
     tier (``held_tier`` says which tier the grades so far would reach)."""
     rules = tier_rules(calendar_id=term.calendar_id)
-    missing = missing_counted_by_student(term, student_ids=student_ids)
+    grades = term_grades(term, student_ids=student_ids)
+    missing = missing_counted_by_student(term, student_ids=student_ids, grades=grades)
+    counted_by_student = counted_grades_by_student(term, student_ids=student_ids, grades=grades)
     standings = {}
-    for student_id, counted in counted_grades_by_student(term, student_ids=student_ids).items():
+    for student_id, counted in counted_by_student.items():
         gpa = weighted_gpa((g.gpa_value, g.weight) for g in counted)
         tier = choose_tier(gpa, counted, rules)
         gaps = missing.get(student_id, 0)
