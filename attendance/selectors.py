@@ -2,10 +2,50 @@
 
 import datetime as dt
 
-from django.db.models import Q, QuerySet
+from django.db.models import CharField, Count, Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Concat
 
-from attendance.models import Attendance, AttendanceCode, Excuse
-from schools.models import Enrollment, Roster, School, SchoolKind, Section, ServiceType, Student
+from attendance.models import Attendance, Excuse
+from schools.models import Enrollment, Roster, School, SchoolKind, Section, ServiceType
+
+
+def _tech_records(
+    *,
+    school: School,
+    start: dt.date,
+    end: dt.date,
+    student: int | None,
+    status: str | None,
+    excuse: str | None,
+) -> QuerySet[Attendance]:
+    """The tech attendance records of the R26 report (unordered)."""
+    enrolled = Enrollment.objects.filter(
+        calendar__school=school,
+        service_type=ServiceType.PRIMARY,
+        calendar__start_date__lte=end,
+        calendar__end_date__gte=start,
+    )
+    if student:
+        enrolled = enrolled.filter(student_id=student)
+    records = Attendance.objects.filter(
+        student_id__in=enrolled.values("student_id"),
+        date__gte=start,
+        date__lte=end,
+        section__course__calendar__school__kind=SchoolKind.TECHNICAL_SCHOOL,
+    ).filter(
+        # enrolled at this HS in the school year of the record, not in another one only
+        Exists(
+            enrolled.filter(
+                student_id=OuterRef("student_id"),
+                school_year=OuterRef("section__course__calendar__school_year"),
+            )
+        )
+    )
+    if status:
+        records = records.filter(code__status=status)
+    if excuse:
+        records = records.filter(code__excuse=excuse)
+    return records
 
 
 def tech_attendance_report(
@@ -17,107 +57,68 @@ def tech_attendance_report(
     status: str | None = None,
     excuse: str | None = None,
     with_names: bool = False,
-) -> list[dict]:
+) -> QuerySet:
     """R26: a HS's own students' attendance recorded at any tech school, as it stands now.
 
     "Own students" = a primary enrollment at ``school`` in the school year of the record.
-    Five queries whatever the number of students or records. Rows: ``{student, state_id,
-    tech_school, section, date, code, status, excuse}`` (ids for keys), plus readable labels
-    (``tech_school_name``, ``section_label``, ``code_label``) and, for pages only, the
-    student's name when ``with_names``. Ordered by date, then student name.
+    A lazy queryset of row dicts ``{student, state_id, tech_school, section, date, code,
+    status, excuse}`` (ids for keys) with readable labels (``tech_school_name``,
+    ``section_label``, ``code_label``) and, for pages only, ``student_name`` when
+    ``with_names``; ordered by date, student name, then student and section (a total
+    order, so pages never overlap). One query per page or per pass, whatever the number of
+    students, days or tech sections: callers paginate it (API, page) or iterate it in chunks
+    (CSV).
+
+    The plan starts from the HS's own enrollments and reads each student's rows through the
+    (student, section, date) index, so it costs what the school has, not what the state has.
     """
-    # The big query reads only narrow keys of the attendance rows; the labels come from
-    # small lookups (students, tech sections, codes), joined here. This keeps a 1,500-student
-    # school over a month (90,000 rows) far from sorting wide rows in the database.
-    own = set(
-        Enrollment.objects.filter(
-            calendar__school=school,
-            service_type=ServiceType.PRIMARY,
-            calendar__start_date__lte=end,
-            calendar__end_date__gte=start,
-        ).values_list("student_id", "school_year")
+    records = _tech_records(
+        school=school, start=start, end=end, student=student, status=status, excuse=excuse
     )
-    if student:
-        own = {(s, y) for s, y in own if s == student}
-    if not own:
-        return []
-    years = sorted({y for _, y in own})
-    sections = {
-        pk: (year, school_id, school_name, f"{number_c}-{number_s} {course_name}")
-        for pk, year, school_id, school_name, number_c, number_s, course_name in Section.objects.filter(
-            course__calendar__school__kind=SchoolKind.TECHNICAL_SCHOOL,
-            course__calendar__school_year__in=years,
-        ).values_list(
-            "pk",
-            "course__calendar__school_year",
-            "course__calendar__school_id",
-            "course__calendar__school__name",
-            "course__number",
-            "number",
-            "course__name",
+    labels = {
+        "state_id": F("student__state_id"),
+        "tech_school": F("section__course__calendar__school_id"),
+        "status": F("code__status"),
+        "excuse": F("code__excuse"),
+        "tech_school_name": F("section__course__calendar__school__name"),
+        "section_label": Concat(
+            "section__course__number",
+            Value("-"),
+            "section__number",
+            Value(" "),
+            "section__course__name",
+            output_field=CharField(),
+        ),
+        "code_label": F("code__code"),
+    }
+    if with_names:
+        labels["student_name"] = Concat(
+            "student__last_name", Value(", "), "student__first_name", output_field=CharField()
         )
-    }
-    if not sections:
-        return []
-    code_qs = AttendanceCode.objects.filter(school__kind=SchoolKind.TECHNICAL_SCHOOL)
-    if status:
-        code_qs = code_qs.filter(status=status)
-    if excuse:
-        code_qs = code_qs.filter(excuse=excuse)
-    codes = {
-        pk: (label, st, ex)
-        for pk, label, st, ex in code_qs.values_list("pk", "code", "status", "excuse")
-    }
-    if not codes:
-        return []
-    student_ids = sorted({s for s, _ in own})
-    people = {
-        pk: (state_id, last, first)
-        for pk, state_id, last, first in Student.objects.filter(pk__in=student_ids).values_list(
-            "pk", "state_id", "last_name", "first_name"
-        )
-    }
-    records = Attendance.objects.filter(
-        student_id__in=student_ids,
-        date__gte=start,
-        date__lte=end,
-        section_id__in=list(sections),
+    return records.values("student", "section", "date", "code", **labels).order_by(
+        "date", "student__last_name", "student__first_name", "student_id", "section_id"
     )
-    if status or excuse:
-        records = records.filter(code_id__in=list(codes))
-    # No ORDER BY: the model's default ordering would join and sort by names in SQL.
-    records = records.order_by()
-    found = []
-    for date, student_id, section_id, code_id in records.values_list(
-        "date", "student_id", "section_id", "code_id"
-    ):
-        section = sections[section_id]
-        if (student_id, section[0]) not in own or code_id not in codes:
-            continue  # enrolled at this HS in another school year only
-        person = people[student_id]
-        found.append((date, person[1], person[2], student_id, section_id, code_id))
-    found.sort()
-    rows = []
-    for date, last, first, student_id, section_id, code_id in found:
-        _, tech_school, tech_school_name, section_label = sections[section_id]
-        code_label, code_status, code_excuse = codes[code_id]
-        row = {
-            "student": student_id,
-            "state_id": people[student_id][0],
-            "tech_school": tech_school,
-            "section": section_id,
-            "date": date,
-            "code": code_id,
-            "status": code_status,
-            "excuse": code_excuse,
-            "tech_school_name": tech_school_name,
-            "section_label": section_label,
-            "code_label": code_label,
-        }
-        if with_names:
-            row["student_name"] = f"{last}, {first}"
-        rows.append(row)
-    return rows
+
+
+def tech_attendance_disclosed(
+    *,
+    school: School,
+    start: dt.date,
+    end: dt.date,
+    student: int | None = None,
+    status: str | None = None,
+    excuse: str | None = None,
+) -> list[dict]:
+    """R37: what a whole :func:`tech_attendance_report` discloses, summed in the database:
+    one ``{tech_school, student, records}`` per tech school and student. One query."""
+    return list(
+        _tech_records(
+            school=school, start=start, end=end, student=student, status=status, excuse=excuse
+        )
+        .values("student", tech_school=F("section__course__calendar__school_id"))
+        .annotate(records=Count("id"))
+        .order_by("tech_school", "student")
+    )
 
 
 def unknown_worklist(*, school: School) -> QuerySet[Attendance]:

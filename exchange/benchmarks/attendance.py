@@ -24,6 +24,7 @@ import statistics
 import sys
 import time
 
+from django.core.paginator import Paginator
 from django.db import connection, transaction
 from django.db.models import Count, Q
 
@@ -37,6 +38,7 @@ from schools.models import Enrollment, Roster, School, SchoolKind, ServiceType, 
 UNKNOWN_EVERY = 20  # 5% of the day's records are unknown
 REPORT_DAYS = 30  # school days of tech attendance the report covers
 REPORT_RUNS = 5  # the report is timed this many times; the median is the figure
+REPORT_PAGE = 1000  # the API's largest page
 BATCH = 5000
 
 
@@ -175,7 +177,8 @@ def bench_attendance(*, as_of: dt.date, stdout) -> dict:
     )
     report_ms = 0.0
     runs_ms: list[float] = []
-    report_rows = 0
+    full_ms: list[float] = []
+    report_rows = page_rows = full_rows = 0
     students = 0
     days: list[dt.date] = []
     created = 0
@@ -191,12 +194,18 @@ def bench_attendance(*, as_of: dt.date, stdout) -> dict:
         history_s = time.perf_counter() - t
         _analyze()
         if days:
+            report = tech_attendance_report(school=school, start=days[0], end=days[-1])
             for _ in range(REPORT_RUNS):
+                # as the API answers: the count and the first page of the largest size
                 t = time.perf_counter()
-                report = tech_attendance_report(school=school, start=days[0], end=days[-1])
+                page = Paginator(report.all(), REPORT_PAGE).page(1)
+                report_rows, page_rows = page.paginator.count, len(page.object_list)
                 runs_ms.append((time.perf_counter() - t) * 1000)
+                # as the CSV streams: every row, read in chunks
+                t = time.perf_counter()
+                full_rows = sum(1 for _ in report.all().iterator(chunk_size=2000))
+                full_ms.append((time.perf_counter() - t) * 1000)
             report_ms = statistics.median(runs_ms)
-            report_rows = len(report)
 
     figures = {
         "attendance_day": day.isoformat(),
@@ -216,6 +225,10 @@ def bench_attendance(*, as_of: dt.date, stdout) -> dict:
         "report_attendance_created": created,
         "report_attendance_create_seconds": round(history_s, 3),
         "report_runs_ms": [round(ms, 1) for ms in runs_ms],
+        "report_page_rows": page_rows,
+        "report_full_rows": full_rows,
+        "report_full_ms": round(statistics.median(full_ms), 1) if full_ms else 0.0,
+        "report_full_runs_ms": [round(ms, 1) for ms in full_ms],
     }
     stdout.write(
         f"attendance day {day}: {written} tech rows ({figures['attendance_unknown']} unknown) "
@@ -227,7 +240,9 @@ def bench_attendance(*, as_of: dt.date, stdout) -> dict:
     )
     stdout.write(
         f"tech-attendance report: largest HS ({students} students), {REPORT_DAYS} days, "
-        f"{report_rows} rows in {report_ms:.1f} ms (target < 300 ms on PostgreSQL)\n"
+        f"{report_rows} rows; count + first page of {page_rows} in {report_ms:.1f} ms "
+        f"(target < 150 ms on PostgreSQL); all rows streamed in "
+        f"{figures['report_full_ms']:.1f} ms\n"
     )
     if days:
         stdout.write(
