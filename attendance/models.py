@@ -113,6 +113,12 @@ class Attendance(TimeStampedModel):
         indexes = [
             models.Index(fields=["date", "section"]),
             models.Index(fields=["modified_at"], name="attendance_modified_idx"),
+            # R26: a school's students over a date range, read from the index alone.
+            models.Index(
+                fields=["student", "date"],
+                include=["section", "code"],
+                name="attendance_student_date_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -190,20 +190,20 @@ def tech_attendance(request, school_id: int):
     page = None
     if form.is_valid():
         params = form.cleaned_data
-        query = {
-            "school": school,
-            "start": params["start"],
-            "end": params["end"],
-            "student": params.get("student"),
-            "status": params.get("status") or None,
-            "excuse": params.get("excuse") or None,
-        }
-        rows = selectors.tech_attendance_report(**query, with_names=True)
+        rows = selectors.tech_attendance_report(
+            school=school,
+            start=params["start"],
+            end=params["end"],
+            student=params.get("student"),
+            status=params.get("status") or None,
+            excuse=params.get("excuse") or None,
+            with_names=True,
+        )
         if request.GET.get("format") == "csv":
             # R37: the whole download is disclosed (summed in the database) before it streams.
             services.disclosure_log_tech_attendance(
                 reader_school=school,
-                rows=selectors.tech_attendance_disclosed(**query),
+                rows=rows.disclosed(),
                 user=request.user,
                 purpose="Page tech-attendance",
             )
@@ -249,7 +249,7 @@ def _tech_attendance_csv(rows) -> Iterator[str]:
     yield writer.writerow(
         ["state_id", "student", "date", "tech_school", "section", "code", "status", "excuse"]
     )
-    for r in rows.iterator(chunk_size=CSV_CHUNK):
+    for r in rows.iter_rows(chunk_size=CSV_CHUNK):
         yield writer.writerow(
             [
                 r["state_id"],

@@ -194,16 +194,19 @@ def bench_attendance(*, as_of: dt.date, stdout) -> dict:
         history_s = time.perf_counter() - t
         _analyze()
         if days:
-            report = tech_attendance_report(school=school, start=days[0], end=days[-1])
+
+            def report():
+                return tech_attendance_report(school=school, start=days[0], end=days[-1])
+
             for _ in range(REPORT_RUNS):
                 # as the API answers: the count and the first page of the largest size
                 t = time.perf_counter()
-                page = Paginator(report.all(), REPORT_PAGE).page(1)
+                page = Paginator(report(), REPORT_PAGE).page(1)
                 report_rows, page_rows = page.paginator.count, len(page.object_list)
                 runs_ms.append((time.perf_counter() - t) * 1000)
                 # as the CSV streams: every row, read in chunks
                 t = time.perf_counter()
-                full_rows = sum(1 for _ in report.all().iterator(chunk_size=2000))
+                full_rows = sum(1 for _ in report().iter_rows(chunk_size=2000))
                 full_ms.append((time.perf_counter() - t) * 1000)
             report_ms = statistics.median(runs_ms)
 
