@@ -119,6 +119,13 @@ class Attendance(TimeStampedModel):
                 include=["section", "code"],
                 name="attendance_student_date_idx",
             ),
+            # R27: the exchange's copies on a HS section, without reading every copy in the
+            # state or every record the HS took itself.
+            models.Index(
+                fields=["section", "source_record"],
+                condition=models.Q(source="exchange"),
+                name="attendance_copies_idx",
+            ),
         ]
 
     def __str__(self) -> str:
