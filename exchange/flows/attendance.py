@@ -108,22 +108,25 @@ def sync_unknown_attendance(
     # 2. Tech records to consider: unknown before as_of on a linked section, or already
     #    copied to a HS (found from the copies, so a quiet year is not scanned row by row).
     #    No ORDER BY anywhere here (the model's default one joins names and sorts): the
-    #    records are put in id order below. The unknown codes are a short id list, so the
-    #    plan reads this school's sections once, not once per code in the state; the copies
-    #    are found through the exchange-copies index of the linked HS sections, not among
-    #    every copy in the state.
+    #    records are put in id order below. A tech record carries a code of its section's
+    #    school (R25, checked by the attendance services), so the unknown ones are found
+    #    through this school's unknown codes - not among every unknown record in the state,
+    #    nor once per code in the state. The copies are found through the exchange-copies
+    #    index of the linked HS sections, not among every copy in the state.
     values = ("id", "student_id", "section_id", "date", "code__status", "code__excuse")
     hs_schools = {hs_school_of[h] for h, on in sync_on.items() if on}
     codes_of: dict[int, list[dict]] = defaultdict(list)
     unknown_codes = []
     for c in (
-        AttendanceCode.objects.filter(Q(school_id__in=hs_schools) | Q(excuse=Excuse.UNKNOWN))
+        AttendanceCode.objects.filter(
+            Q(school_id__in=hs_schools) | Q(school_id=tech_school_id, excuse=Excuse.UNKNOWN)
+        )
         .order_by("school_id", "code")
         .values("id", "school_id", "code", "status", "excuse")
     ):
         if c["school_id"] in hs_schools:
             codes_of[c["school_id"]].append(c)
-        if c["excuse"] == Excuse.UNKNOWN:
+        if c["school_id"] == tech_school_id and c["excuse"] == Excuse.UNKNOWN:
             unknown_codes.append(c["id"])
     unknown = (
         Attendance.objects.filter(
