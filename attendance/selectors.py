@@ -32,8 +32,8 @@ class TechAttendanceReport:
     for the school's own students (made once), then one for ``count()`` and one per slice or
     per full pass (``iter_rows``, read in chunks for a streamed download) - whatever the
     number of students, days or tech sections in the state. The SQL starts from the school's
-    own students (a VALUES list carrying each student's school year and place in name
-    order, one list per school year) and reads their rows through the (student, date) index, so it costs what the
+    own students (a VALUES list per school year carrying each student's place in name
+    order) and reads their rows through the (student, date) index, so it costs what the
     school has, not what the state has; names come from that first query, not a join.
     """
 
@@ -67,7 +67,7 @@ class TechAttendanceReport:
             if self.student:
                 enrolled = enrolled.filter(student_id=self.student)
             found = sorted(
-                enrolled.values_list(
+                enrolled.order_by().values_list(
                     "student__last_name",
                     "student__first_name",
                     "student_id",
