@@ -8,8 +8,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from attendance import selectors, services
 from attendance.models import Attendance, AttendanceCode, Excuse, Status
@@ -196,10 +196,12 @@ class TechAttendanceRowSerializer(serializers.Serializer):
 # school of their district.
 
 
-class TechAttendanceReport(APIView):
+class TechAttendanceReport(GenericAPIView):
     """R26: a HS's own students' attendance at any tech school, as it stands now.
 
-    Every answer is recorded in the disclosure log (R37): one row per tech school disclosed.
+    Paginated like every list (``{count, next, previous, results}``, ``?page=``,
+    ``?page_size=`` up to 1000). Every answer is recorded in the disclosure log (R37): one
+    row per tech school whose rows the page discloses.
     """
 
     permission_classes = [IsScopedUser]
@@ -219,18 +221,20 @@ class TechAttendanceReport(APIView):
         school = params["school"]
         if not access.may_read_report(request.user, "tech-attendance", "api", school.pk):
             return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
-        rows = selectors.tech_attendance_report(
-            school=school,
-            start=params["start"],
-            end=params["end"],
-            student=params.get("student"),
-            status=params.get("status"),
-            excuse=params.get("excuse"),
+        rows = self.paginate_queryset(
+            selectors.tech_attendance_report(
+                school=school,
+                start=params["start"],
+                end=params["end"],
+                student=params.get("student"),
+                status=params.get("status"),
+                excuse=params.get("excuse"),
+            )
         )
         services.disclosure_log_tech_attendance(
             reader_school=school, rows=rows, user=request.user, purpose="API tech-attendance"
         )
-        return Response(TechAttendanceRowSerializer(rows, many=True).data)
+        return self.get_paginated_response(TechAttendanceRowSerializer(rows, many=True).data)
 
 
 def register(router) -> None:

@@ -113,6 +113,19 @@ class Attendance(TimeStampedModel):
         indexes = [
             models.Index(fields=["date", "section"]),
             models.Index(fields=["modified_at"], name="attendance_modified_idx"),
+            # R26: a school's students over a date range, read from the index alone.
+            models.Index(
+                fields=["student", "date"],
+                include=["section", "code"],
+                name="attendance_student_date_idx",
+            ),
+            # R27: the exchange's copies on a HS section, without reading every copy in the
+            # state or every record the HS took itself.
+            models.Index(
+                fields=["section", "source_record"],
+                condition=models.Q(source="exchange"),
+                name="attendance_copies_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -4,11 +4,13 @@ the clerks' unknown-attendance worklist (R27)."""
 import csv
 import datetime as dt
 from collections import Counter
+from collections.abc import Iterator
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponse
+from django.core.paginator import Paginator
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
@@ -17,6 +19,9 @@ from attendance.forms import DayForm, TechAttendanceForm
 from attendance.models import Attendance, AttendanceCode, Status
 from schools import access
 from schools.models import Section
+
+TECH_ROWS_PER_PAGE = 200  # rows of the R26 report per page
+CSV_CHUNK = 2000  # rows read from the database at a time while the CSV streams
 
 
 # --- Access (R36): deny by default, 404 outside one's scope ------------------------------
@@ -182,7 +187,7 @@ def tech_attendance(request, school_id: int):
     data.setdefault("start", (today - dt.timedelta(days=29)).isoformat())
     data.setdefault("end", today.isoformat())
     form = TechAttendanceForm(data)
-    rows: list[dict] = []
+    page = None
     if form.is_valid():
         params = form.cleaned_data
         rows = selectors.tech_attendance_report(
@@ -194,43 +199,27 @@ def tech_attendance(request, school_id: int):
             excuse=params.get("excuse") or None,
             with_names=True,
         )
-        services.disclosure_log_tech_attendance(
-            reader_school=school, rows=rows, user=request.user, purpose="Page tech-attendance"
-        )
         if request.GET.get("format") == "csv":
-            response = HttpResponse(content_type="text/csv")
+            # R37: the whole download is disclosed (summed in the database) before it streams.
+            services.disclosure_log_tech_attendance(
+                reader_school=school,
+                rows=rows.disclosed(),
+                user=request.user,
+                purpose="Page tech-attendance",
+            )
+            response = StreamingHttpResponse(_tech_attendance_csv(rows), content_type="text/csv")
             response["Content-Disposition"] = (
                 f'attachment; filename="tech-attendance-{school.code}-{params["start"]}-'
                 f'{params["end"]}.csv"'
             )
-            writer = csv.writer(response)
-            writer.writerow(
-                [
-                    "state_id",
-                    "student",
-                    "date",
-                    "tech_school",
-                    "section",
-                    "code",
-                    "status",
-                    "excuse",
-                ]
-            )
-            for r in rows:
-                writer.writerow(
-                    [
-                        r["state_id"],
-                        r["student_name"],
-                        r["date"].isoformat(),
-                        r["tech_school_name"],
-                        r["section_label"],
-                        r["code_label"],
-                        r["status"],
-                        r["excuse"],
-                    ]
-                )
             return response
+        page = Paginator(rows, TECH_ROWS_PER_PAGE).get_page(request.GET.get("page"))
+        services.disclosure_log_tech_attendance(
+            reader_school=school, rows=page, user=request.user, purpose="Page tech-attendance"
+        )
     csv_query = request.GET.copy()
+    csv_query.pop("page", None)
+    page_query = csv_query.copy()
     csv_query["format"] = "csv"
     return render(
         request,
@@ -238,11 +227,41 @@ def tech_attendance(request, school_id: int):
         {
             "school": school,
             "form": form,
-            "rows": rows,
+            "page": page,
+            "rows": page.object_list if page else [],
             "csv_query": csv_query.urlencode(),
+            "page_query": page_query.urlencode(),
         },
         status=200 if form.is_valid() else 400,
     )
+
+
+class _Echo:
+    """A file-like object whose ``write`` hands the line back (csv.writer into a stream)."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _tech_attendance_csv(rows) -> Iterator[str]:
+    """The R26 report as CSV lines, read from the database in chunks while it streams."""
+    writer = csv.writer(_Echo())
+    yield writer.writerow(
+        ["state_id", "student", "date", "tech_school", "section", "code", "status", "excuse"]
+    )
+    for r in rows.iter_rows(chunk_size=CSV_CHUNK):
+        yield writer.writerow(
+            [
+                r["state_id"],
+                r["student_name"],
+                r["date"].isoformat(),
+                r["tech_school_name"],
+                r["section_label"],
+                r["code_label"],
+                r["status"],
+                r["excuse"],
+            ]
+        )
 
 
 # --- R27: the clerks' worklist ----------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from schools.actors import Actor, user_or_none
@@ -9,17 +10,20 @@ from schools.models import DisclosureLog, School
 
 
 def disclosure_log_tech_attendance(
-    *, reader_school: School, rows: list[dict[str, Any]], user: Actor = None, purpose: str = ""
+    *, reader_school: School, rows: Iterable[dict[str, Any]], user: Actor = None, purpose: str = ""
 ) -> list[DisclosureLog]:
     """R37: one log row per tech school whose attendance was disclosed to ``reader_school``.
 
+    ``rows`` are the report rows disclosed (a page of them), or their sums per tech school
+    and student (``{tech_school, student, records}``, see
+    ``selectors.tech_attendance_disclosed``) for a whole report streamed as CSV.
     Internal keys only (student ids, school ids), never names. One query.
     """
     per_school: dict[int, set[int]] = {}
     counts: dict[int, int] = {}
     for row in rows:
         per_school.setdefault(row["tech_school"], set()).add(row["student"])
-        counts[row["tech_school"]] = counts.get(row["tech_school"], 0) + 1
+        counts[row["tech_school"]] = counts.get(row["tech_school"], 0) + row.get("records", 1)
     logs = [
         DisclosureLog(
             user=user_or_none(user),

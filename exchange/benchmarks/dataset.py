@@ -1,4 +1,5 @@
-"""A Kentucky-scale data set for ``manage.py bench_exchange``, built with bulk_create.
+"""A Kentucky-scale data set for ``manage.py bench_exchange``, built with bulk_create in
+chunks (memory stays flat up to 400,000 students and beyond).
 
 Default shape: 50 technical schools, 220 high schools, 40,000 students, 80,000 linked HS
 rosters (each student in two KTS sections of their HS). The first high school is a large one
@@ -52,6 +53,7 @@ KTS_COURSES = 2  # KTS courses per school; a student takes both at their HS
 HS_SECTIONS_PER_COURSE = 4
 TECH_SECTIONS_PER_COURSE = 20
 BATCH = 5000
+CHUNK = 10_000  # students built (and held in memory) at a time
 DEFAULT_STUDENTS = 40_000
 LARGEST_HS_STUDENTS = 1500  # students of the first HS at the default size
 
@@ -192,43 +194,49 @@ def build_dataset(
                 links.append(KtsLink(hs_section=section, tech_section=target))
     KtsLink.objects.bulk_create(links, batch_size=BATCH)
 
-    people = Student.objects.bulk_create(
-        (
-            Student(state_id=f"B{n:09d}", first_name="Bench", last_name=f"Student{n}")
-            for n in range(students)
-        ),
-        batch_size=BATCH,
-    )
+    # Students, their enrollments and rosters in chunks of CHUNK students, so memory stays
+    # flat at any size (400,000 students hold about 1.6 million objects otherwise).
     largest = largest_hs_share(students=students, high_schools=high_schools)
     others = high_schools - 1
-    enrollments, rosters = [], []
-    for n, student in enumerate(people):
-        if n < largest:  # the large first HS
-            hs, seat = highs[0], n
-        else:  # the rest, round-robin over the other HSs
-            hs, seat = highs[1 + (n - largest) % others], (n - largest) // others
-        cal, _ = hs_cals[hs.pk]
-        enrollments.append(
-            Enrollment(
-                student=student,
-                calendar=cal,
-                school_year=YEAR,
-                service_type="primary",
-                grade_level="11",
-                start_date=cal.start_date,
-            )
+    roster_count = 0
+    for first in range(0, students, CHUNK):
+        people = Student.objects.bulk_create(
+            (
+                Student(state_id=f"B{n:09d}", first_name="Bench", last_name=f"Student{n}")
+                for n in range(first, min(first + CHUNK, students))
+            ),
+            batch_size=BATCH,
         )
-        for k in range(KTS_COURSES):
-            course_sections = hs_sections[hs.pk][k]
-            section = course_sections[seat % len(course_sections)]
-            rosters.append(Roster(student=student, section=section, start_date=cal.start_date))
-    Enrollment.objects.bulk_create(enrollments, batch_size=BATCH)
-    Roster.objects.bulk_create(rosters, batch_size=BATCH)
+        enrollments, rosters = [], []
+        for n, student in enumerate(people, start=first):
+            if n < largest:  # the large first HS
+                hs, seat = highs[0], n
+            else:  # the rest, round-robin over the other HSs
+                hs, seat = highs[1 + (n - largest) % others], (n - largest) // others
+            cal, _ = hs_cals[hs.pk]
+            enrollments.append(
+                Enrollment(
+                    student=student,
+                    calendar=cal,
+                    school_year=YEAR,
+                    service_type="primary",
+                    grade_level="11",
+                    start_date=cal.start_date,
+                )
+            )
+            for k in range(KTS_COURSES):
+                course_sections = hs_sections[hs.pk][k]
+                section = course_sections[seat % len(course_sections)]
+                rosters.append(Roster(student=student, section=section, start_date=cal.start_date))
+        Enrollment.objects.bulk_create(enrollments, batch_size=BATCH)
+        Roster.objects.bulk_create(rosters, batch_size=BATCH)
+        roster_count += len(rosters)
+        del people, enrollments, rosters
     return Dataset(
         tech_schools=tech_schools,
         high_schools=high_schools,
         students=students,
-        hs_rosters=len(rosters),
+        hs_rosters=roster_count,
         links=len(links),
         largest_hs_students=largest,
         tech_sections=[s.pk for lists in tech_sections.values() for ss in lists for s in ss],
@@ -245,22 +253,33 @@ def post_tech_grades(*, seed: int = 0) -> int:
             seq=1,
         ).values_list("calendar_id", "id")
     )
-    grades = [
-        Grade(
-            student_id=student_id,
-            section_id=section_id,
-            grading_task=term_task,
-            term_id=s1[cal_id],
-            percent=Decimal((student_id * 7 + seed) % 4000) / 100 + 60,
-            score="",
-        )
-        for student_id, section_id, cal_id in Roster.objects.filter(
+    rosters = (
+        Roster.objects.filter(
             section__course__calendar__school__kind=SchoolKind.TECHNICAL_SCHOOL,
             section__course__calendar__school_year=YEAR,
-        ).values_list("student_id", "section_id", "section__course__calendar_id")
-    ]
+        )
+        .order_by("section_id", "student_id")
+        .values_list("student_id", "section_id", "section__course__calendar_id")
+    )
+    posted = 0
+    grades = []
+    for student_id, section_id, cal_id in rosters.iterator(chunk_size=BATCH):
+        grades.append(
+            Grade(
+                student_id=student_id,
+                section_id=section_id,
+                grading_task=term_task,
+                term_id=s1[cal_id],
+                percent=Decimal((student_id * 7 + seed) % 4000) / 100 + 60,
+                score="",
+            )
+        )
+        if len(grades) >= BATCH:  # written in batches, never all held at once
+            Grade.objects.bulk_create(grades, batch_size=BATCH)
+            posted += len(grades)
+            grades = []
     Grade.objects.bulk_create(grades, batch_size=BATCH)
-    return len(grades)
+    return posted + len(grades)
 
 
 def change_tech_grades(*, share: float = 0.10) -> int:

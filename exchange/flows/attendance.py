@@ -107,17 +107,47 @@ def sync_unknown_attendance(
 
     # 2. Tech records to consider: unknown before as_of on a linked section, or already
     #    copied to a HS (found from the copies, so a quiet year is not scanned row by row).
+    #    No ORDER BY anywhere here (the model's default one joins names and sorts): the
+    #    records are put in id order below. A tech record carries a code of its section's
+    #    school (R25, checked by the attendance services), so the unknown ones are found
+    #    through this school's unknown codes - not among every unknown record in the state,
+    #    nor once per code in the state. The copies are found through the exchange-copies
+    #    index of the linked HS sections, not among every copy in the state.
     values = ("id", "student_id", "section_id", "date", "code__status", "code__excuse")
-    unknown = Attendance.objects.filter(
-        section_id__in=sorted(hs_of_tech), date__lt=as_of, code__excuse=Excuse.UNKNOWN
-    ).values(*values)
-    copied = Attendance.objects.filter(
-        pk__in=Attendance.objects.filter(
-            section_id__in=synced_hs,
-            source=AttendanceSource.EXCHANGE,
-            source_record__isnull=False,
-        ).values("source_record_id")
-    ).values(*values)
+    hs_schools = {hs_school_of[h] for h, on in sync_on.items() if on}
+    codes_of: dict[int, list[dict]] = defaultdict(list)
+    unknown_codes = []
+    for c in (
+        AttendanceCode.objects.filter(
+            Q(school_id__in=hs_schools) | Q(school_id=tech_school_id, excuse=Excuse.UNKNOWN)
+        )
+        .order_by("school_id", "code")
+        .values("id", "school_id", "code", "status", "excuse")
+    ):
+        if c["school_id"] in hs_schools:
+            codes_of[c["school_id"]].append(c)
+        if c["school_id"] == tech_school_id and c["excuse"] == Excuse.UNKNOWN:
+            unknown_codes.append(c["id"])
+    unknown = (
+        Attendance.objects.filter(
+            section_id__in=sorted(hs_of_tech), date__lt=as_of, code_id__in=unknown_codes
+        )
+        .order_by()
+        .values(*values)
+    )
+    copied = (
+        Attendance.objects.filter(
+            pk__in=Attendance.objects.filter(
+                section_id__in=synced_hs,
+                source=AttendanceSource.EXCHANGE,
+                source_record__isnull=False,
+            )
+            .order_by()
+            .values("source_record_id")
+        )
+        .order_by()
+        .values(*values)
+    )
     by_id = {t["id"]: t for t in unknown}
     by_id.update((t["id"], t) for t in copied)
     tech_records = [by_id[i] for i in sorted(by_id)]
@@ -133,6 +163,7 @@ def sync_unknown_attendance(
     hs_records = list(
         Attendance.objects.filter(section_id__in=synced_hs)
         .filter(Q(source=AttendanceSource.EXCHANGE) | same_day)
+        .order_by("-date", "section_id", "student_id")  # no joins to sort by names
         .values(
             "id",
             "student_id",
@@ -146,20 +177,14 @@ def sync_unknown_attendance(
     )
     by_key = {(r["student_id"], r["section_id"], r["date"]): r for r in hs_records}
 
-    # 4. Rosters of the linked HS sections, and the HS codes.
+    # 4. Rosters of the linked HS sections (the HS codes were read with the unknown ones).
     spans: dict[tuple[int, int], list[tuple[dt.date, dt.date | None]]] = defaultdict(list)
-    for r in Roster.objects.filter(section_id__in=linked_hs).values_list(
-        "student_id", "section_id", "start_date", "end_date"
+    for r in (
+        Roster.objects.filter(section_id__in=linked_hs)
+        .order_by()
+        .values_list("student_id", "section_id", "start_date", "end_date")
     ):
         spans[(r[0], r[1])].append((r[2], r[3]))
-    hs_schools = {hs_school_of[h] for h, on in sync_on.items() if on}
-    codes_of: dict[int, list[dict]] = defaultdict(list)
-    for c in (
-        AttendanceCode.objects.filter(school_id__in=hs_schools)
-        .order_by("school_id", "code")
-        .values("id", "school_id", "code", "status", "excuse")
-    ):
-        codes_of[c["school_id"]].append(c)
 
     def rostered(student_id: int, hs_section_id: int, day: dt.date) -> bool:
         return any(

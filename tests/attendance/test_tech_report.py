@@ -1,6 +1,8 @@
 """R26 real-time tech attendance report and its R37 disclosure log."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from attendance.selectors import tech_attendance_report
@@ -55,7 +57,7 @@ def test_r26_hs_sees_its_students_tech_attendance_as_it_stands_now(world):
     mark(world, s1, "P")
     mark(world, s0, "AE")  # corrected since: the report shows it now, not last night
     # when
-    rows = tech_attendance_report(school=world.hs, start=MONDAY, end=TUESDAY)
+    rows = list(tech_attendance_report(school=world.hs, start=MONDAY, end=TUESDAY))
     # then
     by_student = {r["student"]: r for r in rows}
     assert set(by_student) == {s0.pk, s1.pk}
@@ -77,7 +79,7 @@ def test_r26_only_own_students_and_only_tech_schools(world):
     mark(world, mine, "P", section=world.hs_section, school=world.hs)
     mark(world, mine, "UNK")
     # when
-    rows = tech_attendance_report(school=world.hs, start=MONDAY, end=MONDAY)
+    rows = list(tech_attendance_report(school=world.hs, start=MONDAY, end=MONDAY))
     # then
     assert [(r["student"], r["tech_school"]) for r in rows] == [(mine.pk, world.tech.pk)]
 
@@ -88,9 +90,13 @@ def test_r26_filters_by_status_excuse_and_student(world):
     mark(world, s0, "UNK")
     mark(world, s1, "AU")
     # when
-    unknown = tech_attendance_report(school=world.hs, start=MONDAY, end=MONDAY, excuse="unknown")
-    absent = tech_attendance_report(school=world.hs, start=MONDAY, end=MONDAY, status="absent")
-    one = tech_attendance_report(school=world.hs, start=MONDAY, end=MONDAY, student=s1.pk)
+    unknown = list(
+        tech_attendance_report(school=world.hs, start=MONDAY, end=MONDAY, excuse="unknown")
+    )
+    absent = list(
+        tech_attendance_report(school=world.hs, start=MONDAY, end=MONDAY, status="absent")
+    )
+    one = list(tech_attendance_report(school=world.hs, start=MONDAY, end=MONDAY, student=s1.pk))
     # then
     assert [r["student"] for r in unknown] == [s0.pk]
     assert len(absent) == 2
@@ -101,13 +107,13 @@ def test_r26_constant_query_count_at_two_sizes(world, django_assert_max_num_quer
     # given
     for s in world.students:
         mark(world, s, "P")
-    with django_assert_max_num_queries(5):
-        small = tech_attendance_report(school=world.hs, start=MONDAY, end=TUESDAY)
+    with django_assert_max_num_queries(2):
+        small = list(tech_attendance_report(school=world.hs, start=MONDAY, end=TUESDAY))
     for _ in range(12):
         mark(world, add_student(world), "UNK", day=TUESDAY)
     # when
-    with django_assert_max_num_queries(5):
-        large = tech_attendance_report(school=world.hs, start=MONDAY, end=TUESDAY)
+    with django_assert_max_num_queries(2):
+        large = list(tech_attendance_report(school=world.hs, start=MONDAY, end=TUESDAY))
     # then
     assert len(small) == 3 and len(large) == 15
 
@@ -123,8 +129,8 @@ def test_r26_api_answers_rows_and_r37_logs_one_row_per_tech_school(api, world, s
     response = api.get(URL, {"school": world.hs.pk, "start": MONDAY, "end": TUESDAY})
     # then
     assert response.status_code == 200, response.json()
-    rows = response.json()
-    assert len(rows) == 3
+    rows = response.json()["results"]
+    assert len(rows) == 3 and response.json()["count"] == 3
     assert set(rows[0]) >= {
         "student",
         "state_id",
@@ -188,7 +194,7 @@ def test_r36_hs_clerk_reads_own_school_and_404_for_another(world):
     own = client.get(URL, {"school": world.hs.pk, "start": MONDAY, "end": MONDAY})
     other = client.get(URL, {"school": other_hs.pk, "start": MONDAY, "end": MONDAY})
     # then
-    assert own.status_code == 200 and len(own.json()) == 1
+    assert own.status_code == 200 and len(own.json()["results"]) == 1
     assert other.status_code == 404
     assert DisclosureLog.objects.get().user == clerk
 
@@ -231,7 +237,7 @@ def test_r26_page_shows_names_offers_csv_and_logs_each_read(client, world, super
     assert student.last_name in page.content.decode()
     assert "format=csv" in page.content.decode()
     assert csv["Content-Type"] == "text/csv"
-    lines = csv.content.decode().strip().splitlines()
+    lines = b"".join(csv.streaming_content).decode().strip().splitlines()
     assert lines[0].startswith("state_id") and student.state_id in lines[1]
     assert DisclosureLog.objects.count() == 2
 
@@ -261,7 +267,7 @@ def test_r26_api_query_count_is_constant_at_two_sizes(api, world, django_assert_
     with django_assert_max_num_queries(9):
         large = api.get(URL, params)
     # then
-    assert len(small.json()) == 3 and len(large.json()) == 14
+    assert small.json()["count"] == 3 and large.json()["count"] == 14
 
 
 def test_r26_student_who_moved_to_another_hs_next_year_is_not_shown_for_that_year(world):
@@ -297,8 +303,122 @@ def test_r26_student_who_moved_to_another_hs_next_year_is_not_shown_for_that_yea
         code=world.code(world.tech, "P"),
     )
     # when
-    mine = tech_attendance_report(school=world.hs, start=dt.date(2027, 5, 1), end=end)
-    theirs = tech_attendance_report(school=other_hs, start=dt.date(2027, 5, 1), end=end)
+    mine = list(tech_attendance_report(school=world.hs, start=dt.date(2027, 5, 1), end=end))
+    theirs = list(tech_attendance_report(school=other_hs, start=dt.date(2027, 5, 1), end=end))
     # then
     assert [r["date"] for r in mine] == [dt.date(2027, 5, 24)]
     assert [r["date"] for r in theirs] == [dt.date(2027, 8, 16)]
+
+
+def _days(n: int) -> list:
+    """``n`` weekdays ending on MONDAY (all inside the first semester)."""
+    import datetime as dt
+
+    days, day = [], MONDAY
+    while len(days) < n:
+        if day.weekday() < 5:
+            days.append(day)
+        day -= dt.timedelta(days=1)
+    return sorted(days)
+
+
+def _fill(world, days) -> None:
+    for s in world.students:
+        for d in days:
+            mark(world, s, "UNK" if d == days[0] else "P", day=d)
+
+
+def test_r26_report_query_count_does_not_grow_with_students_or_days(
+    api, client, superuser, world, django_assert_max_num_queries
+):
+    # given: the report read four ways (selector, API page, HTML page, CSV download)
+    client.force_login(superuser)
+    page_url = f"/school/{world.hs.pk}/tech-attendance/"
+
+    def read_all_four(days) -> tuple:
+        params = {"school": world.hs.pk, "start": days[0], "end": days[-1]}
+        counts = []
+        with CaptureQueriesContext(connection) as selector:
+            rows = list(tech_attendance_report(school=world.hs, start=days[0], end=days[-1]))
+        with CaptureQueriesContext(connection) as api_read:
+            assert api.get(URL, {**params, "page_size": 5}).status_code == 200
+        with CaptureQueriesContext(connection) as page_read:
+            assert client.get(page_url, {"start": days[0], "end": days[-1]}).status_code == 200
+        with CaptureQueriesContext(connection) as csv_read:
+            response = client.get(page_url, {"start": days[0], "end": days[-1], "format": "csv"})
+            b"".join(response.streaming_content)
+        for captured in (selector, api_read, page_read, csv_read):
+            counts.append(len(captured.captured_queries))
+        return len(rows), counts
+
+    small_days = _days(2)
+    _fill(world, small_days)
+    small_rows, small = read_all_four(small_days)
+    # when: five times the students and ten times the days
+    for _ in range(12):
+        add_student(world)
+    large_days = _days(20)
+    _fill(world, large_days)
+    large_rows, large = read_all_four(large_days)
+    # then: the same number of queries, and the report reads the selector in one
+    assert (small_rows, large_rows) == (3 * 2, 15 * 20)
+    assert large == small, (small, large)
+    assert small[0] == 2  # the school's own students, then their rows
+
+
+def test_r26_api_pages_the_report_in_the_house_way(api, world):
+    # given: 3 students over 4 school days = 12 rows
+    days = _days(4)
+    _fill(world, days)
+    params = {"school": world.hs.pk, "start": days[0], "end": days[-1], "page_size": 5}
+    # when
+    first = api.get(URL, params).json()
+    last = api.get(URL, {**params, "page": 3}).json()
+    # then: pages of 5 that add up to the whole report in its order, no row twice
+    assert first["count"] == 12 and first["previous"] is None and "page=2" in first["next"]
+    assert len(first["results"]) == 5 and len(last["results"]) == 2 and last["next"] is None
+    every = [
+        row for n in (1, 2, 3) for row in api.get(URL, {**params, "page": n}).json()["results"]
+    ]
+    keys = [(r["date"], r["student"], r["section"]) for r in every]
+    assert len(set(keys)) == 12
+    assert [r["date"] for r in every] == sorted(r["date"] for r in every)
+    # R37: each page logs what it disclosed, and only that
+    logs = DisclosureLog.objects.filter(reader_school=world.hs).order_by("id")
+    assert [log.record_count for log in logs][:2] == [5, 2]
+
+
+def test_r26_page_is_paginated_and_the_csv_streams_every_row(client, world, superuser):
+    # given: more rows than one page holds
+    from attendance import views
+
+    client.force_login(superuser)
+    days = _days(3)
+    _fill(world, days)
+    url = f"/school/{world.hs.pk}/tech-attendance/"
+    params = {"start": days[0], "end": days[-1]}
+    old = views.TECH_ROWS_PER_PAGE
+    views.TECH_ROWS_PER_PAGE = 4
+    try:
+        # when
+        first = client.get(url, params)
+        second = client.get(url, {**params, "page": 2})
+        download = client.get(url, {**params, "page": 2, "format": "csv"})
+    finally:
+        views.TECH_ROWS_PER_PAGE = old
+    # then: the page shows 4 of 9 with a link on, the CSV streams all 9
+    html = first.content.decode()
+    assert "Page 1 of 3" in html and "page=2" in html and "9 records" in html
+    assert first.context["rows"] and len(first.context["rows"]) == 4
+    assert second.context["page"].number == 2
+    assert download.streaming
+    lines = b"".join(download.streaming_content).decode().strip().splitlines()
+    assert len(lines) == 1 + 9
+    # R37: the pages logged 4 + 4 rows, the download all 9 (one log row per tech school)
+    counts = list(
+        DisclosureLog.objects.filter(reader_school=world.hs)
+        .order_by("id")
+        .values_list("record_count", "student_ids")
+    )
+    assert counts[0][0] == 4 and counts[1][0] == 4
+    assert counts[2] == (9, sorted(s.pk for s in world.students))
