@@ -648,7 +648,8 @@ def _finish_if_done(*, run_id: int) -> None:
 
 
 def _loaded_models(counts: dict) -> list:
-    """The models whose tables a finished run wrote rows to (its outcomes always)."""
+    """The models whose tables a finished run wrote rows to (its outcomes: every record but
+    the unchanged ones; a quiet night writes none and analyzes nothing)."""
     from attendance.models import Attendance
     from grading.models import Grade, GradeHistory
     from schools.models import Enrollment, Tombstone
@@ -659,7 +660,10 @@ def _loaded_models(counts: dict) -> list:
         "attendance": [Attendance, Tombstone],
     }
     written = ("added", "updated", "ended", "removed")
-    models = [ExchangeOutcome]
+    recorded = any(
+        n for actions in counts.values() for action, n in actions.items() if action != "unchanged"
+    )
+    models: list = [ExchangeOutcome] if recorded else []
     for flow, flow_models in tables.items():
         if any(counts.get(flow, {}).get(action) for action in written):
             models += flow_models

@@ -62,3 +62,17 @@ def test_r19_no_analyze_off_postgresql(world, settings):
     assert run.status == "succeeded"
     assert run.counts["enrollments"]["added"] == 3
     assert _analyzes(queries) == []
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="ANALYZE is PostgreSQL's")
+def test_r19_quiet_run_analyzes_nothing(world):
+    # given everything already carried
+    _run()
+    # when a run finds nothing to do
+    with CaptureQueriesContext(connection) as queries:
+        run = _run()
+    # then it wrote nothing, outcomes included, and refreshed no statistics
+    assert run.status == "succeeded"
+    assert run.counts["enrollments"] == {**run.counts["enrollments"], "unchanged": 3, "added": 0}
+    assert not run.outcomes.exists()
+    assert _analyzes(queries) == []
