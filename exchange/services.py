@@ -444,6 +444,8 @@ def _save_outcomes(*, run_id: int, tech_school_id: int, outcomes: list[dict]) ->
     a quiet night of 80,000 unchanged grades would otherwise write 80,000 rows that say
     nothing."""
     unchanged = Action.UNCHANGED
+    if all(o["action"] == unchanged for o in outcomes):
+        return  # a quiet night: not even an empty COPY
     bulk.copy_rows(
         ExchangeOutcome,
         ("run_id", "tech_school_id", *OUTCOME_ATTNAMES),
