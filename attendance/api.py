@@ -206,6 +206,7 @@ class TechAttendanceReport(GenericAPIView):
 
     permission_classes = [IsScopedUser]
     serializer_class = TechAttendanceRowSerializer
+    queryset = Attendance.objects.none()  # for the schema only; rows come from the selector
 
     @extend_schema(
         parameters=[TechAttendanceQuery], responses=TechAttendanceRowSerializer(many=True)
