@@ -9,6 +9,7 @@ REDIS_URL (the django-q2 broker). Each environment variable is read once, here.
 """
 
 import os
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -31,7 +32,11 @@ def env_list(name: str, default: str) -> list[str]:
 DEBUG = env_bool("DJANGO_DEBUG", False)
 _DEV_SECRET = "dev-only-insecure-key-change-me-in-production-0123456789abcdef"
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", _DEV_SECRET if DEBUG else "")
-if not SECRET_KEY:
+# Commands that only read the models (never sign, hash or serve anything) run without a key;
+# Django itself still refuses any use of an empty SECRET_KEY.
+_MODELS_ONLY_COMMANDS = {"makemigrations", "showmigrations", "sqlmigrate"}
+_command = sys.argv[1] if len(sys.argv) > 1 and sys.argv[0].endswith("manage.py") else ""
+if not SECRET_KEY and _command not in _MODELS_ONLY_COMMANDS:
     raise ImproperlyConfigured(
         "Set DJANGO_SECRET_KEY when DJANGO_DEBUG is off (the default); "
         "in development set DJANGO_DEBUG=1 (make run does)."
