@@ -1,12 +1,11 @@
-"""Bulk writes of the exchange, fast on PostgreSQL.
+"""Bulk writes of the exchange and the imports, fast on PostgreSQL.
 
-The exchange writes tens of thousands of rows a night. On PostgreSQL they go through
-``COPY`` (psycopg 3), the fastest path the server has: grades are copied into a temporary
-table and upserted with one ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``; history and
-outcome rows are copied straight into their tables. Other databases use Django's
-``bulk_create`` in batches of ``settings.EXCHANGE_BATCH_SIZE``. Both paths write the same
-rows; callers give model instances, as for ``bulk_create``, or - where tens of thousands of
-rows make building model instances the bigger cost - plain tuples (:func:`copy_rows`).
+On PostgreSQL rows go through ``COPY`` (psycopg 3), the fastest path the server has; other
+databases use Django's ``bulk_create`` in batches of ``settings.EXCHANGE_BATCH_SIZE``. Both
+paths write the same rows. Callers give model instances (:func:`insert`) or - where tens of
+thousands of rows make building instances the bigger cost - plain tuples (:func:`copy_rows`).
+The grade flow's upsert with its history is one statement of its own
+(``exchange.flows.grades``).
 """
 
 from collections.abc import Iterable, Sequence
@@ -46,50 +45,6 @@ def insert(objs: Sequence[Model]) -> None:
         ) as copy:
             for obj in objs:
                 copy.write_row(_row(obj, fields))
-
-
-def upsert(objs: Sequence[Model], *, unique_fields: list[str], update_fields: list[str]) -> None:
-    """Insert or update ``objs`` on ``unique_fields``; sets each object's primary key."""
-    if not objs:
-        return
-    model = type(objs[0])
-    if not _use_copy():
-        model.objects.bulk_create(
-            objs,
-            batch_size=settings.EXCHANGE_BATCH_SIZE,
-            update_conflicts=True,
-            unique_fields=unique_fields,
-            update_fields=update_fields,
-        )
-        return
-    q = connection.ops.quote_name
-    meta = model._meta
-    fields = _columns(model)
-    cols = ", ".join(q(f.column) for f in fields)
-    keys = [meta.get_field(n).column for n in unique_fields]
-    updates = ", ".join(
-        f"{q(meta.get_field(n).column)} = EXCLUDED.{q(meta.get_field(n).column)}"
-        for n in update_fields
-    )
-    table = q(meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMP TABLE exchange_upsert (LIKE {table} INCLUDING DEFAULTS)")
-        try:
-            cursor.execute("ALTER TABLE exchange_upsert DROP COLUMN id")
-            with cursor.cursor.copy(f"COPY exchange_upsert ({cols}) FROM STDIN") as copy:
-                for obj in objs:
-                    copy.write_row(_row(obj, fields))
-            cursor.execute(
-                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM exchange_upsert "
-                f"ON CONFLICT ({', '.join(q(k) for k in keys)}) DO UPDATE SET {updates} "
-                f"RETURNING id, {', '.join(q(k) for k in keys)}"
-            )
-            ids = {tuple(row[1:]): row[0] for row in cursor.fetchall()}
-        finally:
-            cursor.execute("DROP TABLE exchange_upsert")
-    attnames = [meta.get_field(n).attname for n in unique_fields]
-    for obj in objs:
-        obj.pk = ids[tuple(getattr(obj, a) for a in attnames)]
 
 
 def copy_rows(model: type[Model], fields: Sequence[str], rows: Iterable[tuple]) -> None:

@@ -48,7 +48,6 @@ ACTIONS = (
     Action.ENDED,
     Action.REMOVED,
 )
-OUTCOME_ATTNAMES = OUTCOME_KEYS  # the outcome dict's keys are ExchangeOutcome's attnames
 
 Progress = Callable[[int, int, RunPart], None]
 
@@ -448,7 +447,7 @@ def _save_outcomes(*, run_id: int, tech_school_id: int, outcomes: list[dict]) ->
         return  # a quiet night: not even an empty COPY
     bulk.copy_rows(
         ExchangeOutcome,
-        ("run_id", "tech_school_id", *OUTCOME_ATTNAMES),
+        ("run_id", "tech_school_id", *OUTCOME_KEYS),  # the outcome keys are its attnames
         (
             (
                 run_id,

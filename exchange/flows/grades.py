@@ -12,6 +12,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import FilteredRelation, OuterRef, Q, Subquery
 from django.utils import timezone
@@ -472,44 +473,45 @@ def _write_pg(writes: list[Write], *, run_id: int, now: dt.datetime, reasons: di
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in GRADE_COLUMNS_UPDATED)
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMP TABLE exchange_grade_in ({_INCOMING})")
-        try:
-            with cursor.cursor.copy("COPY exchange_grade_in FROM STDIN") as copy:
-                for i, w in enumerate(writes):
-                    old = w.old
-                    copy.write_row(
-                        (
-                            i,
-                            w.student_id,
-                            w.section_id,
-                            w.task_id,
-                            w.term_id,
-                            w.percent,
-                            w.score,
-                            w.source_grade_id,
-                            old.percent if old else None,
-                            old.score if old else "",
-                            reasons.get(w.source_grade_id, ""),
-                        )
+        with cursor.cursor.copy("COPY exchange_grade_in FROM STDIN") as copy:
+            for i, w in enumerate(writes):
+                old = w.old
+                copy.write_row(
+                    (
+                        i,
+                        w.student_id,
+                        w.section_id,
+                        w.task_id,
+                        w.term_id,
+                        w.percent,
+                        w.score,
+                        w.source_grade_id,
+                        old.percent if old else None,
+                        old.score if old else "",
+                        reasons.get(w.source_grade_id, ""),
                     )
-            cursor.execute(
-                f"""
-                WITH up AS (
-                    INSERT INTO grading_grade ({", ".join(_GRADE_VALUES)})
-                    SELECT {", ".join(_GRADE_VALUES.values())} FROM exchange_grade_in n
-                    ON CONFLICT ({_KEY}) DO UPDATE SET {updates}
-                    RETURNING id, {_KEY}
-                ), history AS (
-                    INSERT INTO grading_gradehistory ({", ".join(_HISTORY_VALUES)})
-                    SELECT {", ".join(_HISTORY_VALUES.values())}
-                    FROM up JOIN exchange_grade_in n USING ({_KEY})
                 )
-                SELECT n.i, up.id FROM up JOIN exchange_grade_in n USING ({_KEY})
-                """,
-                {"source": GradeSource.EXCHANGE, "run": run_id, "now": now},
+        cursor.execute(
+            f"""
+            WITH up AS (
+                INSERT INTO grading_grade ({", ".join(_GRADE_VALUES)})
+                SELECT {", ".join(_GRADE_VALUES.values())} FROM exchange_grade_in n
+                ON CONFLICT ({_KEY}) DO UPDATE SET {updates}
+                RETURNING id, {_KEY}
+            ), history AS (
+                INSERT INTO grading_gradehistory ({", ".join(_HISTORY_VALUES)})
+                SELECT {", ".join(_HISTORY_VALUES.values())}
+                FROM up JOIN exchange_grade_in n USING ({_KEY})
             )
-            ids = dict(cursor.fetchall())
-        finally:
-            cursor.execute("DROP TABLE exchange_grade_in")
+            SELECT n.i, up.id FROM up JOIN exchange_grade_in n USING ({_KEY})
+            """,
+            {"source": GradeSource.EXCHANGE, "run": run_id, "now": now},
+        )
+        ids = dict(cursor.fetchall())
+        # Dropped here, not in a ``finally``: on an error the part's transaction rolls back
+        # and takes the table with it, and a DROP on the aborted transaction would hide the
+        # error (a lock timeout must reach the retry as itself).
+        cursor.execute("DROP TABLE exchange_grade_in")
     return [ids[i] for i in range(len(writes))]
 
 
@@ -531,8 +533,10 @@ def _write_orm(writes: list[Write], *, run_id: int, now: dt.datetime, reasons: d
         )
         for w in writes
     ]
-    bulk.upsert(
+    Grade.objects.bulk_create(
         grades,
+        batch_size=settings.EXCHANGE_BATCH_SIZE,
+        update_conflicts=True,
         unique_fields=["student", "section", "grading_task", "term"],
         update_fields=list(GRADE_FIELDS),
     )
