@@ -176,6 +176,37 @@ class ExchangeOutcome(models.Model):
         indexes = [models.Index(fields=["run", "flow", "action"])]
 
 
+class FlowWatermark(models.Model):
+    """R22: what a flow found for one tech school, and a fingerprint of every row version it
+    read to find it (PostgreSQL row ids and ``xmin``). A later run whose fingerprint is the
+    same reads the same rows, so it replays the stored outcomes instead of deciding them all
+    again; any change to any of those rows - an edit, an insert, a delete - changes the
+    fingerprint, and the flow runs in full. It only makes a run faster, never changes it."""
+
+    tech_school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="+")
+    flow = models.CharField(max_length=12, choices=Flow.choices)
+    school_year = models.PositiveIntegerField()
+    fingerprint = models.CharField(max_length=80)
+    # The enrollment flow's result holds from this day on; the grade flow's on any day.
+    as_of = models.DateField()
+    unchanged = models.PositiveIntegerField(default=0)
+    outcomes = models.JSONField(default=list, blank=True)  # the outcomes to replay
+    run = models.ForeignKey(
+        ExchangeRun, null=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tech_school", "flow", "school_year"], name="flow_watermark_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.flow} watermark of school {self.tech_school_id} ({self.school_year})"
+
+
 class ImportStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"

@@ -21,7 +21,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from exchange import bulk, locks
-from exchange.flows import OUTCOME_KEYS, FlowResult
+from exchange.flows import OUTCOME_KEYS, FlowResult, watermark
 from exchange.flows import attendance as attendance_flow
 from exchange.flows import enrollments as enrollments_flow
 from exchange.flows import grades as grades_flow
@@ -504,6 +504,10 @@ def _set_timeouts() -> None:
     """R46: inside the part's transaction, a blocked lock or a runaway statement fails with
     a clear reason instead of waiting for ever (PostgreSQL; SQLite has its busy timeout).
 
+    With the watermark on (R22), the part's transaction is REPEATABLE READ: its reads, its
+    writes and the fingerprints taken after them see one snapshot. A row it writes that
+    someone else changed meanwhile fails to serialize, and the part is tried again.
+
     The part's commit does not wait for its WAL flush (``synchronous_commit`` off for this
     transaction only): a server crash can lose only a whole recent part - its data and its
     ``succeeded`` together - which the watchdog then runs again; the run's own final status
@@ -575,7 +579,7 @@ def _apply_part(part: RunPart, *, lock: locks.ProcessLock) -> RunPart:
     attempt = part.attempts
     mine = RunPart.objects.filter(pk=part.pk, status=RunStatus.RUNNING, attempts=attempt)
     try:
-        with transaction.atomic():
+        with transaction.atomic(), watermark.part_snapshot():
             _set_timeouts()
             kwargs = {
                 "run_id": run_id,
@@ -602,8 +606,16 @@ def _apply_part(part: RunPart, *, lock: locks.ProcessLock) -> RunPart:
     except _Superseded as exc:
         logger.warning("Exchange run %s, tech school %s: %s", run_id, tech_school_id, exc)
     except Exception as exc:  # noqa: BLE001 - one school's failure must not stop the night
-        logger.exception("Exchange run %s: tech school %s failed", run_id, tech_school_id)
         _reconnect_if_broken()
+        if not mine.exists():
+            # Cancelled, abandoned or taken over while it applied: at REPEATABLE READ the
+            # fence's update fails to serialize instead of finding no row (R22, R46).
+            logger.warning(
+                "Exchange run %s, tech school %s: superseded (%s)", run_id, tech_school_id, exc
+            )
+            part.refresh_from_db()
+            return part
+        logger.exception("Exchange run %s: tech school %s failed", run_id, tech_school_id)
         error = f"attempt {attempt}: {type(exc).__name__}: {exc}"[:2000]
         retry = (
             isinstance(exc, (OperationalError, InterfaceError))

@@ -266,6 +266,9 @@ EXCHANGE_RETRY_BACKOFF = float(os.environ.get("EXCHANGE_RETRY_BACKOFF", "30"))
 # A cluster run still queued this many seconds after it was asked for has lost its start
 # task: the watchdog sends it again (R46).
 EXCHANGE_START_GRACE = float(os.environ.get("EXCHANGE_START_GRACE", "120"))
+# R22: on PostgreSQL a flow whose inputs did not change since the last run replays what it
+# found then (an exact fingerprint of the rows it reads); "0" makes every run decide afresh.
+EXCHANGE_WATERMARK = os.environ.get("EXCHANGE_WATERMARK", "1") not in ("0", "false", "off", "")
 # R47: the nightly schedule runs the exchange only inside this local-time window
 # ("HH:MM-HH:MM"); a cluster started after a missed night does not catch up at noon.
 EXCHANGE_NIGHT_WINDOW = os.environ.get("EXCHANGE_NIGHT_WINDOW", "00:00-06:00")

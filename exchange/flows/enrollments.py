@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from exchange.flows import FlowResult, outcome
+from exchange.flows import FlowResult, outcome, watermark
 from exchange.models import Action, Flow, KtsLink
 from schools.models import Calendar, Enrollment, Roster, Section, ServiceType, Tombstone
 
@@ -54,10 +54,15 @@ def sync_enrollments(
     )
     if calendar is None:
         return FlowResult(Flow.ENROLLMENTS, [])
+    mark = _Mark(tech_school_id=tech_school_id, school_year=school_year, calendar_id=calendar.pk)
+    if (replay := mark.replay(as_of=as_of)) is not None:
+        return replay
     # Only the (student, tech section) keys where something differs are read into Python;
     # the database counts the others (a quiet night: all of them).
     dirty, unchanged = _dirty_keys(calendar_id=calendar.pk, as_of=as_of)
     if not dirty:
+        if not dry_run:
+            mark.store(as_of=as_of, run_id=run_id, unchanged=unchanged)
         return FlowResult(Flow.ENROLLMENTS, [], unchanged)
     links = dict(
         KtsLink.objects.filter(tech_section__course__calendar=calendar)
@@ -241,6 +246,70 @@ UNION ALL
 SELECT NULL, NULL, COALESCE(SUM(paired), 0) FROM keyed WHERE differs = 0
 """
 NARROW_READ_MAX = 2_000  # up to this many students to reconcile, read only their rosters
+
+
+# Every row :func:`sync_enrollments` reads for one tech school, as ``t, id, x`` (a table
+# tag, the id, the row version): the school's calendars, the courses and sections of the
+# year's calendar, its links, the linked HS sections' rosters and the KTS sections' rosters.
+_INPUTS_SQL = """
+WITH link AS (
+    SELECT l.id, l.xmin AS x, l.hs_section_id
+    FROM exchange_ktslink l
+    JOIN schools_section s ON s.id = l.tech_section_id
+    JOIN schools_course c ON c.id = s.course_id
+    WHERE c.calendar_id = %(calendar)s
+)
+SELECT 'link' AS t, id, x FROM link
+UNION ALL SELECT 'hs roster', id, xmin FROM schools_roster
+    WHERE section_id IN (SELECT hs_section_id FROM link)
+UNION ALL SELECT 'tech roster', r.id, r.xmin FROM schools_roster r
+    JOIN schools_section s ON s.id = r.section_id
+    JOIN schools_course c ON c.id = s.course_id
+    WHERE c.calendar_id = %(calendar)s AND c.is_kts
+UNION ALL SELECT 'section', s.id, s.xmin FROM schools_section s
+    JOIN schools_course c ON c.id = s.course_id WHERE c.calendar_id = %(calendar)s
+UNION ALL SELECT 'course', id, xmin FROM schools_course WHERE calendar_id = %(calendar)s
+UNION ALL SELECT 'calendar', id, xmin FROM schools_calendar WHERE school_id = %(school)s
+"""
+
+
+class _Mark:
+    """The enrollment flow's watermark for one tech school (R22, R48).
+
+    Stored only when the flow found nothing to do: then the same rows find nothing to do on
+    any later day too (an unpaired tech roster is work only while it is open after
+    ``as_of``, and a quiet run found none), so a later run with the same fingerprint
+    replays the count of unchanged rosters. Any change to those rows runs the flow."""
+
+    def __init__(self, *, tech_school_id: int, school_year: int, calendar_id: int) -> None:
+        self.key = {
+            "tech_school_id": tech_school_id,
+            "flow": Flow.ENROLLMENTS,
+            "school_year": school_year,
+        }
+        self.params = {"calendar": calendar_id, "school": tech_school_id}
+        self.on = watermark.enabled()
+        self.print_ = ""
+
+    def replay(self, *, as_of: dt.date) -> FlowResult | None:
+        if not self.on:
+            return None
+        self.print_ = watermark.fingerprint(_INPUTS_SQL, self.params)
+        mark = watermark.matching(**self.key, print_=self.print_, as_of=as_of)
+        if mark is None:
+            return None
+        return FlowResult(Flow.ENROLLMENTS, [], mark.unchanged)
+
+    def store(self, *, as_of: dt.date, run_id: int, unchanged: int) -> None:
+        if self.on:  # nothing was written: the fingerprint taken before still holds
+            watermark.store(
+                **self.key,
+                print_=self.print_,
+                as_of=as_of,
+                run_id=run_id,
+                unchanged=unchanged,
+                outcomes=[],
+            )
 
 
 def _dirty_keys(*, calendar_id: int, as_of: dt.date) -> tuple[set[tuple[int, int]], int]:

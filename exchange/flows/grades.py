@@ -18,7 +18,7 @@ from django.db.models import FilteredRelation, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from exchange import bulk
-from exchange.flows import FlowResult, outcome
+from exchange.flows import FlowResult, outcome, watermark
 from exchange.models import Action, Flow, KtsLink, Reason
 from grading.models import (
     CTE_CODES,
@@ -141,15 +141,110 @@ def sync_grades(
     links = read_links(tech_school_id=tech_school_id, school_year=school_year)
     if not links:
         return FlowResult(Flow.GRADES, [])
+    mark = _Mark(tech_school_id=tech_school_id, school_year=school_year, links=links)
+    if (replay := mark.replay(as_of=as_of)) is not None:
+        return replay
     tech_grades = read_tech_grades(links)
     tech_terms = read_term_spans({g[4] for g in tech_grades})
     hs = read_hs_side(links)
     outcomes, writes, unchanged = decide(
         tech_grades=tech_grades, tech_terms=tech_terms, links=links, hs=hs
     )
-    if writes and not dry_run:
-        _write(writes, run_id=run_id)
+    if not dry_run:
+        if writes:
+            _write(writes, run_id=run_id)
+        # A run on the state just written writes nothing and skips the same grades (the
+        # skips do not depend on the HS grades): what it would find is known now.
+        mark.store(
+            as_of=as_of,
+            run_id=run_id,
+            unchanged=unchanged + len(writes),
+            outcomes=[o for o in outcomes if o["action"] == Action.SKIPPED],
+        )
     return FlowResult(Flow.GRADES, outcomes, unchanged)
+
+
+# Every row :func:`sync_grades` reads for one tech school (as ``t, id, x``: a table tag, the
+# id and the row version), a superset where that is simpler: the school's links of the year
+# with their tech sections, courses and calendars; the linked HS sections; the CTE tasks;
+# the tech grades and their terms; the HS sections' rosters; the HS courses' CTE course
+# tasks, their term masks and terms, their score rows; and the HS grades of CTE tasks in
+# the linked HS sections. The grade flow reads nothing that depends on the date.
+_INPUTS_SQL = """
+WITH tasks AS (
+    SELECT id, xmin AS x FROM grading_gradingtask WHERE code = ANY(%(codes)s)
+), tg AS (
+    SELECT id, xmin AS x, term_id FROM grading_grade
+    WHERE section_id = ANY(%(tech)s::bigint[]) AND grading_task_id IN (SELECT id FROM tasks)
+), ct AS (
+    SELECT id, xmin AS x, score_group_id FROM grading_coursegradingtask
+    WHERE course_id = ANY(%(courses)s::bigint[]) AND grading_task_id IN (SELECT id FROM tasks)
+), mask AS (
+    SELECT id, xmin AS x, term_id FROM grading_coursetaskterm
+    WHERE course_task_id IN (SELECT id FROM ct)
+)
+SELECT 'task' AS t, id, x FROM tasks
+UNION ALL SELECT 'tech grade', id, x FROM tg
+UNION ALL SELECT 'course task', id, x FROM ct
+UNION ALL SELECT 'mask', id, x FROM mask
+UNION ALL SELECT 'term', id, xmin FROM schools_term
+    WHERE id IN (SELECT term_id FROM tg UNION SELECT term_id FROM mask)
+UNION ALL SELECT 'score row', id, xmin FROM grading_scorerow
+    WHERE group_id IN (SELECT score_group_id FROM ct)
+UNION ALL SELECT 'roster', id, xmin FROM schools_roster WHERE section_id = ANY(%(hs)s::bigint[])
+UNION ALL SELECT 'hs grade', id, xmin FROM grading_grade
+    WHERE section_id = ANY(%(hs)s::bigint[]) AND grading_task_id IN (SELECT id FROM tasks)
+UNION ALL SELECT 'link', l.id, l.xmin FROM exchange_ktslink l
+    JOIN schools_section s ON s.id = l.tech_section_id
+    JOIN schools_course c ON c.id = s.course_id
+    JOIN schools_calendar cal ON cal.id = c.calendar_id
+    WHERE cal.school_id = %(school)s AND cal.school_year = %(year)s
+UNION ALL SELECT 'section', id, xmin FROM schools_section
+    WHERE id = ANY(%(tech)s::bigint[]) OR id = ANY(%(hs)s::bigint[])
+UNION ALL SELECT 'course', id, xmin FROM schools_course
+    WHERE id IN (SELECT course_id FROM schools_section WHERE id = ANY(%(tech)s::bigint[]))
+UNION ALL SELECT 'calendar', id, xmin FROM schools_calendar WHERE school_id = %(school)s
+"""
+
+
+class _Mark:
+    """The grade flow's watermark for one tech school (R22, :mod:`exchange.flows.watermark`)."""
+
+    def __init__(self, *, tech_school_id: int, school_year: int, links: dict[int, list[Link]]):
+        self.key = {
+            "tech_school_id": tech_school_id,
+            "flow": Flow.GRADES,
+            "school_year": school_year,
+        }
+        self.on = watermark.enabled()
+        self.params = {
+            "codes": list(CTE_CODES),
+            "tech": list(links),
+            "hs": [link.hs_section_id for pairs in links.values() for link in pairs],
+            "courses": sorted({link.hs_course_id for pairs in links.values() for link in pairs}),
+            "school": tech_school_id,
+            "year": school_year,
+        }
+
+    def replay(self, *, as_of: dt.date) -> FlowResult | None:
+        if not self.on:
+            return None
+        print_ = watermark.fingerprint(_INPUTS_SQL, self.params)
+        mark = watermark.matching(**self.key, print_=print_, as_of=dt.date.max)
+        if mark is None:
+            return None
+        return FlowResult(Flow.GRADES, mark.outcomes, mark.unchanged)
+
+    def store(self, *, as_of: dt.date, run_id: int, unchanged: int, outcomes: list) -> None:
+        if self.on:
+            watermark.store(
+                **self.key,
+                print_=watermark.fingerprint(_INPUTS_SQL, self.params),
+                as_of=as_of,
+                run_id=run_id,
+                unchanged=unchanged,
+                outcomes=outcomes,
+            )
 
 
 def read_links(*, tech_school_id: int, school_year: int) -> dict[int, list[Link]]:

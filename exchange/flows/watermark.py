@@ -1,0 +1,117 @@
+"""R22: an exact watermark for the flows whose result depends only on the rows they read.
+
+A flow's inputs for one tech school are a set of rows. On PostgreSQL each row version has an
+``xmin`` (the transaction that wrote it), so the set of (table, id, ``xmin``) names the
+inputs' exact contents: any edit, insert or delete changes it. A fingerprint of that set is
+stored with what the flow found; a later run that computes the same fingerprint would read
+exactly the same rows and decide exactly the same, so it replays the stored outcomes and
+counts instead of reading and deciding again. Anything else runs the flow in full.
+
+For this to be exact the flow's reads, its writes and the fingerprint taken after them must
+see one snapshot: the part's transaction runs at REPEATABLE READ on PostgreSQL (see
+``exchange.services``), so a change committed by someone else meanwhile is not in the
+stored fingerprint, and the next run sees it. Other databases have no ``xmin``: there the
+flows always run in full.
+"""
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+
+from exchange.models import FlowWatermark
+
+# Bumped whenever a flow's decision changes, so no fingerprint taken by older code matches.
+VERSION = "1"
+
+
+_single_snapshot: ContextVar[bool] = ContextVar("exchange_single_snapshot", default=False)
+
+
+@contextmanager
+def part_snapshot() -> Iterator[bool]:
+    """First thing in a part's transaction: make it REPEATABLE READ, and turn the watermark
+    on for the flows run inside. Only on PostgreSQL, with ``EXCHANGE_WATERMARK`` on, and in
+    a transaction of its own (a part run inside someone else's transaction cannot choose
+    its snapshot: there every flow runs in full)."""
+    on = (
+        connection.vendor == "postgresql"
+        and settings.EXCHANGE_WATERMARK
+        and len(connection.atomic_blocks) == 1
+    )
+    if on:
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    token = _single_snapshot.set(on)
+    try:
+        yield on
+    finally:
+        _single_snapshot.reset(token)
+
+
+def enabled() -> bool:
+    """Is the watermark in use for the flow running now (see :func:`part_snapshot`)?"""
+    return _single_snapshot.get()
+
+
+def fingerprint(rows_sql: str, params: dict[str, Any]) -> str:
+    """The fingerprint of the rows ``rows_sql`` selects as ``(t, id, x)``: a tag per table,
+    the row's id and its ``xmin``. Order-free: a count and a sum of 64-bit hashes."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH inputs AS ({rows_sql})
+            SELECT count(*), coalesce(sum(hashtextextended(t || ':' || id || ':' || x::text, 0)), 0)
+            FROM inputs
+            """,
+            params,
+        )
+        count, total = cursor.fetchone()
+    return f"{VERSION}:{count}:{total}"
+
+
+def matching(
+    *, tech_school_id: int, flow: str, school_year: int, print_: str, as_of: dt.date
+) -> FlowWatermark | None:
+    """The stored watermark if it has this fingerprint and holds on ``as_of``."""
+    mark = FlowWatermark.objects.filter(
+        tech_school_id=tech_school_id, flow=flow, school_year=school_year
+    ).first()
+    if mark is None or mark.fingerprint != print_ or as_of < mark.as_of:
+        return None
+    return mark
+
+
+def store(
+    *,
+    tech_school_id: int,
+    flow: str,
+    school_year: int,
+    print_: str,
+    as_of: dt.date,
+    run_id: int,
+    unchanged: int,
+    outcomes: list[dict[str, Any]],
+) -> None:
+    FlowWatermark.objects.update_or_create(
+        tech_school_id=tech_school_id,
+        flow=flow,
+        school_year=school_year,
+        defaults={
+            "fingerprint": print_,
+            "as_of": as_of,
+            "run_id": run_id,
+            "unchanged": unchanged,
+            "outcomes": outcomes,
+        },
+    )
+
+
+def forget(*, tech_school_id: int, flow: str, school_year: int) -> None:
+    FlowWatermark.objects.filter(
+        tech_school_id=tech_school_id, flow=flow, school_year=school_year
+    ).delete()

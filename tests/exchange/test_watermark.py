@@ -1,0 +1,213 @@
+"""R22: the exchange's watermark only makes a run faster, never changes its result.
+
+On PostgreSQL a part whose grade or enrollment inputs did not change since the last run
+replays what that run found (an exact fingerprint of the rows the flow reads). Each step of
+a scenario changes one input; after it, a real run must record exactly what deciding every
+record afresh finds (a dry run with the watermark off), and a second run on the unchanged
+state must replay - without reading the grades - and still record exactly that.
+"""
+
+import datetime as dt
+import threading
+from collections import Counter
+from decimal import Decimal
+
+import pytest
+from django.db import connection, connections
+
+from exchange.flows import OUTCOME_KEYS
+from exchange.flows import enrollments as enrollments_flow
+from exchange.flows import grades as grades_flow
+from exchange.models import ExchangeOutcome, Flow, FlowWatermark, KtsLink
+from exchange.services import exchange_run, school_year_of
+from grading.models import CTE_FINAL, CTE_TERM, Grade, ScoreRow
+from schools.models import Roster, Term
+from tests.exchange.conftest import AS_OF, build_world
+from tests.factories import RosterFactory
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="the watermark is PostgreSQL's"),
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+COMPARED = [k for k in OUTCOME_KEYS if k != "target_id"]  # a dry run adds no HS grade
+
+
+def _shape(outcomes):
+    return Counter(tuple(str(o[k] or "") for k in COMPARED) for o in outcomes)
+
+
+def _afresh(w, as_of):
+    """What deciding every record finds now: the flows called directly (outside a part, so
+    without the watermark), as a dry run."""
+    kwargs = {
+        "run_id": 0,
+        "tech_school_id": w.tech_school.pk,
+        "as_of": as_of,
+        "school_year": school_year_of(as_of),
+        "dry_run": True,
+    }
+    return {
+        result.flow: (result.unchanged, _shape(result.outcomes))
+        for result in (
+            grades_flow.sync_grades(**kwargs),
+            enrollments_flow.sync_enrollments(**kwargs),
+        )
+    }
+
+
+def _recorded(run):
+    rows = list(ExchangeOutcome.objects.filter(run=run).values(*OUTCOME_KEYS))
+    return {
+        flow: (run.counts[flow]["unchanged"], _shape(r for r in rows if r["flow"] == flow))
+        for flow in (Flow.GRADES, Flow.ENROLLMENTS)
+    }
+
+
+class _Reads:
+    """Counts the flows' full reads (the grades and the enrollment pre-filter)."""
+
+    def __init__(self, monkeypatch):
+        self.n = Counter()
+        for module, name in ((grades_flow, "read_tech_grades"), (enrollments_flow, "_dirty_keys")):
+            real = getattr(module, name)
+
+            def counted(*args, _real=real, _name=name, **kwargs):
+                self.n[_name] += 1
+                return _real(*args, **kwargs)
+
+            monkeypatch.setattr(module, name, counted)
+
+
+def _step(w, reads, *, as_of=AS_OF):
+    expected = _afresh(w, as_of)
+    run = exchange_run(as_of=as_of, trigger="test", inline=True)
+    assert run.status == "succeeded", run.error
+    assert _recorded(run) == expected
+    # the same state again: the grades replayed, not read, and recorded the same; the
+    # enrollments too once a run found nothing to do (a run that wrote keeps none)
+    settled = _afresh(w, as_of)
+    for _ in range(2):
+        before = Counter(reads.n)
+        again = exchange_run(as_of=as_of, trigger="test", inline=True)
+        assert again.status == "succeeded", again.error
+        assert _recorded(again) == settled
+        assert reads.n["read_tech_grades"] == before["read_tech_grades"], "grades read again"
+    assert reads.n == before, "the unchanged school was decided again instead of replayed"
+    # a settled state has nothing left to write: only skips are said again
+    assert all(action == "skipped" for _, action, *_ in settled[Flow.GRADES][1])
+    assert not settled[Flow.ENROLLMENTS][1]
+    return settled
+
+
+def test_r22_watermark_replays_exactly_what_deciding_afresh_finds(monkeypatch):
+    w = build_world()
+    a, b, c, d, e = w.add_students(5)
+    q1, q2, _, _ = w.hs_terms
+    s1, s2 = w.tech_terms
+    term_task = w.hs_tasks[CTE_TERM]
+    reads = _Reads(monkeypatch)
+
+    _step(w, reads)  # enrollments only
+    for student, percent in ((a, "88"), (b, "91.5"), (c, "59.99"), (d, "70")):
+        w.post_tech_grade(student, percent, term=s1)
+    w.post_tech_grade(a, "90", term=s1, code=CTE_FINAL)  # skipped: no active final term
+    settled = _step(w, reads)
+    assert settled[Flow.GRADES][0] == 4
+    assert FlowWatermark.objects.filter(tech_school=w.tech_school).count() == 2
+
+    # each input of the grade flow, changed in turn
+    w.post_tech_grade(a, "77", term=s1)  # a tech percent
+    _step(w, reads)
+    Grade.objects.filter(section=w.tech_section, student=b, grading_task__code=CTE_TERM).update(
+        percent=None
+    )
+    _step(w, reads)
+    ScoreRow.objects.filter(group=term_task.score_group, score="C").update(score="C+")
+    _step(w, reads)  # a HS score row's label
+    w.activate(term_task, q2)  # the HS active term moves
+    _step(w, reads)
+    w.post_tech_grade(d, "85", term=s2)
+    _step(w, reads)
+    Term.objects.filter(pk=s1.pk).update(end_date=q2.end_date - dt.timedelta(days=1))
+    _step(w, reads)  # a tech term's dates: out of range
+    w.activate(term_task, None)  # no active term at all
+    _step(w, reads)
+    w.activate(term_task, q2)
+    _step(w, reads)
+    Grade.objects.filter(section=w.hs_section, student=a, grading_task__code=CTE_TERM).update(
+        percent=Decimal("12.00")
+    )
+    _step(w, reads)  # a HS grade edited by hand is set back
+    Grade.objects.filter(section=w.hs_section, student=a, grading_task__code=CTE_TERM).delete()
+    _step(w, reads)  # and a deleted one comes back
+
+    # the enrollment flow's inputs (and the grade flow's rosters)
+    Roster.objects.filter(section=w.hs_section, student=c).update(end_date=q1.end_date)
+    _step(w, reads)
+    Roster.objects.filter(section=w.hs_section, student=d).delete()
+    _step(w, reads)
+    Roster.objects.filter(section=w.hs_section, student=e).update(
+        start_date=w.hs_section.course.calendar.start_date + dt.timedelta(days=7)
+    )
+    _step(w, reads)
+    second = build_world(tech_section=w.tech_section)  # a second linked HS section
+    RosterFactory(student=a, section=second.hs_section)
+    _step(w, reads)
+    KtsLink.objects.filter(hs_section=second.hs_section).delete()  # a link removed
+    _step(w, reads)
+    # a later day: the enrollment result still holds, the grades too
+    _step(w, reads, as_of=AS_OF + dt.timedelta(days=1))
+
+
+def test_r22_watermark_never_replays_over_a_change_made_during_the_run(monkeypatch):
+    # given: a settled school, then a tech grade changed by someone else while a run reads
+    w = build_world()
+    (a,) = w.add_students(1)
+    s1 = w.tech_terms[0]
+    tech = w.post_tech_grade(a, "80", term=s1)
+    assert exchange_run(as_of=AS_OF, trigger="test", inline=True).status == "succeeded"
+    w.post_tech_grade(a, "81", term=s1)  # so the next run decides (and writes) afresh
+    real = grades_flow.decide
+
+    def teacher_edits_meanwhile(**kwargs):
+        out = real(**kwargs)
+
+        def teacher():
+            try:
+                Grade.objects.filter(pk=tech.pk).update(percent=Decimal("95.00"))
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=teacher)
+        thread.start()
+        thread.join(30)
+        return out
+
+    monkeypatch.setattr(grades_flow, "decide", teacher_edits_meanwhile)
+    run = exchange_run(as_of=AS_OF, trigger="test", inline=True)
+    assert run.status == "succeeded", run.error
+    assert w.hs_grades().get(student=a).percent == Decimal("81.00")  # what it read
+    monkeypatch.setattr(grades_flow, "decide", real)
+    # when: the next run
+    run = exchange_run(as_of=AS_OF, trigger="test", inline=True)
+    # then: the edit was not hidden by the watermark stored meanwhile
+    assert run.status == "succeeded", run.error
+    assert run.counts["grades"]["updated"] == 1
+    assert w.hs_grades().get(student=a).percent == Decimal("95.00")
+
+
+def test_r22_watermark_off_decides_every_run_afresh(settings, monkeypatch):
+    # given: EXCHANGE_WATERMARK off
+    settings.EXCHANGE_WATERMARK = False
+    w = build_world()
+    (a,) = w.add_students(1)
+    w.post_tech_grade(a, "80", term=w.tech_terms[0])
+    reads = _Reads(monkeypatch)
+    # when: two runs on the same state
+    for _ in range(2):
+        assert exchange_run(as_of=AS_OF, trigger="test", inline=True).status == "succeeded"
+    # then: both read everything, and no watermark is kept
+    assert reads.n == {"read_tech_grades": 2, "_dirty_keys": 2}
+    assert not FlowWatermark.objects.exists()
