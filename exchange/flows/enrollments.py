@@ -292,7 +292,7 @@ class _Mark:
         self.print_ = ""
 
     def replay(self, *, as_of: dt.date) -> FlowResult | None:
-        if not self.on:
+        if not self.on or not watermark.stored(**self.key):
             return None
         self.print_ = watermark.fingerprint(_INPUTS_SQL, self.params)
         mark = watermark.matching(**self.key, print_=self.print_, as_of=as_of)
@@ -301,10 +301,10 @@ class _Mark:
         return FlowResult(Flow.ENROLLMENTS, [], mark.unchanged)
 
     def store(self, *, as_of: dt.date, run_id: int, unchanged: int) -> None:
-        if self.on:  # nothing was written: the fingerprint taken before still holds
+        if self.on:  # nothing was written: the state read is the state left
             watermark.store(
                 **self.key,
-                print_=self.print_,
+                print_=self.print_ or watermark.fingerprint(_INPUTS_SQL, self.params),
                 as_of=as_of,
                 run_id=run_id,
                 unchanged=unchanged,

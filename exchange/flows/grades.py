@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from django.conf import settings
 from django.db import connection
 from django.db.models import FilteredRelation, OuterRef, Q, Subquery
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from exchange import bulk
@@ -81,6 +82,7 @@ class HsGrade(NamedTuple):
     id: int
     percent: Decimal | None
     score: str
+    xmin: str | None = None  # its row version, read only for the watermark (R22)
 
 
 _new_tuple = tuple.__new__  # one HsGrade per HS grade read: no keyword handling
@@ -146,16 +148,17 @@ def sync_grades(
         return replay
     tech_grades = read_tech_grades(links)
     tech_terms = read_term_spans({g[4] for g in tech_grades})
-    hs = read_hs_side(links)
+    hs = read_hs_side(links, with_versions=mark.on)
     outcomes, writes, unchanged = decide(
         tech_grades=tech_grades, tech_terms=tech_terms, links=links, hs=hs
     )
     if not dry_run:
-        if writes:
-            _write(writes, run_id=run_id)
+        versions = _write(writes, run_id=run_id) if writes else []
         # A run on the state just written writes nothing and skips the same grades (the
         # skips do not depend on the HS grades): what it would find is known now.
         mark.store(
+            writes=writes,
+            versions=versions,
             as_of=as_of,
             run_id=run_id,
             unchanged=unchanged + len(writes),
@@ -217,6 +220,7 @@ class _Mark:
             "school_year": school_year,
         }
         self.on = watermark.enabled()
+        self.print_ = ""  # the fingerprint of the state read, once taken
         self.params = {
             "codes": list(CTE_CODES),
             "tech": list(links),
@@ -227,24 +231,43 @@ class _Mark:
         }
 
     def replay(self, *, as_of: dt.date) -> FlowResult | None:
-        if not self.on:
-            return None
-        print_ = watermark.fingerprint(_INPUTS_SQL, self.params)
-        mark = watermark.matching(**self.key, print_=print_, as_of=dt.date.max)
+        if not self.on or not watermark.stored(**self.key):
+            return None  # nothing to compare with: the fingerprint is taken after the writes
+        self.print_ = watermark.fingerprint(_INPUTS_SQL, self.params)
+        mark = watermark.matching(**self.key, print_=self.print_, as_of=dt.date.max)
         if mark is None:
             return None
         return FlowResult(Flow.GRADES, mark.outcomes, mark.unchanged)
 
-    def store(self, *, as_of: dt.date, run_id: int, unchanged: int, outcomes: list) -> None:
-        if self.on:
-            watermark.store(
-                **self.key,
-                print_=watermark.fingerprint(_INPUTS_SQL, self.params),
-                as_of=as_of,
-                run_id=run_id,
-                unchanged=unchanged,
-                outcomes=outcomes,
+    def store(
+        self,
+        *,
+        writes: list[Write],
+        versions: list[str],
+        as_of: dt.date,
+        run_id: int,
+        unchanged: int,
+        outcomes: list,
+    ) -> None:
+        if not self.on:
+            return
+        if self.print_:  # the state read, with the rows written swapped for their new versions
+            print_ = watermark.swapped(
+                self.print_,
+                tag="hs grade",
+                old=[(w.old.id, w.old.xmin) for w in writes if w.old],
+                new=[(w.outcome["target_id"], v) for w, v in zip(writes, versions, strict=True)],
             )
+        else:
+            print_ = watermark.fingerprint(_INPUTS_SQL, self.params)
+        watermark.store(
+            **self.key,
+            print_=print_,
+            as_of=as_of,
+            run_id=run_id,
+            unchanged=unchanged,
+            outcomes=outcomes,
+        )
 
 
 def read_links(*, tech_school_id: int, school_year: int) -> dict[int, list[Link]]:
@@ -288,7 +311,7 @@ def read_term_spans(term_ids: set[int]) -> dict[int, tuple[dt.date, dt.date]]:
     }
 
 
-def read_hs_side(links: dict[int, list[Link]]) -> HsSide:
+def read_hs_side(links: dict[int, list[Link]], *, with_versions: bool = False) -> HsSide:
     """Rosters, CTE course tasks with their active term, score rows and existing grades of
     the linked HS sections, each keyed the way :func:`decide` looks it up.
 
@@ -337,21 +360,28 @@ def read_hs_side(links: dict[int, list[Link]]) -> HsSide:
     ):
         score_rows[row["group_id"]].append(row)
     existing: dict[tuple[int, int, int], dict[int, HsGrade]] = defaultdict(dict)
-    for grade_id, student_id, section_id, task_id, term_id, percent, score in (
+    hs_grades = Grade.objects.filter(
         # Task ids, not a join to the task table (which plans a nested loop per grade row);
         # only the HS courses' CTE tasks can be a grade's target.
-        Grade.objects.filter(
-            grading_task_id__in={task_id for _, task_id in course_tasks},
-            term_id__in=[t.term_id for terms in active.values() for t in terms],
-            section_id__in=hs_ids,
-        )
-        .order_by()
-        .values_list(
-            "id", "student_id", "section_id", "grading_task_id", "term_id", "percent", "score"
-        )
-    ):
+        grading_task_id__in={task_id for _, task_id in course_tasks},
+        term_id__in=[t.term_id for terms in active.values() for t in terms],
+        section_id__in=hs_ids,
+    ).order_by()
+    if with_versions:  # PostgreSQL's row version, for the watermark's fingerprint (R22)
+        hs_grades = hs_grades.annotate(version=RawSQL("grading_grade.xmin::text", ()))
+    fields = ("id", "student_id", "section_id", "grading_task_id", "term_id", "percent", "score")
+    for (
+        grade_id,
+        student_id,
+        section_id,
+        task_id,
+        term_id,
+        percent,
+        score,
+        *version,
+    ) in hs_grades.values_list(*fields, *(["version"] if with_versions else [])):
         existing[(section_id, task_id, term_id)][student_id] = _new_tuple(
-            HsGrade, (grade_id, percent, score)
+            HsGrade, (grade_id, percent, score, version[0] if version else None)
         )
     return HsSide(
         rosters=rosters,
@@ -500,20 +530,23 @@ def decide(
     return outcomes, writes, unchanged
 
 
-def _write(writes: list[Write], *, run_id: int) -> None:
+def _write(writes: list[Write], *, run_id: int) -> list[str]:
     """Upsert the HS grades on (student, section, task, term) with one history row each
-    (R14), and set each write's outcome ``target_id`` to its HS grade."""
+    (R14), and set each write's outcome ``target_id`` to its HS grade. Answers the written
+    rows' versions (PostgreSQL's ``xmin``; none elsewhere), in the order of ``writes``."""
     now = timezone.now()
     # A correction reason matters where the HS grade changes, not where it first arrives.
     reasons = _latest_reasons({w.source_grade_id for w in writes if w.old})
+    versions: list[str] = []
     if connection.vendor == "postgresql":
-        ids = _write_pg(writes, run_id=run_id, now=now, reasons=reasons)
+        ids, versions = _write_pg(writes, run_id=run_id, now=now, reasons=reasons)
     else:
         ids = _write_orm(writes, run_id=run_id, now=now, reasons=reasons)
     for w, grade_id in zip(writes, ids, strict=True):
         w.outcome["target_id"] = grade_id
     # R34: a posted transcript line whose final grade the exchange changed awaits review.
     transcript_lines_flag_changed(grade_ids=[w.old.id for w in writes if w.old])
+    return versions
 
 
 # PostgreSQL: the writes are copied as plain rows into a temporary table, then one statement
@@ -562,7 +595,9 @@ def _columns_covered(model, values: dict[str, str]) -> None:
         raise RuntimeError(f"{model.__name__}: the exchange's raw insert must name {columns}")
 
 
-def _write_pg(writes: list[Write], *, run_id: int, now: dt.datetime, reasons: dict) -> list[int]:
+def _write_pg(
+    writes: list[Write], *, run_id: int, now: dt.datetime, reasons: dict
+) -> tuple[list[int], list[str]]:
     _columns_covered(Grade, _GRADE_VALUES)
     _columns_covered(GradeHistory, _HISTORY_VALUES)
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in GRADE_COLUMNS_UPDATED)
@@ -592,22 +627,23 @@ def _write_pg(writes: list[Write], *, run_id: int, now: dt.datetime, reasons: di
                 INSERT INTO grading_grade ({", ".join(_GRADE_VALUES)})
                 SELECT {", ".join(_GRADE_VALUES.values())} FROM exchange_grade_in n
                 ON CONFLICT ({_KEY}) DO UPDATE SET {updates}
-                RETURNING id, {_KEY}
+                RETURNING id, xmin, {_KEY}
             ), history AS (
                 INSERT INTO grading_gradehistory ({", ".join(_HISTORY_VALUES)})
                 SELECT {", ".join(_HISTORY_VALUES.values())}
                 FROM up JOIN exchange_grade_in n USING ({_KEY})
             )
-            SELECT n.i, up.id FROM up JOIN exchange_grade_in n USING ({_KEY})
+            SELECT n.i, up.id, up.xmin::text FROM up JOIN exchange_grade_in n USING ({_KEY})
             """,
             {"source": GradeSource.EXCHANGE, "run": run_id, "now": now},
         )
-        ids = dict(cursor.fetchall())
+        written = {i: (grade_id, version) for i, grade_id, version in cursor.fetchall()}
         # Dropped here, not in a ``finally``: on an error the part's transaction rolls back
         # and takes the table with it, and a DROP on the aborted transaction would hide the
         # error (a lock timeout must reach the retry as itself).
         cursor.execute("DROP TABLE exchange_grade_in")
-    return [ids[i] for i in range(len(writes))]
+    rows = [written[i] for i in range(len(writes))]
+    return [grade_id for grade_id, _ in rows], [version for _, version in rows]
 
 
 def _write_orm(writes: list[Write], *, run_id: int, now: dt.datetime, reasons: dict) -> list[int]:

@@ -74,6 +74,42 @@ def fingerprint(rows_sql: str, params: dict[str, Any]) -> str:
     return f"{VERSION}:{count}:{total}"
 
 
+def stored(*, tech_school_id: int, flow: str, school_year: int) -> bool:
+    return FlowWatermark.objects.filter(
+        tech_school_id=tech_school_id, flow=flow, school_year=school_year
+    ).exists()
+
+
+def swapped(
+    print_: str, *, tag: str, old: list[tuple[int, str | None]], new: list[tuple[int, str]]
+) -> str:
+    """The fingerprint ``print_`` once the rows ``old`` (id, version) of table ``tag`` are
+    replaced by ``new``: what :func:`fingerprint` would answer after a flow's own writes,
+    computed from the written rows alone."""
+    version, count, total = print_.split(":")
+    if version != VERSION or any(x is None for _, x in old):
+        raise ValueError("a fingerprint of another version, or a row read without its version")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT
+              (SELECT coalesce(sum(hashtextextended(%(tag)s || ':' || id || ':' || x, 0)), 0)
+               FROM unnest(%(old_ids)s::bigint[], %(old_x)s::text[]) AS o(id, x)),
+              (SELECT coalesce(sum(hashtextextended(%(tag)s || ':' || id || ':' || x, 0)), 0)
+               FROM unnest(%(new_ids)s::bigint[], %(new_x)s::text[]) AS n(id, x))
+            """,
+            {
+                "tag": tag,
+                "old_ids": [i for i, _ in old],
+                "old_x": [x for _, x in old],
+                "new_ids": [i for i, _ in new],
+                "new_x": [x for _, x in new],
+            },
+        )
+        gone, came = cursor.fetchone()
+    return f"{VERSION}:{int(count) - len(old) + len(new)}:{int(total) - int(gone) + int(came)}"
+
+
 def matching(
     *, tech_school_id: int, flow: str, school_year: int, print_: str, as_of: dt.date
 ) -> FlowWatermark | None:
