@@ -292,11 +292,11 @@ class _Mark:
         self.print_ = ""
 
     def replay(self, *, as_of: dt.date) -> FlowResult | None:
-        if not self.on or not watermark.stored(**self.key):
+        mark = watermark.load(**self.key) if self.on else None
+        if mark is None:
             return None
         self.print_ = watermark.fingerprint(_INPUTS_SQL, self.params)
-        mark = watermark.matching(**self.key, print_=self.print_, as_of=as_of)
-        if mark is None:
+        if not watermark.holds(mark, print_=self.print_, as_of=as_of):
             return None
         return FlowResult(Flow.ENROLLMENTS, [], mark.unchanged)
 

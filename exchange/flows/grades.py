@@ -231,11 +231,11 @@ class _Mark:
         }
 
     def replay(self, *, as_of: dt.date) -> FlowResult | None:
-        if not self.on or not watermark.stored(**self.key):
+        mark = watermark.load(**self.key) if self.on else None
+        if mark is None:
             return None  # nothing to compare with: the fingerprint is taken after the writes
         self.print_ = watermark.fingerprint(_INPUTS_SQL, self.params)
-        mark = watermark.matching(**self.key, print_=self.print_, as_of=dt.date.max)
-        if mark is None:
+        if not watermark.holds(mark, print_=self.print_, as_of=dt.date.max):
             return None
         return FlowResult(Flow.GRADES, mark.outcomes, mark.unchanged)
 

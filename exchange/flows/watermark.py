@@ -74,10 +74,11 @@ def fingerprint(rows_sql: str, params: dict[str, Any]) -> str:
     return f"{VERSION}:{count}:{total}"
 
 
-def stored(*, tech_school_id: int, flow: str, school_year: int) -> bool:
+def load(*, tech_school_id: int, flow: str, school_year: int) -> FlowWatermark | None:
+    """The flow's stored watermark for the school and year, if any."""
     return FlowWatermark.objects.filter(
         tech_school_id=tech_school_id, flow=flow, school_year=school_year
-    ).exists()
+    ).first()
 
 
 def swapped(
@@ -110,16 +111,10 @@ def swapped(
     return f"{VERSION}:{int(count) - len(old) + len(new)}:{int(total) - int(gone) + int(came)}"
 
 
-def matching(
-    *, tech_school_id: int, flow: str, school_year: int, print_: str, as_of: dt.date
-) -> FlowWatermark | None:
-    """The stored watermark if it has this fingerprint and holds on ``as_of``."""
-    mark = FlowWatermark.objects.filter(
-        tech_school_id=tech_school_id, flow=flow, school_year=school_year
-    ).first()
-    if mark is None or mark.fingerprint != print_ or as_of < mark.as_of:
-        return None
-    return mark
+def holds(mark: FlowWatermark, *, print_: str, as_of: dt.date) -> bool:
+    """Does the stored ``mark`` say what the flow finds on the rows ``print_`` names, on
+    ``as_of``?"""
+    return mark.fingerprint == print_ and as_of >= mark.as_of
 
 
 def store(
