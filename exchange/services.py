@@ -270,23 +270,95 @@ def exchange_run_start(
             run.refresh_from_db()
             return run
         schools = tech_school_ids(school_year_of(run.as_of))
-        RunPart.objects.bulk_create(RunPart(run=run, tech_school_id=s) for s in schools)
-        if not schools:
+        settled = _settle_unchanged_schools(run, schools)
+        rest = [s for s in schools if s not in settled]
+        RunPart.objects.bulk_create(RunPart(run=run, tech_school_id=s) for s in rest)
+        total = len(schools)
+        if progress:
+            for i, part in enumerate(settled.values(), start=1):
+                progress(i, total, part)
+        if not rest:
             _finish_if_done(run_id=run.pk)
         elif inline:
-            total = len(schools)
-            for i, school_id in enumerate(schools, start=1):
+            for i, school_id in enumerate(rest, start=len(settled) + 1):
                 part = _run_part_inline(run_id=run.pk, tech_school_id=school_id)
                 if progress:
                     progress(i, total, part)
             _finish_if_done(run_id=run.pk)
         else:
-            for part in RunPart.objects.filter(run=run):
+            for part in RunPart.objects.filter(run=run, status=RunStatus.QUEUED):
                 _dispatch(part)
     finally:
         lock.release()
     run.refresh_from_db()
     return run
+
+
+def _settle_unchanged_schools(run: ExchangeRun, schools: list[int]) -> dict[int, RunPart]:
+    """R22: the schools whose grade and enrollment inputs are exactly as their stored
+    watermarks found them, and whose attendance has nothing to write, are settled here in
+    one transaction: their parts are recorded as succeeded with the replayed outcomes and
+    counts, without a part of their own. One fingerprint query per flow for all of them; the
+    other schools run as parts (which check their own watermarks again, in their own
+    snapshot). Answers the settled parts by school."""
+    if not schools or not settings.EXCHANGE_WATERMARK or connection.vendor != "postgresql":
+        return {}
+    school_year = school_year_of(run.as_of)
+    marks = watermark.load_all(school_year=school_year, schools=schools)
+    candidates = [
+        s
+        for s in schools
+        if (s, Flow.GRADES) in marks
+        and (s, Flow.ENROLLMENTS) in marks
+        and marks[(s, Flow.ENROLLMENTS)].as_of <= run.as_of
+    ]
+    if not candidates:
+        return {}
+    settled: dict[int, RunPart] = {}
+    with transaction.atomic(), watermark.part_snapshot() as snapshot:
+        if not snapshot:
+            return {}  # inside someone else's transaction: the parts decide for themselves
+        _set_timeouts()
+        grades_prints = grades_flow.fingerprints(school_year=school_year, schools=candidates)
+        enrollments_prints = enrollments_flow.fingerprints(
+            school_year=school_year, schools=candidates
+        )
+        now = timezone.now()
+        for school_id in candidates:
+            grades, enrollments = (
+                marks[(school_id, Flow.GRADES)],
+                marks[(school_id, Flow.ENROLLMENTS)],
+            )
+            if grades.fingerprint != grades_prints.get(school_id) or (
+                enrollments.fingerprint != enrollments_prints.get(school_id)
+            ):
+                continue
+            # Attendance depends on the day: decided now, as a dry run; the school is
+            # settled only if it has nothing to write.
+            attendance = attendance_flow.sync_unknown_attendance(
+                run_id=run.pk,
+                tech_school_id=school_id,
+                as_of=run.as_of,
+                school_year=school_year,
+                dry_run=True,
+            )
+            if any(o["action"] not in (Action.UNCHANGED, Action.SKIPPED) for o in attendance):
+                continue
+            outcomes = [*grades.outcomes, *attendance]
+            unchanged = Counter(
+                {Flow.GRADES: grades.unchanged, Flow.ENROLLMENTS: enrollments.unchanged}
+            )
+            settled[school_id] = RunPart(
+                run=run,
+                tech_school_id=school_id,
+                status=RunStatus.SUCCEEDED,
+                counts=count_outcomes(outcomes, unchanged),
+                started_at=now,
+                finished_at=now,
+            )
+            _save_outcomes(run_id=run.pk, tech_school_id=school_id, outcomes=outcomes)
+        RunPart.objects.bulk_create(settled.values())
+    return settled
 
 
 def _run_part_inline(*, run_id: int, tech_school_id: int) -> RunPart:

@@ -54,7 +54,7 @@ def sync_enrollments(
     )
     if calendar is None:
         return FlowResult(Flow.ENROLLMENTS, [])
-    mark = _Mark(tech_school_id=tech_school_id, school_year=school_year, calendar_id=calendar.pk)
+    mark = _Mark(tech_school_id=tech_school_id, school_year=school_year)
     if (replay := mark.replay(as_of=as_of)) is not None:
         return replay
     # Only the (student, tech section) keys where something differs are read into Python;
@@ -248,29 +248,45 @@ SELECT NULL, NULL, COALESCE(SUM(paired), 0) FROM keyed WHERE differs = 0
 NARROW_READ_MAX = 2_000  # up to this many students to reconcile, read only their rosters
 
 
-# Every row :func:`sync_enrollments` reads for one tech school, as ``t, id, x`` (a table
-# tag, the id, the row version): the school's calendars, the courses and sections of the
-# year's calendar, its links, the linked HS sections' rosters and the KTS sections' rosters.
-_INPUTS_SQL = """
-WITH link AS (
-    SELECT l.id, l.xmin AS x, l.hs_section_id
+# Every row :func:`sync_enrollments` reads for each tech school in ``schools``, as ``school,
+# t, id, x`` (the school, a table tag, the id, the row version): the school's calendars,
+# the courses and sections of the year's calendar, its links, the linked HS sections'
+# rosters and the KTS sections' rosters.
+INPUTS_SQL = """
+WITH cal AS (
+    SELECT DISTINCT ON (school_id) school_id AS school, id
+    FROM schools_calendar
+    WHERE school_year = %(year)s AND school_id = ANY(%(schools)s::bigint[])
+    ORDER BY school_id, id
+), link AS (
+    SELECT cal.school, l.id, l.xmin AS x, l.hs_section_id
     FROM exchange_ktslink l
     JOIN schools_section s ON s.id = l.tech_section_id
     JOIN schools_course c ON c.id = s.course_id
-    WHERE c.calendar_id = %(calendar)s
+    JOIN cal ON cal.id = c.calendar_id
 )
-SELECT 'link' AS t, id, x FROM link
-UNION ALL SELECT 'hs roster', id, xmin FROM schools_roster
-    WHERE section_id IN (SELECT hs_section_id FROM link)
-UNION ALL SELECT 'tech roster', r.id, r.xmin FROM schools_roster r
+SELECT school, 'link' AS t, id, x FROM link
+UNION ALL SELECT k.school, 'hs roster', r.id, r.xmin FROM schools_roster r
+    JOIN (SELECT DISTINCT school, hs_section_id FROM link) k ON k.hs_section_id = r.section_id
+UNION ALL SELECT cal.school, 'tech roster', r.id, r.xmin FROM schools_roster r
     JOIN schools_section s ON s.id = r.section_id
     JOIN schools_course c ON c.id = s.course_id
-    WHERE c.calendar_id = %(calendar)s AND c.is_kts
-UNION ALL SELECT 'section', s.id, s.xmin FROM schools_section s
-    JOIN schools_course c ON c.id = s.course_id WHERE c.calendar_id = %(calendar)s
-UNION ALL SELECT 'course', id, xmin FROM schools_course WHERE calendar_id = %(calendar)s
-UNION ALL SELECT 'calendar', id, xmin FROM schools_calendar WHERE school_id = %(school)s
+    JOIN cal ON cal.id = c.calendar_id
+    WHERE c.is_kts
+UNION ALL SELECT cal.school, 'section', s.id, s.xmin FROM schools_section s
+    JOIN schools_course c ON c.id = s.course_id
+    JOIN cal ON cal.id = c.calendar_id
+UNION ALL SELECT cal.school, 'course', c.id, c.xmin FROM schools_course c
+    JOIN cal ON cal.id = c.calendar_id
+UNION ALL SELECT k.school_id, 'calendar', k.id, k.xmin FROM schools_calendar k
+    WHERE k.school_id IN (SELECT school FROM cal)
 """
+
+
+def fingerprints(*, school_year: int, schools: list[int]) -> dict[int, str]:
+    """The enrollment flow's fingerprint of each of these tech schools with a calendar of
+    the year (R22)."""
+    return watermark.fingerprints(INPUTS_SQL, {"year": school_year, "schools": schools})
 
 
 class _Mark:
@@ -281,21 +297,27 @@ class _Mark:
     ``as_of``, and a quiet run found none), so a later run with the same fingerprint
     replays the count of unchanged rosters. Any change to those rows runs the flow."""
 
-    def __init__(self, *, tech_school_id: int, school_year: int, calendar_id: int) -> None:
+    def __init__(self, *, tech_school_id: int, school_year: int) -> None:
         self.key = {
             "tech_school_id": tech_school_id,
             "flow": Flow.ENROLLMENTS,
             "school_year": school_year,
         }
-        self.params = {"calendar": calendar_id, "school": tech_school_id}
+        self.school_year = school_year
         self.on = watermark.enabled()
         self.print_ = ""
+
+    def _fingerprint(self) -> str:
+        school = self.key["tech_school_id"]
+        return fingerprints(school_year=self.school_year, schools=[school]).get(
+            school, f"{watermark.VERSION}:0:0"
+        )
 
     def replay(self, *, as_of: dt.date) -> FlowResult | None:
         mark = watermark.load(**self.key) if self.on else None
         if mark is None:
             return None
-        self.print_ = watermark.fingerprint(_INPUTS_SQL, self.params)
+        self.print_ = self._fingerprint()
         if not watermark.holds(mark, print_=self.print_, as_of=as_of):
             return None
         return FlowResult(Flow.ENROLLMENTS, [], mark.unchanged)
@@ -304,7 +326,7 @@ class _Mark:
         if self.on:  # nothing was written: the state read is the state left
             watermark.store(
                 **self.key,
-                print_=self.print_ or watermark.fingerprint(_INPUTS_SQL, self.params),
+                print_=self.print_ or self._fingerprint(),
                 as_of=as_of,
                 run_id=run_id,
                 unchanged=unchanged,

@@ -58,20 +58,31 @@ def enabled() -> bool:
     return _single_snapshot.get()
 
 
-def fingerprint(rows_sql: str, params: dict[str, Any]) -> str:
-    """The fingerprint of the rows ``rows_sql`` selects as ``(t, id, x)``: a tag per table,
-    the row's id and its ``xmin``. Order-free: a count and a sum of 64-bit hashes."""
+def fingerprints(rows_sql: str, params: dict[str, Any]) -> dict[int, str]:
+    """The fingerprint of each tech school's rows that ``rows_sql`` selects as ``(school, t,
+    id, x)``: the school, a tag per table, the row's id and its ``xmin``. Order-free: a
+    count and a sum of 64-bit hashes. One query for any number of schools."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            WITH inputs AS ({rows_sql})
-            SELECT count(*), coalesce(sum(hashtextextended(t || ':' || id || ':' || x::text, 0)), 0)
-            FROM inputs
+            SELECT school, count(*),
+                   coalesce(sum(hashtextextended(t || ':' || id || ':' || x::text, 0)), 0)
+            FROM ({rows_sql}) AS inputs
+            GROUP BY school
             """,
             params,
         )
-        count, total = cursor.fetchone()
-    return f"{VERSION}:{count}:{total}"
+        return {school: f"{VERSION}:{count}:{total}" for school, count, total in cursor.fetchall()}
+
+
+def load_all(*, school_year: int, schools: list[int]) -> dict[tuple[int, str], FlowWatermark]:
+    """Every stored watermark of these schools in the year, by (school, flow)."""
+    return {
+        (mark.tech_school_id, mark.flow): mark
+        for mark in FlowWatermark.objects.filter(
+            school_year=school_year, tech_school_id__in=schools
+        )
+    }
 
 
 def load(*, tech_school_id: int, flow: str, school_year: int) -> FlowWatermark | None:

@@ -15,6 +15,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection, connections
 
+from exchange import services
 from exchange.flows import OUTCOME_KEYS
 from exchange.flows import enrollments as enrollments_flow
 from exchange.flows import grades as grades_flow
@@ -68,7 +69,8 @@ def _recorded(run):
 class _Reads:
     """Counts the flows' full reads (the grades and the enrollment pre-filter)."""
 
-    def __init__(self, monkeypatch):
+    def __init__(self, monkeypatch, *, settle_at_start=True):
+        self.settle_at_start = settle_at_start
         self.n = Counter()
         for module, name in ((grades_flow, "read_tech_grades"), (enrollments_flow, "_dirty_keys")):
             real = getattr(module, name)
@@ -95,19 +97,26 @@ def _step(w, reads, *, as_of=AS_OF):
         assert _recorded(again) == settled
         assert reads.n["read_tech_grades"] == before["read_tech_grades"], "grades read again"
     assert reads.n == before, "the unchanged school was decided again instead of replayed"
+    # settled at the run's start (no part task claimed it), or replayed by its part
+    claimed = again.parts.filter(attempts__gt=0).exists()
+    assert claimed != reads.settle_at_start
     # a settled state has nothing left to write: only skips are said again
     assert all(action == "skipped" for _, action, *_ in settled[Flow.GRADES][1])
     assert not settled[Flow.ENROLLMENTS][1]
     return settled
 
 
-def test_r22_watermark_replays_exactly_what_deciding_afresh_finds(monkeypatch):
+@pytest.mark.parametrize("settle_at_start", [True, False], ids=["run settles", "parts replay"])
+def test_r22_watermark_replays_exactly_what_deciding_afresh_finds(monkeypatch, settle_at_start):
+    # the run settles unchanged schools at its start; without that, each part replays
+    if not settle_at_start:
+        monkeypatch.setattr(services, "_settle_unchanged_schools", lambda run, schools: {})
     w = build_world()
     a, b, c, d, e = w.add_students(5)
     q1, q2, _, _ = w.hs_terms
     s1, s2 = w.tech_terms
     term_task = w.hs_tasks[CTE_TERM]
-    reads = _Reads(monkeypatch)
+    reads = _Reads(monkeypatch, settle_at_start=settle_at_start)
 
     _step(w, reads)  # enrollments only
     for student, percent in ((a, "88"), (b, "91.5"), (c, "59.99"), (d, "70")):
