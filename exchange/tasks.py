@@ -36,6 +36,6 @@ def oneroster_import(import_id: int) -> None:
     oneroster_import_run(import_id=import_id)
 
 
-def watchdog() -> dict:
+def watchdog() -> dict[str, int]:
     """The ``exchange-watchdog`` schedule (R46)."""
     return services.exchange_watchdog()
