@@ -21,7 +21,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from exchange import selectors, services
-from exchange.models import Action, ExchangeOutcome, ExchangeRun, Flow, KtsLink, Reason
+from exchange.models import (
+    Action,
+    ExchangeOutcome,
+    ExchangeRun,
+    Flow,
+    KtsLink,
+    Reason,
+    RunTrigger,
+)
 from exchange.oneroster import api as oneroster_api
 from schools import access
 from schools.access import scope_queryset
@@ -143,7 +151,7 @@ class ExchangeRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
             run = services.exchange_run_request(
                 as_of=data.validated_data.get("as_of") or timezone.localdate(),
                 dry_run=data.validated_data["dry_run"],
-                trigger="api",
+                trigger=RunTrigger.API,
                 by=request.user,
             )
         except DjangoValidationError as exc:

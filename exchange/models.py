@@ -57,6 +57,20 @@ class RunStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"  # R45: an operator cancelled it
 
 
+class RunTrigger(models.TextChoices):
+    """What started a run (R28): shown on the dashboard; a scheduled run refused by the
+    lock is started again (R47)."""
+
+    MANUAL = "manual", "Manual"
+    SCHEDULE = "schedule", "Schedule"
+    PAGE = "page", "Dashboard page"
+    API = "api", "API"
+    ADMIN = "admin", "Admin"
+    COMMAND = "command", "Command line"
+    BENCH = "bench", "Benchmark"
+    TEST = "test", "Test"
+
+
 class ExchangeRun(models.Model):
     """R28/R29: one exchange run with its counts per flow and outcome."""
 
@@ -69,7 +83,7 @@ class ExchangeRun(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    trigger = models.CharField(max_length=20, default="manual")  # schedule / api / admin / command
+    trigger = models.CharField(max_length=20, choices=RunTrigger.choices, default=RunTrigger.MANUAL)
     counts = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     # R45: an inline run (the command, sync mode) lives in one process holding its lock; a

@@ -26,6 +26,7 @@ from exchange.benchmarks import dataset
 from exchange.flows import attendance as attendance_flow
 from exchange.flows import enrollments as enrollments_flow
 from exchange.flows import grades as grades_flow
+from exchange.models import RunTrigger
 from grading.models import CTE_NUMERIC, Grade, ScoreRow
 from grading.scoring import row_for_percent, rows_of
 from schools.models import Student
@@ -128,7 +129,7 @@ class Command(BaseCommand):
             cursor.execute("ANALYZE")
 
     def _run(self):
-        run = services.exchange_run(as_of=dataset.AS_OF, trigger="bench", inline=True)
+        run = services.exchange_run(as_of=dataset.AS_OF, trigger=RunTrigger.BENCH, inline=True)
         if run.status != "succeeded":
             raise CommandError(f"Run {run.pk} failed: {run.error}")
         return run
