@@ -7,7 +7,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from exchange.models import ExchangeOutcome, ExchangeRun, KtsLink, RunPart, RunTrigger
+from exchange.models import RUN_FIELDS, ExchangeOutcome, ExchangeRun, KtsLink, RunPart, RunTrigger
 from schools.admin_scoping import ScopedAdminMixin, ScopedInlineMixin
 
 
@@ -71,19 +71,7 @@ def cancel_runs(modeladmin, request, queryset):
 class ExchangeRunAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["id", "as_of", "status", "dry_run", "trigger", "started_at", "duration"]
     list_filter = ["status", "dry_run", "trigger"]
-    readonly_fields = [
-        "status",
-        "as_of",
-        "dry_run",
-        "trigger",
-        "requested_by",
-        "created_at",
-        "started_at",
-        "finished_at",
-        "counts",
-        "error",
-        "outcomes_link",
-    ]
+    readonly_fields = [*RUN_FIELDS, "outcomes_link"]
     inlines = [RunPartInline]
     actions = [run_exchange_now, cancel_runs]
 

@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from exchange import selectors, services
 from exchange.models import (
+    RUN_FIELDS,
     Action,
     ExchangeOutcome,
     ExchangeRun,
@@ -68,19 +69,7 @@ class KtsLinkViewSet(ScopedModelViewSet):
 class ExchangeRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = ExchangeRun
-        fields = [
-            "id",
-            "status",
-            "as_of",
-            "dry_run",
-            "trigger",
-            "requested_by",
-            "created_at",
-            "started_at",
-            "finished_at",
-            "counts",
-            "error",
-        ]
+        fields = ["id", *RUN_FIELDS]
         read_only_fields = fields
 
 

@@ -154,6 +154,21 @@ class Reason(models.TextChoices):
     RESOLVED = "resolved", "Already resolved by a clerk"
 
 
+# What a run shows (the admin's page and the API), after its id: one list for both.
+RUN_FIELDS = (
+    "status",
+    "as_of",
+    "dry_run",
+    "trigger",
+    "requested_by",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "counts",
+    "error",
+)
+
+
 class ExchangeOutcome(models.Model):
     """R21: one record's outcome in one run. Keys only - no student names (R37).
 

@@ -20,6 +20,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from attendance.models import Attendance, AttendanceCode, AttendanceSource
+from exchange.demo.bulk import write_grades
 from exchange.demo.data import HS_COURSES, QUARTERS, TECH_SCHOOLS, YEAR
 from grading.models import CourseGradingTask, Grade, GradeHistory, GradeSource
 from grading.scoring import row_for_percent, rows_of
@@ -108,17 +109,7 @@ class JourneySteps:
                     source=GradeSource.EXCHANGE,
                 )
             )
-        created = Grade.objects.bulk_create(new)
-        GradeHistory.objects.bulk_create(
-            GradeHistory(
-                grade=g,
-                source=GradeSource.EXCHANGE,
-                new_score=g.score,
-                new_percent=g.percent,
-                reason="Imported with the demo data.",
-            )
-            for g in created
-        )
+        write_grades(new)
 
     # --- R34: last year's final grades, ready to post -------------------------------------
 
@@ -201,18 +192,7 @@ class JourneySteps:
                     posted_by=teacher,
                 )
             )
-        created = Grade.objects.bulk_create(new)
-        GradeHistory.objects.bulk_create(
-            GradeHistory(
-                grade=g,
-                changed_by=teacher,
-                source=GradeSource.IMPORT,
-                new_score=g.score,
-                new_percent=g.percent,
-                reason="Imported with the demo data.",
-            )
-            for g in created
-        )
+        write_grades(new)  # posted_by=teacher: the history row is theirs
 
     # --- R27: unknown attendance already exchanged --------------------------------------
 

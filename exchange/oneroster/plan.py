@@ -96,6 +96,21 @@ def light_rows(queryset: models.QuerySet[M]) -> list[M]:
     return out
 
 
+def saved_child(
+    parent: models.Model,
+    by_sid: dict[tuple[int, str], M],
+    by_number: dict[tuple[int, str], M],
+    sid: str,
+    number: str,
+) -> M | None:
+    """The saved row under ``parent`` that a row of the set names: by its sourcedId first,
+    then by its natural key in the parent (a school's code, a course's or a section's number).
+    None under a parent not saved yet."""
+    if not parent.pk:
+        return None
+    return by_sid.get((parent.pk, sid)) or by_number.get((parent.pk, number))
+
+
 @dataclass
 class Plan:
     """What the set would change, by model, and the report."""
@@ -196,6 +211,22 @@ class PlannerBase:
                 message,
             )
         )
+
+    def _first_use(
+        self,
+        seen: dict[tuple[int, str], Row],
+        key: tuple[int, str],
+        row: Row,
+        column: str,
+        where: str,
+    ) -> bool:
+        """A natural key (``key``: the parent's id() and a code or number) is used by one row
+        of the set: False, with an issue naming the first line, when ``row`` uses it again."""
+        if key in seen:
+            self.issue(row, column, f"Line {seen[key].line} already uses this {column} {where}.")
+            return False
+        seen[key] = row
+        return True
 
     def count(self, file: str, action: str, n: int = 1) -> None:
         self.plan.counts[file][action] += n

@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
 
-from exchange.oneroster.plan import COLUMNS, FALSE, STAMPS, TRUE, PlannerBase
+from exchange.oneroster.plan import COLUMNS, FALSE, STAMPS, TRUE, PlannerBase, saved_child
 from exchange.oneroster.reader import Row
 from schools.models import (
     Calendar,
@@ -94,19 +94,9 @@ class OrgsMixin(PlannerBase):
                 continue
             self.school_district_sid[row.sourced_id] = row["parentSourcedId"]
             key = (id(district), row["identifier"])
-            if key in seen_codes:
-                self.issue(
-                    row,
-                    "identifier",
-                    f"Line {seen_codes[key].line} already uses this identifier in the district.",
-                )
+            if not self._first_use(seen_codes, key, row, "identifier", "in the district"):
                 continue
-            seen_codes[key] = row
-            school = None
-            if district.pk:
-                school = by_sid.get((district.pk, row.sourced_id)) or by_code.get(
-                    (district.pk, row["identifier"])
-                )
+            school = saved_child(district, by_sid, by_code, row.sourced_id, row["identifier"])
             if school and school.pk in claimed:
                 self.issue(
                     row, "identifier", f"Line {claimed[school.pk].line} already names this school."
@@ -373,19 +363,11 @@ class OrgsMixin(PlannerBase):
             if calendar is None or key in self.courses:
                 continue
             nkey = (id(calendar), course_row["courseCode"])
-            if nkey in numbers:
-                self.issue(
-                    course_row,
-                    "courseCode",
-                    f"Line {numbers[nkey].line} already uses this courseCode in the school year.",
-                )
+            if not self._first_use(numbers, nkey, course_row, "courseCode", "in the school year"):
                 continue
-            numbers[nkey] = course_row
-            course = None
-            if calendar.pk:
-                course = by_sid.get((calendar.pk, course_row.sourced_id)) or by_number.get(
-                    (calendar.pk, course_row["courseCode"])
-                )
+            course = saved_child(
+                calendar, by_sid, by_number, course_row.sourced_id, course_row["courseCode"]
+            )
             if course is not None:
                 course.calendar = calendar
             course = course or Course(calendar=calendar)
@@ -415,19 +397,9 @@ class OrgsMixin(PlannerBase):
             if course is None:
                 continue
             nkey = (id(course), row["classCode"])
-            if nkey in numbers:
-                self.issue(
-                    row,
-                    "classCode",
-                    f"Line {numbers[nkey].line} already uses this classCode for the course.",
-                )
+            if not self._first_use(numbers, nkey, row, "classCode", "for the course"):
                 continue
-            numbers[nkey] = row
-            section = None
-            if course.pk:
-                section = by_sid.get((course.pk, row.sourced_id)) or by_number.get(
-                    (course.pk, row["classCode"])
-                )
+            section = saved_child(course, by_sid, by_number, row.sourced_id, row["classCode"])
             if section is not None:
                 section.course = course
             section = section or Section(course=course)
