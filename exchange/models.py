@@ -1,9 +1,9 @@
 """KTS links and exchange runs (R17-R29, R38, R39)."""
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
 
+from schools.errors import coded_error, field_error
 from schools.models import School, Section, Student, TimeStampedModel
 
 
@@ -35,16 +35,12 @@ class KtsLink(TimeStampedModel):
         elif not tech_course.is_kts:
             errors["tech_section"] = f"Mark course {tech_course.number} as a KTS course first."
         if errors:
-            raise ValidationError(
-                {f: ValidationError(m, code="kts_link_invalid") for f, m in errors.items()}
-            )
+            raise coded_error(errors, code="kts_link_invalid")
         if hs_course.calendar.school_year != tech_course.calendar.school_year:
-            raise ValidationError(
-                {
-                    "tech_section": ValidationError(
-                        "Link sections of the same school year.", code="school_year_mismatch"
-                    )
-                }
+            raise field_error(
+                "tech_section",
+                "Link sections of the same school year.",
+                code="school_year_mismatch",
             )
 
 
