@@ -133,17 +133,7 @@ class JourneySteps:
         ]
         number, name, credit_type, _teacher = HS_COURSES[0]
         course = upsert(Course, {"calendar": calendar, "number": "ENG1"}, name="English I")
-        self.course_task(
-            course, self.term_grade, group=self.letter, terms=terms, weight=Decimal("1")
-        )
-        self.course_task(
-            course,
-            self.semester_grade,
-            group=self.letter,
-            terms=[terms[1], terms[3]],
-            credit=Decimal("0.5"),
-            credit_type=self.credit_types[credit_type],
-        )
+        self.hs_course_tasks(course, terms, credit_type=credit_type)
         teacher = self.users["central-english"]
         section = self.section(course, "1", teacher)
         students = [s for i, s in enumerate(self.students) if i % len(self.high_schools) == 0]

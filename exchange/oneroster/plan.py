@@ -7,7 +7,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -96,19 +96,37 @@ def light_rows(queryset: models.QuerySet[M]) -> list[M]:
     return out
 
 
-def saved_child(
-    parent: models.Model,
-    by_sid: dict[tuple[int, str], M],
-    by_number: dict[tuple[int, str], M],
-    sid: str,
-    number: str,
-) -> M | None:
-    """The saved row under ``parent`` that a row of the set names: by its sourcedId first,
-    then by its natural key in the parent (a school's code, a course's or a section's number).
-    None under a parent not saved yet."""
-    if not parent.pk:
-        return None
-    return by_sid.get((parent.pk, sid)) or by_number.get((parent.pk, number))
+class SavedChildren(Generic[M]):
+    """The saved rows under some parents (a district's schools, a calendar's courses, a
+    course's sections), found as a row of the set names them: by sourcedId first, then by
+    the natural key the parent holds unique (a school's code, a course's or section's number)."""
+
+    def __init__(self, model: type[M], parent: str, number: str, rows: Iterable[M]) -> None:
+        """``rows`` of ``model``, whose ``parent`` foreign key holds ``number`` unique."""
+        self.model, self.parent = model, parent
+        self.by_sid: dict[tuple[int, str], M] = {}
+        self.by_number: dict[tuple[int, str], M] = {}
+        for row in rows:
+            parent_id = getattr(row, f"{parent}_id")
+            sid = getattr(row, "sourced_id", None)
+            if sid:
+                self.by_sid[(parent_id, sid)] = row
+            self.by_number[(parent_id, getattr(row, number))] = row
+
+    def find(self, parent: models.Model, sid: str, number: str) -> M | None:
+        """None under a parent not saved yet."""
+        if not parent.pk:
+            return None
+        return self.by_sid.get((parent.pk, sid)) or self.by_number.get((parent.pk, number))
+
+    def find_or_new(self, parent: models.Model, sid: str, number: str) -> M:
+        """The saved row with ``parent`` set to the object in hand (no query for it later),
+        or a new row under ``parent``."""
+        child = self.find(parent, sid, number)
+        if child is None:
+            return self.model(**{self.parent: parent})
+        setattr(child, self.parent, parent)
+        return child
 
 
 @dataclass

@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
 
-from exchange.oneroster.plan import COLUMNS, FALSE, STAMPS, TRUE, PlannerBase, saved_child
+from exchange.oneroster.plan import COLUMNS, FALSE, STAMPS, TRUE, PlannerBase, SavedChildren
 from exchange.oneroster.reader import Row
 from schools.models import (
     Calendar,
@@ -79,8 +79,7 @@ class OrgsMixin(PlannerBase):
                 self.districts[parent.sourced_id] = parent
         existing_ids = [d.pk for d in self.districts.values() if d.pk]
         schools = list(School.objects.filter(district_id__in=existing_ids))
-        by_sid = {(s.district_id, s.sourced_id): s for s in schools if s.sourced_id}
-        by_code = {(s.district_id, s.code): s for s in schools}
+        saved = SavedChildren(School, "district", "code", schools)
         seen_codes: dict[tuple[int, str], Row] = {}
         claimed: dict[int, Row] = {}
         for row in school_rows:
@@ -96,7 +95,7 @@ class OrgsMixin(PlannerBase):
             key = (id(district), row["identifier"])
             if not self._first_use(seen_codes, key, row, "identifier", "in the district"):
                 continue
-            school = saved_child(district, by_sid, by_code, row.sourced_id, row["identifier"])
+            school = saved.find(district, row.sourced_id, row["identifier"])
             if school and school.pk in claimed:
                 self.issue(
                     row, "identifier", f"Line {claimed[school.pk].line} already names this school."
@@ -352,9 +351,12 @@ class OrgsMixin(PlannerBase):
 
     def _plan_courses(self, wanted: list[WantedClass]) -> None:
         cal_ids = [c.pk for c in self.calendars.values() if c.pk]
-        existing = list(Course.objects.defer(*STAMPS).filter(calendar_id__in=cal_ids))
-        by_sid = {(c.calendar_id, c.sourced_id): c for c in existing if c.sourced_id}
-        by_number = {(c.calendar_id, c.number): c for c in existing}
+        saved = SavedChildren(
+            Course,
+            "calendar",
+            "number",
+            Course.objects.defer(*STAMPS).filter(calendar_id__in=cal_ids),
+        )
         numbers: dict[tuple[int, str], Row] = {}
         for w in wanted:
             course_row = w.course_row
@@ -365,12 +367,7 @@ class OrgsMixin(PlannerBase):
             nkey = (id(calendar), course_row["courseCode"])
             if not self._first_use(numbers, nkey, course_row, "courseCode", "in the school year"):
                 continue
-            course = saved_child(
-                calendar, by_sid, by_number, course_row.sourced_id, course_row["courseCode"]
-            )
-            if course is not None:
-                course.calendar = calendar
-            course = course or Course(calendar=calendar)
+            course = saved.find_or_new(calendar, course_row.sourced_id, course_row["courseCode"])
             is_kts = course_row["metadata.kts.isKts"].lower()
             if is_kts not in TRUE | FALSE:
                 self.issue(course_row, "metadata.kts.isKts", "Set it to true or false.")
@@ -387,9 +384,12 @@ class OrgsMixin(PlannerBase):
 
     def _plan_sections(self, wanted: list[WantedClass]) -> None:
         course_ids = [c.pk for c in self.courses.values() if c.pk]
-        existing = list(Section.objects.defer(*STAMPS).filter(course_id__in=course_ids))
-        by_sid = {(s.course_id, s.sourced_id): s for s in existing if s.sourced_id}
-        by_number = {(s.course_id, s.number): s for s in existing}
+        saved = SavedChildren(
+            Section,
+            "course",
+            "number",
+            Section.objects.defer(*STAMPS).filter(course_id__in=course_ids),
+        )
         numbers: dict[tuple[int, str], Row] = {}
         for w in wanted:
             row = w.row
@@ -399,10 +399,7 @@ class OrgsMixin(PlannerBase):
             nkey = (id(course), row["classCode"])
             if not self._first_use(numbers, nkey, row, "classCode", "for the course"):
                 continue
-            section = saved_child(course, by_sid, by_number, row.sourced_id, row["classCode"])
-            if section is not None:
-                section.course = course
-            section = section or Section(course=course)
+            section = saved.find_or_new(course, row.sourced_id, row["classCode"])
             values = {"number": row["classCode"], "sourced_id": row.sourced_id}
             if self._track(row, "classes", section, values):
                 self.sections[row.sourced_id] = section
