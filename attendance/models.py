@@ -1,10 +1,10 @@
 """Attendance codes and records (R25-R27)."""
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from schools.errors import field_error
 from schools.models import School, Section, Student, TimeStampedModel, comments_limit
 
 ATTENDANCE_COMMENTS_MAX = 500  # R44: characters; the page's maxlength says the same
@@ -55,21 +55,11 @@ class AttendanceCode(TimeStampedModel):
 
     def clean(self) -> None:
         if self.status == Status.PRESENT and self.excuse:
-            raise ValidationError(
-                {
-                    "excuse": ValidationError(
-                        "Leave excuse blank when the status is present.", code="excuse_status"
-                    )
-                }
+            raise field_error(
+                "excuse", "Leave excuse blank when the status is present.", code="excuse_status"
             )
         if self.status and self.status != Status.PRESENT and not self.excuse:
-            raise ValidationError(
-                {
-                    "excuse": ValidationError(
-                        "Choose an excuse for this status.", code="excuse_status"
-                    )
-                }
-            )
+            raise field_error("excuse", "Choose an excuse for this status.", code="excuse_status")
 
 
 class AttendanceSource(models.TextChoices):

@@ -1,7 +1,8 @@
 """Non-trivial reads of attendance: the real-time tech report (R26) and the worklist (R27)."""
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from django.db import connection
 from django.db.models import Q, QuerySet
@@ -51,13 +52,14 @@ class TechAttendanceReport:
         self.school, self.start, self.end = school, start, end
         self.student, self.status, self.excuse = student, status, excuse
         self.with_names = with_names
-        self._own: dict[int, tuple[str, str]] | None = None
+        self._own: dict[int, tuple[str, str]] = {}  # student id -> (state id, name)
+        self._own_loaded = False
         self._years: dict[int, str] = {}
         self._count: int | None = None
 
     # -- the school's own students ------------------------------------------------------
     def _load_own(self) -> dict[int, tuple[str, str]]:
-        if self._own is None:
+        if not self._own_loaded:
             enrolled = Enrollment.objects.filter(
                 calendar__school=self.school,
                 service_type=ServiceType.PRIMARY,
@@ -90,9 +92,10 @@ class TechAttendanceReport:
                 student_id: (state_id, f"{last}, {first}")
                 for last, first, student_id, _, state_id in found
             }
+            self._own_loaded = True
         return self._own
 
-    def _keys(self) -> tuple[str, str, list]:
+    def _keys(self) -> tuple[str, str, list[Any]]:
         """The report's rows as narrow keys: ``(WITH clause, SELECT ..., params)``.
 
         One block per school year of the students (a range across the summer has two), each
@@ -122,7 +125,9 @@ class TechAttendanceReport:
             where += "".join(
                 f" AND c.{name} = %s" for name in ("status", "excuse") if getattr(self, name)
             )
-        ctes, blocks, params = [], [], []
+        ctes: list[str] = []
+        blocks: list[str] = []
+        params: list[Any] = []
         for year, values in self._years.items():
             ctes.append(f"own_{int(year)} (student_id, name_rank) AS (VALUES {values})")
             blocks.append(
@@ -145,7 +150,7 @@ class TechAttendanceReport:
             params += [v for v in (self.status, self.excuse) if v]
         return f"WITH {', '.join(ctes)}", " UNION ALL ".join(blocks), params
 
-    def _rows_sql(self, *, limit: int | None = None, offset: int = 0) -> tuple[str, list]:
+    def _rows_sql(self, *, limit: int | None = None, offset: int = 0) -> tuple[str, list[Any]]:
         """The labelled rows in report order; with ``limit``, one page of them (the page is
         cut from the narrow keys, then labelled)."""
         with_, keys, params = self._keys()
@@ -164,7 +169,7 @@ class TechAttendanceReport:
             params,
         )
 
-    def _row(self, raw) -> dict:
+    def _row(self, raw: Sequence[Any]) -> dict[str, Any]:
         day, student_id, section_id, code_id, tech, tech_name, c_no, s_no, c_name = raw[:9]
         code_label, status, excuse = raw[9:]
         state_id, name = self._own[student_id]
@@ -197,7 +202,7 @@ class TechAttendanceReport:
                     self._count = cursor.fetchone()[0]
         return self._count
 
-    def __getitem__(self, index: slice) -> list[dict]:
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]:
         if not isinstance(index, slice) or index.step not in (None, 1):
             raise TypeError("Slice the report (report[a:b]).")
         first = index.start or 0
@@ -209,10 +214,10 @@ class TechAttendanceReport:
             cursor.execute(*self._rows_sql(limit=index.stop - first, offset=first))
             return [self._row(raw) for raw in cursor.fetchall()]
 
-    def __iter__(self) -> Iterator[dict]:
+    def __iter__(self) -> Iterator[dict[str, Any]]:
         return self.iter_rows()
 
-    def iter_rows(self, *, chunk_size: int = 2000) -> Iterator[dict]:
+    def iter_rows(self, *, chunk_size: int = 2000) -> Iterator[dict[str, Any]]:
         """Every row in order, fetched ``chunk_size`` at a time from one query."""
         if not self._load_own():
             return
@@ -221,7 +226,7 @@ class TechAttendanceReport:
             while chunk := cursor.fetchmany(chunk_size):
                 yield from (self._row(raw) for raw in chunk)
 
-    def disclosed(self) -> list[dict]:
+    def disclosed(self) -> list[dict[str, int]]:
         """R37: what the whole report discloses, summed in the database: one ``{tech_school,
         student, records}`` per tech school and student. One query."""
         if not self._load_own():
@@ -276,7 +281,7 @@ def unknown_worklist(*, school: School) -> QuerySet[Attendance]:
     )
 
 
-def section_roster_on(*, section: Section, date: dt.date) -> QuerySet:
+def section_roster_on(*, section: Section, date: dt.date) -> QuerySet[Roster]:
     """The students rostered in ``section`` on ``date`` (R25), by name."""
     return (
         Roster.objects.filter(section=section, start_date__lte=date)

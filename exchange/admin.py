@@ -7,7 +7,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from exchange.models import ExchangeOutcome, ExchangeRun, KtsLink, RunPart
+from exchange.models import RUN_FIELDS, ExchangeOutcome, ExchangeRun, KtsLink, RunPart, RunTrigger
 from schools.admin_scoping import ScopedAdminMixin, ScopedInlineMixin
 
 
@@ -38,7 +38,7 @@ def run_exchange_now(modeladmin, request, queryset):
 
     try:  # R44: one real run at a time
         run = exchange_run_request(
-            as_of=timezone.localdate(), dry_run=False, trigger="admin", by=request.user
+            as_of=timezone.localdate(), dry_run=False, trigger=RunTrigger.ADMIN, by=request.user
         )
     except ValidationError as exc:
         modeladmin.message_user(request, " ".join(exc.messages), messages.ERROR)
@@ -71,19 +71,7 @@ def cancel_runs(modeladmin, request, queryset):
 class ExchangeRunAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["id", "as_of", "status", "dry_run", "trigger", "started_at", "duration"]
     list_filter = ["status", "dry_run", "trigger"]
-    readonly_fields = [
-        "status",
-        "as_of",
-        "dry_run",
-        "trigger",
-        "requested_by",
-        "created_at",
-        "started_at",
-        "finished_at",
-        "counts",
-        "error",
-        "outcomes_link",
-    ]
+    readonly_fields = [*RUN_FIELDS, "outcomes_link"]
     inlines = [RunPartInline]
     actions = [run_exchange_now, cancel_runs]
 

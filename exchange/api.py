@@ -21,7 +21,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from exchange import selectors, services
-from exchange.models import Action, ExchangeOutcome, ExchangeRun, Flow, KtsLink, Reason
+from exchange.models import (
+    RUN_FIELDS,
+    Action,
+    ExchangeOutcome,
+    ExchangeRun,
+    Flow,
+    KtsLink,
+    Reason,
+    RunTrigger,
+)
 from exchange.oneroster import api as oneroster_api
 from schools import access
 from schools.access import scope_queryset
@@ -60,19 +69,7 @@ class KtsLinkViewSet(ScopedModelViewSet):
 class ExchangeRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = ExchangeRun
-        fields = [
-            "id",
-            "status",
-            "as_of",
-            "dry_run",
-            "trigger",
-            "requested_by",
-            "created_at",
-            "started_at",
-            "finished_at",
-            "counts",
-            "error",
-        ]
+        fields = ["id", *RUN_FIELDS]
         read_only_fields = fields
 
 
@@ -143,7 +140,7 @@ class ExchangeRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
             run = services.exchange_run_request(
                 as_of=data.validated_data.get("as_of") or timezone.localdate(),
                 dry_run=data.validated_data["dry_run"],
-                trigger="api",
+                trigger=RunTrigger.API,
                 by=request.user,
             )
         except DjangoValidationError as exc:

@@ -9,6 +9,7 @@ The grade flow's upsert with its history is one statement of its own
 """
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -19,14 +20,17 @@ def _use_copy() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _columns(model: type[Model]) -> list:
-    """Concrete local fields except the auto primary key."""
-    return [f for f in model._meta.concrete_fields if not f.primary_key]
+def _columns(model: type[Model]) -> dict[str, str]:
+    """Attribute name -> column of the concrete local fields except the auto primary key (a
+    concrete field is one with a column)."""
+    return {
+        f.attname: f.column for f in model._meta.concrete_fields if not f.primary_key and f.column
+    }
 
 
-def _row(obj: Model, fields: list) -> tuple:
+def _row(obj: Model, attnames: Iterable[str]) -> tuple[Any, ...]:
     # Callers set timestamps themselves: COPY runs no pre_save().
-    return tuple(getattr(obj, f.attname) for f in fields)
+    return tuple(getattr(obj, name) for name in attnames)
 
 
 def insert(objs: Sequence[Model]) -> None:
@@ -35,10 +39,10 @@ def insert(objs: Sequence[Model]) -> None:
         return
     model = type(objs[0])
     if not _use_copy():
-        model.objects.bulk_create(objs, batch_size=settings.EXCHANGE_BATCH_SIZE)
+        model._default_manager.bulk_create(objs, batch_size=settings.EXCHANGE_BATCH_SIZE)
         return
     fields = _columns(model)
-    cols = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    cols = ", ".join(connection.ops.quote_name(column) for column in fields.values())
     with connection.cursor() as cursor:
         with cursor.cursor.copy(
             f"COPY {connection.ops.quote_name(model._meta.db_table)} ({cols}) FROM STDIN"
@@ -47,17 +51,17 @@ def insert(objs: Sequence[Model]) -> None:
                 copy.write_row(_row(obj, fields))
 
 
-def copy_rows(model: type[Model], fields: Sequence[str], rows: Iterable[tuple]) -> None:
+def copy_rows(model: type[Model], fields: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> None:
     """Insert ``rows`` - tuples in the order of ``fields`` (attribute names, e.g. ``run_id``)
     - into ``model``'s table without building a model instance per row. The fields must
     cover every column that has no database default; primary keys are not read back."""
     meta = model._meta
-    column_of = {f.attname: f.column for f in meta.concrete_fields}
+    column_of = {f.attname: str(f.column) for f in meta.concrete_fields}  # (never None here)
     columns = [column_of[f] for f in fields]
     if not _use_copy():
         rows = list(rows)
         if rows:
-            model.objects.bulk_create(
+            model._default_manager.bulk_create(
                 [model(**dict(zip(fields, row, strict=True))) for row in rows],
                 batch_size=settings.EXCHANGE_BATCH_SIZE,
             )

@@ -1,9 +1,9 @@
 """KTS links and exchange runs (R17-R29, R38, R39)."""
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
 
+from schools.errors import coded_error, field_error
 from schools.models import School, Section, Student, TimeStampedModel
 
 
@@ -35,16 +35,12 @@ class KtsLink(TimeStampedModel):
         elif not tech_course.is_kts:
             errors["tech_section"] = f"Mark course {tech_course.number} as a KTS course first."
         if errors:
-            raise ValidationError(
-                {f: ValidationError(m, code="kts_link_invalid") for f, m in errors.items()}
-            )
+            raise coded_error(errors, code="kts_link_invalid")
         if hs_course.calendar.school_year != tech_course.calendar.school_year:
-            raise ValidationError(
-                {
-                    "tech_section": ValidationError(
-                        "Link sections of the same school year.", code="school_year_mismatch"
-                    )
-                }
+            raise field_error(
+                "tech_section",
+                "Link sections of the same school year.",
+                code="school_year_mismatch",
             )
 
 
@@ -55,6 +51,20 @@ class RunStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     ABANDONED = "abandoned", "Abandoned"  # R45: its process died; the next run took over
     CANCELLED = "cancelled", "Cancelled"  # R45: an operator cancelled it
+
+
+class RunTrigger(models.TextChoices):
+    """What started a run (R28): shown on the dashboard; a scheduled run refused by the
+    lock is started again (R47)."""
+
+    MANUAL = "manual", "Manual"
+    SCHEDULE = "schedule", "Schedule"
+    PAGE = "page", "Dashboard page"
+    API = "api", "API"
+    ADMIN = "admin", "Admin"
+    COMMAND = "command", "Command line"
+    BENCH = "bench", "Benchmark"
+    TEST = "test", "Test"
 
 
 class ExchangeRun(models.Model):
@@ -69,7 +79,7 @@ class ExchangeRun(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    trigger = models.CharField(max_length=20, default="manual")  # schedule / api / admin / command
+    trigger = models.CharField(max_length=20, choices=RunTrigger.choices, default=RunTrigger.MANUAL)
     counts = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     # R45: an inline run (the command, sync mode) lives in one process holding its lock; a
@@ -138,6 +148,21 @@ class Reason(models.TextChoices):
     NO_UNKNOWN_CODE = "no_unknown_code", "HS has no unknown attendance code"
     NO_MATCHING_CODE = "no_matching_code", "HS has no code with the same status and excuse"
     RESOLVED = "resolved", "Already resolved by a clerk"
+
+
+# What a run shows (the admin's page and the API), after its id: one list for both.
+RUN_FIELDS = (
+    "status",
+    "as_of",
+    "dry_run",
+    "trigger",
+    "requested_by",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "counts",
+    "error",
+)
 
 
 class ExchangeOutcome(models.Model):

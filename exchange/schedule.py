@@ -22,7 +22,9 @@ def in_night_window(at: dt.datetime | None = None) -> bool:
     return now >= start or now < end
 
 
-def next_local(time_of_day: dt.time, *, weekday: int | None = None, after=None) -> dt.datetime:
+def next_local(
+    time_of_day: dt.time, *, weekday: int | None = None, after: dt.datetime | None = None
+) -> dt.datetime:
     """The next ``time_of_day`` (local time, on ``weekday`` when given) after ``after``."""
     after = timezone.localtime(after)
     day = after.date()

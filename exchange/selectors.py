@@ -4,7 +4,7 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from exchange.models import ExchangeOutcome, ExchangeRun, KtsLink
@@ -58,12 +58,12 @@ def readiness_report(*, school: School, as_of: dt.date | None = None) -> list[di
             course_id__in=course_ids, grading_task__code__in=CTE_CODES
         ).select_related("grading_task", "score_group")
     }
-    active: dict[int, list] = defaultdict(list)
+    active: dict[int, list[Term]] = defaultdict(list)
     for ctt in CourseTaskTerm.objects.filter(
         course_task__in=[ct.pk for ct in tasks.values()], active=True
     ).select_related("term"):
         active[ctt.course_task_id].append(ctt.term)
-    rows: dict[int, list] = defaultdict(list)
+    rows: dict[int, list[ScoreRow]] = defaultdict(list)
     for row in ScoreRow.objects.filter(
         Q(group_id__in={ct.score_group_id for ct in tasks.values()})
         | Q(group__name=CTE_NUMERIC, group__district__isnull=True)
@@ -85,18 +85,18 @@ def readiness_report(*, school: School, as_of: dt.date | None = None) -> list[di
         course_task__in=[ct.pk for ct in term_tasks]
     ).values_list("course_task_id", "term_id"):
         masked[course_task_id].add(term_id)
-    calendar_terms: dict[int, list] = defaultdict(list)
+    calendar_terms: dict[int, list[Term]] = defaultdict(list)
     for term in Term.objects.filter(
         calendar_id__in={link.hs_section.course.calendar_id for link in links}
         | {link.tech_section.course.calendar_id for link in links}
     ).order_by("seq"):
         calendar_terms[term.calendar_id].append(term)
 
-    report = []
+    report: list[dict[str, Any]] = []
     for link in links:
         hs_course, tech_course = link.hs_section.course, link.tech_section.course
 
-        def problem(text: str, fix: str, code: str, link=link) -> None:
+        def problem(text: str, fix: str, code: str, link: KtsLink = link) -> None:
             report.append(
                 {
                     "hs_section": link.hs_section_id,
@@ -180,7 +180,7 @@ def runs_for_dashboard(*, limit: int = 30) -> list[ExchangeRun]:
     return list(ExchangeRun.objects.order_by("-created_at", "-id")[:limit])
 
 
-def skipped_outcomes(*, run: ExchangeRun):
+def skipped_outcomes(*, run: ExchangeRun) -> QuerySet[ExchangeOutcome]:
     return (
         ExchangeOutcome.objects.filter(run=run, action="skipped")
         .select_related("tech_school", "student", "hs_section__course")

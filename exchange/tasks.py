@@ -5,6 +5,7 @@ import logging
 from django.utils import timezone
 
 from exchange import services
+from exchange.models import RunTrigger
 from exchange.schedule import in_night_window
 
 logger = logging.getLogger(__name__)
@@ -16,7 +17,7 @@ def nightly_exchange() -> int | None:
     if not in_night_window():
         logger.warning("Nightly exchange skipped: %s is outside the night window", timezone.now())
         return None
-    return services.exchange_run(as_of=timezone.localdate(), trigger="schedule").pk
+    return services.exchange_run(as_of=timezone.localdate(), trigger=RunTrigger.SCHEDULE).pk
 
 
 def start_run(run_id: int) -> None:
@@ -36,6 +37,6 @@ def oneroster_import(import_id: int) -> None:
     oneroster_import_run(import_id=import_id)
 
 
-def watchdog() -> dict:
+def watchdog() -> dict[str, int]:
     """The ``exchange-watchdog`` schedule (R46)."""
     return services.exchange_watchdog()

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from exchange import selectors, services
 from exchange.flows.grades import FIX
-from exchange.models import ExchangeRun, RunStatus
+from exchange.models import ExchangeRun, RunStatus, RunTrigger
 from schools import access
 from schools.access import is_state_admin, may, scope_queryset
 from schools.models import School
@@ -102,7 +102,7 @@ def run_now(request):
     try:
         # R44: the same refusals as the API (one real run at a time).
         run = services.exchange_run_request(
-            as_of=timezone.localdate(), dry_run=dry_run, trigger="page", by=request.user
+            as_of=timezone.localdate(), dry_run=dry_run, trigger=RunTrigger.PAGE, by=request.user
         )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))

@@ -8,11 +8,11 @@ services in ``grading/services`` that every write path calls.
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from schools.errors import field_error
 from schools.models import Course, School, Section, Student, Term, TimeStampedModel, comments_limit
 
 GRADE_COMMENTS_MAX = 1000  # R44: characters, enforced by full_clean (API, pages, admin alike)
@@ -231,21 +231,14 @@ class GradingWindow(TimeStampedModel):
 
     def clean(self) -> None:
         if self.opens_on and self.closes_on and self.opens_on > self.closes_on:
-            raise ValidationError(
-                {
-                    "closes_on": ValidationError(
-                        "Set the closing date on or after the opening date.",
-                        code="dates_out_of_order",
-                    )
-                }
+            raise field_error(
+                "closes_on",
+                "Set the closing date on or after the opening date.",
+                code="dates_out_of_order",
             )
         if self.term_id and self.school_id and self.term.calendar.school_id != self.school_id:
-            raise ValidationError(
-                {
-                    "term": ValidationError(
-                        "Choose a term of this school's calendar.", code="term_of_other_school"
-                    )
-                }
+            raise field_error(
+                "term", "Choose a term of this school's calendar.", code="term_of_other_school"
             )
 
 

@@ -59,6 +59,11 @@ def report_cards_pdf_bytes(*, term: Term, base_url: str = "/", workers: int | No
             pdfs = list(pool.map(_chunk_pdf, chunks))
     else:
         pdfs = [_chunk_pdf(chunk) for chunk in chunks]
+    return merge_pdfs(pdfs)
+
+
+def merge_pdfs(pdfs: list[bytes]) -> bytes:
+    """The PDFs one after the other in one document (R32: a school's report cards)."""
     from pypdf import PdfWriter
 
     writer = PdfWriter()

@@ -22,6 +22,7 @@ from schools.admin_scoping import (
     ScopedAdminMixin,
     ScopedInlineMixin,
     ScopedPermissionsMixin,
+    _autocomplete_source,
     _limited,
     _user_choices,
 )
@@ -122,7 +123,7 @@ class ManagedUsersAdminMixin(ScopedPermissionsMixin):
 
     def get_search_results(self, request, queryset, search_term):
         if _limited(request.user):
-            source = self._autocomplete_source(request)
+            source = _autocomplete_source(request)
             if source is not None:  # a staff role's or a section's user picker
                 queryset = _user_choices(
                     request.user, source, User.objects.all(), request.GET.get("field_name")
@@ -131,17 +132,6 @@ class ManagedUsersAdminMixin(ScopedPermissionsMixin):
             else:
                 queryset = staff_users(request.user, queryset)
         return super().get_search_results(request, queryset, search_term)
-
-    def _autocomplete_source(self, request):
-        match = getattr(request, "resolver_match", None)
-        if match is None or match.url_name != "autocomplete":
-            return None
-        from django.apps import apps
-
-        try:
-            return apps.get_model(request.GET["app_label"], request.GET["model_name"])
-        except (KeyError, LookupError):
-            return None
 
     def save_model(self, request, obj, form, change):
         if _limited(request.user):

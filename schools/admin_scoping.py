@@ -52,6 +52,19 @@ def _limited(user) -> bool:
     return not access.is_state_admin(user)
 
 
+def _autocomplete_source(request):
+    """The model whose autocomplete widget sent ``request`` (None for any other request)."""
+    match = getattr(request, "resolver_match", None)
+    if match is None or match.url_name != "autocomplete":
+        return None
+    from django.apps import apps
+
+    try:
+        return apps.get_model(request.GET["app_label"], request.GET["model_name"])
+    except (KeyError, LookupError):
+        return None
+
+
 def _scoped_choices(user, owner_model, db_field, queryset):
     if queryset is None:
         queryset = db_field.remote_field.model._default_manager.all()
@@ -243,15 +256,12 @@ class ScopedAdminMixin(ScopedPermissionsMixin):
 
     def _autocomplete_choices(self, request):
         """For an autocomplete widget: what the source field may point at (fk_queryset)."""
-        match = getattr(request, "resolver_match", None)
-        if match is None or match.url_name != "autocomplete":
+        source = _autocomplete_source(request)
+        if source is None:
             return None
         try:
-            from django.apps import apps
-
-            source = apps.get_model(request.GET["app_label"], request.GET["model_name"])
             field = source._meta.get_field(request.GET["field_name"])
-        except (KeyError, LookupError, FieldDoesNotExist):
+        except (KeyError, FieldDoesNotExist):
             return None
         if field.related_model is not self.model:
             return None

@@ -5,7 +5,12 @@ from django.db.models import ProtectedError, RestrictedError
 from rest_framework import serializers
 
 from schools import access, filters
-from schools.api_common import CleanModelSerializer, ScopedModelViewSet, django_error_to_drf
+from schools.api_common import (
+    CleanModelSerializer,
+    ScopedModelViewSet,
+    django_error_to_drf,
+    register_viewsets,
+)
 from schools.models import (
     Calendar,
     Course,
@@ -227,5 +232,4 @@ VIEWSETS = {
 
 def register(router) -> None:
     """Add this app's viewsets to the /api/v1/ router."""
-    for name, viewset in VIEWSETS.items():
-        router.register(name, viewset, basename=name)
+    register_viewsets(router, VIEWSETS)

@@ -247,3 +247,10 @@ def not_found(request, exception=None):
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Not found."}, status=404)
     return page_not_found(request, exception)
+
+
+def register_viewsets(router, viewsets: dict[str, type]) -> None:
+    """Add ``viewsets`` (URL prefix -> viewset) to the /api/v1/ router; each prefix is also
+    its viewset's basename."""
+    for name, viewset in viewsets.items():
+        router.register(name, viewset, basename=name)

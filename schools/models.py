@@ -4,6 +4,8 @@ Validation lives here (``clean()`` and constraints); every write goes through a 
 calls ``full_clean()`` so the admin, the API, the pages and the exchange give the same answer.
 """
 
+import datetime as dt
+
 from django.conf import settings
 from django.core.validators import MaxLengthValidator
 from django.db import models
@@ -27,6 +29,42 @@ def comments_limit(limit: int) -> CommentsLimit:
     return CommentsLimit(limit)
 
 
+def sourced_id_field() -> models.CharField:
+    """R50: the OneRoster sourcedId a row was imported from (null when entered by hand)."""
+    return models.CharField(max_length=255, null=True, blank=True, editable=False)
+
+
+def sourced_id_unique(model: str, *scope: str) -> models.UniqueConstraint:
+    """R50: a sourcedId names one ``model`` row (within ``scope``: its parent)."""
+    return models.UniqueConstraint(
+        fields=["sourced_id", *scope],
+        condition=Q(sourced_id__isnull=False),
+        name=f"{model}_sourced_id_unique",
+        violation_error_message=f"Another {model} was imported with this sourcedId.",
+    )
+
+
+def dates_in_order(model: str, condition: Q | None = None) -> models.CheckConstraint:
+    """R2: the row starts on or before its end date (``condition``: the default Q, or one
+    that also lets an open end through)."""
+    return models.CheckConstraint(
+        condition=condition or Q(start_date__lte=models.F("end_date")),
+        name=f"{model}_dates_in_order",
+        violation_error_code="dates_out_of_order",
+        violation_error_message=f"The {model} must start on or before its end date.",
+    )
+
+
+def check_dates_in_order(start: dt.date | None, end: dt.date | None) -> None:
+    """R2: the end date is not before the start date (``full_clean``'s side of
+    :func:`dates_in_order`, shown next to the end date)."""
+    if start and end and start > end:
+        raise coded_error(
+            {"end_date": "Set the end date on or after the start date."},
+            code="dates_out_of_order",
+        )
+
+
 class TimeStampedModel(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True, db_index=True)
@@ -38,18 +76,12 @@ class TimeStampedModel(models.Model):
 class District(TimeStampedModel):
     code = models.CharField(max_length=20, unique=True)
     name = models.CharField(max_length=200)
-    # R50: the OneRoster sourcedId this row was imported from (null when entered by hand).
-    sourced_id = models.CharField(max_length=255, null=True, blank=True, editable=False)
+    sourced_id = sourced_id_field()
 
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["sourced_id"],
-                condition=Q(sourced_id__isnull=False),
-                name="district_sourced_id_unique",
-                violation_error_message="Another district was imported with this sourcedId.",
-            ),
+            sourced_id_unique("district"),
         ]
 
     def __str__(self) -> str:
@@ -70,20 +102,14 @@ class School(TimeStampedModel):
     kind = models.CharField(max_length=20, choices=SchoolKind.choices)
     # R27: the optional unknown-attendance sync, off by default.
     unknown_attendance_sync = models.BooleanField(default=False)
-    # R50: the OneRoster sourcedId this row was imported from (null when entered by hand).
-    sourced_id = models.CharField(max_length=255, null=True, blank=True, editable=False)
+    sourced_id = sourced_id_field()
     # R32: printed under the school's name on official report cards.
     address = models.TextField(blank=True, max_length=500)
 
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["sourced_id", "district"],
-                condition=Q(sourced_id__isnull=False),
-                name="school_sourced_id_unique",
-                violation_error_message="Another school was imported with this sourcedId.",
-            ),
+            sourced_id_unique("school", "district"),
             models.UniqueConstraint(
                 fields=["district", "code"],
                 name="school_code_unique_in_district",
@@ -107,40 +133,25 @@ class Calendar(TimeStampedModel):
     name = models.CharField(max_length=200)
     start_date = models.DateField()
     end_date = models.DateField()
-    # R50: the OneRoster sourcedId this row was imported from (null when entered by hand).
-    sourced_id = models.CharField(max_length=255, null=True, blank=True, editable=False)
+    sourced_id = sourced_id_field()
 
     class Meta:
         ordering = ["-school_year", "school__name"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["sourced_id", "school"],
-                condition=Q(sourced_id__isnull=False),
-                name="calendar_sourced_id_unique",
-                violation_error_message="Another calendar was imported with this sourcedId.",
-            ),
+            sourced_id_unique("calendar", "school"),
             models.UniqueConstraint(
                 fields=["school", "school_year"],
                 name="one_calendar_per_school_year",
                 violation_error_message="This school already has a calendar for this school year.",
             ),
-            models.CheckConstraint(
-                condition=Q(start_date__lte=models.F("end_date")),
-                name="calendar_dates_in_order",
-                violation_error_code="dates_out_of_order",
-                violation_error_message="The calendar must start on or before its end date.",
-            ),
+            dates_in_order("calendar"),
         ]
 
     def __str__(self) -> str:
         return f"{self.school} {self.school_year - 1}-{str(self.school_year)[-2:]}"
 
     def clean(self) -> None:
-        if self.start_date and self.end_date and self.start_date > self.end_date:
-            raise coded_error(
-                {"end_date": "Set the end date on or after the start date."},
-                code="dates_out_of_order",
-            )
+        check_dates_in_order(self.start_date, self.end_date)
         if self.school_year and self.end_date and self.end_date.year != self.school_year:
             raise coded_error(
                 {
@@ -158,18 +169,12 @@ class Term(TimeStampedModel):
     seq = models.PositiveSmallIntegerField()
     start_date = models.DateField()
     end_date = models.DateField()
-    # R50: the OneRoster sourcedId this row was imported from (null when entered by hand).
-    sourced_id = models.CharField(max_length=255, null=True, blank=True, editable=False)
+    sourced_id = sourced_id_field()
 
     class Meta:
         ordering = ["calendar", "seq"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["sourced_id", "calendar"],
-                condition=Q(sourced_id__isnull=False),
-                name="term_sourced_id_unique",
-                violation_error_message="Another term was imported with this sourcedId.",
-            ),
+            sourced_id_unique("term", "calendar"),
             models.UniqueConstraint(
                 fields=["calendar", "seq"],
                 name="term_seq_unique_in_calendar",
@@ -180,12 +185,7 @@ class Term(TimeStampedModel):
                 name="term_name_unique_in_calendar",
                 violation_error_message="This calendar already has a term with this name.",
             ),
-            models.CheckConstraint(
-                condition=Q(start_date__lte=models.F("end_date")),
-                name="term_dates_in_order",
-                violation_error_code="dates_out_of_order",
-                violation_error_message="The term must start on or before its end date.",
-            ),
+            dates_in_order("term"),
         ]
 
     def __str__(self) -> str:
@@ -198,11 +198,7 @@ class Term(TimeStampedModel):
     def clean(self) -> None:
         if not (self.start_date and self.end_date and self.calendar_id):
             return
-        if self.start_date > self.end_date:
-            raise coded_error(
-                {"end_date": "Set the end date on or after the start date."},
-                code="dates_out_of_order",
-            )
+        check_dates_in_order(self.start_date, self.end_date)
         cal = self.calendar
         if self.start_date < cal.start_date or self.end_date > cal.end_date:
             raise coded_error(
@@ -240,18 +236,12 @@ class Course(TimeStampedModel):
     name = models.CharField(max_length=200)
     state_code = models.CharField(max_length=30, blank=True)
     is_kts = models.BooleanField(default=False, help_text="Takes part in the KTS data exchange.")
-    # R50: the OneRoster sourcedId this row was imported from (null when entered by hand).
-    sourced_id = models.CharField(max_length=255, null=True, blank=True, editable=False)
+    sourced_id = sourced_id_field()
 
     class Meta:
         ordering = ["calendar", "number"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["sourced_id", "calendar"],
-                condition=Q(sourced_id__isnull=False),
-                name="course_sourced_id_unique",
-                violation_error_message="Another course was imported with this sourcedId.",
-            ),
+            sourced_id_unique("course", "calendar"),
             models.UniqueConstraint(
                 fields=["calendar", "number"],
                 name="course_number_unique_in_calendar",
@@ -271,18 +261,12 @@ class Section(TimeStampedModel):
     course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="sections")
     number = models.CharField(max_length=30)
     teachers = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="sections")
-    # R50: the OneRoster sourcedId this row was imported from (null when entered by hand).
-    sourced_id = models.CharField(max_length=255, null=True, blank=True, editable=False)
+    sourced_id = sourced_id_field()
 
     class Meta:
         ordering = ["course", "number"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["sourced_id", "course"],
-                condition=Q(sourced_id__isnull=False),
-                name="section_sourced_id_unique",
-                violation_error_message="Another section was imported with this sourcedId.",
-            ),
+            sourced_id_unique("section", "course"),
             models.UniqueConstraint(
                 fields=["course", "number"],
                 name="section_number_unique_in_course",
@@ -328,8 +312,7 @@ class Student(TimeStampedModel):
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
     birth_date = models.DateField(null=True, blank=True)
-    # R50: the OneRoster sourcedId this row was imported from (null when entered by hand).
-    sourced_id = models.CharField(max_length=255, null=True, blank=True, editable=False)
+    sourced_id = sourced_id_field()
 
     class Meta:
         ordering = ["last_name", "first_name"]
@@ -356,18 +339,12 @@ class Enrollment(TimeStampedModel):
     grade_level = models.CharField(max_length=4, blank=True)
     start_date = models.DateField()
     end_date = models.DateField(null=True, blank=True)
-    # R50: the OneRoster sourcedId this row was imported from (null when entered by hand).
-    sourced_id = models.CharField(max_length=255, null=True, blank=True, editable=False)
+    sourced_id = sourced_id_field()
 
     class Meta:
         ordering = ["student", "calendar"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["sourced_id", "calendar"],
-                condition=Q(sourced_id__isnull=False),
-                name="enrollment_sourced_id_unique",
-                violation_error_message="Another enrollment was imported with this sourcedId.",
-            ),
+            sourced_id_unique("enrollment", "calendar"),
             models.UniqueConstraint(
                 fields=["student", "school_year"],
                 condition=Q(service_type="primary"),
@@ -394,11 +371,7 @@ class Enrollment(TimeStampedModel):
     def clean(self) -> None:
         if self.calendar_id:
             self.school_year = self.calendar.school_year
-        if self.start_date and self.end_date and self.start_date > self.end_date:
-            raise coded_error(
-                {"end_date": "Set the end date on or after the start date."},
-                code="dates_out_of_order",
-            )
+        check_dates_in_order(self.start_date, self.end_date)
         if not (self.calendar_id and self.student_id and self.service_type):
             return
         school = self.calendar.school
@@ -438,18 +411,12 @@ class Roster(TimeStampedModel):
     section = models.ForeignKey(Section, on_delete=models.PROTECT, related_name="rosters")
     start_date = models.DateField()
     end_date = models.DateField(null=True, blank=True)
-    # R50: the OneRoster sourcedId this row was imported from (null when entered by hand).
-    sourced_id = models.CharField(max_length=255, null=True, blank=True, editable=False)
+    sourced_id = sourced_id_field()
 
     class Meta:
         ordering = ["section", "student"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["sourced_id", "section"],
-                condition=Q(sourced_id__isnull=False),
-                name="roster_sourced_id_unique",
-                violation_error_message="Another roster was imported with this sourcedId.",
-            ),
+            sourced_id_unique("roster", "section"),
             models.UniqueConstraint(
                 fields=["student", "section", "start_date"],
                 name="roster_unique_start",
@@ -464,11 +431,9 @@ class Roster(TimeStampedModel):
                 violation_error_message="The student already has an open roster in this "
                 "section; end it before adding another.",
             ),
-            models.CheckConstraint(
-                condition=Q(end_date__isnull=True) | Q(start_date__lte=models.F("end_date")),
-                name="roster_dates_in_order",
-                violation_error_code="dates_out_of_order",
-                violation_error_message="The roster must start on or before its end date.",
+            dates_in_order(
+                "roster",
+                Q(end_date__isnull=True) | Q(start_date__lte=models.F("end_date")),
             ),
         ]
         indexes = [models.Index(fields=["section", "student"])]
@@ -477,11 +442,7 @@ class Roster(TimeStampedModel):
         return f"{self.student} in {self.section}"
 
     def clean(self) -> None:
-        if self.start_date and self.end_date and self.start_date > self.end_date:
-            raise coded_error(
-                {"end_date": "Set the end date on or after the start date."},
-                code="dates_out_of_order",
-            )
+        check_dates_in_order(self.start_date, self.end_date)
         if not (self.student_id and self.section_id and self.start_date):
             return
         calendar = self.section.course.calendar

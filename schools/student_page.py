@@ -26,25 +26,26 @@ BlockFn = Callable[..., "Block | None"]
 _BLOCKS: list[tuple[int, BlockFn]] = []
 
 
-def register_block(order: int) -> Callable[[BlockFn], BlockFn]:
-    """Register ``fn(*, user, student) -> Block | None`` at position ``order``."""
+def _register_in(registry: list[tuple[int, BlockFn]], order: int) -> Callable[[BlockFn], BlockFn]:
+    """A decorator adding its function to ``registry`` at ``order`` (once: an app's ready()
+    may run twice)."""
 
     def wrap(fn: BlockFn) -> BlockFn:
-        if all(existing is not fn for _, existing in _BLOCKS):
-            _BLOCKS.append((order, fn))
-            _BLOCKS.sort(key=lambda pair: pair[0])
+        if all(existing is not fn for _, existing in registry):
+            registry.append((order, fn))
+            registry.sort(key=lambda pair: pair[0])
         return fn
 
     return wrap
 
 
+def register_block(order: int) -> Callable[[BlockFn], BlockFn]:
+    """Register ``fn(*, user, student) -> Block | None`` at position ``order``."""
+    return _register_in(_BLOCKS, order)
+
+
 def blocks_for(*, user, student: Student) -> list[Block]:
-    out = []
-    for _, fn in _BLOCKS:
-        block = fn(user=user, student=student)
-        if block is not None:
-            out.append(block)
-    return out
+    return [b for _, fn in _BLOCKS if (b := fn(user=user, student=student)) is not None]
 
 
 def reads(user, roles: set[str]) -> bool:
@@ -84,14 +85,7 @@ _HOME_PANELS: list[tuple[int, BlockFn]] = []
 
 def register_home_panel(order: int) -> Callable[[BlockFn], BlockFn]:
     """Register ``fn(*, user) -> Block | None`` shown on the home page at ``order``."""
-
-    def wrap(fn: BlockFn) -> BlockFn:
-        if all(existing is not fn for _, existing in _HOME_PANELS):
-            _HOME_PANELS.append((order, fn))
-            _HOME_PANELS.sort(key=lambda pair: pair[0])
-        return fn
-
-    return wrap
+    return _register_in(_HOME_PANELS, order)
 
 
 def home_panels_for(*, user) -> list[Block]:

@@ -20,6 +20,24 @@ from grading.scoring import row_for_percent, rows_of
 from schools.models import Enrollment, Roster, School, Section, ServiceType, Student
 
 
+def write_grades(grades: list[Grade]) -> list[Grade]:
+    """Write the demo's grades, each with its first history row (R16): by whoever posted it
+    (nobody for the exchange's), from the grade's source."""
+    created = Grade.objects.bulk_create(grades)
+    GradeHistory.objects.bulk_create(
+        GradeHistory(
+            grade=grade,
+            changed_by=grade.posted_by,
+            source=grade.source,
+            new_score=grade.score,
+            new_percent=grade.percent,
+            reason="Imported with the demo data.",
+        )
+        for grade in created
+    )
+    return created
+
+
 class BulkSteps:
     """Students, enrollments, rosters and grades."""
 
@@ -157,15 +175,4 @@ class BulkSteps:
                     posted_by=teachers[section.pk],
                 )
             )
-        created = Grade.objects.bulk_create(new)
-        GradeHistory.objects.bulk_create(
-            GradeHistory(
-                grade=grade,
-                changed_by=grade.posted_by,
-                source=GradeSource.IMPORT,
-                new_score=grade.score,
-                new_percent=grade.percent,
-                reason="Imported with the demo data.",
-            )
-            for grade in created
-        )
+        write_grades(new)

@@ -20,6 +20,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from attendance.models import Attendance, AttendanceCode, AttendanceSource
+from exchange.demo.bulk import write_grades
 from exchange.demo.data import HS_COURSES, QUARTERS, TECH_SCHOOLS, YEAR
 from grading.models import CourseGradingTask, Grade, GradeHistory, GradeSource
 from grading.scoring import row_for_percent, rows_of
@@ -108,17 +109,7 @@ class JourneySteps:
                     source=GradeSource.EXCHANGE,
                 )
             )
-        created = Grade.objects.bulk_create(new)
-        GradeHistory.objects.bulk_create(
-            GradeHistory(
-                grade=g,
-                source=GradeSource.EXCHANGE,
-                new_score=g.score,
-                new_percent=g.percent,
-                reason="Imported with the demo data.",
-            )
-            for g in created
-        )
+        write_grades(new)
 
     # --- R34: last year's final grades, ready to post -------------------------------------
 
@@ -142,17 +133,7 @@ class JourneySteps:
         ]
         number, name, credit_type, _teacher = HS_COURSES[0]
         course = upsert(Course, {"calendar": calendar, "number": "ENG1"}, name="English I")
-        self.course_task(
-            course, self.term_grade, group=self.letter, terms=terms, weight=Decimal("1")
-        )
-        self.course_task(
-            course,
-            self.semester_grade,
-            group=self.letter,
-            terms=[terms[1], terms[3]],
-            credit=Decimal("0.5"),
-            credit_type=self.credit_types[credit_type],
-        )
+        self.hs_course_tasks(course, terms, credit_type=credit_type)
         teacher = self.users["central-english"]
         section = self.section(course, "1", teacher)
         students = [s for i, s in enumerate(self.students) if i % len(self.high_schools) == 0]
@@ -201,18 +182,7 @@ class JourneySteps:
                     posted_by=teacher,
                 )
             )
-        created = Grade.objects.bulk_create(new)
-        GradeHistory.objects.bulk_create(
-            GradeHistory(
-                grade=g,
-                changed_by=teacher,
-                source=GradeSource.IMPORT,
-                new_score=g.score,
-                new_percent=g.percent,
-                reason="Imported with the demo data.",
-            )
-            for g in created
-        )
+        write_grades(new)  # posted_by=teacher: the history row is theirs
 
     # --- R27: unknown attendance already exchanged --------------------------------------
 

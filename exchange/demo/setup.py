@@ -172,6 +172,28 @@ class SetupSteps:
             for name in {credit for _n, _c, credit, _t in HS_COURSES}
         }
 
+    def hs_course_tasks(
+        self, course: Course, quarters: list[Term], *, credit_type: str, active: Term | None = None
+    ) -> None:
+        """An ordinary HS course's tasks: the Term Grade on every quarter (Term GPA weight 1)
+        and the Semester Grade on Q2 and Q4 (half a credit of ``credit_type``)."""
+        self.course_task(
+            course,
+            self.term_grade,
+            group=self.letter,
+            terms=quarters,
+            active=active,
+            weight=Decimal("1"),
+        )
+        self.course_task(
+            course,
+            self.semester_grade,
+            group=self.letter,
+            terms=[quarters[1], quarters[3]],
+            credit=Decimal("0.5"),
+            credit_type=self.credit_types[credit_type],
+        )
+
     def course_task(
         self,
         course: Course,
@@ -333,22 +355,7 @@ class SetupSteps:
             ordinary = []
             for number, name, credit_type, teacher in HS_COURSES:
                 course = upsert(Course, {"calendar": calendar, "number": number}, name=name)
-                self.course_task(
-                    course,
-                    self.term_grade,
-                    group=self.letter,
-                    terms=quarters,
-                    active=active,
-                    weight=Decimal("1"),
-                )
-                self.course_task(
-                    course,
-                    self.semester_grade,
-                    group=self.letter,
-                    terms=[quarters[1], quarters[3]],
-                    credit=Decimal("0.5"),
-                    credit_type=self.credit_types[credit_type],
-                )
+                self.hs_course_tasks(course, quarters, credit_type=credit_type, active=active)
                 user = self.users[f"{prefix}-{teacher}"]
                 ordinary.append((number, [self.section(course, n, user) for n in HS_SECTIONS]))
             self.hs_sections[school.pk] = ordinary

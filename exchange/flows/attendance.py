@@ -17,12 +17,14 @@ Per tech record and linked HS section in which the student is rostered that day:
 
 import datetime as dt
 from collections import defaultdict
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
 from attendance.models import Attendance, AttendanceCode, AttendanceSource, Excuse, Status
+from exchange.flows import outcome
 from exchange.models import KtsLink
 from schools.models import Roster, Tombstone
 
@@ -38,38 +40,49 @@ def _outcome(
     source_id: int | None,
     target_id: int | None,
     message: str = "",
-) -> dict:
-    return {
-        "flow": FLOW,
-        "action": action,
-        "reason": reason,
-        "student_id": student_id,
-        "hs_section_id": hs_section_id,
-        "source_id": source_id,
-        "target_id": target_id,
-        "message": message,
-    }
+) -> dict[str, Any]:
+    """An outcome of this flow; the ids are required (every outcome names its record)."""
+    return outcome(
+        FLOW,
+        action,
+        reason=reason,
+        student_id=student_id,
+        hs_section_id=hs_section_id,
+        source_id=source_id,
+        target_id=target_id,
+        message=message,
+    )
 
 
-def _unknown_code(codes: list[dict]) -> dict | None:
+class Code(NamedTuple):
+    """An attendance code of a school, as the flow reads it."""
+
+    id: int
+    school_id: int
+    code: str
+    status: str
+    excuse: str
+
+
+def _unknown_code(codes: list[Code]) -> Code | None:
     """The HS's unknown code: excuse unknown; the absent one if there are several."""
-    unknown = [c for c in codes if c["excuse"] == Excuse.UNKNOWN]
+    unknown = [c for c in codes if c.excuse == Excuse.UNKNOWN]
     if not unknown:
         return None
-    absent = [c for c in unknown if c["status"] == Status.ABSENT]
+    absent = [c for c in unknown if c.status == Status.ABSENT]
     return (absent or unknown)[0]
 
 
-def _matching_code(codes: list[dict], status: str, excuse: str) -> dict | None:
+def _matching_code(codes: list[Code], status: str, excuse: str) -> Code | None:
     for c in codes:
-        if c["status"] == status and c["excuse"] == excuse:
+        if c.status == status and c.excuse == excuse:
             return c
     return None
 
 
 def sync_unknown_attendance(
     *, run_id: int, tech_school_id: int, as_of: dt.date, school_year: int, dry_run: bool
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """R27: copy this tech school's unknown attendance to the HSs that asked for it.
 
     Returns one outcome dict per considered record (``flow, action, reason, student_id,
@@ -115,19 +128,20 @@ def sync_unknown_attendance(
     #    index of the linked HS sections, not among every copy in the state.
     values = ("id", "student_id", "section_id", "date", "code__status", "code__excuse")
     hs_schools = {hs_school_of[h] for h, on in sync_on.items() if on}
-    codes_of: dict[int, list[dict]] = defaultdict(list)
+    codes_of: dict[int, list[Code]] = defaultdict(list)
     unknown_codes = []
-    for c in (
+    for c in map(
+        Code._make,
         AttendanceCode.objects.filter(
             Q(school_id__in=hs_schools) | Q(school_id=tech_school_id, excuse=Excuse.UNKNOWN)
         )
         .order_by("school_id", "code")
-        .values("id", "school_id", "code", "status", "excuse")
+        .values_list(*Code._fields),
     ):
-        if c["school_id"] in hs_schools:
-            codes_of[c["school_id"]].append(c)
-        if c["school_id"] == tech_school_id and c["excuse"] == Excuse.UNKNOWN:
-            unknown_codes.append(c["id"])
+        if c.school_id in hs_schools:
+            codes_of[c.school_id].append(c)
+        if c.school_id == tech_school_id and c.excuse == Excuse.UNKNOWN:
+            unknown_codes.append(c.id)
     unknown = (
         Attendance.objects.filter(
             section_id__in=sorted(hs_of_tech), date__lt=as_of, code_id__in=unknown_codes
@@ -179,12 +193,12 @@ def sync_unknown_attendance(
 
     # 4. Rosters of the linked HS sections (the HS codes were read with the unknown ones).
     spans: dict[tuple[int, int], list[tuple[dt.date, dt.date | None]]] = defaultdict(list)
-    for r in (
+    for student_id, section_id, start, end in (
         Roster.objects.filter(section_id__in=linked_hs)
         .order_by()
         .values_list("student_id", "section_id", "start_date", "end_date")
     ):
-        spans[(r[0], r[1])].append((r[2], r[3]))
+        spans[(student_id, section_id)].append((start, end))
 
     def rostered(student_id: int, hs_section_id: int, day: dt.date) -> bool:
         return any(
@@ -192,9 +206,9 @@ def sync_unknown_attendance(
             for s, e in spans.get((student_id, hs_section_id), ())
         )
 
-    outcomes: list[dict] = []
+    outcomes: list[dict[str, Any]] = []
     to_add: list[Attendance] = []
-    added_outcomes: list[dict] = []
+    added_outcomes: list[dict[str, Any]] = []
     to_update: list[Attendance] = []
     to_remove: list[int] = []
     touched: set[int] = set()
@@ -290,7 +304,7 @@ def sync_unknown_attendance(
                     student_id=sid,
                     section_id=h,
                     date=t["date"],
-                    code_id=wanted["id"],
+                    code_id=wanted.id,
                     source=AttendanceSource.EXCHANGE,
                     source_record_id=tid,
                     run_id=run_id,
@@ -299,18 +313,18 @@ def sync_unknown_attendance(
                 outcome = _outcome(
                     "added",
                     target_id=None,
-                    message=f"Unknown attendance copied as {wanted['code']}.",
+                    message=f"Unknown attendance copied as {wanted.code}.",
                     **common,
                 )
                 added_outcomes.append(outcome)
                 outcomes.append(outcome)
-            elif existing["code_id"] == wanted["id"] and existing["source_record_id"] == tid:
+            elif existing["code_id"] == wanted.id and existing["source_record_id"] == tid:
                 outcomes.append(_outcome("unchanged", target_id=existing["id"], **common))
             else:
                 to_update.append(
                     Attendance(
                         pk=existing["id"],
-                        code_id=wanted["id"],
+                        code_id=wanted.id,
                         source_record_id=tid,
                         run_id=run_id,
                         modified_at=now,
@@ -320,7 +334,7 @@ def sync_unknown_attendance(
                     _outcome(
                         "updated",
                         target_id=existing["id"],
-                        message=f"Follows the tech record: now {wanted['code']}.",
+                        message=f"Follows the tech record: now {wanted.code}.",
                         **common,
                     )
                 )

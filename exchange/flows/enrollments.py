@@ -104,7 +104,7 @@ def sync_enrollments(
 
     outcomes: list[dict[str, Any]] = []
     new_enrollments: dict[int, Enrollment] = {}
-    new_rosters: list[tuple[dict, Roster]] = []
+    new_rosters: list[tuple[dict[str, Any], Roster]] = []
     changed: list[Roster] = []
     ended: list[Roster] = []
     removed: list[int] = []
@@ -349,7 +349,14 @@ def _dirty_keys(*, calendar_id: int, as_of: dt.date) -> tuple[set[tuple[int, int
     return dirty, unchanged
 
 
-def _end_or_remove(key, tech: TechRoster, as_of, ended, removed, outcomes) -> None:
+def _end_or_remove(
+    key: tuple[int, int],
+    tech: TechRoster,
+    as_of: dt.date,
+    ended: list[Roster],
+    removed: list[int],
+    outcomes: list[dict[str, Any]],
+) -> None:
     """R48: an open tech roster without its HS roster ends on ``as_of``, or goes when it has
     not begun; an already ended one is history and stays."""
     if tech.end_date is not None and tech.end_date <= as_of:

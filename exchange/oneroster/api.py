@@ -9,6 +9,7 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -18,8 +19,8 @@ from exchange.oneroster.exporter import export_zip
 from schools.access import require_school_role
 
 
-class ImportSerializer(serializers.ModelSerializer):
-    errors = serializers.SerializerMethodField()
+class ImportSerializer(serializers.ModelSerializer[Import]):
+    errors = serializers.SerializerMethodField()  # type: ignore[assignment]
 
     class Meta:
         model = Import
@@ -36,11 +37,12 @@ class ImportSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_errors(self, obj) -> list[dict]:
-        return obj.errors
+    def get_errors(self, obj: Import) -> list[dict[str, object]]:
+        errors: list[dict[str, object]] = obj.errors
+        return errors
 
 
-class ImportRequestSerializer(serializers.Serializer):
+class ImportRequestSerializer(serializers.Serializer[None]):
     file = serializers.FileField()
     dry_run = serializers.BooleanField(required=False, default=False)
 
@@ -55,19 +57,16 @@ class ImportUploadView(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(request=ImportRequestSerializer, responses={202: ImportSerializer})
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         if not services.may_import(request.user):
             raise PermissionDenied("District and state admins import OneRoster sets.")
         data = ImportRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        upload = data.validated_data["file"]
-        record = services.oneroster_import_create(
-            payload=upload.read(),
-            file_name=upload.name or "",
+        record = services.oneroster_import_upload(
+            upload=data.validated_data["file"],
             dry_run=data.validated_data["dry_run"],
             by=request.user,
         )
-        record = services.oneroster_import_queue(record)
         return Response({"id": record.pk, "status": record.status}, status=status.HTTP_202_ACCEPTED)
 
 
@@ -78,7 +77,7 @@ class ImportDetailView(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(responses=ImportSerializer)
-    def get(self, request, pk: int):
+    def get(self, request: Request, pk: int) -> Response:
         if not services.may_import(request.user):
             raise PermissionDenied("District and state admins read imports.")
         record = get_object_or_404(services.imports_visible_to(request.user), pk=pk)
@@ -98,7 +97,7 @@ class ExportView(APIView):
         parameters=[OpenApiParameter("school", int, required=True)],
         responses={(200, "application/zip"): bytes},
     )
-    def get(self, request):
+    def get(self, request: Request) -> HttpResponse:
         school_id = request.query_params.get("school", "")
         if not (school_id.isascii() and school_id.isdigit()):
             raise ValidationError({"school": ["Give the id of a school: ?school=<id>."]})

@@ -11,6 +11,8 @@ A few set-based queries, whatever the size of the school.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from exchange.models import SourcedUser
 from exchange.oneroster.files import set_files, zip_bytes
 from grading.models import CourseTaskTerm, Grade, GradingTask
@@ -21,15 +23,19 @@ def _sid(obj_sid: str | None, kind: str, pk: int) -> str:
     return obj_sid or f"{kind}-{pk}"
 
 
-def _d(value) -> str:
+def _d(value: dt.date | None) -> str:
     return value.isoformat() if value else ""
 
 
-def export_files(school: School) -> dict[str, list[dict]]:
+# One CSV row: column -> value.
+CsvRow = dict[str, object]
+
+
+def export_files(school: School) -> dict[str, list[CsvRow]]:
     district = school.district
     district_sid = _sid(district.sourced_id, "district", district.pk)
     school_sid = _sid(school.sourced_id, "school", school.pk)
-    files: dict[str, list[dict]] = {
+    files: dict[str, list[CsvRow]] = {
         "orgs": [
             {
                 "sourcedId": district_sid,
@@ -190,39 +196,39 @@ def export_files(school: School) -> dict[str, list[dict]]:
                 "email": user.email,
             }
         )
-    for r in staff_roles:
+    for role in staff_roles:
         files["roles"].append(
             {
-                "sourcedId": f"staffrole-{r.pk}",
-                "userSourcedId": user_sid[r.user_id],
+                "sourcedId": f"staffrole-{role.pk}",
+                "userSourcedId": user_sid[role.user_id],
                 "roleType": "primary",
-                "role": "teacher" if r.role == "teacher" else "administrator",
+                "role": "teacher" if role.role == "teacher" else "administrator",
                 "orgSourcedId": school_sid,
             }
         )
     rosters = Roster.objects.filter(section__in=sections).order_by("section_id", "student_id", "id")
-    for r in rosters:
-        if r.student_id not in student_sid:
+    for roster in rosters:
+        if roster.student_id not in student_sid:
             continue  # rostered without an enrollment at the school: not exportable
         files["enrollments"].append(
             {
-                "sourcedId": _sid(r.sourced_id, "roster", r.pk),
-                "classSourcedId": section_sid[r.section_id],
+                "sourcedId": _sid(roster.sourced_id, "roster", roster.pk),
+                "classSourcedId": section_sid[roster.section_id],
                 "schoolSourcedId": school_sid,
-                "userSourcedId": student_sid[r.student_id],
+                "userSourcedId": student_sid[roster.student_id],
                 "role": "student",
                 "primary": "false",
-                "beginDate": _d(r.start_date),
-                "endDate": _d(r.end_date),
+                "beginDate": _d(roster.start_date),
+                "endDate": _d(roster.end_date),
             }
         )
-    for t in teacher_links:
+    for link in teacher_links:
         files["enrollments"].append(
             {
-                "sourcedId": f"teacher-{t.section_id}-{t.user_id}",
-                "classSourcedId": section_sid[t.section_id],
+                "sourcedId": f"teacher-{link.section_id}-{link.user_id}",
+                "classSourcedId": section_sid[link.section_id],
                 "schoolSourcedId": school_sid,
-                "userSourcedId": user_sid[t.user_id],
+                "userSourcedId": user_sid[link.user_id],
                 "role": "teacher",
                 "primary": "true",
             }
@@ -235,7 +241,13 @@ def _line_item_sid(section_id: int, task_id: int, term_id: int) -> str:
     return f"lineitem-{section_id}-{task_id}-{term_id}"
 
 
-def _gradebook(files, sections, section_sid, term_sid, student_sid) -> None:
+def _gradebook(
+    files: dict[str, list[CsvRow]],
+    sections: list[Section],
+    section_sid: dict[int, str],
+    term_sid: dict[int, str],
+    student_sid: dict[int, str],
+) -> None:
     course_ids = {s.course_id for s in sections}
     mask = list(
         CourseTaskTerm.objects.filter(course_task__course_id__in=course_ids)
@@ -254,9 +266,9 @@ def _gradebook(files, sections, section_sid, term_sid, student_sid) -> None:
     by_course: dict[int, list[CourseTaskTerm]] = {}
     for m in mask:
         by_course.setdefault(m.course_task.course_id, []).append(m)
-    items: dict[tuple[int, int, int], dict] = {}
+    items: dict[tuple[int, int, int], CsvRow] = {}
 
-    def line_item(section_id: int, task_id: int, term) -> None:
+    def line_item(section_id: int, task_id: int, term: Term) -> None:
         key = (section_id, task_id, term.pk)
         if key not in items:
             items[key] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 # The OneRoster 1.2 CSV headers, in the binding's order, plus the KTS extension columns.
@@ -62,7 +63,7 @@ HEADERS = {
 }  # fmt: skip
 
 
-def csv_bytes(name: str, rows: list[dict]) -> bytes:
+def csv_bytes(name: str, rows: Sequence[Mapping[str, object]]) -> bytes:
     out = io.StringIO(newline="")
     writer = csv.DictWriter(out, fieldnames=HEADERS[name], lineterminator="\r\n")
     writer.writeheader()
@@ -84,7 +85,7 @@ def manifest_bytes(modes: dict[str, str], *, source: str = "KTS Data Exchange") 
 
 
 def set_files(
-    files: dict[str, list[dict]], modes: dict[str, str] | None = None
+    files: Mapping[str, Sequence[Mapping[str, object]]], modes: dict[str, str] | None = None
 ) -> dict[str, bytes]:
     """``{file name: bytes}`` of a whole set; every file given is ``bulk`` unless ``modes``
     says otherwise."""

@@ -14,21 +14,23 @@ in batches, in one transaction. The steps live in ``plan_orgs``, ``plan_people``
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import ForeignObject, Model, Q
 from django.utils import timezone
 
 from exchange import bulk
 from exchange.models import SourcedUser
-from exchange.oneroster.plan import ADDED, ENDED, UPDATED, Plan, PlannerBase
+from exchange.oneroster.plan import ADDED, ENDED, UPDATED, Plan
 from exchange.oneroster.plan_orgs import OrgsMixin
 from exchange.oneroster.plan_people import PeopleMixin
 from exchange.oneroster.plan_rosters import RostersMixin
 from exchange.oneroster.reader import RosterSet
+from schools.actors import Actor, user_or_none
 from schools.models import (
     AuditEntry,
     Calendar,
@@ -44,7 +46,7 @@ from schools.models import (
 )
 
 
-class Planner(OrgsMixin, PeopleMixin, RostersMixin, PlannerBase):
+class Planner(OrgsMixin, PeopleMixin, RostersMixin):
     """Builds the :class:`Plan` of one set. ``user`` None = the command line (state scope)."""
 
     def build(self) -> Plan:
@@ -63,11 +65,21 @@ class Planner(OrgsMixin, PeopleMixin, RostersMixin, PlannerBase):
         return self.plan
 
 
-WRITE_ORDER = [District, School, Calendar, Term, Course, Section, Student, Enrollment]
+WRITE_ORDER: list[type[Model]] = [
+    District,
+    School,
+    Calendar,
+    Term,
+    Course,
+    Section,
+    Student,
+    Enrollment,
+]
 
 
 def _batch() -> int:
-    return getattr(settings, "EXCHANGE_BATCH_SIZE", 2000)
+    size: int = getattr(settings, "EXCHANGE_BATCH_SIZE", 2000)
+    return size
 
 
 # Rows nothing else points at: written with COPY on PostgreSQL (``exchange.bulk.insert``),
@@ -80,9 +92,10 @@ def write(plan: Plan) -> None:
     User = get_user_model()
     batch = _batch()
     now = timezone.now()
-    for model in [*WRITE_ORDER, User, StaffRole, Roster]:
+    order: list[type[Model]] = [*WRITE_ORDER, User, StaffRole, Roster]
+    for model in order:
         creates = plan.creates.get(model, [])
-        relations = [f for f in model._meta.concrete_fields if f.is_relation]
+        relations = [f for f in model._meta.concrete_fields if isinstance(f, ForeignObject)]
         for obj in creates:
             # An unsaved parent got its id when it was written just before: copy it over.
             for f in relations:
@@ -92,13 +105,14 @@ def write(plan: Plan) -> None:
                         setattr(obj, f.attname, parent.pk)
         if creates and model in COPIED:
             for obj in creates:
-                obj.created_at = obj.modified_at = now  # COPY runs no pre_save()
+                setattr(obj, "created_at", now)  # noqa: B010 (COPY runs no pre_save())
+                setattr(obj, "modified_at", now)  # noqa: B010
             bulk.insert(creates)
         elif creates:
-            model.objects.bulk_create(creates, batch_size=batch)
+            model._default_manager.bulk_create(creates, batch_size=batch)
         updates = plan.updates.get(model)
         if updates:
-            model.objects.bulk_update(
+            model._default_manager.bulk_update(
                 list(updates.values()), sorted(plan.update_fields[model]), batch_size=batch
             )
         if model is User and plan.sourced_users:
@@ -121,7 +135,7 @@ def write(plan: Plan) -> None:
 
 
 @contextmanager
-def _no_cyclic_gc():
+def _no_cyclic_gc() -> Iterator[None]:
     """The plan allocates a few hundred thousand objects with no reference cycles; the
     cyclic collector would walk them all again and again (most of a large import's time)."""
     enabled = gc.isenabled()
@@ -134,7 +148,7 @@ def _no_cyclic_gc():
 
 
 def import_set(
-    rs: RosterSet, *, dry_run: bool = False, user=None, import_id: int | None = None
+    rs: RosterSet, *, dry_run: bool = False, user: Actor = None, import_id: int | None = None
 ) -> Plan:
     """R50: check the whole set, then write it in one transaction, or write nothing. The
     write is attributed (R37) by one audit entry naming the import and the files changed."""
@@ -144,7 +158,7 @@ def import_set(
             write(plan)
             if plan.rows_written:
                 AuditEntry.objects.create(
-                    user=user if user is not None and user.is_authenticated else None,
+                    user=user_or_none(user),
                     action="import",
                     model="exchange.Import",
                     object_id=import_id,

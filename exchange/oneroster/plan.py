@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.base import ModelState
@@ -15,6 +17,7 @@ from django.utils import timezone
 
 from exchange.models import SourcedUser
 from exchange.oneroster.reader import Issue, RosterSet, Row, parse_date
+from schools.actors import Actor
 from schools.models import (
     Calendar,
     Course,
@@ -33,7 +36,7 @@ CHUNK = 5000
 # Large reads skip the timestamps: parsing 100,000s of them is most of a re-import's time.
 STAMPS = ("created_at", "modified_at")
 # The model fields a row sets, named by the OneRoster column that fed them (for the report).
-COLUMNS = {
+COLUMNS: dict[type[models.Model], dict[str, str]] = {
     District: {"code": "identifier", "name": "name", "sourced_id": "sourcedId"},
     School: {"code": "identifier", "name": "name", "kind": "metadata.kts.schoolKind"},
     Calendar: {"school_year": "schoolYear", "name": "title", "start_date": "startDate"},
@@ -54,22 +57,26 @@ STAFF_ROLES = {
 TRUE = {"true", "1", "yes", "y", "t"}
 FALSE = {"false", "0", "no", "n", "f", ""}
 
+T = TypeVar("T")
+M = TypeVar("M", bound=models.Model)
+R = TypeVar("R")  # a row of a queryset: an instance, or a tuple of ``values_list``
 
-def in_chunks(values: Iterable, size: int = CHUNK):
+
+def in_chunks(values: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
     values = list(values)
     for i in range(0, len(values), size):
         yield values[i : i + size]
 
 
-def fetch_in(queryset: models.QuerySet, lookup: str, values: Iterable) -> list:
+def fetch_in(queryset: models.QuerySet[Any, R], lookup: str, values: Iterable[Any]) -> list[R]:
     """``queryset.filter(<lookup>__in=values)`` in chunks (PostgreSQL takes 65,535 parameters)."""
-    out: list = []
+    out: list[R] = []
     for part in in_chunks(set(values)):
         out.extend(queryset.filter(**{f"{lookup}__in": part}))
     return out
 
 
-def light_rows(queryset: models.QuerySet) -> list:
+def light_rows(queryset: models.QuerySet[M]) -> list[M]:
     """The rows of ``queryset`` as model instances without their timestamps, built straight
     from ``values_list``: a re-import reads 100,000s of rows and ``Model.from_db`` (and
     parsing timestamps) was most of its time. The instances save and ``bulk_update`` as usual;
@@ -77,7 +84,7 @@ def light_rows(queryset: models.QuerySet) -> list:
     model = queryset.model
     attnames = [f.attname for f in model._meta.concrete_fields if f.name not in STAMPS]
     db = queryset.db
-    out = []
+    out: list[M] = []
     new = model.__new__
     for values in queryset.values_list(*attnames):
         obj = new(model)
@@ -89,14 +96,53 @@ def light_rows(queryset: models.QuerySet) -> list:
     return out
 
 
+class SavedChildren(Generic[M]):
+    """The saved rows under some parents (a district's schools, a calendar's courses, a
+    course's sections), found as a row of the set names them: by sourcedId first, then by
+    the natural key the parent holds unique (a school's code, a course's or section's number)."""
+
+    def __init__(self, model: type[M], parent: str, number: str, rows: Iterable[M]) -> None:
+        """``rows`` of ``model``, whose ``parent`` foreign key holds ``number`` unique."""
+        self.model, self.parent = model, parent
+        self.by_sid: dict[tuple[int, str], M] = {}
+        self.by_number: dict[tuple[int, str], M] = {}
+        for row in rows:
+            parent_id = getattr(row, f"{parent}_id")
+            sid = getattr(row, "sourced_id", None)
+            if sid:
+                self.by_sid[(parent_id, sid)] = row
+            self.by_number[(parent_id, getattr(row, number))] = row
+
+    def find(self, parent: models.Model, sid: str, number: str) -> M | None:
+        """None under a parent not saved yet."""
+        if not parent.pk:
+            return None
+        return self.by_sid.get((parent.pk, sid)) or self.by_number.get((parent.pk, number))
+
+    def find_or_new(self, parent: models.Model, sid: str, number: str) -> M:
+        """The saved row with ``parent`` set to the object in hand (no query for it later),
+        or a new row under ``parent``."""
+        child = self.find(parent, sid, number)
+        if child is None:
+            return self.model(**{self.parent: parent})
+        setattr(child, self.parent, parent)
+        return child
+
+
 @dataclass
 class Plan:
     """What the set would change, by model, and the report."""
 
-    creates: dict[type, list] = field(default_factory=lambda: defaultdict(list))
-    updates: dict[type, dict[int, models.Model]] = field(default_factory=lambda: defaultdict(dict))
-    update_fields: dict[type, set[str]] = field(default_factory=lambda: defaultdict(set))
-    teacher_links: list[tuple[Section, models.Model]] = field(default_factory=list)
+    creates: dict[type[models.Model], list[models.Model]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    updates: dict[type[models.Model], dict[int, models.Model]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+    update_fields: dict[type[models.Model], set[str]] = field(
+        default_factory=lambda: defaultdict(set)
+    )
+    teacher_links: list[tuple[Section, User]] = field(default_factory=list)
     teacher_unlinks: list[tuple[int, int]] = field(default_factory=list)
     sourced_users: list[SourcedUser] = field(default_factory=list)
     counts: dict[str, dict[str, int]] = field(
@@ -117,7 +163,7 @@ class Plan:
 class PlannerBase:
     """State and helpers shared by the planning steps."""
 
-    def __init__(self, rs: RosterSet, *, user=None, today: dt.date | None = None):
+    def __init__(self, rs: RosterSet, *, user: Actor = None, today: dt.date | None = None):
         self.rs = rs
         self.user = user
         self.today = today or timezone.localdate()
@@ -132,12 +178,44 @@ class PlannerBase:
         self.courses: dict[tuple[str, str], Course] = {}  # (school sid, course sid)
         self.sections: dict[str, Section] = {}  # class sourcedId -> section
         self.students: dict[str, Student] = {}  # user sourcedId -> student
-        self.staff: dict[str, models.Model] = {}  # user sourcedId -> user
+        self.staff: dict[str, User] = {}  # user sourcedId -> user
         self.staff_district: dict[str, District] = {}
         self.enrolled: set[tuple[int, int]] = set()  # (id(student), id(calendar)) enrolled
         self.teacher_at: set[tuple[int, int]] = set()  # (id(user), id(school)) teacher role
         self.scope_school_ids: set[int] = set()
         self.teachers_sent: set[tuple[int, int]] = set()  # (section id, user id)
+        self.roles_by_user: dict[str, list[Row]] = {}  # user sourcedId -> roles.csv rows
+
+    # --- scope -------------------------------------------------------------------------
+
+    @property
+    def _state_admin(self) -> bool:
+        return self.user is None or self.user.is_superuser
+
+    def _allowed_districts(self) -> set[int] | None:
+        if self._state_admin:
+            return None
+        from schools.access import grants_for
+
+        return set(grants_for(self.user).admin_districts)
+
+    def _school(self, sid: str, row: Row, column: str) -> School | None:
+        """A school of the set, or one imported before (a delta set without orgs.csv)."""
+        school = self.schools.get(sid)
+        if school is None and sid:
+            allowed = self._allowed_districts()
+            found = School.objects.filter(sourced_id=sid)
+            if allowed is not None:
+                found = found.filter(district_id__in=allowed)
+            hits = list(found[:2])
+            if len(hits) == 1:
+                school = self.schools[sid] = hits[0]
+                self.scope_school_ids.add(school.pk)
+        if school is None:
+            self.issue(
+                row, column, f"No org of type school has sourcedId {sid!r}; add it to orgs.csv."
+            )
+        return school
 
     # --- report helpers ----------------------------------------------------------------
 
@@ -151,6 +229,22 @@ class PlannerBase:
                 message,
             )
         )
+
+    def _first_use(
+        self,
+        seen: dict[tuple[int, str], Row],
+        key: tuple[int, str],
+        row: Row,
+        column: str,
+        where: str,
+    ) -> bool:
+        """A natural key (``key``: the parent's id() and a code or number) is used by one row
+        of the set: False, with an issue naming the first line, when ``row`` uses it again."""
+        if key in seen:
+            self.issue(row, column, f"Line {seen[key].line} already uses this {column} {where}.")
+            return False
+        seen[key] = row
+        return True
 
     def count(self, file: str, action: str, n: int = 1) -> None:
         self.plan.counts[file][action] += n
@@ -180,7 +274,7 @@ class PlannerBase:
             return False
         return True
 
-    def _track(self, row: Row, file: str, obj: models.Model, values: dict) -> bool:
+    def _track(self, row: Row, file: str, obj: models.Model, values: dict[str, Any]) -> bool:
         """Set ``values`` on ``obj``; record it as added, updated or unchanged. False when the
         row breaks a field rule."""
         if obj.pk is None:
@@ -208,7 +302,7 @@ class PlannerBase:
         if obj.pk in self.plan.updates[model] or not hasattr(model, "modified_at"):
             pass
         else:
-            obj.modified_at = self.now
+            setattr(obj, "modified_at", self.now)  # noqa: B010 (not every model has it)
             self.plan.update_fields[model].add("modified_at")
         self.plan.updates[model][obj.pk] = obj
         self.plan.update_fields[model].update(fields)
@@ -229,7 +323,9 @@ class PlannerBase:
 
     # --- the plan ------------------------------------------------------------------------
 
-    def _end(self, row: Row | None, file: str, obj, end: dt.date | None) -> None:
+    def _end(
+        self, row: Row | None, file: str, obj: Enrollment | Roster | None, end: dt.date | None
+    ) -> None:
         """Ends a roster or enrollment (``tobedeleted``, or absent from a bulk file)."""
         if obj is None or obj.pk is None:
             self.count(file, UNCHANGED)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
 
-from exchange.oneroster.plan import COLUMNS, FALSE, STAMPS, TRUE
+from exchange.oneroster.plan import COLUMNS, FALSE, STAMPS, TRUE, PlannerBase, SavedChildren
 from exchange.oneroster.reader import Row
 from schools.models import (
     Calendar,
@@ -20,10 +21,33 @@ from schools.models import (
 )
 
 
-class OrgsMixin:
+class WantedClass(NamedTuple):
+    """A class of the set whose school, course and school year are known."""
+
+    row: Row
+    school: School
+    year: str  # the school year's sourcedId
+    course_row: Row
+    terms: list[str]  # the sourcedIds of its terms, the school year left out
+
+    @property
+    def school_sid(self) -> str:
+        """The school's sourcedId (the school was found by it)."""
+        return self.row["schoolSourcedId"]
+
+
+# A term of a calendar, in date order: (its academicSessions row or None when entered by hand,
+# the term, start, end).
+TermSlot = tuple[Row | None, Term, dt.date, dt.date]
+
+
+class OrgsMixin(PlannerBase):
     def plan_orgs(self) -> None:
         rows = [r for r in self.rs["orgs"] if not r.deleted]
-        district_rows = [r for r in rows if r["type"] == "district"]
+        self._plan_districts([r for r in rows if r["type"] == "district"])
+        self._plan_schools([r for r in rows if r["type"] == "school"])
+
+    def _plan_districts(self, district_rows: list[Row]) -> None:
         by_sid = {
             d.sourced_id: d
             for d in District.objects.filter(sourced_id__in=[r.sourced_id for r in district_rows])
@@ -48,16 +72,16 @@ class OrgsMixin:
             if self._track(row, "orgs", district, values):
                 self.districts[row.sourced_id] = district
 
-        school_rows = [r for r in rows if r["type"] == "school"]
+    def _plan_schools(self, school_rows: list[Row]) -> None:
         missing = {r["parentSourcedId"] for r in school_rows} - set(self.districts)
-        for district in District.objects.filter(sourced_id__in=missing):
-            self.districts[district.sourced_id] = district
+        for parent in District.objects.filter(sourced_id__in=missing):
+            if parent.sourced_id is not None:  # always: found by its sourcedId
+                self.districts[parent.sourced_id] = parent
         existing_ids = [d.pk for d in self.districts.values() if d.pk]
         schools = list(School.objects.filter(district_id__in=existing_ids))
-        by_sid = {(s.district_id, s.sourced_id): s for s in schools if s.sourced_id}
-        by_code = {(s.district_id, s.code): s for s in schools}
+        saved = SavedChildren(School, "district", "code", schools)
         seen_codes: dict[tuple[int, str], Row] = {}
-        claimed = {}
+        claimed: dict[int, Row] = {}
         for row in school_rows:
             district = self.districts.get(row["parentSourcedId"])
             if district is None:
@@ -69,19 +93,9 @@ class OrgsMixin:
                 continue
             self.school_district_sid[row.sourced_id] = row["parentSourcedId"]
             key = (id(district), row["identifier"])
-            if key in seen_codes:
-                self.issue(
-                    row,
-                    "identifier",
-                    f"Line {seen_codes[key].line} already uses this identifier in the district.",
-                )
+            if not self._first_use(seen_codes, key, row, "identifier", "in the district"):
                 continue
-            seen_codes[key] = row
-            school = None
-            if district.pk:
-                school = by_sid.get((district.pk, row.sourced_id)) or by_code.get(
-                    (district.pk, row["identifier"])
-                )
+            school = saved.find(district, row.sourced_id, row["identifier"])
             if school and school.pk in claimed:
                 self.issue(
                     row, "identifier", f"Line {claimed[school.pk].line} already names this school."
@@ -115,17 +129,6 @@ class OrgsMixin:
             if school.pk:
                 self.scope_school_ids.add(school.pk)
 
-    @property
-    def _state_admin(self) -> bool:
-        return self.user is None or self.user.is_superuser
-
-    def _allowed_districts(self) -> set[int] | None:
-        if self._state_admin:
-            return None
-        from schools.access import grants_for
-
-        return set(grants_for(self.user).admin_districts)
-
     def check_scope(self) -> None:
         """R41: a district admin imports only orgs of their own district."""
         allowed = self._allowed_districts()
@@ -145,24 +148,6 @@ class OrgsMixin:
                     "This org is outside your district; a district admin imports only their "
                     "own district's orgs (R41).",
                 )
-
-    def _school(self, sid: str, row: Row, column: str) -> School | None:
-        """A school of the set, or one imported before (a delta set without orgs.csv)."""
-        school = self.schools.get(sid)
-        if school is None and sid:
-            allowed = self._allowed_districts()
-            found = School.objects.filter(sourced_id=sid)
-            if allowed is not None:
-                found = found.filter(district_id__in=allowed)
-            found = list(found[:2])
-            if len(found) == 1:
-                school = self.schools[sid] = found[0]
-                self.scope_school_ids.add(school.pk)
-        if school is None:
-            self.issue(
-                row, column, f"No org of type school has sourcedId {sid!r}; add it to orgs.csv."
-            )
-        return school
 
     def read_sessions(self) -> None:
         for row in self.rs["academicSessions"]:
@@ -197,7 +182,7 @@ class OrgsMixin:
     def plan_classes(self) -> None:
         """Classes decide which calendars, terms and courses each school gets (R50)."""
         courses = {r.sourced_id: r for r in self.rs["courses"] if not r.deleted}
-        wanted: list[tuple[Row, School, str, Row, list[str]]] = []
+        wanted: list[WantedClass] = []
         for row in self.rs["classes"]:
             if row.deleted:
                 continue
@@ -234,22 +219,27 @@ class OrgsMixin:
                     f"Term {off[0]} is not part of school year {self.sessions[year]['title']}.",
                 )
                 continue
-            wanted.append((row, school, year, course_row, [t for t in terms if t != year]))
-        school_ids = {s.pk for _, s, _, _, _ in wanted if s.pk}
+            wanted.append(
+                WantedClass(row, school, year, course_row, [t for t in terms if t != year])
+            )
+        school_ids = {w.school.pk for w in wanted if w.school.pk}
         self._plan_calendars(wanted, school_ids)
-        self._plan_courses_and_sections(wanted, school_ids, courses)
+        self._plan_courses(wanted)
+        self._plan_sections(wanted)
 
-    def _plan_calendars(self, wanted, school_ids: set[int]) -> None:
+    def _plan_calendars(self, wanted: list[WantedClass], school_ids: set[int]) -> None:
         existing = list(Calendar.objects.filter(school_id__in=school_ids))
         self.terms_by_calendar: dict[int, list[Term]] = defaultdict(list)
         for term in Term.objects.filter(calendar__school_id__in=school_ids):
             self.terms_by_calendar[term.calendar_id].append(term)
         by_sid = {(c.school_id, c.sourced_id): c for c in existing if c.sourced_id}
-        by_year = {(c.school_id, c.school_year): c for c in existing}
+        by_year: dict[tuple[int, int | None], Calendar] = {
+            (c.school_id, c.school_year): c for c in existing
+        }
         terms_of: dict[tuple[str, str], set[str]] = defaultdict(set)
-        for _, school, year, _, terms in wanted:
-            terms_of[(school.sourced_id, year)].update(terms)
-        schools = {s.sourced_id: s for _, s, _, _, _ in wanted}
+        for w in wanted:
+            terms_of[(w.school_sid, w.year)].update(w.terms)
+        schools = {w.school_sid: w.school for w in wanted}
         for (school_sid, year_sid), term_sids in terms_of.items():
             school, year_row = schools[school_sid], self.sessions[year_sid]
             if year_sid not in self.session_dates:
@@ -271,7 +261,8 @@ class OrgsMixin:
                 "end_date": end,
                 "sourced_id": year_sid,
             }
-            probe = Calendar(school_year=school_year, start_date=start, end_date=end)
+            # school_year None (not a number, already reported) leaves R2's year check out.
+            probe = Calendar(school_year=school_year, start_date=start, end_date=end)  # type: ignore[misc]
             try:
                 probe.clean()  # R2 (no query)
             except ValidationError as exc:
@@ -289,39 +280,42 @@ class OrgsMixin:
         by_sid = {t.sourced_id: t for t in existing if t.sourced_id}
         by_name = {t.name: t for t in existing}
         rows = [self.sessions[s] for s in term_sids if s in self.session_dates]
-        planned: list[tuple[Row, Term, dt.date, dt.date]] = []
+        planned: list[TermSlot] = []
         claimed = set()
-        for row in rows:
+        for session in rows:
             term = (
-                by_sid.get(row.sourced_id) or by_name.get(row["title"]) or Term(calendar=calendar)
+                by_sid.get(session.sourced_id)
+                or by_name.get(session["title"])
+                or Term(calendar=calendar)
             )
             if term.pk:
                 term.calendar = calendar
                 claimed.add(term.pk)
-            start, end = self.session_dates[row.sourced_id]
+            start, end = self.session_dates[session.sourced_id]
             if start < calendar.start_date or end > calendar.end_date:
                 self.issue(
-                    row,
+                    session,
                     "startDate",
                     f"Keep the term inside its school year ({calendar.start_date} to "
                     f"{calendar.end_date}).",
                 )
                 continue
-            planned.append((row, term, start, end))
-        others = [(None, t, t.start_date, t.end_date) for t in existing if t.pk not in claimed]
+            planned.append((session, term, start, end))
+        others: list[TermSlot] = [
+            (None, t, t.start_date, t.end_date) for t in existing if t.pk not in claimed
+        ]
         everything = sorted(planned + others, key=lambda p: (p[2], p[3]))
         ok = True
         for before, after in zip(everything, everything[1:], strict=False):
             if after[2] <= before[3]:
-                row = after[0] or before[0]
                 self.issue(
-                    row,
+                    after[0] or before[0],
                     "startDate",
                     f"Change the dates: they overlap {before[1].name if before[0] is None else before[0]['title']} "
                     f"({before[2]} to {before[3]}).",
                 )
                 ok = False
-        names = defaultdict(list)
+        names: dict[str, list[Row | None]] = defaultdict(list)
         for row, term, *_ in everything:
             names[row["title"] if row else term.name].append(row)
         for name, rws in names.items():
@@ -355,34 +349,25 @@ class OrgsMixin:
             }
             self._track(row, "academicSessions", term, values)
 
-    def _plan_courses_and_sections(self, wanted, school_ids: set[int], courses) -> None:
+    def _plan_courses(self, wanted: list[WantedClass]) -> None:
         cal_ids = [c.pk for c in self.calendars.values() if c.pk]
-        existing = list(Course.objects.defer(*STAMPS).filter(calendar_id__in=cal_ids))
-        by_sid = {(c.calendar_id, c.sourced_id): c for c in existing if c.sourced_id}
-        by_number = {(c.calendar_id, c.number): c for c in existing}
+        saved = SavedChildren(
+            Course,
+            "calendar",
+            "number",
+            Course.objects.defer(*STAMPS).filter(calendar_id__in=cal_ids),
+        )
         numbers: dict[tuple[int, str], Row] = {}
-        for _row, school, year, course_row, _ in wanted:
-            key = (school.sourced_id, course_row.sourced_id)
-            calendar = self.calendars.get((school.sourced_id, year))
+        for w in wanted:
+            course_row = w.course_row
+            key = (w.school_sid, course_row.sourced_id)
+            calendar = self.calendars.get((w.school_sid, w.year))
             if calendar is None or key in self.courses:
                 continue
             nkey = (id(calendar), course_row["courseCode"])
-            if nkey in numbers:
-                self.issue(
-                    course_row,
-                    "courseCode",
-                    f"Line {numbers[nkey].line} already uses this courseCode in the school year.",
-                )
+            if not self._first_use(numbers, nkey, course_row, "courseCode", "in the school year"):
                 continue
-            numbers[nkey] = course_row
-            course = None
-            if calendar.pk:
-                course = by_sid.get((calendar.pk, course_row.sourced_id)) or by_number.get(
-                    (calendar.pk, course_row["courseCode"])
-                )
-            if course is not None:
-                course.calendar = calendar
-            course = course or Course(calendar=calendar)
+            course = saved.find_or_new(calendar, course_row.sourced_id, course_row["courseCode"])
             is_kts = course_row["metadata.kts.isKts"].lower()
             if is_kts not in TRUE | FALSE:
                 self.issue(course_row, "metadata.kts.isKts", "Set it to true or false.")
@@ -396,32 +381,25 @@ class OrgsMixin:
             }
             if self._track(course_row, "courses", course, values):
                 self.courses[key] = course
+
+    def _plan_sections(self, wanted: list[WantedClass]) -> None:
         course_ids = [c.pk for c in self.courses.values() if c.pk]
-        existing = list(Section.objects.defer(*STAMPS).filter(course_id__in=course_ids))
-        by_sid = {(s.course_id, s.sourced_id): s for s in existing if s.sourced_id}
-        by_number = {(s.course_id, s.number): s for s in existing}
-        numbers = {}
-        for row, school, _, course_row, _ in wanted:
-            course = self.courses.get((school.sourced_id, course_row.sourced_id))
+        saved = SavedChildren(
+            Section,
+            "course",
+            "number",
+            Section.objects.defer(*STAMPS).filter(course_id__in=course_ids),
+        )
+        numbers: dict[tuple[int, str], Row] = {}
+        for w in wanted:
+            row = w.row
+            course = self.courses.get((w.school_sid, w.course_row.sourced_id))
             if course is None:
                 continue
             nkey = (id(course), row["classCode"])
-            if nkey in numbers:
-                self.issue(
-                    row,
-                    "classCode",
-                    f"Line {numbers[nkey].line} already uses this classCode for the course.",
-                )
+            if not self._first_use(numbers, nkey, row, "classCode", "for the course"):
                 continue
-            numbers[nkey] = row
-            section = None
-            if course.pk:
-                section = by_sid.get((course.pk, row.sourced_id)) or by_number.get(
-                    (course.pk, row["classCode"])
-                )
-            if section is not None:
-                section.course = course
-            section = section or Section(course=course)
+            section = saved.find_or_new(course, row.sourced_id, row["classCode"])
             values = {"number": row["classCode"], "sourced_id": row.sourced_id}
             if self._track(row, "classes", section, values):
                 self.sections[row.sourced_id] = section

@@ -14,6 +14,7 @@ from exchange.oneroster.plan import (
     CHUNK,
     STAFF_ROLES,
     UNCHANGED,
+    PlannerBase,
     fetch_in,
     in_chunks,
     light_rows,
@@ -31,8 +32,10 @@ from schools.models import (
     Student,
 )
 
+RoleKey = tuple[int, str, int | None, int | None]
 
-class PeopleMixin:
+
+class PeopleMixin(PlannerBase):
     def plan_users(self) -> None:
         roles_by_user: dict[str, list[Row]] = defaultdict(list)
         for row in self.rs["roles"]:
@@ -58,7 +61,7 @@ class PeopleMixin:
             elif not kinds:
                 student_rows.append(row)  # matched to an existing student below, or ignored
         # Students: identified statewide by state id (R3).
-        existing = {}
+        existing: dict[str, Student] = {}
         for part in in_chunks({r["identifier"] for r in student_rows}):
             existing.update(
                 (s.state_id, s) for s in light_rows(Student.objects.filter(state_id__in=part))
@@ -85,7 +88,7 @@ class PeopleMixin:
                 continue
             seen[state_id] = row
             student = student or Student()
-            values = {
+            values: dict[str, object] = {
                 "state_id": state_id,
                 "first_name": row["givenName"],
                 "last_name": row["familyName"],
@@ -164,12 +167,14 @@ class PeopleMixin:
         """Students' enrollments at their schools (R3) and staff roles (R36)."""
         student_roles: list[tuple[Row, Student, School]] = []
         staff_ids = [u.pk for u in self.staff.values() if u.pk]
-        held = set(
+        held: set[RoleKey] = set(
             StaffRole.objects.filter(user_id__in=staff_ids).values_list(
                 "user_id", "role", "district_id", "school_id"
             )
         )
-        new_roles: set[tuple] = set()
+        # (user, role, district, school): ids of the objects (saved or not) in new_roles,
+        # primary keys in held.
+        new_roles: set[RoleKey] = set()
         for row in self.rs["roles"]:
             sid, org = row["userSourcedId"], row["orgSourcedId"]
             if row["role"] == "student":
@@ -197,7 +202,7 @@ class PeopleMixin:
                         "Give a district admin's role at an org of type district.",
                     )
                     continue
-                key = (id(user), role, id(district), None)
+                key: RoleKey = (id(user), role, id(district), None)
                 obj = StaffRole(user=user, role=role, district=district)
                 exists = user.pk and district.pk and (user.pk, role, district.pk, None) in held
             else:
@@ -219,8 +224,8 @@ class PeopleMixin:
                 self.count("roles", ADDED)
         self._plan_enrollments_of(student_roles)
 
-    def _plan_enrollments_of(self, student_roles) -> None:
-        school_cals: dict[str, list[Calendar]] = defaultdict(list)
+    def _plan_enrollments_of(self, student_roles: list[tuple[Row, Student, School]]) -> None:
+        school_cals: dict[str | None, list[Calendar]] = defaultdict(list)  # by school sid
         for (school_sid, _), calendar in self.calendars.items():
             school_cals[school_sid].append(calendar)
         # A delta may enroll a student at a school whose classes it does not send: use the

@@ -8,7 +8,15 @@ from collections import defaultdict
 from django.db.models import Q
 
 from exchange.models import SourcedUser
-from exchange.oneroster.plan import ADDED, ENDED, STAMPS, UNCHANGED, fetch_in, light_rows
+from exchange.oneroster.plan import (
+    ADDED,
+    ENDED,
+    STAMPS,
+    UNCHANGED,
+    PlannerBase,
+    fetch_in,
+    light_rows,
+)
 from exchange.oneroster.reader import Row
 from schools.models import (
     Enrollment,
@@ -20,7 +28,7 @@ from schools.models import (
 )
 
 
-class RostersMixin:
+class RostersMixin(PlannerBase):
     def plan_enrollments(self) -> None:
         """enrollments.csv: students -> rosters, teachers -> section teachers (R50)."""
         rows = self.rs["enrollments"]
@@ -39,8 +47,7 @@ class RostersMixin:
         scope = Q(section_id__in=section_ids)
         if self.rs.bulk("enrollments"):  # rosters absent from the file end: read the schools'
             scope |= Q(section__course__calendar__school_id__in=self.scope_school_ids)
-        scope = Roster.objects.filter(scope)
-        existing = light_rows(scope)
+        existing = light_rows(Roster.objects.filter(scope))
         by_sid = {(r.section_id, r.sourced_id): r for r in existing if r.sourced_id}
         by_pair: dict[tuple[int, int], list[Roster]] = defaultdict(list)
         for r in existing:
@@ -168,7 +175,7 @@ class RostersMixin:
                 ):
                     self._end(None, "enrollments", r, None)
 
-    def _unlink_absent_teachers(self, teachers: set) -> None:
+    def _unlink_absent_teachers(self, teachers: set[tuple[int, int]]) -> None:
         """Bulk mode: an imported teacher no longer sent for a class of the set leaves it
         (teachers assigned by hand stay)."""
         district_ids = {d.pk for d in self.districts.values() if d.pk}
@@ -182,7 +189,7 @@ class RostersMixin:
                 self.plan.teacher_unlinks.append((section_id, user_id))
                 self.count("enrollments", ENDED)
 
-    def _plan_teacher(self, row: Row, section: Section, teachers: set) -> None:
+    def _plan_teacher(self, row: Row, section: Section, teachers: set[tuple[int, int]]) -> None:
         user = self.staff.get(row["userSourcedId"])
         if user is None:
             self.issue(row, "userSourcedId", "No teacher in users.csv has this sourcedId.")
@@ -218,20 +225,20 @@ class RostersMixin:
         qs = Section.objects.select_related("course__calendar__school")
         if allowed is not None:
             qs = qs.filter(course__calendar__school__district_id__in=allowed)
-        found = defaultdict(list)
+        found: dict[str | None, list[Section]] = defaultdict(list)
         for s in fetch_in(qs, "sourced_id", sids):
             found[s.sourced_id].append(s)
         for sid, sections in found.items():
-            if len(sections) == 1:
+            if sid is not None and len(sections) == 1:  # (found by sourcedId: never None)
                 self.sections[sid] = sections[0]
                 self.scope_school_ids.add(sections[0].course.calendar.school_id)
 
     def _students_from_db(self, sids: set[str]) -> None:
-        found = defaultdict(list)
+        found: dict[str | None, list[Student]] = defaultdict(list)
         for s in fetch_in(Student.objects.defer(*STAMPS), "sourced_id", sids):
             found[s.sourced_id].append(s)
         for sid, students in found.items():
-            if len(students) == 1:
+            if sid is not None and len(students) == 1:  # (found by sourcedId: never None)
                 self.students[sid] = students[0]
         ids = [s.pk for s in self.students.values() if s.pk]
         for student_id, calendar_id in fetch_in(

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, NoReturn
 
 FILES = (
     "orgs",
@@ -91,7 +91,7 @@ class Issue(NamedTuple):
     field: str
     message: str
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         return self._asdict()
 
 
@@ -131,7 +131,11 @@ class RosterSet:
         return self.rows.get(name, [])
 
 
-def _opener(path: Path | str | bytes) -> tuple[Callable[[str], bytes | None], Callable]:
+Reader = Callable[[str], bytes | None]  # reads one file of the set by name; None when missing
+Progress = Callable[[str, int], None]
+
+
+def _opener(path: Path | str | bytes) -> tuple[Reader, Callable[[], None]]:
     """A function reading one file of the set by name (None when missing), and a closer."""
     if isinstance(path, bytes):
         archive = zipfile.ZipFile(io.BytesIO(path))
@@ -170,9 +174,7 @@ def _rows(text: str) -> Iterator[tuple[int, list[str]]]:
         yield reader.line_num, record
 
 
-def read_set(
-    path: Path | str | bytes, *, progress: Callable[[str, int], None] | None = None
-) -> RosterSet:
+def read_set(path: Path | str | bytes, *, progress: Progress | None = None) -> RosterSet:
     """Read the set at ``path`` (a folder, a zip file, or a zip's bytes)."""
     result = RosterSet()
     gc_was_on = gc.isenabled()
@@ -184,7 +186,7 @@ def read_set(
             gc.enable()
 
 
-def _read_set(path, result: RosterSet, progress) -> RosterSet:
+def _read_set(path: Path | str | bytes, result: RosterSet, progress: Progress | None) -> RosterSet:
     try:
         read, close = _opener(path)
     except (zipfile.BadZipFile, FileNotFoundError, IsADirectoryError) as exc:
@@ -202,7 +204,7 @@ def _read_set(path, result: RosterSet, progress) -> RosterSet:
     return result
 
 
-def _read_manifest(read, result: RosterSet) -> None:
+def _read_manifest(read: Reader, result: RosterSet) -> None:
     data = read("manifest.csv")
     if data is None:
         result.issues.append(Issue("manifest.csv", None, "", "", "Add manifest.csv to the set."))
@@ -235,7 +237,7 @@ def _read_manifest(read, result: RosterSet) -> None:
             result.modes[name] = value
 
 
-def _read_file(read, name: str, result: RosterSet) -> None:
+def _read_file(read: Reader, name: str, result: RosterSet) -> None:
     file = f"{name}.csv"
     data = read(file)
     if data is None:
@@ -346,5 +348,5 @@ def parse_date(value: str) -> dt.date | None:
     return dt.date.fromisoformat(value) if len(value) == 10 else _bad_date(value)
 
 
-def _bad_date(value: str):
+def _bad_date(value: str) -> NoReturn:
     raise ValueError(value)

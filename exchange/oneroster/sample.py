@@ -23,8 +23,8 @@ FIRST = ["Avery", "Blake", "Casey", "Devon", "Emery", "Finley", "Gray", "Harper"
 LAST = ["Adams", "Baker", "Clark", "Dunn", "Ellis", "Frost", "Gates", "Hale", "Irwin", "Jones"]
 
 
-def sample_files(*, students_per_school: int = 6) -> dict[str, list[dict]]:
-    files: dict[str, list[dict]] = {
+def sample_files(*, students_per_school: int = 6) -> dict[str, list[dict[str, str]]]:
+    files: dict[str, list[dict[str, str]]] = {
         "orgs": [
             {
                 "sourcedId": "org-pine",

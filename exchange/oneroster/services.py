@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
+from django.core.files.uploadedfile import UploadedFile
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from exchange.models import Import, ImportStatus
 from exchange.oneroster.importer import import_set
-from exchange.oneroster.reader import read_set
+from exchange.oneroster.plan import Plan
+from exchange.oneroster.reader import Progress, read_set
+from schools.actors import Actor, user_or_none
 
 logger = logging.getLogger(__name__)
 ACTIONS = ("added", "updated", "ended", "unchanged")
 
 
-def may_import(user) -> bool:
+def may_import(user: Actor) -> bool:
     """District admins (their own district's orgs, R41) and state admins import sets."""
     from schools.access import grants_for, is_state_admin
 
@@ -27,14 +30,23 @@ def may_import(user) -> bool:
     )
 
 
-def oneroster_import_create(*, payload: bytes, file_name: str, dry_run: bool, by) -> Import:
+def oneroster_import_create(*, payload: bytes, file_name: str, dry_run: bool, by: Actor) -> Import:
     """A queued import of an uploaded zip; ``oneroster_import_run`` does the work."""
     return Import.objects.create(
-        payload=payload, file_name=file_name[:255], dry_run=dry_run, requested_by=by
+        payload=payload, file_name=file_name[:255], dry_run=dry_run, requested_by=user_or_none(by)
     )
 
 
-def _finish(record: Import, plan) -> Import:
+def oneroster_import_upload(*, upload: UploadedFile[bytes], dry_run: bool, by: Actor) -> Import:
+    """The upload page and the API: record the uploaded zip as a queued import and hand it
+    to django-q2 (R50)."""
+    record = oneroster_import_create(
+        payload=upload.read(), file_name=upload.name or "", dry_run=dry_run, by=by
+    )
+    return oneroster_import_queue(record)
+
+
+def _finish(record: Import, plan: Plan) -> Import:
     record.counts = {name: dict(c) for name, c in plan.counts.items()}
     record.errors = [issue.as_dict() for issue in plan.issues]
     record.status = ImportStatus.REFUSED if plan.issues else ImportStatus.SUCCEEDED
@@ -44,7 +56,7 @@ def _finish(record: Import, plan) -> Import:
     return record
 
 
-def _run(record: Import, source, progress=None) -> Import:
+def _run(record: Import, source: Path | str | bytes, progress: Progress | None = None) -> Import:
     # Claim the queued import (a task delivered twice does nothing the second time).
     claimed = Import.objects.filter(pk=record.pk, status=ImportStatus.QUEUED).update(
         status=ImportStatus.RUNNING, started_at=timezone.now()
@@ -77,11 +89,13 @@ def oneroster_import_path(
     *,
     path: Path | str,
     dry_run: bool = False,
-    by=None,
-    progress: Callable[[str, int], None] | None = None,
+    by: Actor = None,
+    progress: Progress | None = None,
 ) -> Import:
     """``manage.py import_oneroster``: import the set at ``path`` (a zip or a folder)."""
-    record = Import.objects.create(file_name=str(path)[-255:], dry_run=dry_run, requested_by=by)
+    record = Import.objects.create(
+        file_name=str(path)[-255:], dry_run=dry_run, requested_by=user_or_none(by)
+    )
     return _run(record, path, progress)
 
 
@@ -104,7 +118,7 @@ def oneroster_import_queue(record: Import) -> Import:
     return record
 
 
-def imports_visible_to(user):
+def imports_visible_to(user: Actor) -> QuerySet[Import]:
     """State admins see every import; district admins the ones they started."""
     from schools.access import is_state_admin
 
@@ -113,4 +127,4 @@ def imports_visible_to(user):
         return qs
     if not may_import(user):
         return qs.none()
-    return qs.filter(requested_by=user)
+    return qs.filter(requested_by=user_or_none(user))

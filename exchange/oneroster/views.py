@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
+from typing import Any
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from exchange.oneroster import services
@@ -18,9 +21,12 @@ class UploadForm(forms.Form):
     dry_run = forms.BooleanField(required=False, initial=True, label="Dry run (write nothing)")
 
 
-def importer_required(view):
+View = Callable[..., HttpResponse]
+
+
+def importer_required(view: View) -> View:
     @wraps(view)
-    def wrapped(request, *args, **kwargs):
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if not services.may_import(request.user):
@@ -31,17 +37,14 @@ def importer_required(view):
 
 
 @importer_required
-def imports(request):
+def imports(request: HttpRequest) -> HttpResponse:
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
-        record = services.oneroster_import_create(
-            payload=upload.read(),
-            file_name=upload.name or "",
+        record = services.oneroster_import_upload(
+            upload=form.cleaned_data["file"],
             dry_run=form.cleaned_data["dry_run"],
             by=request.user,
         )
-        record = services.oneroster_import_queue(record)
         messages.success(request, f"Import {record.pk} is {record.status}.")
         return redirect("exchange:import-detail", pk=record.pk)
     recent = services.imports_visible_to(request.user)[:20]
@@ -49,7 +52,7 @@ def imports(request):
 
 
 @importer_required
-def import_detail(request, pk: int):
+def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     record = get_object_or_404(services.imports_visible_to(request.user), pk=pk)
     return render(
         request,

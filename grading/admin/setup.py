@@ -18,6 +18,8 @@ from grading.models import (
     ScoreRow,
 )
 from grading.services.course_tasks import (
+    COURSE_TASK_FIELDS,
+    MASKS,
     Sibling,
     course_task_delete,
     course_task_save,
@@ -44,19 +46,20 @@ def _add_errors(form: forms.BaseForm, exc: ValidationError) -> None:
         form.add_error(field if field in form.fields else None, errors)
 
 
+def _may_edit(request, obj) -> bool:
+    """R4: the page's row (or, on an inline, its parent row) may be edited by the user."""
+    return obj is None or may_edit_row(obj, by=request.user)
+
+
 class StateRowsReadOnly:
     """R4: state rows (district null) are read-only for non-superusers; the state's CTE
     tasks and CTE Numeric for everyone (a superuser changes them only from the shell)."""
 
     def has_change_permission(self, request, obj=None):
-        if obj is not None and not may_edit_row(obj, by=request.user):
-            return False
-        return super().has_change_permission(request, obj)
+        return _may_edit(request, obj) and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
-        if obj is not None and not may_edit_row(obj, by=request.user):
-            return False
-        return super().has_delete_permission(request, obj)
+        return _may_edit(request, obj) and super().has_delete_permission(request, obj)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -104,9 +107,7 @@ class ScoreRowInline(ScopedInlineMixin, admin.TabularInline):
     fields = ["score", "min_percent", "passing", "gpa_value"]
 
     def has_change_permission(self, request, obj=None):
-        if obj is not None and not may_edit_row(obj, by=request.user):
-            return False
-        return super().has_change_permission(request, obj)
+        return _may_edit(request, obj) and super().has_change_permission(request, obj)
 
     has_add_permission = has_change_permission
     has_delete_permission = has_change_permission
@@ -213,16 +214,10 @@ class CourseTaskForm(forms.ModelForm):
 
     def service_kwargs(self) -> dict:
         data = self.cleaned_data
-        return {
-            "course": self.course,
-            "grading_task": data.get("grading_task"),
-            "score_group": data.get("score_group"),
-            "term_gpa_weight": data.get("term_gpa_weight"),
-            "credit": data.get("credit"),
-            "credit_type": data.get("credit_type"),
-            "term_mask": list(data.get("term_mask") or []),
-            "active_mask": list(data.get("active_mask") or []),
-        }
+        values = {name: data.get(name) for name in COURSE_TASK_FIELDS}
+        for name in MASKS:
+            values[name] = list(values[name] or [])
+        return {"course": self.course, **values}
 
     def validate_with(self, siblings=None) -> None:
         if self.course is None:
@@ -323,15 +318,7 @@ class CourseTaskInline(ScopedInlineMixin, admin.StackedInline):
     form = CourseTaskForm
     formset = CourseTaskFormSet
     extra = 1
-    fields = [
-        "grading_task",
-        "score_group",
-        "term_gpa_weight",
-        "credit",
-        "credit_type",
-        "term_mask",
-        "active_mask",
-    ]
+    fields = COURSE_TASK_FIELDS
 
     def get_extra(self, request, obj=None, **kwargs):
         # Terms come from the course's calendar: save the course first, then add tasks.
@@ -375,16 +362,7 @@ class CourseGradingTaskAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_select_related = ["course__calendar__school", "grading_task", "score_group", "credit_type"]
     search_fields = ["course__number", "course__name", "grading_task__name"]
     readonly_fields = ["course"]
-    fields = [
-        "course",
-        "grading_task",
-        "score_group",
-        "term_gpa_weight",
-        "credit",
-        "credit_type",
-        "term_mask",
-        "active_mask",
-    ]
+    fields = ["course", *COURSE_TASK_FIELDS]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("mask__term")

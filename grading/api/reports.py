@@ -30,8 +30,18 @@ from schools.api_common import (
 from schools.models import Calendar, School, Student, Term
 
 
-def _gpa(value) -> str | None:
+def _two_places(value) -> str | None:
+    """A GPA or a percent as the API shows it: text with two decimals (None stays None)."""
     return None if value is None else f"{value:.2f}"
+
+
+def _school_term(request, report: str) -> dict:
+    """The school and term of a school report (honor roll, eligibility), role and scope
+    checked first (R42: a bad term tells nothing), then the school's scope (R36)."""
+    report_scope_first(request.user, report, "api", request.query_params.get("school"))
+    params = _params(SchoolTermQuery, request)
+    report_school_or_404(request.user, report, "api", params["school"].pk)
+    return params
 
 
 REPORT_CARD_ROLES = set(REGISTRAR_ROLES)
@@ -163,14 +173,14 @@ class ReportCardView(APIView):
                         "grades": [
                             {
                                 **g,
-                                "percent": None if g["percent"] is None else f"{g['percent']:.2f}",
+                                "percent": _two_places(g["percent"]),
                             }
                             for g in s["grades"]
                         ],
                     }
                     for s in card["sections"]
                 ],
-                "gpa": _gpa(card["gpa"]),
+                "gpa": _two_places(card["gpa"]),
                 "honor_roll": card["honor_roll"],
                 "incomplete": card["incomplete"],  # R31: a counted course has no grade yet
                 "grade_level": card["grade_level"],
@@ -183,12 +193,9 @@ class HonorRollView(APIView):
 
     @extend_schema(parameters=[SchoolTermQuery], responses=HonorRollRowSerializer(many=True))
     def get(self, request):
-        # R42: role and scope before the query's validation (a bad term tells nothing).
-        report_scope_first(request.user, "honor-roll", "api", request.query_params.get("school"))
-        params = _params(SchoolTermQuery, request)
-        report_school_or_404(request.user, "honor-roll", "api", params["school"].pk)
+        params = _school_term(request, "honor-roll")
         rows = honor_roll(school=params["school"], term=params["term"])
-        return Response([{**r, "gpa": _gpa(r["gpa"])} for r in rows])
+        return Response([{**r, "gpa": _two_places(r["gpa"])} for r in rows])
 
 
 class EligibilityView(APIView):
@@ -196,17 +203,9 @@ class EligibilityView(APIView):
 
     @extend_schema(parameters=[SchoolTermQuery], responses=EligibilityRowSerializer(many=True))
     def get(self, request):
-        # R42: role and scope before the query's validation (a bad term tells nothing).
-        report_scope_first(request.user, "eligibility", "api", request.query_params.get("school"))
-        params = _params(SchoolTermQuery, request)
-        report_school_or_404(request.user, "eligibility", "api", params["school"].pk)
+        params = _school_term(request, "eligibility")
         rows = eligibility(school=params["school"], term=params["term"])
-        return Response(
-            [
-                {**r, "percent": None if r["percent"] is None else f"{r['percent']:.2f}"}
-                for r in rows
-            ]
-        )
+        return Response([{**r, "percent": _two_places(r["percent"])} for r in rows])
 
 
 class CumulativeGpaView(APIView):
@@ -218,7 +217,7 @@ class CumulativeGpaView(APIView):
         result = cumulative_gpa(student=student)
         return Response(
             {
-                "gpa": _gpa(result["gpa"]),
+                "gpa": _two_places(result["gpa"]),
                 "credits_attempted": f"{result['credits_attempted']:.2f}",
                 "credits_earned": f"{result['credits_earned']:.2f}",
             }

@@ -18,14 +18,20 @@ from grading.models import (
     ScoreGroup,
     ScoreRow,
 )
-from grading.services.course_tasks import course_task_delete, course_task_save, course_tasks_check
+from grading.services.course_tasks import (
+    COURSE_TASK_FIELDS,
+    MASKS,
+    course_task_delete,
+    course_task_save,
+    course_tasks_check,
+)
 from grading.services.credit_types import credit_type_delete, credit_type_save
 from grading.services.grading_tasks import grading_task_delete, grading_task_save
 from grading.services.grading_windows import grading_window_apply_one, grading_window_save
 from grading.services.score_groups import ROW_FIELDS, score_group_delete, score_group_save
 from schools import api as schools_api
 from schools.api import SetupViewSet
-from schools.api_common import CleanModelSerializer, django_error_to_drf
+from schools.api_common import CleanModelSerializer, django_error_to_drf, register_viewsets
 from schools.models import Term
 
 urlpatterns: list = []
@@ -148,17 +154,7 @@ class CourseGradingTaskSerializer(ServiceSerializer):
 
     class Meta:
         model = CourseGradingTask
-        fields = [
-            "id",
-            "course",
-            "grading_task",
-            "score_group",
-            "term_gpa_weight",
-            "credit",
-            "credit_type",
-            "term_mask",
-            "active_mask",
-        ]
+        fields = ["id", "course", *COURSE_TASK_FIELDS]
         validators: list = []
 
     def _mask(self, data, name):
@@ -172,17 +168,15 @@ class CourseGradingTaskSerializer(ServiceSerializer):
         return [r.term for r in rows]
 
     def write(self, instance, data):
+        values = {
+            name: self._mask(data, name) if name in MASKS else self.value(data, name)
+            for name in COURSE_TASK_FIELDS
+        }
         return self.call(
             course_task_save,
             course_task_or_None=instance,
             course=self.value(data, "course"),
-            grading_task=self.value(data, "grading_task"),
-            score_group=self.value(data, "score_group"),
-            term_gpa_weight=self.value(data, "term_gpa_weight"),
-            credit=self.value(data, "credit"),
-            credit_type=self.value(data, "credit_type"),
-            term_mask=self._mask(data, "term_mask"),
-            active_mask=self._mask(data, "active_mask"),
+            **values,
             by=self.by,
         )
 
@@ -285,5 +279,4 @@ VIEWSETS = {
 
 def register(router) -> None:
     """Add this module's viewsets to the /api/v1/ router."""
-    for name, viewset in VIEWSETS.items():
-        router.register(name, viewset, basename=name)
+    register_viewsets(router, VIEWSETS)

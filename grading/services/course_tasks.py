@@ -31,6 +31,18 @@ from schools.actors import Actor
 from schools.models import Course, School, Term
 from schools.services.writes import model_save
 
+# What a course task is set with, after its course: ``course_task_save``'s values, the
+# admin's fields and the API's, in one order. The masks are lists of terms.
+MASKS = ("term_mask", "active_mask")
+COURSE_TASK_FIELDS = (
+    "grading_task",
+    "score_group",
+    "term_gpa_weight",
+    "credit",
+    "credit_type",
+    *MASKS,
+)
+
 
 @dataclass(frozen=True)
 class Sibling:
@@ -81,14 +93,24 @@ class CourseTaskDraft:
         return district_id in (None, self.school.district_id)
 
 
+def _other_district(
+    d: CourseTaskDraft,
+    field: str,
+    row: GradingTask | ScoreGroup | CreditType | None,
+    what: str,
+    code: str,
+) -> Iterator[Problem]:
+    """R4: a setup row of another district than the course's is refused (the state's and the
+    district's own are fine)."""
+    if row is not None and not d.in_scope(row.district_id):
+        yield Problem(field, f"Choose a {what} of this district or the state.", code)
+
+
 def check_task_district(d: CourseTaskDraft) -> Iterator[Problem]:
     """R4: a grading task of another district is refused."""
-    if d.grading_task and not d.in_scope(d.grading_task.district_id):
-        yield Problem(
-            "grading_task",
-            "Choose a grading task of this district or the state.",
-            "task_other_district",
-        )
+    yield from _other_district(
+        d, "grading_task", d.grading_task, "grading task", "task_other_district"
+    )
 
 
 def check_kts_tasks(d: CourseTaskDraft) -> Iterator[Problem]:
@@ -118,10 +140,8 @@ def check_score_group(d: CourseTaskDraft) -> Iterator[Problem]:
     if group is None:
         return
     if not d.in_scope(group.district_id):
-        yield Problem(
-            "score_group",
-            "Choose a score group of this district or the state.",
-            "score_group_other_district",
+        yield from _other_district(
+            d, "score_group", group, "score group", "score_group_other_district"
         )
     elif d.course.is_kts and not group.is_cte_numeric:
         if d.school.is_technical:
@@ -161,12 +181,9 @@ def check_credit(d: CourseTaskDraft) -> Iterator[Problem]:
     """R10: credit >= 0; a credit type of the course's district or the state."""
     if d.credit is not None and d.credit < 0:
         yield Problem("credit", "Enter a credit of 0 or more.", "negative_credit")
-    if d.credit_type and not d.in_scope(d.credit_type.district_id):
-        yield Problem(
-            "credit_type",
-            "Choose a credit type of this district or the state.",
-            "credit_type_other_district",
-        )
+    yield from _other_district(
+        d, "credit_type", d.credit_type, "credit type", "credit_type_other_district"
+    )
 
 
 def check_masks(d: CourseTaskDraft) -> Iterator[Problem]:

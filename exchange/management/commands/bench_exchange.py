@@ -26,9 +26,10 @@ from exchange.benchmarks import dataset
 from exchange.flows import attendance as attendance_flow
 from exchange.flows import enrollments as enrollments_flow
 from exchange.flows import grades as grades_flow
+from exchange.management.throwaway import require_empty_throwaway
+from exchange.models import RunTrigger
 from grading.models import CTE_NUMERIC, Grade, ScoreRow
 from grading.scoring import row_for_percent, rows_of
-from schools.models import Student
 
 BASELINE_RUN_ID = -1
 
@@ -50,13 +51,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, students, tech_schools, high_schools, yes, **options):
-        if not yes:
-            raise CommandError(
-                "This fills the database with generated data. Point DATABASE_URL at a "
-                "throwaway database (e.g. kts_bench) and pass --yes."
-            )
-        if Student.objects.exists():
-            raise CommandError("The database already holds students; use an empty one.")
+        require_empty_throwaway(yes, example="kts_bench")
         out = self.stdout
         t0 = time.perf_counter()
         with transaction.atomic():
@@ -128,7 +123,7 @@ class Command(BaseCommand):
             cursor.execute("ANALYZE")
 
     def _run(self):
-        run = services.exchange_run(as_of=dataset.AS_OF, trigger="bench", inline=True)
+        run = services.exchange_run(as_of=dataset.AS_OF, trigger=RunTrigger.BENCH, inline=True)
         if run.status != "succeeded":
             raise CommandError(f"Run {run.pk} failed: {run.error}")
         return run

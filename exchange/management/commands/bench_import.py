@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
 from exchange.benchmarks import oneroster as bench_set
+from exchange.management.throwaway import require_empty_throwaway
 from exchange.oneroster.files import set_files, write_folder
 from exchange.oneroster.importer import import_set
 from exchange.oneroster.reader import read_set
@@ -58,13 +59,7 @@ class Command(BaseCommand):
         return seconds, written, plan
 
     def handle(self, *args, students, tech_schools, high_schools, yes, **options):
-        if not yes:
-            raise CommandError(
-                "This fills the database with generated data. Point DATABASE_URL at a "
-                "throwaway database and pass --yes."
-            )
-        if Student.objects.exists():
-            raise CommandError("The database already holds students; use an empty one.")
+        require_empty_throwaway(yes)
         out = self.stdout
         files = bench_set.generate(
             tech_schools=tech_schools, high_schools=high_schools, students=students

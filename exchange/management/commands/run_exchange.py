@@ -5,7 +5,7 @@ import datetime as dt
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from exchange.models import RunStatus
+from exchange.models import RunStatus, RunTrigger
 from exchange.services import exchange_run
 
 BAR = 30
@@ -33,7 +33,7 @@ class Command(BaseCommand):
             self.stdout.flush()
 
         run = exchange_run(
-            as_of=as_of, dry_run=dry_run, trigger="command", inline=True, progress=progress
+            as_of=as_of, dry_run=dry_run, trigger=RunTrigger.COMMAND, inline=True, progress=progress
         )
         self.stdout.write(
             f"Run {run.pk} as of {run.as_of}{' (dry run)' if run.dry_run else ''}: {run.status}"
