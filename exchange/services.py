@@ -33,6 +33,7 @@ from exchange.models import (
     KtsLink,
     RunPart,
     RunStatus,
+    RunTrigger,
 )
 from schools.models import Roster, Section
 
@@ -229,7 +230,7 @@ def _claim(run: ExchangeRun) -> bool:
                 finished_at=now,
                 error=ANOTHER_RUN,
                 # R47: a refused scheduled run starts again when the running one ends.
-                retry_pending=run.trigger == "schedule",
+                retry_pending=run.trigger == RunTrigger.SCHEDULE,
             )
         return bool(claimed)
 
@@ -493,7 +494,9 @@ def _start_deferred_runs() -> None:
         logger.info("Deferred scheduled runs %s not retried: outside the night window", pending)
         return
     _, as_of, dry_run = pending[-1]
-    run = exchange_run_create(as_of=timezone.localdate(), dry_run=dry_run, trigger="schedule")
+    run = exchange_run_create(
+        as_of=timezone.localdate(), dry_run=dry_run, trigger=RunTrigger.SCHEDULE
+    )
     if _sync_mode():
         exchange_run_start(run_id=run.pk, inline=True)
     else:

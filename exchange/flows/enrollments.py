@@ -62,7 +62,7 @@ def sync_enrollments(
     dirty, unchanged = _dirty_keys(calendar_id=calendar.pk, as_of=as_of)
     if not dirty:
         if not dry_run:
-            mark.store(as_of=as_of, run_id=run_id, unchanged=unchanged)
+            mark.store_quiet(as_of=as_of, run_id=run_id, unchanged=unchanged)
         return FlowResult(Flow.ENROLLMENTS, [], unchanged)
     links = dict(
         KtsLink.objects.filter(tech_section__course__calendar=calendar)
@@ -289,7 +289,7 @@ def fingerprints(*, school_year: int, schools: list[int]) -> dict[int, str]:
     return watermark.fingerprints(INPUTS_SQL, {"year": school_year, "schools": schools})
 
 
-class _Mark:
+class _Mark(watermark.FlowMark):
     """The enrollment flow's watermark for one tech school (R22, R48).
 
     Stored only when the flow found nothing to do: then the same rows find nothing to do on
@@ -298,35 +298,23 @@ class _Mark:
     replays the count of unchanged rosters. Any change to those rows runs the flow."""
 
     def __init__(self, *, tech_school_id: int, school_year: int) -> None:
-        self.key = {
-            "tech_school_id": tech_school_id,
-            "flow": Flow.ENROLLMENTS,
-            "school_year": school_year,
-        }
-        self.school_year = school_year
-        self.on = watermark.enabled()
-        self.print_ = ""
-
-    def _fingerprint(self) -> str:
-        school = self.key["tech_school_id"]
-        return fingerprints(school_year=self.school_year, schools=[school]).get(
-            school, f"{watermark.VERSION}:0:0"
+        super().__init__(
+            flow=Flow.ENROLLMENTS,
+            tech_school_id=tech_school_id,
+            school_year=school_year,
+            fingerprints=fingerprints,
         )
 
     def replay(self, *, as_of: dt.date) -> FlowResult | None:
-        mark = watermark.load(**self.key) if self.on else None
+        mark = self.holding(as_of=as_of)
         if mark is None:
-            return None
-        self.print_ = self._fingerprint()
-        if not watermark.holds(mark, print_=self.print_, as_of=as_of):
             return None
         return FlowResult(Flow.ENROLLMENTS, [], mark.unchanged)
 
-    def store(self, *, as_of: dt.date, run_id: int, unchanged: int) -> None:
+    def store_quiet(self, *, as_of: dt.date, run_id: int, unchanged: int) -> None:
         if self.on:  # nothing was written: the state read is the state left
-            watermark.store(
-                **self.key,
-                print_=self.print_ or self._fingerprint(),
+            self.store(
+                print_=self.print_ or self.fingerprint(),
                 as_of=as_of,
                 run_id=run_id,
                 unchanged=unchanged,

@@ -144,7 +144,7 @@ def sync_grades(
     if not links:
         return FlowResult(Flow.GRADES, [])
     mark = _Mark(tech_school_id=tech_school_id, school_year=school_year)
-    if (replay := mark.replay(as_of=as_of)) is not None:
+    if (replay := mark.replay()) is not None:
         return replay
     tech_grades = read_tech_grades(links)
     tech_terms = read_term_spans({g[4] for g in tech_grades})
@@ -156,7 +156,7 @@ def sync_grades(
         versions = _write(writes, run_id=run_id) if writes else []
         # A run on the state just written writes nothing and skips the same grades (the
         # skips do not depend on the HS grades): what it would find is known now.
-        mark.store(
+        mark.store_written(
             writes=writes,
             versions=versions,
             as_of=as_of,
@@ -235,35 +235,25 @@ def fingerprints(*, school_year: int, schools: list[int]) -> dict[int, str]:
     )
 
 
-class _Mark:
-    """The grade flow's watermark for one tech school (R22, :mod:`exchange.flows.watermark`)."""
+class _Mark(watermark.FlowMark):
+    """The grade flow's watermark for one tech school (R22, :mod:`exchange.flows.watermark`):
+    stored after the writes, for the state they leave."""
 
     def __init__(self, *, tech_school_id: int, school_year: int) -> None:
-        self.key = {
-            "tech_school_id": tech_school_id,
-            "flow": Flow.GRADES,
-            "school_year": school_year,
-        }
-        self.on = watermark.enabled()
-        self.print_ = ""  # the fingerprint of the state read, once taken
-        self.school_year = school_year
-
-    def _fingerprint(self) -> str:
-        school = self.key["tech_school_id"]
-        return fingerprints(school_year=self.school_year, schools=[school]).get(
-            school, f"{watermark.VERSION}:0:0"
+        super().__init__(
+            flow=Flow.GRADES,
+            tech_school_id=tech_school_id,
+            school_year=school_year,
+            fingerprints=fingerprints,
         )
 
-    def replay(self, *, as_of: dt.date) -> FlowResult | None:
-        mark = watermark.load(**self.key) if self.on else None
+    def replay(self) -> FlowResult | None:
+        mark = self.holding(as_of=dt.date.max)  # what the grade flow finds holds on any day
         if mark is None:
-            return None  # nothing to compare with: the fingerprint is taken after the writes
-        self.print_ = self._fingerprint()
-        if not watermark.holds(mark, print_=self.print_, as_of=dt.date.max):
             return None
         return FlowResult(Flow.GRADES, mark.outcomes, mark.unchanged)
 
-    def store(
+    def store_written(
         self,
         *,
         writes: list[Write],
@@ -271,7 +261,7 @@ class _Mark:
         as_of: dt.date,
         run_id: int,
         unchanged: int,
-        outcomes: list,
+        outcomes: list[dict[str, Any]],
     ) -> None:
         if not self.on:
             return
@@ -283,14 +273,9 @@ class _Mark:
                 new=[(w.outcome["target_id"], v) for w, v in zip(writes, versions, strict=True)],
             )
         else:
-            print_ = self._fingerprint()
-        watermark.store(
-            **self.key,
-            print_=print_,
-            as_of=as_of,
-            run_id=run_id,
-            unchanged=unchanged,
-            outcomes=outcomes,
+            print_ = self.fingerprint()
+        self.store(
+            print_=print_, as_of=as_of, run_id=run_id, unchanged=unchanged, outcomes=outcomes
         )
 
 

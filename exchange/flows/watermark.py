@@ -18,7 +18,7 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import connection
@@ -85,11 +85,73 @@ def load_all(*, school_year: int, schools: list[int]) -> dict[tuple[int, str], F
     }
 
 
-def load(*, tech_school_id: int, flow: str, school_year: int) -> FlowWatermark | None:
-    """The flow's stored watermark for the school and year, if any."""
-    return FlowWatermark.objects.filter(
-        tech_school_id=tech_school_id, flow=flow, school_year=school_year
-    ).first()
+EMPTY = f"{VERSION}:0:0"  # the fingerprint of no rows
+
+
+class Fingerprints(Protocol):
+    def __call__(self, *, school_year: int, schools: list[int]) -> dict[int, str]: ...
+
+
+class FlowMark:
+    """A flow's watermark for one tech school, as the flow uses it: replay what the stored
+    one found if it holds, or store what the flow found (R22)."""
+
+    def __init__(
+        self, *, flow: str, tech_school_id: int, school_year: int, fingerprints: Fingerprints
+    ) -> None:
+        self.flow = flow
+        self.tech_school_id = tech_school_id
+        self.school_year = school_year
+        self.fingerprints = fingerprints
+        self.on = enabled()
+        self.print_ = ""  # the fingerprint of the state read, once taken
+
+    def fingerprint(self) -> str:
+        school = self.tech_school_id
+        return self.fingerprints(school_year=self.school_year, schools=[school]).get(school, EMPTY)
+
+    def holding(self, *, as_of: dt.date) -> FlowWatermark | None:
+        """The stored watermark, if the rows read now are the ones it was stored for and
+        what it found holds on ``as_of``. Takes the fingerprint only if there is one."""
+        mark = (
+            FlowWatermark.objects.filter(
+                tech_school_id=self.tech_school_id, flow=self.flow, school_year=self.school_year
+            ).first()
+            if self.on
+            else None
+        )
+        if mark is None:
+            return None
+        self.print_ = self.fingerprint()
+        return mark if holds(mark, print_=self.print_, as_of=as_of) else None
+
+    def store(
+        self,
+        *,
+        print_: str,
+        as_of: dt.date,
+        run_id: int,
+        unchanged: int,
+        outcomes: list[dict[str, Any]],
+    ) -> None:
+        FlowWatermark.objects.update_or_create(
+            tech_school_id=self.tech_school_id,
+            flow=self.flow,
+            school_year=self.school_year,
+            defaults={
+                "fingerprint": print_,
+                "as_of": as_of,
+                "run_id": run_id,
+                "unchanged": unchanged,
+                "outcomes": outcomes,
+            },
+        )
+
+
+def holds(mark: FlowWatermark, *, print_: str, as_of: dt.date) -> bool:
+    """Does the stored ``mark`` say what the flow finds on the rows ``print_`` names, on
+    ``as_of``?"""
+    return mark.fingerprint == print_ and as_of >= mark.as_of
 
 
 def swapped(
@@ -120,40 +182,3 @@ def swapped(
         )
         gone, came = cursor.fetchone()
     return f"{VERSION}:{int(count) - len(old) + len(new)}:{int(total) - int(gone) + int(came)}"
-
-
-def holds(mark: FlowWatermark, *, print_: str, as_of: dt.date) -> bool:
-    """Does the stored ``mark`` say what the flow finds on the rows ``print_`` names, on
-    ``as_of``?"""
-    return mark.fingerprint == print_ and as_of >= mark.as_of
-
-
-def store(
-    *,
-    tech_school_id: int,
-    flow: str,
-    school_year: int,
-    print_: str,
-    as_of: dt.date,
-    run_id: int,
-    unchanged: int,
-    outcomes: list[dict[str, Any]],
-) -> None:
-    FlowWatermark.objects.update_or_create(
-        tech_school_id=tech_school_id,
-        flow=flow,
-        school_year=school_year,
-        defaults={
-            "fingerprint": print_,
-            "as_of": as_of,
-            "run_id": run_id,
-            "unchanged": unchanged,
-            "outcomes": outcomes,
-        },
-    )
-
-
-def forget(*, tech_school_id: int, flow: str, school_year: int) -> None:
-    FlowWatermark.objects.filter(
-        tech_school_id=tech_school_id, flow=flow, school_year=school_year
-    ).delete()

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('exchange', '0006_outcome_log_without_fk_constraints'),
+        ('exchange', '0007_run_trigger_choices'),
         ('schools', '0005_roster_one_open_per_section'),
     ]
 
