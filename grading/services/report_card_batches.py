@@ -28,7 +28,11 @@ from django.utils import timezone
 from grading.models import ReportCardBatch, ReportCardBatchPart
 from grading.report_card_pdf import report_cards_pdf
 from grading.report_pdf import join_pdfs
-from grading.selectors.report_card import check_report_term, report_cards
+from grading.selectors.report_card import (
+    check_report_term,
+    report_card_student_ids,
+    report_cards,
+)
 from schools import locks
 from schools.actors import Actor, user_or_none
 from schools.models import School, Term
@@ -123,7 +127,7 @@ def report_card_batch_build(*, batch_id: int, size: int | None = None) -> str:
             return _status_of(batch_id)
         batch = ReportCardBatch.objects.select_related("term__calendar__school").get(pk=batch_id)
         try:
-            ids = [card["student"].pk for card in report_cards(term=batch.term)]
+            ids = report_card_student_ids(term=batch.term)
         except Exception as exc:  # recorded on the row: the page shows why
             logger.exception("Report card batch %s could not list its students", batch_id)
             ReportCardBatch.objects.filter(pk=batch_id).update(
