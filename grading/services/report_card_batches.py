@@ -271,9 +271,13 @@ def _finish_if_done(*, batch_id: int) -> str:
 
 
 def _merge(pdfs: Iterable[bytes | memoryview | None]) -> bytes:
-    """One PDF of the parts' pages (and their cards' bookmarks), in the parts' order (every
-    part is done, so each has its PDF)."""
-    return join_pdfs([bytes(pdf) for pdf in pdfs if pdf is not None])
+    """One PDF of the parts' pages (and their cards' bookmarks), in the parts' order."""
+    parts = []
+    for pdf in pdfs:
+        if pdf is None:  # a done part always has its PDF: never join a batch without one
+            raise ValueError("A finished part of the batch has no PDF.")
+        parts.append(bytes(pdf))
+    return join_pdfs(parts)
 
 
 def _requeue_dead_part(part: ReportCardBatchPart) -> bool:
