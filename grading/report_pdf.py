@@ -1,15 +1,19 @@
-"""Report cards as PDF (R32): the batch HTML of a term and its PDF, in chunks.
+"""Report cards as PDF (R32): the batch HTML of a term, and the one-request PDF of every card.
 
-Shared by the one-request download, the django-q2 batch task and the benchmark.
+Shared by the one-request download, the django-q2 batch parts and the benchmark. The PDF is
+drawn by ``grading.report_card_pdf`` (ReportLab, ~5-7 ms of CPU a card); the HTML is the
+printable page's template (``report_cards_html``).
 """
 
 import io
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
 from django.template.loader import render_to_string
 
+from grading.report_card_pdf import report_cards_pdf
 from grading.selectors.report_card import report_cards
 from schools.models import Term
 
@@ -26,44 +30,20 @@ def report_cards_html(*, term: Term, cards: list[dict] | None = None) -> str:
     )
 
 
-# WeasyPrint lays out each page from the start of its document and costs ~30-50 ms of CPU
-# per report card, so a whole school is rendered in chunks - on several processes when the
-# machine has them - and the chunks are joined into one PDF.
-PDF_CHUNK = 100
+# Cards per PDF drawn by one process; the chunks are drawn on several processes when the
+# machine has them, then joined.
+PDF_CHUNK = 500
 
 
-def _chunk_pdf(args: tuple[str, str]) -> bytes:
-    from weasyprint import HTML
-
-    html, base_url = args
-    return HTML(string=html, base_url=base_url).write_pdf()
+def _chunk_pdf(args: tuple[list[dict[str, Any]], Term]) -> bytes:
+    cards, term = args
+    return report_cards_pdf(cards=cards, school=term.calendar.school, term=term)
 
 
-def report_cards_pdf_bytes(*, term: Term, base_url: str = "/", workers: int | None = None) -> bytes:
-    """R32: one PDF with the report card of every student of ``term``'s HS.
-
-    The HTML is built here (the only database work); worker processes run WeasyPrint only.
-    """
-    cards = report_cards(term=term)
-    chunks = [
-        (report_cards_html(term=term, cards=cards[i : i + PDF_CHUNK]), base_url)
-        for i in range(0, max(len(cards), 1), PDF_CHUNK)
-    ]
-    if len(chunks) == 1:
-        return _chunk_pdf(chunks[0])
-    workers = workers or min(len(chunks), os.cpu_count() or 1, 8)
-    if workers > 1:
-        # fork: children only lay out HTML strings; they never touch the database.
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            pdfs = list(pool.map(_chunk_pdf, chunks))
-    else:
-        pdfs = [_chunk_pdf(chunk) for chunk in chunks]
-    return merge_pdfs(pdfs)
-
-
-def merge_pdfs(pdfs: list[bytes]) -> bytes:
-    """The PDFs one after the other in one document (R32: a school's report cards)."""
+def join_pdfs(pdfs: list[bytes]) -> bytes:
+    """One PDF of ``pdfs``' pages (and bookmarks), in order."""
+    if len(pdfs) == 1:
+        return pdfs[0]
     from pypdf import PdfWriter
 
     writer = PdfWriter()
@@ -72,3 +52,23 @@ def merge_pdfs(pdfs: list[bytes]) -> bytes:
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def report_cards_pdf_bytes(*, term: Term, workers: int | None = None) -> bytes:
+    """R32: one PDF with the report card of every student of ``term``'s HS.
+
+    The cards are read here (the only database work); worker processes only draw.
+    """
+    cards = report_cards(term=term)
+    chunks = [(cards[i : i + PDF_CHUNK], term) for i in range(0, max(len(cards), 1), PDF_CHUNK)]
+    if len(chunks) == 1:
+        return _chunk_pdf(chunks[0])
+    workers = workers or min(len(chunks), os.cpu_count() or 1, 8)
+    if workers > 1:
+        # fork: children only draw the cards they are handed; they never touch the database.
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            pdfs = list(pool.map(_chunk_pdf, chunks))
+    else:
+        pdfs = [_chunk_pdf(chunk) for chunk in chunks]
+    return join_pdfs(pdfs)

@@ -16,8 +16,9 @@ joins the parts' PDFs, in the batch's order, into the batch's PDF and drops them
 from __future__ import annotations
 
 import datetime as dt
-import io
 import logging
+from collections.abc import Iterable
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import transaction
@@ -25,9 +26,15 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from grading.models import ReportCardBatch, ReportCardBatchPart
-from grading.report_pdf import _chunk_pdf, report_cards_html
-from grading.selectors.report_card import check_report_term, report_cards
+from grading.report_card_pdf import report_cards_pdf
+from grading.report_pdf import join_pdfs
+from grading.selectors.report_card import (
+    check_report_term,
+    report_card_student_ids,
+    report_cards,
+)
 from schools import locks
+from schools.actors import Actor, user_or_none
 from schools.models import School, Term
 
 logger = logging.getLogger(__name__)
@@ -83,7 +90,7 @@ def _dispatch(part: ReportCardBatchPart) -> None:
     )
 
 
-def report_card_batch_request(*, school: School, term: Term, by) -> ReportCardBatch:
+def report_card_batch_request(*, school: School, term: Term, by: Actor) -> ReportCardBatch:
     """Queue the batch PDF of ``term`` at ``school`` (a term of another school or of a tech
     school is refused, R32). The task starts once this transaction commits. The school's
     unfinished batches are checked first (the watchdog), so a killed one does not linger."""
@@ -93,7 +100,7 @@ def report_card_batch_request(*, school: School, term: Term, by) -> ReportCardBa
         batch = ReportCardBatch(
             school=school,
             term=term,
-            requested_by=by if by is not None and by.is_authenticated else None,
+            requested_by=user_or_none(by),
         )
         batch.full_clean()
         batch.save()
@@ -107,7 +114,7 @@ def _status_of(batch_id: int) -> str:
     )
 
 
-def report_card_batch_build(*, batch_id: int, base_url: str = "/", size: int | None = None) -> str:
+def report_card_batch_build(*, batch_id: int, size: int | None = None) -> str:
     """Start a batch: claim it (queued -> running, one conditional update: a task delivered
     twice does nothing), fix its students and their order, split them into parts and send
     one task per part. Returns the batch's status (final at once in sync mode)."""
@@ -120,7 +127,7 @@ def report_card_batch_build(*, batch_id: int, base_url: str = "/", size: int | N
             return _status_of(batch_id)
         batch = ReportCardBatch.objects.select_related("term__calendar__school").get(pk=batch_id)
         try:
-            ids = [card["student"].pk for card in report_cards(term=batch.term)]
+            ids = report_card_student_ids(term=batch.term)
         except Exception as exc:  # recorded on the row: the page shows why
             logger.exception("Report card batch %s could not list its students", batch_id)
             ReportCardBatch.objects.filter(pk=batch_id).update(
@@ -142,16 +149,17 @@ def report_card_batch_build(*, batch_id: int, base_url: str = "/", size: int | N
     return _status_of(batch_id)
 
 
-def _render(part: ReportCardBatchPart, *, base_url: str = "/") -> bytes:
-    """The part's report cards, in the order fixed when the batch was split."""
+def _render(part: ReportCardBatchPart) -> bytes:
+    """The part's report cards, in the order fixed when the batch was split, drawn as one
+    PDF (``grading.report_card_pdf``: every card of the part in one document)."""
     term = Term.objects.select_related("calendar__school").get(pk=part.batch.term_id)
     cards = report_cards(term=term, student_ids=part.student_ids) if part.student_ids else []
     by_student = {card["student"].pk: card for card in cards}
     ordered = [by_student[i] for i in part.student_ids if i in by_student]
-    return _chunk_pdf((report_cards_html(term=term, cards=ordered), base_url))
+    return report_cards_pdf(cards=ordered, school=term.calendar.school, term=term)
 
 
-def report_card_part_build(*, part_id: int, base_url: str = "/") -> str:
+def report_card_part_build(*, part_id: int) -> str:
     """Render one part (the task of a part). Only a queued part of a running batch is
     claimed, under the part's process lock; the PDF and ``done`` are saved together, fenced
     on the claim still being this attempt's. The batch is finished when this was the last
@@ -178,7 +186,7 @@ def report_card_part_build(*, part_id: int, base_url: str = "/") -> str:
             pk=part.pk, status=Status.RUNNING, attempts=part.attempts
         )
         try:
-            pdf = _render(part, base_url=base_url)
+            pdf = _render(part)
         except Exception as exc:  # noqa: BLE001 - recorded: the batch fails with the reason
             logger.exception("Report card batch %s: part %s failed", part.batch_id, part.seq)
             mine.update(
@@ -199,9 +207,18 @@ def report_card_part_build(*, part_id: int, base_url: str = "/") -> str:
     return part.status
 
 
-def _part_label(part: dict, parts: int, size: int) -> str:
-    first = (part["seq"] - 1) * size + 1
-    return f"part {part['seq']} of {parts} (report cards {first}-{first + part['n'] - 1})"
+class _PartState(NamedTuple):
+    """A part as the batch's closing sees it."""
+
+    seq: int
+    status: str
+    error: str
+    cards: int
+
+
+def _part_label(part: _PartState, parts: int, size: int) -> str:
+    first = (part.seq - 1) * size + 1
+    return f"part {part.seq} of {parts} (report cards {first}-{first + part.cards - 1})"
 
 
 def _finish_if_done(*, batch_id: int) -> str:
@@ -221,18 +238,19 @@ def _finish_if_done(*, batch_id: int) -> str:
             # A part that finished after its batch ended keeps no PDF.
             parts_qs.filter(pdf__isnull=False).update(pdf=None)
             return batch.status
-        parts = list(
-            parts_qs.order_by("seq").values("seq", "status", "error", "student_ids", "attempts")
-        )
-        for p in parts:
-            p["n"] = len(p["student_ids"])
-        size = max((p["n"] for p in parts), default=0)
-        failed = [p for p in parts if p["status"] == Status.FAILED]
+        parts = [
+            _PartState(seq, status, error, len(student_ids))
+            for seq, status, error, student_ids in parts_qs.order_by("seq").values_list(
+                "seq", "status", "error", "student_ids"
+            )
+        ]
+        size = max((p.cards for p in parts), default=0)
+        failed = [p for p in parts if p.status == Status.FAILED]
         now = timezone.now()
         if failed:
             batch.status = Status.FAILED
             batch.error = "; ".join(
-                f"{_part_label(p, len(parts), size)} failed: {p['error']}" for p in failed
+                f"{_part_label(p, len(parts), size)} failed: {p.error}" for p in failed
             )[:2000]
             # The parts not started will not be: their batch has failed.
             parts_qs.filter(status=Status.QUEUED).update(
@@ -242,7 +260,7 @@ def _finish_if_done(*, batch_id: int) -> str:
             batch.finished_at = now
             batch.save(update_fields=["status", "error", "finished_at"])
             return batch.status
-        if not parts or any(p["status"] in ACTIVE for p in parts):
+        if not parts or any(p.status in ACTIVE for p in parts):
             return batch.status
         pdf = _merge(parts_qs.order_by("seq").values_list("pdf", flat=True).iterator())
         ReportCardBatch.objects.filter(pk=batch_id).update(
@@ -252,19 +270,14 @@ def _finish_if_done(*, batch_id: int) -> str:
     return Status.DONE
 
 
-def _merge(pdfs) -> bytes:
-    """One PDF of the parts' pages, in the parts' order."""
-    pdfs = [bytes(pdf) for pdf in pdfs]
-    if len(pdfs) == 1:
-        return pdfs[0]
-    from pypdf import PdfWriter
-
-    writer = PdfWriter()
+def _merge(pdfs: Iterable[bytes | memoryview | None]) -> bytes:
+    """One PDF of the parts' pages (and their cards' bookmarks), in the parts' order."""
+    parts = []
     for pdf in pdfs:
-        writer.append(io.BytesIO(pdf))
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+        if pdf is None:  # a done part always has its PDF: never join a batch without one
+            raise ValueError("A finished part of the batch has no PDF.")
+        parts.append(bytes(pdf))
+    return join_pdfs(parts)
 
 
 def _requeue_dead_part(part: ReportCardBatchPart) -> bool:

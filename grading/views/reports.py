@@ -8,11 +8,11 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods
 
 from grading.models import ReportCardBatch, TranscriptLine
+from grading.report_card_pdf import report_cards_pdf, student_name
 from grading.report_pdf import PDF_CHUNK, report_cards_html, report_cards_pdf_bytes  # noqa: F401
 from grading.selectors.gpa import eligibility, gpa_histogram, honor_roll, school_gpas
 from grading.selectors.report_card import (
@@ -91,15 +91,6 @@ def _chosen_term(request, school: School) -> tuple[Term | None, list[Term], str]
 # --- report cards -------------------------------------------------------------------------
 
 
-def _pdf(html: str, request, filename: str) -> HttpResponse:
-    from weasyprint import HTML  # imported lazily: loading pango costs time at startup
-
-    pdf = HTML(string=html, base_url=request.build_absolute_uri("/")).write_pdf()
-    response = HttpResponse(pdf, content_type="application/pdf")
-    response["Content-Disposition"] = f'inline; filename="{filename}"'
-    return response
-
-
 def _registrar_roles() -> set[str]:
     return set(REPORTS["report-card"].roles)
 
@@ -127,12 +118,19 @@ def report_card_page(request, pk: int, term_id: int):
 
 @login_required
 def report_card_pdf(request, pk: int, term_id: int):
-    """R32: the same report card as a PDF (same template, print media)."""
+    """R32: the same report card as a PDF, drawn as in the batch (``report_card_pdf``)."""
     card = _card_or_404(request, pk, term_id, "pdf")
-    html = render_to_string(
-        "grading/reports/report_card.html", {"card": card, "pdf": True}, request=request
+    term = card["term"]
+    pdf = report_cards_pdf(
+        cards=[card],
+        school=card["school"],
+        term=term,
+        title=f"Report card \u00b7 {student_name(card)} \u00b7 {term.name}",
     )
-    return _pdf(html, request, f"report-card-{card['student'].state_id}-{card['term'].name}.pdf")
+    response = HttpResponse(pdf, content_type="application/pdf")
+    filename = f"report-card-{card['student'].state_id}-{term.name}.pdf"
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
 
 
 @login_required
@@ -142,7 +140,7 @@ def report_cards_batch_pdf(request, pk: int):
     term, _, error = _chosen_term(request, school)
     if term is None:
         return HttpResponse(error or "Choose a term (?term=).", status=400)
-    pdf = report_cards_pdf_bytes(term=term, base_url=request.build_absolute_uri("/"))
+    pdf = report_cards_pdf_bytes(term=term)
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="report-cards-{term.name}.pdf"'
     return response

@@ -5,12 +5,11 @@ import io
 
 import pytest
 from pypdf import PdfReader
-from weasyprint import HTML
 
 from grading.models import ReportCardBatch, ReportCardBatchPart
-from grading.selectors.report_card import report_cards
+from grading.report_pdf import report_cards_pdf_bytes
+from grading.selectors.report_card import report_card_student_ids, report_cards
 from grading.services import report_card_batches as batches
-from grading.views.reports import report_cards_html
 from schools import locks
 from schools.models import StaffRole
 from tests.factories import UserFactory
@@ -78,7 +77,7 @@ def test_r32_batch_in_parts_has_the_pages_of_one_render_in_the_same_order(
     assert [len(p.student_ids) for p in parts] == [2, 2, 1]
     assert all(p.status == "done" and p.attempts == 1 and p.pdf is None for p in parts)
     # and the pages are those of one render of the whole school, in the same order
-    single = HTML(string=report_cards_html(term=w.q1)).write_pdf()
+    single = report_cards_pdf_bytes(term=w.q1)
     expected = [
         f"{c['student'].last_name}, {c['student'].first_name}" for c in report_cards(term=w.q1)
     ]
@@ -248,3 +247,27 @@ def test_r42_batch_page_and_download_by_role_and_school(
     base = f"/school/{w.hs.pk}/report-card-batches/{batch.pk}"
     assert client.get(base + "/").status_code == status
     assert client.get(base + ".pdf").status_code == status
+
+
+@pytest.mark.django_db
+def test_r32_batch_students_are_the_report_cards_students_in_their_order(
+    django_assert_num_queries,
+):
+    # given five rostered students, one with a Q4 grade but no roster, one whose roster
+    # ended with Q1, and a student rostered at the tech school only
+    from tests.factories import RosterFactory
+
+    w = _school_of_five()
+    graded_only = add_student(w, first_name="Gil", last_name="Adams", sections=[])
+    letter(w, graded_only, "B", term=w.q4)
+    gone = add_student(w, first_name="Ray", last_name="Aaron", sections=[])
+    RosterFactory(student=gone, section=w.english, end_date=w.q1.end_date)
+    tech_only = add_student(w, first_name="Oz", last_name="Abbot", sections=[w.tech_section])
+    # when a Q4 batch fixes its students
+    with django_assert_num_queries(1):
+        ids = report_card_student_ids(term=w.q4)
+    # then they are the students of the report cards, in the same (name) order
+    cards = report_cards(term=w.q4)
+    assert ids == [card["student"].pk for card in cards]
+    assert [c["student"].last_name for c in cards][:2] == ["Adams", "Archer"]
+    assert gone.pk not in ids and tech_only.pk not in ids and len(ids) == 6
