@@ -248,45 +248,45 @@ SELECT NULL, NULL, COALESCE(SUM(paired), 0) FROM keyed WHERE differs = 0
 NARROW_READ_MAX = 2_000  # up to this many students to reconcile, read only their rosters
 
 
-# Every row :func:`sync_enrollments` reads for each tech school in ``schools``, as ``school,
-# t, id, x`` (the school, a table tag, the id, the row version): the school's calendars,
+# Every row :func:`sync_enrollments` reads for one tech school, as ``t, id, x`` (a table
+# tag, the id, the row version): the school's calendars,
 # the courses and sections of the year's calendar, its links, the linked HS sections'
 # rosters and the KTS sections' rosters.
 INPUTS_SQL = """
-WITH cal AS (
-    SELECT DISTINCT ON (school_id) school_id AS school, id
-    FROM schools_calendar
-    WHERE school_year = %(year)s AND school_id = ANY(%(schools)s::bigint[])
-    ORDER BY school_id, id
+WITH cal AS MATERIALIZED (
+    SELECT id FROM schools_calendar
+    WHERE school_year = %(year)s AND school_id = %(school)s
+    ORDER BY id LIMIT 1
 ), link AS (
-    SELECT cal.school, l.id, l.xmin AS x, l.hs_section_id
+    SELECT l.id, l.xmin AS x, l.hs_section_id
     FROM exchange_ktslink l
     JOIN schools_section s ON s.id = l.tech_section_id
     JOIN schools_course c ON c.id = s.course_id
-    JOIN cal ON cal.id = c.calendar_id
+    WHERE c.calendar_id = (SELECT id FROM cal)
 )
-SELECT school, 'link' AS t, id, x FROM link
-UNION ALL SELECT k.school, 'hs roster', r.id, r.xmin FROM schools_roster r
-    JOIN (SELECT DISTINCT school, hs_section_id FROM link) k ON k.hs_section_id = r.section_id
-UNION ALL SELECT cal.school, 'tech roster', r.id, r.xmin FROM schools_roster r
+SELECT 'link' AS t, id, x FROM link
+UNION ALL SELECT 'hs roster', id, xmin FROM schools_roster
+    WHERE section_id IN (SELECT hs_section_id FROM link)
+UNION ALL SELECT 'tech roster', r.id, r.xmin FROM schools_roster r
     JOIN schools_section s ON s.id = r.section_id
     JOIN schools_course c ON c.id = s.course_id
-    JOIN cal ON cal.id = c.calendar_id
-    WHERE c.is_kts
-UNION ALL SELECT cal.school, 'section', s.id, s.xmin FROM schools_section s
+    WHERE c.calendar_id = (SELECT id FROM cal) AND c.is_kts
+UNION ALL SELECT 'section', s.id, s.xmin FROM schools_section s
     JOIN schools_course c ON c.id = s.course_id
-    JOIN cal ON cal.id = c.calendar_id
-UNION ALL SELECT cal.school, 'course', c.id, c.xmin FROM schools_course c
-    JOIN cal ON cal.id = c.calendar_id
-UNION ALL SELECT k.school_id, 'calendar', k.id, k.xmin FROM schools_calendar k
-    WHERE k.school_id IN (SELECT school FROM cal)
+    WHERE c.calendar_id = (SELECT id FROM cal)
+UNION ALL SELECT 'course', id, xmin FROM schools_course WHERE calendar_id = (SELECT id FROM cal)
+UNION ALL SELECT 'calendar', id, xmin FROM schools_calendar
+    WHERE school_id = %(school)s AND EXISTS (SELECT FROM cal)
 """
 
 
 def fingerprints(*, school_year: int, schools: list[int]) -> dict[int, str]:
-    """The enrollment flow's fingerprint of each of these tech schools with a calendar of
-    the year (R22)."""
-    return watermark.fingerprints(INPUTS_SQL, {"year": school_year, "schools": schools})
+    """The enrollment flow's fingerprint of each of these tech schools (R22): one query a
+    school, each reading its rows through their indexes."""
+    return {
+        school: watermark.fingerprint(INPUTS_SQL, {"year": school_year, "school": school})
+        for school in schools
+    }
 
 
 class _Mark(watermark.FlowMark):

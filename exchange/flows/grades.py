@@ -167,8 +167,8 @@ def sync_grades(
     return FlowResult(Flow.GRADES, outcomes, unchanged)
 
 
-# Every row :func:`sync_grades` reads for each tech school in ``schools`` (as ``school, t, id,
-# x``: the school, a table tag, the id and the row version), a superset where that is
+# Every row :func:`sync_grades` reads for one tech school (as ``t, id, x``: a table tag, the
+# id and the row version), a superset where that is
 # simpler: the school's links of the year with their tech sections, courses and calendars;
 # the linked HS sections; the CTE tasks; the tech grades and their terms; the HS sections'
 # rosters; the HS courses' CTE course tasks, their term masks and terms, their score rows;
@@ -176,63 +176,63 @@ def sync_grades(
 # date: neither does the grade flow.
 INPUTS_SQL = """
 WITH lk AS (
-    SELECT cal.school_id AS school, l.id, l.xmin AS x, l.tech_section_id, l.hs_section_id,
+    SELECT l.id, l.xmin AS x, l.tech_section_id, l.hs_section_id,
            hs.course_id AS hs_course_id, s.course_id AS tech_course_id
     FROM exchange_ktslink l
     JOIN schools_section s ON s.id = l.tech_section_id
     JOIN schools_course c ON c.id = s.course_id
     JOIN schools_calendar cal ON cal.id = c.calendar_id
     JOIN schools_section hs ON hs.id = l.hs_section_id
-    WHERE cal.school_year = %(year)s AND cal.school_id = ANY(%(schools)s::bigint[])
-), tech AS (
-    SELECT DISTINCT school, tech_section_id AS id FROM lk
-), hs AS (
-    SELECT DISTINCT school, hs_section_id AS id FROM lk
+    WHERE cal.school_id = %(school)s AND cal.school_year = %(year)s
+), ids AS MATERIALIZED (
+    SELECT ARRAY(SELECT DISTINCT tech_section_id FROM lk) AS tech,
+           ARRAY(SELECT DISTINCT hs_section_id FROM lk) AS hs,
+           ARRAY(SELECT DISTINCT hs_course_id FROM lk) AS courses,
+           ARRAY(SELECT DISTINCT tech_course_id FROM lk) AS tech_courses
 ), tasks AS (
     SELECT id, xmin AS x FROM grading_gradingtask WHERE code = ANY(%(codes)s)
 ), tg AS (
-    SELECT t.school, g.id, g.xmin AS x, g.term_id
-    FROM grading_grade g JOIN tech t ON t.id = g.section_id
-    WHERE g.grading_task_id IN (SELECT id FROM tasks)
+    SELECT id, xmin AS x, term_id FROM grading_grade
+    WHERE section_id = ANY((SELECT tech FROM ids)::bigint[]) AND grading_task_id IN (SELECT id FROM tasks)
 ), ct AS (
-    SELECT c.school, ct.id, ct.xmin AS x, ct.score_group_id
-    FROM grading_coursegradingtask ct
-    JOIN (SELECT DISTINCT school, hs_course_id AS id FROM lk) c ON c.id = ct.course_id
-    WHERE ct.grading_task_id IN (SELECT id FROM tasks)
+    SELECT id, xmin AS x, score_group_id FROM grading_coursegradingtask
+    WHERE course_id = ANY((SELECT courses FROM ids)::bigint[])
+      AND grading_task_id IN (SELECT id FROM tasks)
 ), mask AS (
-    SELECT ct.school, m.id, m.xmin AS x, m.term_id
-    FROM grading_coursetaskterm m JOIN ct ON ct.id = m.course_task_id
+    SELECT id, xmin AS x, term_id FROM grading_coursetaskterm
+    WHERE course_task_id IN (SELECT id FROM ct)
 )
-SELECT s.school, 'task' AS t, tasks.id, tasks.x
-    FROM tasks CROSS JOIN (SELECT DISTINCT school FROM lk) s
-UNION ALL SELECT school, 'tech grade', id, x FROM tg
-UNION ALL SELECT school, 'course task', id, x FROM ct
-UNION ALL SELECT school, 'mask', id, x FROM mask
-UNION ALL SELECT u.school, 'term', term.id, term.xmin FROM schools_term term
-    JOIN (SELECT school, term_id FROM tg UNION SELECT school, term_id FROM mask) u
-    ON u.term_id = term.id
-UNION ALL SELECT u.school, 'score row', r.id, r.xmin FROM grading_scorerow r
-    JOIN (SELECT DISTINCT school, score_group_id FROM ct) u ON u.score_group_id = r.group_id
-UNION ALL SELECT h.school, 'roster', r.id, r.xmin FROM schools_roster r
-    JOIN hs h ON h.id = r.section_id
-UNION ALL SELECT h.school, 'hs grade', g.id, g.xmin FROM grading_grade g
-    JOIN hs h ON h.id = g.section_id
-    WHERE g.grading_task_id IN (SELECT id FROM tasks)
-UNION ALL SELECT school, 'link', id, x FROM lk
-UNION ALL SELECT u.school, 'section', s.id, s.xmin FROM schools_section s
-    JOIN (SELECT school, id FROM tech UNION SELECT school, id FROM hs) u ON u.id = s.id
-UNION ALL SELECT u.school, 'course', c.id, c.xmin FROM schools_course c
-    JOIN (SELECT DISTINCT school, tech_course_id FROM lk) u ON u.tech_course_id = c.id
-UNION ALL SELECT cal.school_id, 'calendar', cal.id, cal.xmin FROM schools_calendar cal
-    WHERE cal.school_id IN (SELECT school FROM lk)
+SELECT 'task' AS t, id, x FROM tasks WHERE EXISTS (SELECT FROM lk)
+UNION ALL SELECT 'tech grade', id, x FROM tg
+UNION ALL SELECT 'course task', id, x FROM ct
+UNION ALL SELECT 'mask', id, x FROM mask
+UNION ALL SELECT 'term', id, xmin FROM schools_term
+    WHERE id IN (SELECT term_id FROM tg UNION SELECT term_id FROM mask)
+UNION ALL SELECT 'score row', id, xmin FROM grading_scorerow
+    WHERE group_id IN (SELECT score_group_id FROM ct)
+UNION ALL SELECT 'roster', id, xmin FROM schools_roster
+    WHERE section_id = ANY((SELECT hs FROM ids)::bigint[])
+UNION ALL SELECT 'hs grade', id, xmin FROM grading_grade
+    WHERE section_id = ANY((SELECT hs FROM ids)::bigint[]) AND grading_task_id IN (SELECT id FROM tasks)
+UNION ALL SELECT 'link', id, x FROM lk
+UNION ALL SELECT 'section', id, xmin FROM schools_section
+    WHERE id = ANY((SELECT tech FROM ids)::bigint[]) OR id = ANY((SELECT hs FROM ids)::bigint[])
+UNION ALL SELECT 'course', id, xmin FROM schools_course
+    WHERE id = ANY((SELECT tech_courses FROM ids)::bigint[])
+UNION ALL SELECT 'calendar', id, xmin FROM schools_calendar
+    WHERE school_id = %(school)s AND EXISTS (SELECT FROM lk)
 """
 
 
 def fingerprints(*, school_year: int, schools: list[int]) -> dict[int, str]:
-    """The grade flow's fingerprint of each of these tech schools with links (R22)."""
-    return watermark.fingerprints(
-        INPUTS_SQL, {"codes": list(CTE_CODES), "year": school_year, "schools": schools}
-    )
+    """The grade flow's fingerprint of each of these tech schools (R22): one query a school,
+    each reading its rows through their indexes."""
+    return {
+        school: watermark.fingerprint(
+            INPUTS_SQL, {"codes": list(CTE_CODES), "year": school_year, "school": school}
+        )
+        for school in schools
+    }
 
 
 class _Mark(watermark.FlowMark):

@@ -58,21 +58,20 @@ def enabled() -> bool:
     return _single_snapshot.get()
 
 
-def fingerprints(rows_sql: str, params: dict[str, Any]) -> dict[int, str]:
-    """The fingerprint of each tech school's rows that ``rows_sql`` selects as ``(school, t,
-    id, x)``: the school, a tag per table, the row's id and its ``xmin``. Order-free: a
-    count and a sum of 64-bit hashes. One query for any number of schools."""
+def fingerprint(rows_sql: str, params: dict[str, Any]) -> str:
+    """The fingerprint of the rows ``rows_sql`` selects as ``(t, id, x)``: a tag per table,
+    the row's id and its ``xmin``. Order-free: a count and a sum of 64-bit hashes."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT school, count(*),
+            SELECT count(*),
                    coalesce(sum(hashtextextended(t || ':' || id || ':' || x::text, 0)), 0)
             FROM ({rows_sql}) AS inputs
-            GROUP BY school
             """,
             params,
         )
-        return {school: f"{VERSION}:{count}:{total}" for school, count, total in cursor.fetchall()}
+        count, total = cursor.fetchone()
+    return f"{VERSION}:{count}:{total}"
 
 
 def load_all(*, school_year: int, schools: list[int]) -> dict[tuple[int, str], FlowWatermark]:
@@ -85,7 +84,6 @@ def load_all(*, school_year: int, schools: list[int]) -> dict[tuple[int, str], F
     }
 
 
-EMPTY = f"{VERSION}:0:0"  # the fingerprint of no rows
 
 
 class Fingerprints(Protocol):
@@ -108,7 +106,7 @@ class FlowMark:
 
     def fingerprint(self) -> str:
         school = self.tech_school_id
-        return self.fingerprints(school_year=self.school_year, schools=[school]).get(school, EMPTY)
+        return self.fingerprints(school_year=self.school_year, schools=[school])[school]
 
     def holding(self, *, as_of: dt.date) -> FlowWatermark | None:
         """The stored watermark, if the rows read now are the ones it was stored for and
