@@ -6,7 +6,7 @@ Small builders, each on top of the ones before it, so a test asks only for what 
 
     school_year(school)              -> SchoolYear   calendar + quarters (HS) or semesters (tech)
     kts_course(year, ...)            -> KtsCourse    a KTS course, its CTE tasks, one section
-    kts_world(...)                   -> KtsWorld     both sides linked, optional teacher/codes
+    build_kts_world(...)             -> KtsWorld     both sides linked, optional teacher/codes
     reports_world(...)               -> ReportsWorld KtsWorld + a district letter course + tiers
     letter_course(year, ...)         -> LetterCourse a district letter group, task and section
     user_with_role(role, ...)        -> User         a user holding one staff role (R36)
@@ -304,7 +304,7 @@ class KtsWorld:
         return Grade.objects.filter(section=self.hs_section, grading_task=cte_task(code))
 
 
-def kts_world(
+def build_kts_world(
     *,
     hs_school: School | None = None,
     tech_school: School | None = None,
@@ -384,7 +384,7 @@ def kts_world(
 def attendance_world(students: int = 3, *, sync: bool = True) -> KtsWorld:
     """The unknown-attendance shape (R26, R27): the HS syncing (``sync``), the tech section
     taught, the default codes at both schools, students enrolled and rostered at both."""
-    return kts_world(
+    return build_kts_world(
         hs_fields={"unknown_attendance_sync": sync},
         tech_fields={"name": "Area Tech Center"},
         cte=False,
@@ -457,7 +457,7 @@ class ReportsWorld(KtsWorld):
 def reports_world(*, tiers: Sequence[tuple[str, str, str | None]] = HONOR_TIERS) -> ReportsWorld:
     hs_school = SchoolFactory(name="Central High")
     teacher = UserFactory(first_name="Ada", last_name="Lovelace")
-    base = kts_world(
+    base = build_kts_world(
         hs_school=hs_school,
         same_district=True,
         tech_fields={"name": "Area Tech Center"},
