@@ -123,16 +123,20 @@ def kts_course(
     *,
     cte: bool = True,
     active_term: Term | None | bool = True,
+    final_active: bool = False,
     teachers: Sequence[AbstractBaseUser] = (),
     section_number: str | None = None,
     **course_fields: Any,
 ) -> KtsCourse:
-    """A KTS course set up as the seed says (``active_term`` True: the first term active),
-    and one section taught by ``teachers``."""
+    """A KTS course set up as the seed says (``active_term`` True: the first term active;
+    ``final_active``: CTE Final Grade active in the last term), and one section taught by
+    ``teachers``."""
     course = CourseFactory(calendar=year.calendar, is_kts=True, **course_fields)
     tasks = (
         setup_cte_tasks(
-            course, active_term=year.terms[0] if active_term is True else active_term or None
+            course,
+            active_term=year.terms[0] if active_term is True else active_term or None,
+            final_active_term=year.terms[-1] if final_active else None,
         )
         if cte
         else {}
@@ -207,6 +211,95 @@ def enroll_and_roster(
         EnrollmentFactory(student=student, calendar=calendar, service_type=service_type)
         RosterFactory(student=student, section=section, **roster_fields)
     return students
+
+
+@dataclass
+class TechClass:
+    """A teacher's KTS section at a tech school (CTE Term Grade active in S1, CTE Final Grade
+    active in S2) with its students: the grade-posting world (R13-R19)."""
+
+    school: School
+    calendar: Calendar
+    terms: list[Term]
+    course: Course
+    course_tasks: dict[str, CourseGradingTask]
+    section: Section
+    teacher: Any
+    students: list[Student]
+
+    @property
+    def s1(self) -> Term:
+        return self.terms[0]
+
+    @property
+    def s2(self) -> Term:
+        return self.terms[1]
+
+    @property
+    def term_task(self) -> GradingTask:
+        return self.course_tasks[CTE_TERM].grading_task
+
+    @property
+    def final_task(self) -> GradingTask:
+        return self.course_tasks[CTE_FINAL].grading_task
+
+
+def tech_class(teacher: Any, *, students: int = 3) -> TechClass:
+    school = SchoolFactory(kind=SchoolKind.TECHNICAL_SCHOOL, name="Central ATC")
+    year = school_year(school)
+    kts = kts_course(year, final_active=True, teachers=[teacher], number="T100", name="Welding I")
+    StaffRole.objects.create(user=teacher, role="teacher", school=school)
+    return TechClass(
+        school=school,
+        calendar=year.calendar,
+        terms=year.terms,
+        course=kts.course,
+        course_tasks=kts.tasks,
+        section=kts.section,
+        teacher=teacher,
+        students=enroll_and_roster(kts.section, count=students, service_type="secondary"),
+    )
+
+
+@dataclass
+class LetterClass:
+    """A teacher's HS section on a district letter group (task active in Q1), its students."""
+
+    school: School
+    q: list[Term]
+    course: Course
+    section: Section
+    task: GradingTask
+    group: ScoreGroup
+    teacher: Any
+    students: list[Student]
+
+    @property
+    def q1(self) -> Term:
+        return self.q[0]
+
+
+def letter_class(teacher: Any, *, students: int = 2) -> LetterClass:
+    school = SchoolFactory(kind=SchoolKind.HIGH_SCHOOL, name="North High")
+    year = school_year(school)
+    letters = letter_course(
+        year,
+        group_name="Letters",
+        task_name="Quarter Grade",
+        number="E101",
+        teachers=[teacher],
+    )
+    StaffRole.objects.create(user=teacher, role="teacher", school=school)
+    return LetterClass(
+        school=school,
+        q=year.terms,
+        course=letters.course,
+        section=letters.section,
+        task=letters.task,
+        group=letters.group,
+        teacher=teacher,
+        students=enroll_and_roster(letters.section, count=students),
+    )
 
 
 # --- the world ------------------------------------------------------------------------------
