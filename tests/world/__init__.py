@@ -6,9 +6,13 @@ Small builders, each on top of the ones before it, so a test asks only for what 
 
     school_year(school)              -> SchoolYear   calendar + quarters (HS) or semesters (tech)
     kts_course(year, ...)            -> KtsCourse    a KTS course, its CTE tasks, one section
-    build_kts_world(...)             -> KtsWorld     both sides linked, optional teacher/codes
-    reports_world(...)               -> ReportsWorld KtsWorld + a district letter course + tiers
     letter_course(year, ...)         -> LetterCourse a district letter group, task and section
+    linked(hs, hs_kts, tech, ...)    -> KtsWorld     the two KTS sections linked (R12)
+    build_kts_world(...)             -> KtsWorld     all of it from scratch; optional teacher,
+                                                     attendance codes, students
+    attendance_world(...)            -> KtsWorld     the unknown-attendance shape (R26, R27)
+    reports_world(...)               -> ReportsWorld KtsWorld + a letter course + honor tiers
+    tech_class / letter_class        -> a teacher's section and students (grade posting)
     user_with_role(role, ...)        -> User         a user holding one staff role (R36)
 
 ``tests/world/fixtures.py`` wraps them as pytest fixtures (``district``, ``high_school``,
@@ -397,6 +401,35 @@ class KtsWorld:
         return Grade.objects.filter(section=self.hs_section, grading_task=cte_task(code))
 
 
+def linked(
+    hs: SchoolYear,
+    hs_kts: KtsCourse,
+    tech: SchoolYear,
+    tech_kts: KtsCourse,
+    *,
+    teacher: Any = None,
+    at_tech: bool = False,
+) -> KtsWorld:
+    """The two sides' KTS sections linked (R12): the world."""
+    return KtsWorld(
+        hs_school=hs.school,
+        hs_calendar=hs.calendar,
+        hs_terms=hs.terms,
+        hs_course=hs_kts.course,
+        hs_tasks=hs_kts.tasks,
+        hs_section=hs_kts.section,
+        tech_school=tech.school,
+        tech_calendar=tech.calendar,
+        tech_terms=tech.terms,
+        tech_course=tech_kts.course,
+        tech_tasks=tech_kts.tasks,
+        tech_section=tech_kts.section,
+        link=KtsLink.objects.create(hs_section=hs_kts.section, tech_section=tech_kts.section),
+        teacher=teacher,
+        at_tech=at_tech,
+    )
+
+
 def build_kts_world(
     *,
     hs_school: School | None = None,
@@ -450,26 +483,9 @@ def build_kts_world(
             section=tech_section,
         )
     hs_kts = kts_course(hs, cte=cte, section_number=section_number, **hs_course_fields)
-    link = KtsLink.objects.create(hs_section=hs_kts.section, tech_section=tech_kts.section)
     if codes:
         attendance_codes_ensure_defaults(schools=[hs.school, tech.school])
-    world = KtsWorld(
-        hs_school=hs.school,
-        hs_calendar=hs.calendar,
-        hs_terms=hs.terms,
-        hs_course=hs_kts.course,
-        hs_tasks=hs_kts.tasks,
-        hs_section=hs_kts.section,
-        tech_school=tech.school,
-        tech_calendar=tech.calendar,
-        tech_terms=tech.terms,
-        tech_course=tech_kts.course,
-        tech_tasks=tech_kts.tasks,
-        tech_section=tech_kts.section,
-        link=link,
-        teacher=tech_teacher,
-        at_tech=at_tech,
-    )
+    world = linked(hs, hs_kts, tech, tech_kts, teacher=tech_teacher, at_tech=at_tech)
     world.add_students(students)
     return world
 

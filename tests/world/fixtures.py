@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from exchange.models import KtsLink
 from schools.models import District, School, SchoolKind
 from tests.factories import DistrictFactory, SchoolFactory
 from tests.world import (
@@ -15,6 +14,7 @@ from tests.world import (
     KtsWorld,
     SchoolYear,
     kts_course,
+    linked,
     school_year,
 )
 from tests.world import (
@@ -66,21 +66,7 @@ def kts_world(
     hs_year: SchoolYear, tech_year: SchoolYear, hs_kts: KtsCourse, tech_kts: KtsCourse
 ) -> KtsWorld:
     """Both KTS sections linked (R12); no students yet (``kts_world.add_students(n)``)."""
-    return KtsWorld(
-        hs_school=hs_year.school,
-        hs_calendar=hs_year.calendar,
-        hs_terms=hs_year.terms,
-        hs_course=hs_kts.course,
-        hs_tasks=hs_kts.tasks,
-        hs_section=hs_kts.section,
-        tech_school=tech_year.school,
-        tech_calendar=tech_year.calendar,
-        tech_terms=tech_year.terms,
-        tech_course=tech_kts.course,
-        tech_tasks=tech_kts.tasks,
-        tech_section=tech_kts.section,
-        link=KtsLink.objects.create(hs_section=hs_kts.section, tech_section=tech_kts.section),
-    )
+    return linked(hs_year, hs_kts, tech_year, tech_kts)
 
 
 @pytest.fixture
