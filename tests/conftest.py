@@ -4,6 +4,8 @@ from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
 
+pytest_plugins = ["tests.world.fixtures"]
+
 
 @pytest.fixture
 def superuser(db):

@@ -6,12 +6,10 @@ from decimal import Decimal
 import factory
 from django.contrib.auth import get_user_model
 
+from grading import shape
 from grading.models import (
-    CTE_FINAL,
     CTE_NUMERIC,
-    CTE_TERM,
     CourseGradingTask,
-    CourseTaskTerm,
     CreditType,
     GradingTask,
     ScoreGroup,
@@ -29,9 +27,7 @@ from schools.models import (
     Term,
 )
 
-YEAR = 2027  # the 2026-27 school year
-YEAR_START = dt.date(2026, 8, 10)
-YEAR_END = dt.date(2027, 5, 28)
+YEAR, YEAR_START, YEAR_END = shape.YEAR, shape.YEAR_START, shape.YEAR_END
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -184,29 +180,12 @@ def cte_numeric() -> ScoreGroup:
 
 def quarters(calendar: Calendar) -> list[Term]:
     """Four HS quarters inside the factories' school year."""
-    spans = [
-        ((2026, 8, 10), (2026, 10, 9)),
-        ((2026, 10, 12), (2026, 12, 18)),
-        ((2027, 1, 4), (2027, 3, 12)),
-        ((2027, 3, 15), (2027, 5, 28)),
-    ]
-    return [
-        Term.objects.create(
-            calendar=calendar, name=f"Q{i}", seq=i, start_date=dt.date(*a), end_date=dt.date(*b)
-        )
-        for i, (a, b) in enumerate(spans, start=1)
-    ]
+    return shape.quarters_create([calendar])[calendar.pk]
 
 
 def semesters(calendar: Calendar) -> list[Term]:
     """Two tech semesters inside the factories' school year."""
-    spans = [((2026, 8, 10), (2026, 12, 18)), ((2027, 1, 4), (2027, 5, 28))]
-    return [
-        Term.objects.create(
-            calendar=calendar, name=f"S{i}", seq=i, start_date=dt.date(*a), end_date=dt.date(*b)
-        )
-        for i, (a, b) in enumerate(spans, start=1)
-    ]
+    return shape.semesters_create([calendar])[calendar.pk]
 
 
 def setup_cte_tasks(
@@ -218,38 +197,21 @@ def setup_cte_tasks(
     term_gpa_weight: Decimal | None = Decimal("1"),
     final_active_term: Term | None = None,
 ) -> dict[str, CourseGradingTask]:
-    """A correctly set-up KTS course (R6-R11): CTE Term Grade on every term (one active,
-    Term GPA weight on it) and CTE Final Grade with credit on the last term."""
-    group = score_group or cte_numeric()
+    """A correctly set-up KTS course (R6-R11, ``grading/shape.py``): CTE Term Grade on every
+    term (one active, Term GPA weight on it) and CTE Final Grade with credit on the last term."""
     terms = list(course.calendar.terms.order_by("seq"))
-    credit_type = (
-        credit_type
-        or CreditType.objects.get_or_create(name="Career and Technical", district=None)[0]
+    state = shape.CteRows.state()
+    rows = shape.CteRows(
+        score_group=score_group or state.score_group,
+        term_task=state.term_task,
+        final_task=state.final_task,
+        credit_type=credit_type or state.credit_type,
     )
-    term_task = CourseGradingTask.objects.create(
-        course=course,
-        grading_task=cte_task(CTE_TERM),
-        score_group=group,
+    in_calendar = {t.pk: t.seq for t in terms}
+    return shape.cte_course_tasks_create(
+        [(course, terms)],
+        rows=rows,
+        active_seq=in_calendar.get(active_term.pk) if active_term is not None else None,
+        final_active=final_active_term is not None and final_active_term.pk == terms[-1].pk,
         term_gpa_weight=term_gpa_weight,
-    )
-    CourseTaskTerm.objects.bulk_create(
-        CourseTaskTerm(
-            course_task=term_task,
-            term=t,
-            active=(active_term is not None and t.pk == active_term.pk),
-        )
-        for t in terms
-    )
-    final_task = CourseGradingTask.objects.create(
-        course=course,
-        grading_task=cte_task(CTE_FINAL),
-        score_group=group,
-        credit=Decimal("1"),
-        credit_type=credit_type,
-    )
-    CourseTaskTerm.objects.create(
-        course_task=final_task,
-        term=terms[-1],
-        active=final_active_term is not None and final_active_term.pk == terms[-1].pk,
-    )
-    return {CTE_TERM: term_task, CTE_FINAL: final_task}
+    )[course.pk]

@@ -13,7 +13,7 @@ from schemathesis.models import Status
 from schemathesis.runner import events, from_schema
 
 from kts_project.wsgi import application
-from tests.access.world import build_world
+from tests.world.access import build_access_world
 
 EXAMPLES_PER_OPERATION = 3
 
@@ -77,7 +77,7 @@ def run_schemathesis(token: str) -> dict:
 @pytest.mark.parametrize("role", ["registrar", "district_admin"])
 def test_r44_every_answer_is_documented_for_role_tokens(db, role, keep_test_connection):
     # given the two-district world and a token of a scoped role
-    world = build_world()
+    world = build_access_world()
     token = Token.objects.create(user=world.users[role]).key
     # when schemathesis drives every operation with all checks
     figures = run_schemathesis(token)
@@ -97,7 +97,7 @@ def test_r44_error_answers_have_the_documented_shapes(db, settings):
     # given a registrar of the world
     from rest_framework.test import APIClient
 
-    world = build_world()
+    world = build_access_world()
     client = APIClient()
     client.force_authenticate(world.users["registrar"])
     # when a search holds a NUL character, and an id the URL pattern refuses

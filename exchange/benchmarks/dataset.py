@@ -12,20 +12,16 @@ Grade on every term with one active, CTE Final Grade with credit on the last ter
 
 import datetime as dt
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from exchange.models import KtsLink
+from grading import shape
 from grading.models import (
-    CTE_FINAL,
-    CTE_NUMERIC,
     CTE_TERM,
-    CourseGradingTask,
-    CourseTaskTerm,
-    CreditType,
     Grade,
     GradingTask,
-    ScoreGroup,
 )
 from schools.models import (
     Calendar,
@@ -40,15 +36,8 @@ from schools.models import (
     Term,
 )
 
-YEAR = 2027
+YEAR = shape.YEAR
 AS_OF = dt.date(2026, 9, 15)
-QUARTERS = [
-    ((2026, 8, 10), (2026, 10, 9)),
-    ((2026, 10, 12), (2026, 12, 18)),
-    ((2027, 1, 4), (2027, 3, 12)),
-    ((2027, 3, 15), (2027, 5, 28)),
-]
-SEMESTERS = [((2026, 8, 10), (2026, 12, 18)), ((2027, 1, 4), (2027, 5, 28))]
 KTS_COURSES = 2  # KTS courses per school; a student takes both at their HS
 HS_SECTIONS_PER_COURSE = 4
 TECH_SECTIONS_PER_COURSE = 20
@@ -69,73 +58,24 @@ class Dataset:
     tech_sections: list[int] = field(default_factory=list)
 
 
-def _calendar_with_terms(schools: list[School], spans, prefix: str) -> dict[int, list[Term]]:
-    cals = Calendar.objects.bulk_create(
-        Calendar(
-            school=s,
-            school_year=YEAR,
-            name=f"{s.code} 2026-27",
-            start_date=dt.date(2026, 8, 10),
-            end_date=dt.date(2027, 5, 28),
-        )
-        for s in schools
-    )
-    terms = Term.objects.bulk_create(
-        Term(
-            calendar=c,
-            name=f"{prefix}{i}",
-            seq=i,
-            start_date=dt.date(*a),
-            end_date=dt.date(*b),
-        )
-        for c in cals
-        for i, (a, b) in enumerate(spans, start=1)
-    )
-    by_cal: dict[int, list[Term]] = {}
-    for t in terms:
-        by_cal.setdefault(t.calendar_id, []).append(t)
-    return {c.school_id: (c, by_cal[c.pk]) for c in cals}
+def _calendar_with_terms(
+    schools: list[School], create_terms: Callable[[Sequence[Calendar]], dict[int, list[Term]]]
+) -> dict[int, tuple[Calendar, list[Term]]]:
+    """School id -> (its calendar, its terms), built as ``grading/shape.py`` says."""
+    cals = shape.calendars_create(schools)
+    terms = create_terms(cals)
+    return {c.school_id: (c, terms[c.pk]) for c in cals}
 
 
 def _kts_courses(cals: dict, per_school_sections: int) -> dict[int, list[list[Section]]]:
     """KTS courses with CTE tasks set up; returns school id -> [course sections]."""
-    numeric = ScoreGroup.objects.get(name=CTE_NUMERIC, district__isnull=True)
-    term_task = GradingTask.objects.get(code=CTE_TERM)
-    final_task = GradingTask.objects.get(code=CTE_FINAL)
-    credit_type, _ = CreditType.objects.get_or_create(name="Career and Technical", district=None)
     courses = Course.objects.bulk_create(
         Course(calendar=cal, number=f"K{k}", name=f"KTS course {k}", is_kts=True)
         for cal, _ in cals.values()
         for k in range(KTS_COURSES)
     )
     terms_of = {cal.pk: terms for cal, terms in cals.values()}
-    tasks = CourseGradingTask.objects.bulk_create(
-        [
-            CourseGradingTask(
-                course=c, grading_task=term_task, score_group=numeric, term_gpa_weight=1
-            )
-            for c in courses
-        ]
-        + [
-            CourseGradingTask(
-                course=c,
-                grading_task=final_task,
-                score_group=numeric,
-                credit=Decimal("1"),
-                credit_type=credit_type,
-            )
-            for c in courses
-        ]
-    )
-    course_cal = {c.pk: c.calendar_id for c in courses}
-    mask = []
-    for t in tasks:
-        terms = terms_of[course_cal[t.course_id]]
-        if t.grading_task_id == term_task.pk:
-            mask += [CourseTaskTerm(course_task=t, term=x, active=x.seq == 1) for x in terms]
-        else:
-            mask.append(CourseTaskTerm(course_task=t, term=terms[-1], active=False))
-    CourseTaskTerm.objects.bulk_create(mask, batch_size=BATCH)
+    shape.cte_course_tasks_create((c, terms_of[c.calendar_id]) for c in courses)
     sections = Section.objects.bulk_create(
         (Section(course=c, number=str(n + 1)) for c in courses for n in range(per_school_sections)),
         batch_size=BATCH,
@@ -177,8 +117,8 @@ def build_dataset(
         School(district=d, code=f"H{i:03d}", name=f"Bench HS {i}", kind=SchoolKind.HIGH_SCHOOL)
         for i, d in enumerate(districts)
     )
-    tech_cals = _calendar_with_terms(techs, SEMESTERS, "S")
-    hs_cals = _calendar_with_terms(highs, QUARTERS, "Q")
+    tech_cals = _calendar_with_terms(techs, shape.semesters_create)
+    hs_cals = _calendar_with_terms(highs, shape.quarters_create)
     tech_sections = _kts_courses(tech_cals, TECH_SECTIONS_PER_COURSE)
     hs_sections = _kts_courses(hs_cals, HS_SECTIONS_PER_COURSE)
 

@@ -84,8 +84,6 @@ def load_all(*, school_year: int, schools: list[int]) -> dict[tuple[int, str], F
     }
 
 
-
-
 class Fingerprints(Protocol):
     def __call__(self, *, school_year: int, schools: list[int]) -> dict[int, str]: ...
 

@@ -1,12 +1,12 @@
 import pytest
 from rest_framework.test import APIClient
 
-from tests.access.world import build_world
+from tests.world.access import build_access_world
 
 
 @pytest.fixture
 def world(db):
-    return build_world()
+    return build_access_world()
 
 
 @pytest.fixture

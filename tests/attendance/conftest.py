@@ -1,8 +1,8 @@
 import pytest
 
-from tests.attendance.world import World, build_world
+from tests.world import KtsWorld, attendance_world
 
 
 @pytest.fixture
-def world(db) -> World:
-    return build_world()
+def world(db) -> KtsWorld:
+    return attendance_world()

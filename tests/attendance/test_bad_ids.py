@@ -5,8 +5,8 @@ import pytest
 from attendance.models import Attendance
 from attendance.services.records import attendance_record
 from exchange.flows.attendance import sync_unknown_attendance
-from tests.attendance.world import MONDAY, TUESDAY
 from tests.factories import YEAR
+from tests.world import MONDAY, TUESDAY
 
 
 @pytest.fixture
@@ -16,10 +16,14 @@ def copy(world):
         student=world.students[0],
         section=world.tech_section,
         date=MONDAY,
-        code=world.code(world.tech, "UNK"),
+        code=world.code(world.tech_school, "UNK"),
     )
     sync_unknown_attendance(
-        run_id=1, tech_school_id=world.tech.pk, as_of=TUESDAY, school_year=YEAR, dry_run=False
+        run_id=1,
+        tech_school_id=world.tech_school.pk,
+        as_of=TUESDAY,
+        school_year=YEAR,
+        dry_run=False,
     )
     return Attendance.objects.get(section=world.hs_section)
 
@@ -27,7 +31,7 @@ def copy(world):
 def test_r27_page_resolve_with_a_code_that_is_not_a_number_is_400(client, world, copy, superuser):
     # given
     client.force_login(superuser)
-    url = f"/school/{world.hs.pk}/unknown-attendance/"
+    url = f"/school/{world.hs_school.pk}/unknown-attendance/"
     # when
     response = client.post(url, {"resolve": copy.pk, f"code_{copy.pk}": "abc"})
     # then
@@ -40,7 +44,7 @@ def test_r27_page_resolve_with_a_code_that_is_not_a_number_is_400(client, world,
 def test_r27_page_resolve_with_a_non_ascii_digit_id_is_400(client, world, copy, superuser):
     # given
     client.force_login(superuser)
-    url = f"/school/{world.hs.pk}/unknown-attendance/"
+    url = f"/school/{world.hs_school.pk}/unknown-attendance/"
     # when: "²" passes str.isdigit() but is not a number int() reads
     one = client.post(url, {"resolve": "²", "code_²": "²"})
     bulk = client.post(url, {"bulk": "1", "ids": ["²"], "bulk_code": "²"})

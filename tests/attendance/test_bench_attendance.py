@@ -9,14 +9,14 @@ from exchange.benchmarks.attendance import (
     instructional_days,
     last_instructional_day,
 )
-from tests.attendance.world import MONDAY, TUESDAY, build_world
 from tests.factories import YEAR
+from tests.world import MONDAY, TUESDAY, attendance_world
 
 
 def test_r27_r26_bench_attendance_on_a_handful_of_rows(db):
     # given: a world with the unknown sync off and no codes at the HS
-    world = build_world(n_students=4, sync=False)
-    world.hs.attendance_codes.all().delete()
+    world = attendance_world(students=4, sync=False)
+    world.hs_school.attendance_codes.all().delete()
     out = io.StringIO()
     # when
     figures = bench_attendance(as_of=TUESDAY, stdout=out)
@@ -36,8 +36,8 @@ def test_r27_r26_bench_attendance_on_a_handful_of_rows(db):
     assert Attendance.objects.filter(section=world.tech_section, date=MONDAY).count() == 4
     copy = Attendance.objects.get(section=world.hs_section)
     assert copy.code.excuse == "unknown" and copy.source == "exchange"
-    world.hs.refresh_from_db()
-    assert world.hs.unknown_attendance_sync
+    world.hs_school.refresh_from_db()
+    assert world.hs_school.unknown_attendance_sync
     assert "unknown-attendance sync" in out.getvalue()
     assert "tech-attendance report detail: 4 students, 30 school days" in out.getvalue()
 

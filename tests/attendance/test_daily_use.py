@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 
 from attendance.models import Attendance
-from tests.attendance.world import MONDAY
+from tests.world import MONDAY
 
 
 def url(world, day=MONDAY, section_id=None):
@@ -18,7 +18,7 @@ def test_r25_all_present_keeps_a_saved_absence_and_says_how_many_it_filled(clien
     # given: one student saved absent
     client.force_login(world.teacher)
     s0, s1, s2 = world.students
-    absent = world.code(world.tech, "AU")
+    absent = world.code(world.tech_school, "AU")
     client.post(url(world), {"action": "save", f"code_{s0.pk}": absent.pk})
     # when: All present without ticking anyone else
     response = client.post(url(world), {"action": "all_present"}, follow=True)
@@ -32,7 +32,7 @@ def test_r25_all_present_keeps_a_code_ticked_in_the_form(client, world):
     # given
     client.force_login(world.teacher)
     s0 = world.students[0]
-    tardy = world.code(world.tech, "T")
+    tardy = world.code(world.tech_school, "T")
     # when
     client.post(url(world), {"action": "all_present", f"code_{s0.pk}": tardy.pk})
     # then
@@ -73,7 +73,7 @@ def test_r25_a_future_day_or_weekend_shows_the_notice_once_and_no_form(client, w
     # when
     get = client.get(url(world, day))
     post = client.post(
-        url(world, day), {"action": "save", f"code_{s0.pk}": world.code(world.tech, "P").pk}
+        url(world, day), {"action": "save", f"code_{s0.pk}": world.code(world.tech_school, "P").pk}
     )
     # then
     assert get.status_code == 200

@@ -9,13 +9,13 @@ from attendance.models import ATTENDANCE_COMMENTS_MAX, Attendance, AttendanceHis
 from attendance.services.records import Entry, attendance_record, attendance_record_bulk
 from attendance.services.worklist import attendance_resolve
 from schools.models import AuditEntry
-from tests.attendance.world import MONDAY
+from tests.world import MONDAY
 
 
 def test_r43_single_record_changes_keep_history(world):
     # given a student marked absent
     student = world.students[0]
-    absent, present = world.code(world.tech, "AU"), world.code(world.tech, "P")
+    absent, present = world.code(world.tech_school, "AU"), world.code(world.tech_school, "P")
     record, _ = attendance_record(
         student=student, section=world.tech_section, date=MONDAY, code=absent, by=world.teacher
     )
@@ -45,7 +45,7 @@ def test_r43_single_record_changes_keep_history(world):
 
 def test_r43_bulk_save_keeps_history_for_every_changed_record(world):
     # given a section's day saved once
-    present, absent = world.code(world.tech, "P"), world.code(world.tech, "AU")
+    present, absent = world.code(world.tech_school, "P"), world.code(world.tech_school, "AU")
     entries = [Entry(student=s.pk, code=present.pk) for s in world.students]
     attendance_record_bulk(
         section=world.tech_section, date=MONDAY, entries=entries, by=world.teacher
@@ -65,7 +65,7 @@ def test_r43_bulk_save_keeps_history_for_every_changed_record(world):
 
 def test_r43_resolving_unknown_attendance_keeps_history(world, django_user_model):
     # given an unknown absence at the high school
-    unknown, excused = world.code(world.hs, "UNK"), world.code(world.hs, "AE")
+    unknown, excused = world.code(world.hs_school, "UNK"), world.code(world.hs_school, "AE")
     record = Attendance.objects.create(
         student=world.students[0], section=world.hs_section, date=MONDAY, code=unknown
     )
@@ -92,7 +92,7 @@ def test_r44_attendance_comments_over_the_limit_are_refused(world):
             student=world.students[0],
             section=world.tech_section,
             date=MONDAY,
-            code=world.code(world.tech, "P"),
+            code=world.code(world.tech_school, "P"),
             comments=long,
             by=world.teacher,
         )
@@ -103,7 +103,9 @@ def test_r44_attendance_comments_over_the_limit_are_refused(world):
             date=MONDAY,
             entries=[
                 Entry(
-                    student=world.students[0].pk, code=world.code(world.tech, "P").pk, comments=long
+                    student=world.students[0].pk,
+                    code=world.code(world.tech_school, "P").pk,
+                    comments=long,
                 )
             ],
             by=world.teacher,
@@ -119,14 +121,14 @@ def test_r43_admin_shows_an_attendance_records_history(world, client, django_use
         student=student,
         section=world.tech_section,
         date=MONDAY,
-        code=world.code(world.tech, "AU"),
+        code=world.code(world.tech_school, "AU"),
         by=world.teacher,
     )
     attendance_record(
         student=student,
         section=world.tech_section,
         date=MONDAY,
-        code=world.code(world.tech, "P"),
+        code=world.code(world.tech_school, "P"),
         comments="Came in late",
         by=world.teacher,
     )

@@ -6,15 +6,15 @@ from django.utils import timezone
 
 from attendance.models import Attendance
 from attendance.services.records import Entry, attendance_record, attendance_record_bulk
-from tests.attendance.world import BEFORE_TERMS, MONDAY, TUESDAY, add_student
 from tests.factories import SchoolFactory, UserFactory
+from tests.world import BEFORE_TERMS, MONDAY, TUESDAY
 
 
 def test_r25_teacher_records_attendance_and_a_second_save_updates_it(world):
     # given
     student = world.students[0]
-    absent = world.code(world.tech, "AU")
-    present = world.code(world.tech, "P")
+    absent = world.code(world.tech_school, "AU")
+    present = world.code(world.tech_school, "P")
     # when
     first, created = attendance_record(
         student=student, section=world.tech_section, date=MONDAY, code=absent, by=world.teacher
@@ -43,7 +43,7 @@ def test_r25_refused_attendance_saves_nothing(world, case, field, code):
     # given
     student = world.students[0]
     day = MONDAY
-    att_code = world.code(world.tech, "P")
+    att_code = world.code(world.tech_school, "P")
     if case == "future":
         day = timezone.localdate() + dt.timedelta(days=1)
     elif case == "non_instructional":
@@ -51,9 +51,9 @@ def test_r25_refused_attendance_saves_nothing(world, case, field, code):
     elif case == "weekend":
         day = MONDAY - dt.timedelta(days=2)  # the Saturday before, inside the term
     elif case == "other_school_code":
-        att_code = world.code(world.hs, "P")
+        att_code = world.code(world.hs_school, "P")
     elif case == "not_rostered":
-        student = add_student(world, tech_roster=False)
+        student = world.add_student(tech_roster=False)
     # when
     with pytest.raises(ValidationError) as exc:
         attendance_record(
@@ -76,7 +76,7 @@ def test_r25_roster_ended_before_the_day_is_not_rostered(world):
             student=student,
             section=world.tech_section,
             date=TUESDAY,
-            code=world.code(world.tech, "P"),
+            code=world.code(world.tech_school, "P"),
         )
     assert exc.value.error_dict["student"][0].code == "not_rostered"
 
@@ -85,7 +85,7 @@ def test_r25_bulk_saves_a_whole_section_day_in_constant_queries(
     world, django_assert_max_num_queries
 ):
     # given
-    present = world.code(world.tech, "P")
+    present = world.code(world.tech_school, "P")
     entries = [Entry(student=s.pk, code=present.pk) for s in world.students]
     # when (12 + R43: read the old values, write history and audit rows, the school's id)
     with django_assert_max_num_queries(16):
@@ -93,7 +93,7 @@ def test_r25_bulk_saves_a_whole_section_day_in_constant_queries(
             section=world.tech_section, date=MONDAY, entries=entries, by=world.teacher
         )
     for _ in range(7):
-        add_student(world)
+        world.add_student()
     entries = [Entry(student=s.pk, code=present.pk) for s in world.students]
     with django_assert_max_num_queries(16):
         saved_more = attendance_record_bulk(
@@ -106,8 +106,8 @@ def test_r25_bulk_saves_a_whole_section_day_in_constant_queries(
 
 def test_r25_bulk_is_all_or_nothing(world):
     # given
-    present = world.code(world.tech, "P")
-    outsider = add_student(world, tech_roster=False)
+    present = world.code(world.tech_school, "P")
+    outsider = world.add_student(tech_roster=False)
     entries = [Entry(student=s.pk, code=present.pk) for s in world.students]
     # when
     with pytest.raises(ValidationError) as exc:
@@ -124,7 +124,7 @@ def _post(api, world, **overrides):
         "student": world.students[0].pk,
         "section": world.tech_section.pk,
         "date": MONDAY.isoformat(),
-        "code": world.code(world.tech, "AU").pk,
+        "code": world.code(world.tech_school, "AU").pk,
         **overrides,
     }
     return api.post("/api/v1/attendance/", body)
@@ -133,7 +133,7 @@ def _post(api, world, **overrides):
 def test_r25_api_post_upserts_201_then_200(api, world):
     # when
     first = _post(api, world)
-    second = _post(api, world, code=world.code(world.tech, "P").pk, comments="late bus")
+    second = _post(api, world, code=world.code(world.tech_school, "P").pk, comments="late bus")
     # then
     assert first.status_code == 201, first.json()
     assert second.status_code == 200
@@ -165,7 +165,7 @@ def test_r25_api_refuses_bad_input_with_400_and_saves_nothing(api, world, overri
 
 def test_r25_api_refuses_code_of_another_school(api, world):
     # when
-    response = _post(api, world, code=world.code(world.hs, "AU").pk)
+    response = _post(api, world, code=world.code(world.hs_school, "AU").pk)
     # then
     assert response.status_code == 400
     assert "another school" in response.json()["code"][0]
@@ -174,7 +174,7 @@ def test_r25_api_refuses_code_of_another_school(api, world):
 
 def test_r25_api_refuses_a_student_not_rostered(api, world):
     # given
-    outsider = add_student(world, tech_roster=False)
+    outsider = world.add_student(tech_roster=False)
     # when
     response = _post(api, world, student=outsider.pk)
     # then
@@ -189,7 +189,7 @@ def test_r25_api_filters_by_school_student_and_date_range(api, world):
         _post(api, world, student=s.pk)
     _post(api, world, date=TUESDAY.isoformat())
     # when
-    by_school = api.get(f"/api/v1/attendance/?school={world.tech.pk}")
+    by_school = api.get(f"/api/v1/attendance/?school={world.tech_school.pk}")
     by_range = api.get(f"/api/v1/attendance/?start={TUESDAY}&end={TUESDAY}")
     by_student = api.get(f"/api/v1/attendance/?student={world.students[1].pk}")
     other = api.get(f"/api/v1/attendance/?school={SchoolFactory().pk}")
@@ -208,7 +208,7 @@ def test_r25_api_update_cannot_move_a_record_to_another_day(api, world):
     # when
     moved = api.patch(f"/api/v1/attendance/{record['id']}/", {"date": TUESDAY.isoformat()})
     changed = api.patch(
-        f"/api/v1/attendance/{record['id']}/", {"code": world.code(world.tech, "P").pk}
+        f"/api/v1/attendance/{record['id']}/", {"code": world.code(world.tech_school, "P").pk}
     )
     # then
     assert moved.status_code == 400

@@ -1,8 +1,8 @@
 """R25: the teacher's take-attendance page."""
 
 from attendance.models import Attendance
-from tests.attendance.world import BEFORE_TERMS, MONDAY, add_student
 from tests.factories import UserFactory
+from tests.world import BEFORE_TERMS, MONDAY
 
 
 def url(world, day=MONDAY):
@@ -43,8 +43,8 @@ def test_r25_save_records_the_chosen_codes(client, world):
         url(world),
         {
             "action": "save",
-            f"code_{s0.pk}": world.code(world.tech, "AU").pk,
-            f"code_{s1.pk}": world.code(world.tech, "P").pk,
+            f"code_{s0.pk}": world.code(world.tech_school, "AU").pk,
+            f"code_{s1.pk}": world.code(world.tech_school, "P").pk,
             f"comments_{s0.pk}": "called home",
         },
     )
@@ -63,8 +63,8 @@ def test_r25_code_of_another_school_is_shown_next_to_the_student_and_nothing_sav
     response = client.post(
         url(world),
         {
-            f"code_{s0.pk}": world.code(world.hs, "AU").pk,
-            f"code_{s1.pk}": world.code(world.tech, "P").pk,
+            f"code_{s0.pk}": world.code(world.hs_school, "AU").pk,
+            f"code_{s1.pk}": world.code(world.tech_school, "P").pk,
         },
     )
     # then
@@ -87,7 +87,7 @@ def test_r25_non_instructional_day_is_refused(client, world):
 def test_r25_student_whose_roster_ended_is_not_listed(client, world):
     # given
     client.force_login(world.teacher)
-    gone = add_student(world)
+    gone = world.add_student()
     roster = gone.rosters.get(section=world.tech_section)
     roster.start_date = MONDAY.replace(day=1)
     roster.end_date = MONDAY.replace(day=2)

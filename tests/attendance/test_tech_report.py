@@ -10,7 +10,6 @@ from attendance.services.codes import attendance_codes_ensure_defaults
 from attendance.services.records import attendance_record
 from exchange.models import KtsLink
 from schools.models import DisclosureLog, SchoolKind, StaffRole
-from tests.attendance.world import MONDAY, TUESDAY, add_student, build_world
 from tests.factories import (
     YEAR,
     CalendarFactory,
@@ -22,6 +21,7 @@ from tests.factories import (
     UserFactory,
     semesters,
 )
+from tests.world import MONDAY, TUESDAY, attendance_world
 
 URL = "/api/v1/reports/tech-attendance/"
 
@@ -31,13 +31,13 @@ def mark(world, student, code, day=MONDAY, section=None, school=None):
         student=student,
         section=section or world.tech_section,
         date=day,
-        code=world.code(school or world.tech, code),
+        code=world.code(school or world.tech_school, code),
     )[0]
 
 
 def second_tech_school(world):
     """Another technical school where the first student also attends a linked section."""
-    tech2 = SchoolFactory(kind=SchoolKind.TECHNICAL_SCHOOL, district=world.tech.district)
+    tech2 = SchoolFactory(kind=SchoolKind.TECHNICAL_SCHOOL, district=world.tech_school.district)
     cal = CalendarFactory(school=tech2, school_year=YEAR)
     semesters(cal)
     section = SectionFactory(course=CourseFactory(calendar=cal, is_kts=True))
@@ -57,14 +57,14 @@ def test_r26_hs_sees_its_students_tech_attendance_as_it_stands_now(world):
     mark(world, s1, "P")
     mark(world, s0, "AE")  # corrected since: the report shows it now, not last night
     # when
-    rows = list(tech_attendance_report(school=world.hs, start=MONDAY, end=TUESDAY))
+    rows = list(tech_attendance_report(school=world.hs_school, start=MONDAY, end=TUESDAY))
     # then
     by_student = {r["student"]: r for r in rows}
     assert set(by_student) == {s0.pk, s1.pk}
     row = by_student[s0.pk]
     assert (row["state_id"], row["tech_school"], row["section"], row["date"]) == (
         s0.state_id,
-        world.tech.pk,
+        world.tech_school.pk,
         world.tech_section.pk,
         MONDAY,
     )
@@ -73,15 +73,15 @@ def test_r26_hs_sees_its_students_tech_attendance_as_it_stands_now(world):
 
 def test_r26_only_own_students_and_only_tech_schools(world):
     # given: a student of another HS at the same tech section, and a HS record of our own
-    other = build_world(n_students=1)
+    other = attendance_world(students=1)
     mark(other, other.students[0], "UNK")
     mine = world.students[0]
-    mark(world, mine, "P", section=world.hs_section, school=world.hs)
+    mark(world, mine, "P", section=world.hs_section, school=world.hs_school)
     mark(world, mine, "UNK")
     # when
-    rows = list(tech_attendance_report(school=world.hs, start=MONDAY, end=MONDAY))
+    rows = list(tech_attendance_report(school=world.hs_school, start=MONDAY, end=MONDAY))
     # then
-    assert [(r["student"], r["tech_school"]) for r in rows] == [(mine.pk, world.tech.pk)]
+    assert [(r["student"], r["tech_school"]) for r in rows] == [(mine.pk, world.tech_school.pk)]
 
 
 def test_r26_filters_by_status_excuse_and_student(world):
@@ -91,12 +91,14 @@ def test_r26_filters_by_status_excuse_and_student(world):
     mark(world, s1, "AU")
     # when
     unknown = list(
-        tech_attendance_report(school=world.hs, start=MONDAY, end=MONDAY, excuse="unknown")
+        tech_attendance_report(school=world.hs_school, start=MONDAY, end=MONDAY, excuse="unknown")
     )
     absent = list(
-        tech_attendance_report(school=world.hs, start=MONDAY, end=MONDAY, status="absent")
+        tech_attendance_report(school=world.hs_school, start=MONDAY, end=MONDAY, status="absent")
     )
-    one = list(tech_attendance_report(school=world.hs, start=MONDAY, end=MONDAY, student=s1.pk))
+    one = list(
+        tech_attendance_report(school=world.hs_school, start=MONDAY, end=MONDAY, student=s1.pk)
+    )
     # then
     assert [r["student"] for r in unknown] == [s0.pk]
     assert len(absent) == 2
@@ -108,12 +110,12 @@ def test_r26_constant_query_count_at_two_sizes(world, django_assert_max_num_quer
     for s in world.students:
         mark(world, s, "P")
     with django_assert_max_num_queries(2):
-        small = list(tech_attendance_report(school=world.hs, start=MONDAY, end=TUESDAY))
+        small = list(tech_attendance_report(school=world.hs_school, start=MONDAY, end=TUESDAY))
     for _ in range(12):
-        mark(world, add_student(world), "UNK", day=TUESDAY)
+        mark(world, world.add_student(), "UNK", day=TUESDAY)
     # when
     with django_assert_max_num_queries(2):
-        large = list(tech_attendance_report(school=world.hs, start=MONDAY, end=TUESDAY))
+        large = list(tech_attendance_report(school=world.hs_school, start=MONDAY, end=TUESDAY))
     # then
     assert len(small) == 3 and len(large) == 15
 
@@ -126,7 +128,7 @@ def test_r26_api_answers_rows_and_r37_logs_one_row_per_tech_school(api, world, s
     mark(world, s1, "P")
     mark(world, s0, "AU", section=section2, school=tech2)
     # when
-    response = api.get(URL, {"school": world.hs.pk, "start": MONDAY, "end": TUESDAY})
+    response = api.get(URL, {"school": world.hs_school.pk, "start": MONDAY, "end": TUESDAY})
     # then
     assert response.status_code == 200, response.json()
     rows = response.json()["results"]
@@ -143,11 +145,11 @@ def test_r26_api_answers_rows_and_r37_logs_one_row_per_tech_school(api, world, s
     }
     assert not any("name" in key and "school" not in key for key in rows[0])
     logs = {log.source_school_id: log for log in DisclosureLog.objects.all()}
-    assert set(logs) == {world.tech.pk, tech2.pk}
-    assert logs[world.tech.pk].student_ids == sorted([s0.pk, s1.pk])
-    assert logs[world.tech.pk].record_count == 2
+    assert set(logs) == {world.tech_school.pk, tech2.pk}
+    assert logs[world.tech_school.pk].student_ids == sorted([s0.pk, s1.pk])
+    assert logs[world.tech_school.pk].record_count == 2
     assert logs[tech2.pk].student_ids == [s0.pk] and logs[tech2.pk].record_count == 1
-    assert all(log.reader_school_id == world.hs.pk for log in logs.values())
+    assert all(log.reader_school_id == world.hs_school.pk for log in logs.values())
     assert all(log.user == superuser for log in logs.values())
 
 
@@ -156,7 +158,7 @@ def test_r37_disclosure_log_holds_no_names(api, world):
     student = world.students[0]
     mark(world, student, "UNK")
     # when
-    api.get(URL, {"school": world.hs.pk, "start": MONDAY, "end": MONDAY})
+    api.get(URL, {"school": world.hs_school.pk, "start": MONDAY, "end": MONDAY})
     # then
     log = DisclosureLog.objects.get()
     stored = str(log.student_ids) + log.purpose + log.resource
@@ -175,7 +177,7 @@ def test_r37_disclosure_log_holds_no_names(api, world):
 )
 def test_r26_api_refuses_bad_query_with_400_and_logs_nothing(api, world, params, field):
     # when
-    response = api.get(URL, {"school": world.hs.pk, **params})
+    response = api.get(URL, {"school": world.hs_school.pk, **params})
     # then
     assert response.status_code == 400
     assert field in response.json()
@@ -185,13 +187,13 @@ def test_r26_api_refuses_bad_query_with_400_and_logs_nothing(api, world, params,
 def test_r36_hs_clerk_reads_own_school_and_404_for_another(world):
     # given
     clerk = UserFactory()
-    StaffRole.objects.create(user=clerk, role="attendance_clerk", school=world.hs)
+    StaffRole.objects.create(user=clerk, role="attendance_clerk", school=world.hs_school)
     other_hs = SchoolFactory(kind=SchoolKind.HIGH_SCHOOL)
     mark(world, world.students[0], "UNK")
     client = APIClient()
     client.force_authenticate(clerk)
     # when
-    own = client.get(URL, {"school": world.hs.pk, "start": MONDAY, "end": MONDAY})
+    own = client.get(URL, {"school": world.hs_school.pk, "start": MONDAY, "end": MONDAY})
     other = client.get(URL, {"school": other_hs.pk, "start": MONDAY, "end": MONDAY})
     # then
     assert own.status_code == 200 and len(own.json()["results"]) == 1
@@ -204,9 +206,9 @@ def test_r42_tech_attendance_api_checks_role_and_scope_before_the_query(world, r
     # given a teacher or registrar of the HS (not a reader of the report), and a clerk of
     # the HS asking about another school
     user = UserFactory()
-    StaffRole.objects.create(user=user, role=role, school=world.hs)
+    StaffRole.objects.create(user=user, role=role, school=world.hs_school)
     other_hs = SchoolFactory(kind=SchoolKind.HIGH_SCHOOL)
-    school = other_hs if role == "attendance_clerk" else world.hs
+    school = other_hs if role == "attendance_clerk" else world.hs_school
     client = APIClient()
     client.force_authenticate(user)
     # when they ask with good dates and with bad ones
@@ -228,7 +230,7 @@ def test_r26_page_shows_names_offers_csv_and_logs_each_read(client, world, super
     client.force_login(superuser)
     student = world.students[0]
     mark(world, student, "UNK")
-    url = f"/school/{world.hs.pk}/tech-attendance/"
+    url = f"/school/{world.hs_school.pk}/tech-attendance/"
     # when
     page = client.get(url, {"start": MONDAY, "end": TUESDAY})
     csv = client.get(url, {"start": MONDAY, "end": TUESDAY, "format": "csv"})
@@ -246,7 +248,7 @@ def test_r26_page_bad_dates_answer_400(client, world, superuser):
     # given
     client.force_login(superuser)
     # when
-    page = client.get(f"/school/{world.hs.pk}/tech-attendance/", {"start": "nope"})
+    page = client.get(f"/school/{world.hs_school.pk}/tech-attendance/", {"start": "nope"})
     # then
     assert page.status_code == 400
     assert not DisclosureLog.objects.exists()
@@ -257,11 +259,11 @@ def test_r26_api_query_count_is_constant_at_two_sizes(api, world, django_assert_
     tech2, section2 = second_tech_school(world)
     for s in world.students:
         mark(world, s, "P")
-    params = {"school": world.hs.pk, "start": MONDAY, "end": TUESDAY}
+    params = {"school": world.hs_school.pk, "start": MONDAY, "end": TUESDAY}
     with django_assert_max_num_queries(9):
         small = api.get(URL, params)
     for _ in range(10):
-        mark(world, add_student(world), "UNK", day=TUESDAY)
+        mark(world, world.add_student(), "UNK", day=TUESDAY)
     mark(world, world.students[0], "AU", section=section2, school=tech2)
     # when
     with django_assert_max_num_queries(9):
@@ -279,14 +281,14 @@ def test_r26_student_who_moved_to_another_hs_next_year_is_not_shown_for_that_yea
     student = world.students[0]
     next_year = YEAR + 1
     start, end = dt.date(2027, 8, 9), dt.date(2028, 5, 26)
-    CalendarFactory(school=world.hs, school_year=next_year, start_date=start, end_date=end)
+    CalendarFactory(school=world.hs_school, school_year=next_year, start_date=start, end_date=end)
     other_hs = SchoolFactory(kind=SchoolKind.HIGH_SCHOOL)
     other_cal = CalendarFactory(
         school=other_hs, school_year=next_year, start_date=start, end_date=end
     )
     EnrollmentFactory(student=student, calendar=other_cal, service_type="primary")
     tech_cal = CalendarFactory(
-        school=world.tech, school_year=next_year, start_date=start, end_date=end
+        school=world.tech_school, school_year=next_year, start_date=start, end_date=end
     )
     EnrollmentFactory(student=student, calendar=tech_cal, service_type="secondary")
     section = SectionFactory(course=CourseFactory(calendar=tech_cal, is_kts=True))
@@ -294,16 +296,16 @@ def test_r26_student_who_moved_to_another_hs_next_year_is_not_shown_for_that_yea
         student=student,
         section=section,
         date=dt.date(2027, 8, 16),
-        code=world.code(world.tech, "UNK"),
+        code=world.code(world.tech_school, "UNK"),
     )
     Attendance.objects.create(
         student=student,
         section=world.tech_section,
         date=dt.date(2027, 5, 24),
-        code=world.code(world.tech, "P"),
+        code=world.code(world.tech_school, "P"),
     )
     # when
-    mine = list(tech_attendance_report(school=world.hs, start=dt.date(2027, 5, 1), end=end))
+    mine = list(tech_attendance_report(school=world.hs_school, start=dt.date(2027, 5, 1), end=end))
     theirs = list(tech_attendance_report(school=other_hs, start=dt.date(2027, 5, 1), end=end))
     # then
     assert [r["date"] for r in mine] == [dt.date(2027, 5, 24)]
@@ -333,13 +335,13 @@ def test_r26_report_query_count_does_not_grow_with_students_or_days(
 ):
     # given: the report read four ways (selector, API page, HTML page, CSV download)
     client.force_login(superuser)
-    page_url = f"/school/{world.hs.pk}/tech-attendance/"
+    page_url = f"/school/{world.hs_school.pk}/tech-attendance/"
 
     def read_all_four(days) -> tuple:
-        params = {"school": world.hs.pk, "start": days[0], "end": days[-1]}
+        params = {"school": world.hs_school.pk, "start": days[0], "end": days[-1]}
         counts = []
         with CaptureQueriesContext(connection) as selector:
-            rows = list(tech_attendance_report(school=world.hs, start=days[0], end=days[-1]))
+            rows = list(tech_attendance_report(school=world.hs_school, start=days[0], end=days[-1]))
         with CaptureQueriesContext(connection) as api_read:
             assert api.get(URL, {**params, "page_size": 5}).status_code == 200
         with CaptureQueriesContext(connection) as page_read:
@@ -356,7 +358,7 @@ def test_r26_report_query_count_does_not_grow_with_students_or_days(
     small_rows, small = read_all_four(small_days)
     # when: five times the students and ten times the days
     for _ in range(12):
-        add_student(world)
+        world.add_student()
     large_days = _days(20)
     _fill(world, large_days)
     large_rows, large = read_all_four(large_days)
@@ -370,7 +372,7 @@ def test_r26_api_pages_the_report_in_the_house_way(api, world):
     # given: 3 students over 4 school days = 12 rows
     days = _days(4)
     _fill(world, days)
-    params = {"school": world.hs.pk, "start": days[0], "end": days[-1], "page_size": 5}
+    params = {"school": world.hs_school.pk, "start": days[0], "end": days[-1], "page_size": 5}
     # when
     first = api.get(URL, params).json()
     last = api.get(URL, {**params, "page": 3}).json()
@@ -384,7 +386,7 @@ def test_r26_api_pages_the_report_in_the_house_way(api, world):
     assert len(set(keys)) == 12
     assert [r["date"] for r in every] == sorted(r["date"] for r in every)
     # R37: each page logs what it disclosed, and only that
-    logs = DisclosureLog.objects.filter(reader_school=world.hs).order_by("id")
+    logs = DisclosureLog.objects.filter(reader_school=world.hs_school).order_by("id")
     assert [log.record_count for log in logs][:2] == [5, 2]
 
 
@@ -395,7 +397,7 @@ def test_r26_page_is_paginated_and_the_csv_streams_every_row(client, world, supe
     client.force_login(superuser)
     days = _days(3)
     _fill(world, days)
-    url = f"/school/{world.hs.pk}/tech-attendance/"
+    url = f"/school/{world.hs_school.pk}/tech-attendance/"
     params = {"start": days[0], "end": days[-1]}
     old = views.TECH_ROWS_PER_PAGE
     views.TECH_ROWS_PER_PAGE = 4
@@ -416,7 +418,7 @@ def test_r26_page_is_paginated_and_the_csv_streams_every_row(client, world, supe
     assert len(lines) == 1 + 9
     # R37: the pages logged 4 + 4 rows, the download all 9 (one log row per tech school)
     counts = list(
-        DisclosureLog.objects.filter(reader_school=world.hs)
+        DisclosureLog.objects.filter(reader_school=world.hs_school)
         .order_by("id")
         .values_list("record_count", "student_ids")
     )

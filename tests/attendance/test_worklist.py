@@ -9,8 +9,8 @@ from attendance.services.records import attendance_record
 from attendance.services.worklist import attendance_resolve
 from exchange.flows.attendance import sync_unknown_attendance
 from schools.models import StaffRole
-from tests.attendance.world import MONDAY, TUESDAY
 from tests.factories import YEAR, UserFactory
+from tests.world import MONDAY, TUESDAY
 
 
 @pytest.fixture
@@ -21,17 +21,21 @@ def copies(world):
             student=student,
             section=world.tech_section,
             date=MONDAY,
-            code=world.code(world.tech, "UNK"),
+            code=world.code(world.tech_school, "UNK"),
         )
     sync_unknown_attendance(
-        run_id=1, tech_school_id=world.tech.pk, as_of=TUESDAY, school_year=YEAR, dry_run=False
+        run_id=1,
+        tech_school_id=world.tech_school.pk,
+        as_of=TUESDAY,
+        school_year=YEAR,
+        dry_run=False,
     )
     return list(Attendance.objects.filter(section=world.hs_section).order_by("pk"))
 
 
 def test_r27_api_lists_the_worklist_oldest_first(api, world, copies):
     # when
-    response = api.get("/api/v1/attendance/unknown/", {"school": world.hs.pk})
+    response = api.get("/api/v1/attendance/unknown/", {"school": world.hs_school.pk})
     # then
     assert response.status_code == 200
     assert [r["id"] for r in response.json()["results"]] == [c.pk for c in copies]
@@ -51,24 +55,24 @@ def test_r27_api_resolve_sets_code_and_leaves_the_worklist(api, world, copies, s
     record = copies[0]
     # when
     response = api.post(
-        f"/api/v1/attendance/{record.pk}/resolve/", {"code": world.code(world.hs, "AE").pk}
+        f"/api/v1/attendance/{record.pk}/resolve/", {"code": world.code(world.hs_school, "AE").pk}
     )
     # then
     assert response.status_code == 200, response.json()
     assert response.json()["resolved_at"] is not None
     record.refresh_from_db()
     assert record.code.code == "AE" and record.resolved_by == superuser
-    left = api.get("/api/v1/attendance/unknown/", {"school": world.hs.pk}).json()["results"]
+    left = api.get("/api/v1/attendance/unknown/", {"school": world.hs_school.pk}).json()["results"]
     assert [r["id"] for r in left] == [copies[1].pk]
 
 
 def test_r27_api_resolving_a_record_not_on_the_worklist_is_400(api, world, copies):
     # given
     record = copies[0]
-    attendance_resolve(record=record, code=world.code(world.hs, "AE"), by=None)
+    attendance_resolve(record=record, code=world.code(world.hs_school, "AE"), by=None)
     # when
     again = api.post(
-        f"/api/v1/attendance/{record.pk}/resolve/", {"code": world.code(world.hs, "AU").pk}
+        f"/api/v1/attendance/{record.pk}/resolve/", {"code": world.code(world.hs_school, "AU").pk}
     )
     # then
     assert again.status_code == 400
@@ -80,7 +84,8 @@ def test_r27_api_resolving_a_record_not_on_the_worklist_is_400(api, world, copie
 def test_r27_api_resolving_with_another_schools_code_is_400(api, world, copies):
     # when
     response = api.post(
-        f"/api/v1/attendance/{copies[0].pk}/resolve/", {"code": world.code(world.tech, "AE").pk}
+        f"/api/v1/attendance/{copies[0].pk}/resolve/",
+        {"code": world.code(world.tech_school, "AE").pk},
     )
     bad = api.post(f"/api/v1/attendance/{copies[0].pk}/resolve/", {"code": "x"})
     # then
@@ -96,23 +101,24 @@ def test_r27_resolve_service_refuses_a_present_record(world):
         student=world.students[0],
         section=world.tech_section,
         date=MONDAY,
-        code=world.code(world.tech, "P"),
+        code=world.code(world.tech_school, "P"),
     )
     # when / then
     with pytest.raises(ValidationError) as exc:
-        attendance_resolve(record=record, code=world.code(world.tech, "AE"), by=None)
+        attendance_resolve(record=record, code=world.code(world.tech_school, "AE"), by=None)
     assert exc.value.code == "not_on_worklist"
 
 
 def test_r36_clerk_of_another_school_cannot_resolve(world, copies):
     # given
     outsider = UserFactory()
-    StaffRole.objects.create(user=outsider, role="attendance_clerk", school=world.tech)
+    StaffRole.objects.create(user=outsider, role="attendance_clerk", school=world.tech_school)
     client = APIClient()
     client.force_authenticate(outsider)
     # when
     response = client.post(
-        f"/api/v1/attendance/{copies[0].pk}/resolve/", {"code": world.code(world.hs, "AE").pk}
+        f"/api/v1/attendance/{copies[0].pk}/resolve/",
+        {"code": world.code(world.hs_school, "AE").pk},
     )
     # then
     assert response.status_code == 404
@@ -123,10 +129,10 @@ def test_r36_clerk_of_another_school_cannot_resolve(world, copies):
 def test_r27_page_resolves_one_and_in_bulk(client, world, copies):
     # given
     clerk = UserFactory()
-    StaffRole.objects.create(user=clerk, role="attendance_clerk", school=world.hs)
+    StaffRole.objects.create(user=clerk, role="attendance_clerk", school=world.hs_school)
     client.force_login(clerk)
-    url = f"/school/{world.hs.pk}/unknown-attendance/"
-    ae = world.code(world.hs, "AE")
+    url = f"/school/{world.hs_school.pk}/unknown-attendance/"
+    ae = world.code(world.hs_school, "AE")
     # when
     page = client.get(url)
     one = client.post(url, {"resolve": copies[0].pk, f"code_{copies[0].pk}": ae.pk})
@@ -150,15 +156,15 @@ def test_r27_page_bulk_with_a_record_off_the_worklist_resolves_nothing(
 ):
     # given
     client.force_login(superuser)
-    attendance_resolve(record=copies[0], code=world.code(world.hs, "AE"), by=None)
-    url = f"/school/{world.hs.pk}/unknown-attendance/"
+    attendance_resolve(record=copies[0], code=world.code(world.hs_school, "AE"), by=None)
+    url = f"/school/{world.hs_school.pk}/unknown-attendance/"
     # when
     response = client.post(
         url,
         {
             "bulk": "1",
             "ids": [copies[0].pk, copies[1].pk],
-            "bulk_code": world.code(world.hs, "AU").pk,
+            "bulk_code": world.code(world.hs_school, "AU").pk,
         },
     )
     # then
@@ -170,17 +176,17 @@ def test_r27_page_bulk_with_a_record_off_the_worklist_resolves_nothing(
 def test_r36_worklist_page_is_404_outside_ones_school(client, world):
     # given
     stranger = UserFactory()
-    StaffRole.objects.create(user=stranger, role="attendance_clerk", school=world.tech)
+    StaffRole.objects.create(user=stranger, role="attendance_clerk", school=world.tech_school)
     client.force_login(stranger)
     # when
-    response = client.get(f"/school/{world.hs.pk}/unknown-attendance/")
+    response = client.get(f"/school/{world.hs_school.pk}/unknown-attendance/")
     # then
     assert response.status_code == 404
 
 
 def test_r27_resolving_with_the_unknown_code_is_refused(api, world, copies):
     # given
-    unknown = world.code(world.hs, "UNK")
+    unknown = world.code(world.hs_school, "UNK")
     # when
     with pytest.raises(ValidationError) as exc:
         attendance_resolve(record=copies[0], code=unknown, by=None)
@@ -194,9 +200,9 @@ def test_r27_resolving_with_the_unknown_code_is_refused(api, world, copies):
 def test_r27_page_does_not_offer_the_unknown_code(client, world, copies, superuser):
     # given
     client.force_login(superuser)
-    unknown = world.code(world.hs, "UNK")
+    unknown = world.code(world.hs_school, "UNK")
     # when
-    html = client.get(f"/school/{world.hs.pk}/unknown-attendance/").content.decode()
+    html = client.get(f"/school/{world.hs_school.pk}/unknown-attendance/").content.decode()
     # then
     assert f'<option value="{unknown.pk}">' not in html
     assert '<label for="bulk_code">' in html

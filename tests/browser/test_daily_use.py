@@ -18,7 +18,7 @@ from grading.models import TranscriptLine
 from schools.models import StaffRole
 from tests.browser.conftest import log_in
 from tests.factories import RosterFactory, UserFactory
-from tests.grading.reports_world import add_student, build_world, exchanged, final, letter
+from tests.world import reports_world
 
 pytestmark = [
     pytest.mark.browser,
@@ -32,23 +32,23 @@ MONDAY = dt.date(2026, 11, 16)
 def _world():
     """Central High with Ann and Ben, a linked tech section with its teacher, codes, a
     posted transcript line, an unknown-attendance copy and a finished exchange run."""
-    w = build_world()
-    ann = add_student(w, first_name="Ann", last_name="Archer")
-    ben = add_student(w, first_name="Ben", last_name="Brooks")
+    w = reports_world()
+    ann = w.add_student(first_name="Ann", last_name="Archer")
+    ben = w.add_student(first_name="Ben", last_name="Brooks")
     for s in (ann, ben):
-        letter(w, s, "A")
-        exchanged(w, s, "85.00", "B")
+        w.letter(s, "A")
+        w.exchanged(s, "85.00", "B")
         RosterFactory(student=s, section=w.tech_section)
-    final(w, ann, "85.00", "B")
-    w.hs.unknown_attendance_sync = True
-    w.hs.address = "1 Main Street, Redbud, KY"
-    w.hs.save()
+    w.final(ann, "85.00", "B")
+    w.hs_school.unknown_attendance_sync = True
+    w.hs_school.address = "1 Main Street, Redbud, KY"
+    w.hs_school.save()
     tech_teacher = UserFactory(username="tech-teacher")
     w.tech_section.teachers.add(tech_teacher)
-    StaffRole.objects.create(user=tech_teacher, role="teacher", school=w.tech)
-    attendance_codes_ensure_defaults(schools=[w.hs, w.tech])
+    StaffRole.objects.create(user=tech_teacher, role="teacher", school=w.tech_school)
+    attendance_codes_ensure_defaults(schools=[w.hs_school, w.tech_school])
     registrar = UserFactory(username="registrar1", first_name="Rae", last_name="Registrar")
-    StaffRole.objects.create(user=registrar, role="registrar", school=w.hs)
+    StaffRole.objects.create(user=registrar, role="registrar", school=w.hs_school)
     admin = UserFactory(username="state1", is_superuser=True, is_staff=True)
     return w, ann, ben, tech_teacher, admin
 
@@ -124,28 +124,30 @@ def test_r29_exchange_page_follows_a_running_run_to_its_end(page, settings):
 
 def _pages(w, ann, admin):
     run = exchange_run(as_of=dt.date(2026, 11, 20), trigger="test", inline=True)
-    attendance_record(student=ann, section=w.tech_section, date=MONDAY, code=_code(w.tech, "UNK"))
+    attendance_record(
+        student=ann, section=w.tech_section, date=MONDAY, code=_code(w.tech_school, "UNK")
+    )
     TranscriptLine.objects.all().delete()
     from grading.services.transcripts import transcript_post
 
-    transcript_post(school=w.hs, calendar=w.calendar, by=admin)
+    transcript_post(school=w.hs_school, calendar=w.hs_calendar, by=admin)
     return [
         "/",
         "/teacher/",
         f"/teacher/sections/{w.english.pk}/grades/",
         f"/teacher/sections/{w.tech_section.pk}/attendance/?date={MONDAY}",
-        f"/school/{w.hs.pk}/tech-attendance/",
-        f"/school/{w.hs.pk}/unknown-attendance/",
-        f"/school/{w.hs.pk}/honor-roll/?term={w.q1.pk}",
-        f"/school/{w.hs.pk}/eligibility/?term={w.q1.pk}",
-        f"/school/{w.hs.pk}/transcripts/",
+        f"/school/{w.hs_school.pk}/tech-attendance/",
+        f"/school/{w.hs_school.pk}/unknown-attendance/",
+        f"/school/{w.hs_school.pk}/honor-roll/?term={w.q1.pk}",
+        f"/school/{w.hs_school.pk}/eligibility/?term={w.q1.pk}",
+        f"/school/{w.hs_school.pk}/transcripts/",
         f"/students/{ann.pk}/transcript/",
         f"/students/{ann.pk}/report-card/{w.q1.pk}/",
         "/students/?q=a",
         f"/students/{ann.pk}/",
         "/exchange/",
         f"/exchange/runs/{run.pk}/",
-        f"/exchange/readiness/?school={w.hs.pk}",
+        f"/exchange/readiness/?school={w.hs_school.pk}",
     ]
 
 

@@ -9,7 +9,7 @@ from grading.models import TranscriptLine
 from schools.models import StaffRole
 from tests.browser.conftest import log_in
 from tests.factories import UserFactory
-from tests.grading.reports_world import add_student, build_world, exchanged, final, letter
+from tests.world import reports_world
 
 pytestmark = [
     pytest.mark.browser,
@@ -20,13 +20,13 @@ pytestmark = [
 def test_r32_r34_registrar_reads_a_report_card_and_posts_transcripts(page):
     # given Ann at Central High: English A (weight 2) and an exchanged tech 85 B on the KTS
     # course (weight 1) in Q1, and a CTE Final Grade of 85 posted to the HS
-    w = build_world()
-    ann = add_student(w, first_name="Ann", last_name="Archer")
-    letter(w, ann, "A")
-    exchanged(w, ann, "85.00", "B")
-    final(w, ann, "85.00", "B")
+    w = reports_world()
+    ann = w.add_student(first_name="Ann", last_name="Archer")
+    w.letter(ann, "A")
+    w.exchanged(ann, "85.00", "B")
+    w.final(ann, "85.00", "B")
     registrar = UserFactory(username="registrar1", first_name="Rae", last_name="Registrar")
-    StaffRole.objects.create(user=registrar, role="registrar", school=w.hs)
+    StaffRole.objects.create(user=registrar, role="registrar", school=w.hs_school)
     log_in(page, "registrar1", "pw-for-tests-1")
 
     # when the registrar opens Ann's Q1 report card
@@ -47,11 +47,11 @@ def test_r32_r34_registrar_reads_a_report_card_and_posts_transcripts(page):
     expect(card.locator(".summary")).to_contain_text("Honor roll: Honor Roll")
 
     # when they open the school's transcripts page
-    page.goto(f"/school/{w.hs.pk}/transcripts/")
+    page.goto(f"/school/{w.hs_school.pk}/transcripts/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Transcripts · Central High")
     expect(page.get_by_text("0 lines posted so far.")).to_be_visible()
     # and post the calendar's final grades
-    page.get_by_label("Calendar").select_option(label=str(w.calendar))
+    page.get_by_label("Calendar").select_option(label=str(w.hs_calendar))
     page.get_by_role("button", name="Post final grades").click()
 
     # then they see the counts and one transcript line exists

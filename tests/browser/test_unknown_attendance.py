@@ -7,9 +7,9 @@ from attendance.models import Attendance
 from attendance.services.records import attendance_record
 from exchange.services import exchange_run
 from schools.models import StaffRole
-from tests.attendance.world import MONDAY, TUESDAY, build_world
 from tests.browser.conftest import log_in
 from tests.factories import UserFactory
+from tests.world import MONDAY, TUESDAY, attendance_world
 
 pytestmark = [
     pytest.mark.browser,
@@ -20,7 +20,7 @@ pytestmark = [
 def test_r27_clerk_resolves_unknown_attendance_from_the_nightly_sync(page):
     # given a HS with unknown attendance sync on, linked to a tech section, where the tech
     # teacher recorded two students absent with reason unknown on Monday
-    world = build_world(n_students=3, sync=True)
+    world = attendance_world(students=3, sync=True)
     first, second, _ = world.students
     first.last_name, second.last_name = "Avery", "Brooks"
     first.save()
@@ -30,7 +30,7 @@ def test_r27_clerk_resolves_unknown_attendance_from_the_nightly_sync(page):
             student=student,
             section=world.tech_section,
             date=MONDAY,
-            code=world.code(world.tech, "UNK"),
+            code=world.code(world.tech_school, "UNK"),
         )
     # and the nightly exchange ran on Tuesday
     run = exchange_run(as_of=TUESDAY, trigger="test", inline=True)
@@ -41,12 +41,12 @@ def test_r27_clerk_resolves_unknown_attendance_from_the_nightly_sync(page):
     }
     assert {a.code.code for a in copies.values()} == {"UNK"} and len(copies) == 2
     clerk = UserFactory(username="aclerk", first_name="Alex", last_name="Clerk")
-    StaffRole.objects.create(user=clerk, role="attendance_clerk", school=world.hs)
-    ae = world.code(world.hs, "AE")
+    StaffRole.objects.create(user=clerk, role="attendance_clerk", school=world.hs_school)
+    ae = world.code(world.hs_school, "AE")
 
     # when the clerk opens the worklist
     log_in(page, "aclerk", "pw-for-tests-1")
-    page.goto(f"/school/{world.hs.pk}/unknown-attendance/")
+    page.goto(f"/school/{world.hs_school.pk}/unknown-attendance/")
 
     # then both records are listed with the HS unknown code
     rows = page.locator("tbody tr")

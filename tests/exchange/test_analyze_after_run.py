@@ -6,7 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from exchange.services import exchange_run
-from tests.exchange.conftest import AS_OF
+from tests.world import AS_OF
 
 
 def _analyzes(queries) -> list[str]:

@@ -2,8 +2,8 @@
 
 from exchange.models import ExchangeRun, KtsLink
 from schools.models import SchoolKind
-from tests.exchange.conftest import AS_OF, build_world
 from tests.factories import CalendarFactory, CourseFactory, SchoolFactory, SectionFactory
+from tests.world import AS_OF, build_kts_world
 
 
 def _sections(*, hs_kts=True, tech_kts=True, tech_year=2027):
@@ -115,7 +115,7 @@ def test_r28_api_bad_input_is_400_and_saves_nothing(api):
 def test_r21_outcomes_list_filters_by_flow_action_reason(api, world, sync_q):
     # given: one added, one skipped (no active term at a second HS)
     world.post_tech_grade(world.students[0], "90.00")
-    other = build_world(tech_section=world.tech_section)
+    other = build_kts_world(tech_section=world.tech_section)
     (student,) = other.add_students(1)
     other.activate(other.hs_tasks["CTE_TERM"], None)
     world.post_tech_grade(student, "80.00")

@@ -10,8 +10,8 @@ from attendance.services.records import attendance_record
 from attendance.services.worklist import attendance_resolve
 from exchange.flows.attendance import sync_unknown_attendance
 from schools.models import Tombstone
-from tests.attendance.world import MONDAY, TUESDAY, add_student, build_world
 from tests.factories import YEAR, UserFactory
+from tests.world import MONDAY, TUESDAY, attendance_world
 
 WEDNESDAY = TUESDAY + dt.timedelta(days=1)
 THURSDAY = TUESDAY + dt.timedelta(days=2)
@@ -20,7 +20,7 @@ THURSDAY = TUESDAY + dt.timedelta(days=2)
 def sync(world, *, as_of, dry_run=False, run_id=1):
     return sync_unknown_attendance(
         run_id=run_id,
-        tech_school_id=world.tech.pk,
+        tech_school_id=world.tech_school.pk,
         as_of=as_of,
         school_year=YEAR,
         dry_run=dry_run,
@@ -32,7 +32,7 @@ def tech_mark(world, student, code, day=MONDAY):
         student=student,
         section=world.tech_section,
         date=day,
-        code=world.code(world.tech, code),
+        code=world.code(world.tech_school, code),
         by=world.teacher,
     )
     return record
@@ -44,7 +44,7 @@ def actions(outcomes):
 
 @pytest.fixture
 def world(db):
-    return build_world()
+    return attendance_world()
 
 
 def test_r27_scenario_unknown_monday_on_the_worklist_tuesday_then_clerk_and_tech_changes(world):
@@ -60,17 +60,17 @@ def test_r27_scenario_unknown_monday_on_the_worklist_tuesday_then_clerk_and_tech
 
     # then: both are on the HS worklist with the HS's unknown code
     assert actions(outcomes) == [("added", ""), ("added", "")]
-    worklist = list(unknown_worklist(school=world.hs))
+    worklist = list(unknown_worklist(school=world.hs_school))
     assert [r.student_id for r in worklist] == sorted([first.pk, second.pk], key=lambda x: x)
     copy = Attendance.objects.get(student=first, section=world.hs_section)
-    assert copy.code == world.code(world.hs, "UNK")
+    assert copy.code == world.code(world.hs_school, "UNK")
     assert (copy.source, copy.source_record_id, copy.run_id) == ("exchange", tech_first.pk, 7)
     assert {o["target_id"] for o in outcomes} == set(
         Attendance.objects.filter(section=world.hs_section).values_list("pk", flat=True)
     )
 
     # when: the clerk resolves the first; the tech school then changes both records
-    attendance_resolve(record=copy, code=world.code(world.hs, "AE"), by=clerk)
+    attendance_resolve(record=copy, code=world.code(world.hs_school, "AE"), by=clerk)
     tech_mark(world, first, "AU")
     tech_mark(world, second, "P")
     outcomes = sync(world, as_of=WEDNESDAY, run_id=8)
@@ -78,10 +78,10 @@ def test_r27_scenario_unknown_monday_on_the_worklist_tuesday_then_clerk_and_tech
     # then: the resolved record stays as the clerk left it; the other one is gone
     assert actions(outcomes) == [("removed", ""), ("skipped", "resolved")]
     copy.refresh_from_db()
-    assert copy.code == world.code(world.hs, "AE") and copy.resolved_by == clerk
+    assert copy.code == world.code(world.hs_school, "AE") and copy.resolved_by == clerk
     assert not Attendance.objects.filter(student=second, section=world.hs_section).exists()
     assert Attendance.objects.filter(pk=tech_second.pk).exists()
-    assert list(unknown_worklist(school=world.hs)) == []
+    assert list(unknown_worklist(school=world.hs_school)) == []
 
     # when: rerunning with nothing changed
     before = list(Attendance.objects.order_by("pk").values())
@@ -103,9 +103,9 @@ def test_r27_corrected_to_another_absence_takes_the_matching_hs_code_and_leaves_
     # then
     assert actions(outcomes) == [("updated", "")]
     copy = Attendance.objects.get(section=world.hs_section)
-    assert copy.code == world.code(world.hs, "AE")
+    assert copy.code == world.code(world.hs_school, "AE")
     assert copy.resolved_at is None
-    assert list(unknown_worklist(school=world.hs)) == []
+    assert list(unknown_worklist(school=world.hs_school)) == []
 
 
 def test_r27_second_run_with_no_change_is_all_unchanged_and_writes_nothing(
@@ -133,7 +133,7 @@ def test_r27_query_count_does_not_grow_with_the_number_of_records(
     with django_assert_max_num_queries(8):
         small = sync(world, as_of=TUESDAY)
     for _ in range(9):
-        tech_mark(world, add_student(world), "UNK", day=TUESDAY)
+        tech_mark(world, world.add_student(), "UNK", day=TUESDAY)
     # when
     with django_assert_max_num_queries(8):
         large = sync(world, as_of=WEDNESDAY)
@@ -163,7 +163,7 @@ def test_r27_only_days_before_the_run_date_are_copied(world):
 
 def test_r27_off_by_default_nothing_is_copied(db):
     # given
-    world = build_world(sync=False)
+    world = attendance_world(sync=False)
     tech_mark(world, world.students[0], "UNK")
     # when
     outcomes = sync(world, as_of=TUESDAY)
@@ -174,7 +174,7 @@ def test_r27_off_by_default_nothing_is_copied(db):
 
 def test_r27_student_not_rostered_in_the_hs_section_is_skipped(world):
     # given
-    student = add_student(world, hs_roster=False)
+    student = world.add_student(hs_roster=False)
     tech_mark(world, student, "UNK")
     # when
     outcomes = sync(world, as_of=TUESDAY)
@@ -185,7 +185,7 @@ def test_r27_student_not_rostered_in_the_hs_section_is_skipped(world):
 
 def test_r27_hs_without_an_unknown_code_is_skipped(world):
     # given
-    world.hs.attendance_codes.filter(excuse="unknown").delete()
+    world.hs_school.attendance_codes.filter(excuse="unknown").delete()
     tech_mark(world, world.students[0], "UNK")
     # when
     outcomes = sync(world, as_of=TUESDAY)
@@ -198,7 +198,7 @@ def test_r27_corrected_to_a_code_the_hs_lacks_is_skipped_and_kept(world):
     student = world.students[0]
     tech_mark(world, student, "UNK")
     sync(world, as_of=TUESDAY)
-    world.hs.attendance_codes.filter(code="AX").delete()
+    world.hs_school.attendance_codes.filter(code="AX").delete()
     # when
     tech_mark(world, student, "AX")
     outcomes = sync(world, as_of=WEDNESDAY)
@@ -229,7 +229,7 @@ def test_r27_hs_record_entered_by_the_hs_is_never_overwritten(world):
         student=student,
         section=world.hs_section,
         date=MONDAY,
-        code=world.code(world.hs, "AE"),
+        code=world.code(world.hs_school, "AE"),
     )
     tech_mark(world, student, "UNK")
     # when
@@ -244,7 +244,7 @@ def test_r27_unknown_code_prefers_the_absent_one(world):
     # given: the HS has a tardy-unknown code too
     from attendance.services.codes import attendance_code_create
 
-    attendance_code_create(school=world.hs, code="0TU", status="tardy", excuse="unknown")
+    attendance_code_create(school=world.hs_school, code="0TU", status="tardy", excuse="unknown")
     tech_mark(world, world.students[0], "UNK")
     # when
     sync(world, as_of=TUESDAY)

@@ -22,7 +22,7 @@ from exchange import services
 from exchange.models import ExchangeRun, RunPart
 from grading.models import Grade, GradeHistory
 from schools.models import Enrollment, Roster
-from tests.exchange.conftest import AS_OF, build_world
+from tests.world import AS_OF, build_kts_world
 
 ROOT = Path(__file__).resolve().parents[2]
 TRIALS = int(os.environ.get("CHAOS_TRIALS", "2"))
@@ -63,7 +63,7 @@ def _spawn(args: list[str], **env) -> subprocess.Popen:
 def _worlds(n_schools: int = 2, n_students: int = 4) -> list:
     worlds = []
     for _ in range(n_schools):
-        w = build_world()
+        w = build_kts_world()
         for i, s in enumerate(w.add_students(n_students)):
             w.post_tech_grade(s, f"{70 + i}.00")
         worlds.append(w)

@@ -15,7 +15,7 @@ from django.utils import timezone
 from exchange import services
 from exchange.flows import grades as grades_flow
 from exchange.models import ExchangeRun
-from tests.exchange.conftest import AS_OF, build_world
+from tests.world import AS_OF, build_kts_world
 
 postgres_only = pytest.mark.skipif(
     connection.vendor != "postgresql",
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_r28_concurrent_second_run_refuses_while_first_is_applying(monkeypatch):
     # given: a first run that stops in the middle of its tech school's grade flow
-    w = build_world()
+    w = build_kts_world()
     w.add_students(2)
     w.post_tech_grade(w.students[0], "90.00")
     inside, release = threading.Event(), threading.Event()
@@ -77,7 +77,7 @@ def test_r28_nightly_exchange_on_a_real_qcluster(monkeypatch):
     monkeypatch.setattr(Conf, "ORM", "default")
 
     # given: a linked world, schedules pushed out of the way, a qcluster on the test database
-    w = build_world()
+    w = build_kts_world()
     for s in w.add_students(3):
         w.post_tech_grade(s, "82.00")
     Schedule.objects.update(next_run=timezone.now() + dt.timedelta(days=1))

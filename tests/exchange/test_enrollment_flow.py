@@ -9,8 +9,8 @@ from django.db import IntegrityError, transaction
 from exchange.models import ExchangeOutcome, KtsLink
 from exchange.services import exchange_run
 from schools.models import Enrollment, Roster, Tombstone
-from tests.exchange.conftest import AS_OF
 from tests.factories import EnrollmentFactory, SectionFactory
+from tests.world import AS_OF
 
 
 def _run():

@@ -5,8 +5,8 @@ from decimal import Decimal
 from exchange.models import ExchangeOutcome
 from exchange.services import exchange_run
 from grading.models import CTE_EXAM, CTE_FINAL, CTE_TERM, Grade, GradeHistory, ScoreGroup, ScoreRow
-from tests.exchange.conftest import AS_OF, build_world
 from tests.factories import DistrictFactory, StudentFactory
+from tests.world import AS_OF, build_kts_world
 
 
 def _run(as_of=AS_OF, **kw):
@@ -24,7 +24,7 @@ def _outcomes(run, **filters):
 def test_r19_r22_scenario_quarters_at_hs_semesters_at_tech(db):
     """The seed's story: HS quarters, tech semesters, a HS that forgets to move its term."""
     # given: HS active Q1, tech active S1, one student
-    w = build_world()
+    w = build_kts_world()
     (student,) = w.add_students(1)
     q1, q2, q3, _ = w.hs_terms
     s1, s2 = w.tech_terms
@@ -95,7 +95,7 @@ def test_r20_score_is_the_row_of_the_hs_score_group(db):
     group = ScoreGroup.objects.create(name="Letters", district=district)
     for score, pct in [("EX", 90), ("GD", 80), ("OK", 70), ("LO", 60), ("NO", 0)]:
         ScoreRow.objects.create(group=group, score=score, min_percent=pct)
-    w = build_world()
+    w = build_kts_world()
     w.hs_tasks[CTE_TERM].score_group = group
     w.hs_tasks[CTE_TERM].save()
     (student,) = w.add_students(1)
@@ -160,7 +160,7 @@ def test_r21_score_untranslatable_and_errors_do_not_stop_the_run(db):
     district = DistrictFactory()
     group = ScoreGroup.objects.create(name="Odd", district=district)
     ScoreRow.objects.create(group=group, score="P", min_percent=60)
-    w = build_world()
+    w = build_kts_world()
     w.hs_tasks[CTE_TERM].score_group = group
     w.hs_tasks[CTE_TERM].save()
     low, high = w.add_students(2)
@@ -176,7 +176,7 @@ def test_r21_score_untranslatable_and_errors_do_not_stop_the_run(db):
 
 def test_r24_final_grade_transfers_as_soon_as_posted(db):
     # given: S2 and Q4 active for CTE Final Grade at both schools
-    w = build_world()
+    w = build_kts_world()
     (student,) = w.add_students(1)
     w.activate(w.hs_tasks[CTE_FINAL], w.hs_terms[3])
     w.activate(w.tech_tasks[CTE_FINAL], w.tech_terms[1])
@@ -191,8 +191,8 @@ def test_r24_final_grade_transfers_as_soon_as_posted(db):
 
 def test_r19_many_hs_sections_of_many_high_schools_share_one_tech_section(db):
     # given: two high schools linked to the same tech section
-    a = build_world()
-    b = build_world(tech_section=a.tech_section)
+    a = build_kts_world()
+    b = build_kts_world(tech_section=a.tech_section)
     (sa,) = a.add_students(1)
     (sb,) = b.add_students(1)
     a.post_tech_grade(sa, "91.00")
@@ -210,7 +210,7 @@ def test_r16_r24_corrected_final_grade_carries_its_reason_to_the_hs_history(db):
     from tests.factories import UserFactory
 
     # given: a final grade posted at the tech school and exchanged to the HS
-    w = build_world()
+    w = build_kts_world()
     (student,) = w.add_students(1)
     w.activate(w.hs_tasks[CTE_FINAL], w.hs_terms[3])
     w.activate(w.tech_tasks[CTE_FINAL], w.tech_terms[1])
@@ -251,7 +251,7 @@ def test_r34_a_posted_final_grade_changed_by_the_exchange_flags_its_line_at_once
     from tests.factories import UserFactory
 
     # given: a final grade exchanged to the HS and posted to the transcript
-    w = build_world()
+    w = build_kts_world()
     (student,) = w.add_students(1)
     w.activate(w.hs_tasks[CTE_FINAL], w.hs_terms[3])
     w.activate(w.tech_tasks[CTE_FINAL], w.tech_terms[1])

@@ -6,8 +6,8 @@ from django.db import IntegrityError, transaction
 
 from exchange.models import ExchangeRun, KtsLink
 from exchange.services import kts_link_create
-from tests.exchange.conftest import build_world
 from tests.factories import SectionFactory
+from tests.world import build_kts_world
 
 
 def test_r17_service_validates_the_link(world):
@@ -28,7 +28,7 @@ def test_r17_database_holds_one_tech_section_per_hs_section(world):
 
 
 def test_r17_service_refuses_second_link_of_a_hs_section(world):
-    second = build_world()
+    second = build_kts_world()
     with pytest.raises(ValidationError) as err:
         kts_link_create(hs_section=world.hs_section, tech_section=second.tech_section)
     assert "hs_section" in err.value.error_dict

@@ -4,8 +4,8 @@ import json
 
 from exchange.models import ExchangeRun
 from exchange.services import exchange_run
-from tests.exchange.conftest import AS_OF
 from tests.factories import UserFactory
+from tests.world import AS_OF
 
 
 def test_r29_dashboard_lists_runs_with_counts(admin_client_su, world):

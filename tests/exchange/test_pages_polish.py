@@ -1,7 +1,7 @@
 """Exchange pages for people: skipped outcomes name the student and section (R21, R29)."""
 
 from exchange.services import exchange_run
-from tests.exchange.conftest import AS_OF
+from tests.world import AS_OF
 
 
 def test_r21_run_page_names_the_skipped_student_and_section(admin_client_su, world):

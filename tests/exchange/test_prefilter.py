@@ -15,8 +15,8 @@ from exchange.flows import grades as grades_flow
 from exchange.services import exchange_run, school_year_of
 from grading.models import CTE_FINAL, CTE_TERM, Grade, ScoreRow
 from schools.models import Roster
-from tests.exchange.conftest import AS_OF, build_world
 from tests.factories import RosterFactory, SectionFactory
+from tests.world import AS_OF, build_kts_world
 
 
 def _every_key_differs(*, calendar_id, as_of):
@@ -71,7 +71,7 @@ def _step(monkeypatch, w, *, as_of=AS_OF):
 
 
 def test_r48_prefilter_agrees_with_reconciling_every_key(db, monkeypatch):
-    w = build_world()
+    w = build_kts_world()
     a, b, c, d, e = w.add_students(5)
     q1, q2, _, _ = w.hs_terms
     s1, s2 = w.tech_terms
@@ -122,7 +122,7 @@ def test_r48_prefilter_agrees_with_reconciling_every_key(db, monkeypatch):
     _step(monkeypatch, w)
 
     # a student in a second HS section linked to the same tech section
-    second = build_world(tech_section=w.tech_section)
+    second = build_kts_world(tech_section=w.tech_section)
     RosterFactory(student=a, section=second.hs_section)
     _step(monkeypatch, w)
 

@@ -2,8 +2,8 @@
 
 from exchange.selectors import readiness_report
 from grading.models import CTE_TERM, ScoreGroup, ScoreRow
-from tests.exchange.conftest import AS_OF
 from tests.factories import DistrictFactory, TermFactory
+from tests.world import AS_OF
 
 
 def _codes(school):

@@ -14,8 +14,8 @@ from exchange.flows import grades as grades_flow
 from exchange.models import ExchangeRun, RunPart
 from exchange.schedule import in_night_window
 from schools.models import StaffRole
-from tests.exchange.conftest import AS_OF, build_world
 from tests.factories import UserFactory
+from tests.world import AS_OF, build_kts_world
 
 
 def _district_admin(world):
@@ -126,7 +126,7 @@ def test_r45_cancel_button_on_the_exchange_page(client, world):
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_r45_cancelled_run_in_flight_rolls_its_part_back(monkeypatch):
     # given: a part that an operator cancels (another connection) while it applies
-    world = build_world()
+    world = build_kts_world()
     world.add_students(1)
     world.post_tech_grade(world.students[0], "90.00")
     real = grades_flow.sync_grades

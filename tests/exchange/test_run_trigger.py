@@ -5,7 +5,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from exchange.models import ExchangeRun, RunTrigger
-from tests.exchange.conftest import AS_OF
+from tests.world import AS_OF
 
 # Every value an entry point writes: the default, the schedule and watchdog retry, the
 # dashboard page, the API, the admin action, run_exchange, the benchmarks and the tests.

@@ -12,7 +12,7 @@ from exchange import locks, services, tasks
 from exchange.models import ExchangeOutcome, ExchangeRun, RunPart
 from grading.models import Grade, GradeHistory
 from schools.models import Enrollment, Roster
-from tests.exchange.conftest import AS_OF, build_world
+from tests.world import AS_OF, build_kts_world
 
 
 def _run(**kw):
@@ -60,7 +60,7 @@ def test_r29_second_run_with_no_change_writes_nothing(world):
 
 def test_r29_run_killed_mid_school_leaves_it_unapplied_and_next_run_completes(db, monkeypatch):
     # given: two tech schools
-    first, second = build_world(), build_world()
+    first, second = build_kts_world(), build_kts_world()
     for w in (first, second):
         for s in w.add_students(2):
             w.post_tech_grade(s, "85.00")
@@ -224,7 +224,7 @@ def test_r28_part_queued_as_django_q_tasks_when_not_in_sync_mode(world, monkeypa
 @pytest.mark.parametrize("n_students", [5, 50])
 def test_r29_query_count_does_not_grow_with_students(db, n_students, django_assert_max_num_queries):
     # given: a world with n students, each with a tech grade, already exchanged once
-    w = build_world()
+    w = build_kts_world()
     for s in w.add_students(n_students):
         w.post_tech_grade(s, "88.00")
     # when / then: a first full run and a no-change run take a fixed number of queries

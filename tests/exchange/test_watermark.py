@@ -23,8 +23,8 @@ from exchange.models import ExchangeOutcome, Flow, FlowWatermark, KtsLink
 from exchange.services import exchange_run, school_year_of
 from grading.models import CTE_FINAL, CTE_TERM, Grade, ScoreRow
 from schools.models import Roster, Term
-from tests.exchange.conftest import AS_OF, build_world
 from tests.factories import RosterFactory
+from tests.world import AS_OF, build_kts_world
 
 pytestmark = [
     pytest.mark.postgres,
@@ -111,7 +111,7 @@ def test_r22_watermark_replays_exactly_what_deciding_afresh_finds(monkeypatch, s
     # the run settles unchanged schools at its start; without that, each part replays
     if not settle_at_start:
         monkeypatch.setattr(services, "_settle_unchanged_schools", lambda run, schools: {})
-    w = build_world()
+    w = build_kts_world()
     a, b, c, d, e = w.add_students(5)
     q1, q2, _, _ = w.hs_terms
     s1, s2 = w.tech_terms
@@ -161,7 +161,7 @@ def test_r22_watermark_replays_exactly_what_deciding_afresh_finds(monkeypatch, s
         start_date=w.hs_section.course.calendar.start_date + dt.timedelta(days=7)
     )
     _step(w, reads)
-    second = build_world(tech_section=w.tech_section)  # a second linked HS section
+    second = build_kts_world(tech_section=w.tech_section)  # a second linked HS section
     RosterFactory(student=a, section=second.hs_section)
     _step(w, reads)
     KtsLink.objects.filter(hs_section=second.hs_section).delete()  # a link removed
@@ -172,7 +172,7 @@ def test_r22_watermark_replays_exactly_what_deciding_afresh_finds(monkeypatch, s
 
 def test_r22_watermark_never_replays_over_a_change_made_during_the_run(monkeypatch):
     # given: a settled school, then a tech grade changed by someone else while a run reads
-    w = build_world()
+    w = build_kts_world()
     (a,) = w.add_students(1)
     s1 = w.tech_terms[0]
     tech = w.post_tech_grade(a, "80", term=s1)
@@ -210,7 +210,7 @@ def test_r22_watermark_never_replays_over_a_change_made_during_the_run(monkeypat
 def test_r22_watermark_off_decides_every_run_afresh(settings, monkeypatch):
     # given: EXCHANGE_WATERMARK off
     settings.EXCHANGE_WATERMARK = False
-    w = build_world()
+    w = build_kts_world()
     (a,) = w.add_students(1)
     w.post_tech_grade(a, "80", term=w.tech_terms[0])
     reads = _Reads(monkeypatch)

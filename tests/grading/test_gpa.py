@@ -16,7 +16,7 @@ from grading.selectors.gpa import (
     weighted_gpa,
 )
 from tests.factories import CourseFactory, SectionFactory, cte_numeric
-from tests.grading.reports_world import add_student, build_world, exchanged, letter
+from tests.world import reports_world
 
 values = st.decimals(min_value=0, max_value=5, places=2, allow_nan=False, allow_infinity=False)
 weights = st.decimals(min_value=0, max_value=10, places=2, allow_nan=False, allow_infinity=False)
@@ -84,10 +84,10 @@ def test_gpa_histogram_counts_every_gpa_once():
 @pytest.mark.django_db
 def test_r30_english_a_weight_2_and_exchanged_kts_85_give_3_67():
     # given an English A (district letter group, weight 2) and an exchanged KTS 85 (B, weight 1)
-    w = build_world()
-    student = add_student(w)
-    letter(w, student, "A")
-    exchanged(w, student, "85.00", "B")
+    w = reports_world()
+    student = w.add_student()
+    w.letter(student, "A")
+    w.exchanged(student, "85.00", "B")
     # when the term GPA is read / then (4×2 + 3×1) / 3 = 3.67
     assert term_gpa(student=student, term=w.q1) == Decimal("3.67")
 
@@ -95,12 +95,12 @@ def test_r30_english_a_weight_2_and_exchanged_kts_85_give_3_67():
 @pytest.mark.django_db
 def test_r30_only_that_terms_grades_and_weighted_tasks_count():
     # given grades in Q2, a final grade (no Term GPA weight) and a course task with weight 0
-    w = build_world()
-    student = add_student(w)
-    letter(w, student, "C")
-    letter(w, student, "A", term=w.terms[1])
-    exchanged(w, student, "95", "A", code="CTE_FINAL", term=w.q1)
-    zero_course = CourseFactory(calendar=w.calendar, number="PE1")
+    w = reports_world()
+    student = w.add_student()
+    w.letter(student, "C")
+    w.letter(student, "A", term=w.hs_terms[1])
+    w.exchanged(student, "95", "A", code="CTE_FINAL", term=w.q1)
+    zero_course = CourseFactory(calendar=w.hs_calendar, number="PE1")
     CourseGradingTask.objects.create(
         course=zero_course, grading_task=w.term_grade, score_group=w.letter_group, term_gpa_weight=0
     )
@@ -115,10 +115,10 @@ def test_r30_only_that_terms_grades_and_weighted_tasks_count():
 @pytest.mark.django_db
 def test_r30_student_without_counted_grade_has_no_gpa():
     # given a student whose only grade is on a course with no Term GPA weight
-    w = build_world()
-    student = add_student(w)
+    w = reports_world()
+    student = w.add_student()
     CourseGradingTask.objects.filter(course=w.english.course).update(term_gpa_weight=None)
-    letter(w, student, "A")
+    w.letter(student, "A")
     # then no GPA and no standing
     assert term_gpa(student=student, term=w.q1) is None
     assert student.pk not in term_standings(term=w.q1)
@@ -127,14 +127,14 @@ def test_r30_student_without_counted_grade_has_no_gpa():
 @pytest.mark.django_db
 def test_r30_grades_at_another_school_do_not_count():
     # given the same student graded at the tech section in a tech term
-    w = build_world()
-    student = add_student(w)
-    letter(w, student, "B")
+    w = reports_world()
+    student = w.add_student()
+    w.letter(student, "B")
     tech_term = w.tech_calendar.terms.first()
     Grade.objects.create(
         student=student,
         section=w.tech_section,
-        grading_task=w.kts_tasks["CTE_TERM"].grading_task,
+        grading_task=w.hs_tasks["CTE_TERM"].grading_task,
         term=tech_term,
         percent=Decimal("10"),
         score="F",

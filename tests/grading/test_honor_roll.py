@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from grading.models import HonorRollTier
 from grading.selectors.gpa import CountedGrade, TierRule, choose_tier, honor_roll
 from tests.factories import SchoolFactory, UserFactory
-from tests.grading.reports_world import add_student, build_world, exchanged, letter
+from tests.world import reports_world
 
 gpas = st.decimals(min_value=0, max_value=5, places=2, allow_nan=False, allow_infinity=False)
 percents = st.one_of(st.none(), st.decimals(min_value=0, max_value=100, places=2, allow_nan=False))
@@ -71,12 +71,12 @@ def test_r31_min_percent_applies_to_every_counted_grade():
 @pytest.mark.django_db
 def test_r31_english_a_and_exchanged_85_put_the_student_on_honor_roll_at_3_5():
     # given the 3.67 student and tiers High Honors 3.80 / Honor Roll 3.50
-    w = build_world()
-    student = add_student(w)
-    letter(w, student, "A")
-    exchanged(w, student, "85.00", "B")
+    w = reports_world()
+    student = w.add_student()
+    w.letter(student, "A")
+    w.exchanged(student, "85.00", "B")
     # when / then
-    rows = honor_roll(school=w.hs, term=w.q1)
+    rows = honor_roll(school=w.hs_school, term=w.q1)
     assert [(r["student"], r["gpa"], r["tier"]) for r in rows] == [
         (student.pk, Decimal("3.67"), "Honor Roll")
     ]
@@ -86,25 +86,25 @@ def test_r31_english_a_and_exchanged_85_put_the_student_on_honor_roll_at_3_5():
 def test_r31_failing_exchanged_grade_drops_the_student_from_every_tier():
     # given an English A and a failing exchanged tech grade (GPA would be (8+0)/3=2.67, but
     # even a 0-GPA tier must refuse)
-    w = build_world(tiers=(("Everyone", "0.00", None),))
-    student = add_student(w)
-    letter(w, student, "A")
-    exchanged(w, student, "42.00", "F")
+    w = reports_world(tiers=(("Everyone", "0.00", None),))
+    student = w.add_student()
+    w.letter(student, "A")
+    w.exchanged(student, "42.00", "F")
     # then off every tier
-    assert honor_roll(school=w.hs, term=w.q1) == []
+    assert honor_roll(school=w.hs_school, term=w.q1) == []
 
 
 @pytest.mark.django_db
 def test_r31_highest_tier_met_and_order_by_tier():
-    w = build_world()
-    top, mid, low = add_student(w), add_student(w), add_student(w)
-    letter(w, top, "A")
-    exchanged(w, top, "95", "A")
-    letter(w, mid, "A")
-    exchanged(w, mid, "85", "B")
-    letter(w, low, "B")
-    exchanged(w, low, "85", "B")
-    rows = honor_roll(school=w.hs, term=w.q1)
+    w = reports_world()
+    top, mid, low = w.add_student(), w.add_student(), w.add_student()
+    w.letter(top, "A")
+    w.exchanged(top, "95", "A")
+    w.letter(mid, "A")
+    w.exchanged(mid, "85", "B")
+    w.letter(low, "B")
+    w.exchanged(low, "85", "B")
+    rows = honor_roll(school=w.hs_school, term=w.q1)
     assert [(r["student"], r["tier"]) for r in rows] == [
         (top.pk, "High Honors"),
         (mid.pk, "Honor Roll"),
@@ -113,21 +113,21 @@ def test_r31_highest_tier_met_and_order_by_tier():
 
 def _grow(w, n):
     for _ in range(n):
-        s = add_student(w)
-        letter(w, s, "A")
-        exchanged(w, s, "91", "A")
+        s = w.add_student()
+        w.letter(s, "A")
+        w.exchanged(s, "91", "A")
 
 
 @pytest.mark.django_db
 def test_r31_honor_roll_query_count_does_not_grow_with_students(django_assert_max_num_queries):
     # given 2 students, then 12 / then the same small number of queries
-    w = build_world()
+    w = reports_world()
     _grow(w, 2)
     with django_assert_max_num_queries(9):
-        assert len(honor_roll(school=w.hs, term=w.q1)) == 2
+        assert len(honor_roll(school=w.hs_school, term=w.q1)) == 2
     _grow(w, 10)
     with django_assert_max_num_queries(9):
-        assert len(honor_roll(school=w.hs, term=w.q1)) == 12
+        assert len(honor_roll(school=w.hs_school, term=w.q1)) == 12
 
 
 # --- API ----------------------------------------------------------------------------------
@@ -135,11 +135,11 @@ def test_r31_honor_roll_query_count_does_not_grow_with_students(django_assert_ma
 
 @pytest.mark.django_db
 def test_r31_honor_roll_api(api):
-    w = build_world()
-    student = add_student(w)
-    letter(w, student, "A")
-    exchanged(w, student, "85.00", "B")
-    response = api.get("/api/v1/reports/honor-roll/", {"school": w.hs.pk, "term": w.q1.pk})
+    w = reports_world()
+    student = w.add_student()
+    w.letter(student, "A")
+    w.exchanged(student, "85.00", "B")
+    response = api.get("/api/v1/reports/honor-roll/", {"school": w.hs_school.pk, "term": w.q1.pk})
     assert response.status_code == 200
     assert response.json()[0]["student"] == student.pk
     assert response.json()[0]["gpa"] == "3.67"
@@ -148,14 +148,14 @@ def test_r31_honor_roll_api(api):
 
 @pytest.mark.django_db
 def test_r31_honor_roll_api_refuses_bad_input(api):
-    w = build_world()
+    w = reports_world()
     other = SchoolFactory(district=w.district)
     # unknown school or term → 400 on that field
     r = api.get("/api/v1/reports/honor-roll/", {"school": 999999, "term": w.q1.pk})
     assert r.status_code == 400 and "school" in r.json()
-    r = api.get("/api/v1/reports/honor-roll/", {"school": w.hs.pk, "term": "x"})
+    r = api.get("/api/v1/reports/honor-roll/", {"school": w.hs_school.pk, "term": "x"})
     assert r.status_code == 400 and "term" in r.json()
-    r = api.get("/api/v1/reports/honor-roll/", {"school": w.hs.pk})
+    r = api.get("/api/v1/reports/honor-roll/", {"school": w.hs_school.pk})
     assert r.status_code == 400 and "term" in r.json()
     # a term of another school → 400 with its code
     r = api.get("/api/v1/reports/honor-roll/", {"school": other.pk, "term": w.q1.pk})
@@ -163,17 +163,17 @@ def test_r31_honor_roll_api_refuses_bad_input(api):
     assert r.data["term"][0].code == "term_of_other_school"
     # a tech school's term → 400
     tech_term = w.tech_calendar.terms.first()
-    r = api.get("/api/v1/reports/honor-roll/", {"school": w.tech.pk, "term": tech_term.pk})
+    r = api.get("/api/v1/reports/honor-roll/", {"school": w.tech_school.pk, "term": tech_term.pk})
     assert r.status_code == 400
     assert r.data["term"][0].code == "term_not_at_high_school"
 
 
 @pytest.mark.django_db
 def test_r31_honor_roll_tiers_api_creates_and_validates(api):
-    w = build_world(tiers=())
+    w = reports_world(tiers=())
     r = api.post(
         "/api/v1/honor-roll-tiers/",
-        {"school": w.hs.pk, "name": "Honor Roll", "min_gpa": "3.50"},
+        {"school": w.hs_school.pk, "name": "Honor Roll", "min_gpa": "3.50"},
         format="json",
     )
     assert r.status_code == 201, r.content
@@ -181,19 +181,19 @@ def test_r31_honor_roll_tiers_api_creates_and_validates(api):
     # a tech school, a negative GPA, a duplicate name → 400, nothing written
     r = api.post(
         "/api/v1/honor-roll-tiers/",
-        {"school": w.tech.pk, "name": "X", "min_gpa": "3.00"},
+        {"school": w.tech_school.pk, "name": "X", "min_gpa": "3.00"},
         format="json",
     )
     assert r.status_code == 400 and "school" in r.json()
     r = api.post(
         "/api/v1/honor-roll-tiers/",
-        {"school": w.hs.pk, "name": "Y", "min_gpa": "-1"},
+        {"school": w.hs_school.pk, "name": "Y", "min_gpa": "-1"},
         format="json",
     )
     assert r.status_code == 400 and "min_gpa" in r.json()
     r = api.post(
         "/api/v1/honor-roll-tiers/",
-        {"school": w.hs.pk, "name": "Honor Roll", "min_gpa": "3.00"},
+        {"school": w.hs_school.pk, "name": "Honor Roll", "min_gpa": "3.00"},
         format="json",
     )
     assert r.status_code == 400
@@ -205,11 +205,11 @@ def test_r31_honor_roll_tiers_api_creates_and_validates(api):
 
 @pytest.mark.django_db
 def test_r31_honor_roll_page_shows_tiers_chart_and_csv(admin_client_su):
-    w = build_world()
-    student = add_student(w, last_name="Zephyr")
-    letter(w, student, "A")
-    exchanged(w, student, "85.00", "B")
-    url = f"/school/{w.hs.pk}/honor-roll/"
+    w = reports_world()
+    student = w.add_student(last_name="Zephyr")
+    w.letter(student, "A")
+    w.exchanged(student, "85.00", "B")
+    url = f"/school/{w.hs_school.pk}/honor-roll/"
     page = admin_client_su.get(url, {"term": w.q1.pk})
     assert page.status_code == 200
     body = page.content.decode()
@@ -227,13 +227,13 @@ def test_r31_honor_roll_page_shows_tiers_chart_and_csv(admin_client_su):
 def test_r31_honor_roll_page_needs_login_and_staff_of_that_school(client):
     from schools.models import StaffRole
 
-    w = build_world()
-    url = f"/school/{w.hs.pk}/honor-roll/"
+    w = reports_world()
+    url = f"/school/{w.hs_school.pk}/honor-roll/"
     assert client.get(url).status_code == 302  # to the login page
     outsider = UserFactory()
     client.force_login(outsider)
     assert client.get(url).status_code == 404
-    StaffRole.objects.create(user=outsider, role="registrar", school=w.hs)
+    StaffRole.objects.create(user=outsider, role="registrar", school=w.hs_school)
     assert client.get(url).status_code == 200
 
 
@@ -245,19 +245,21 @@ def test_r31_a_counted_course_without_a_grade_makes_the_student_incomplete_and_o
     api, client, superuser
 ):
     # given: an A in English (4.00 alone) and no grade yet in the counted KTS course
-    w = build_world()
-    student = add_student(w)
-    letter(w, student, "A")
-    complete = add_student(w)
-    letter(w, complete, "A")
-    exchanged(w, complete, "95.00", "A")
+    w = reports_world()
+    student = w.add_student()
+    w.letter(student, "A")
+    complete = w.add_student()
+    w.letter(complete, "A")
+    w.exchanged(complete, "95.00", "A")
     client.force_login(superuser)
     # when
-    rows = {r["student"]: r for r in honor_roll(school=w.hs, term=w.q1)}
-    api_rows = api.get("/api/v1/reports/honor-roll/", {"school": w.hs.pk, "term": w.q1.pk}).json()
-    page = client.get(f"/school/{w.hs.pk}/honor-roll/", {"term": w.q1.pk}).content.decode()
+    rows = {r["student"]: r for r in honor_roll(school=w.hs_school, term=w.q1)}
+    api_rows = api.get(
+        "/api/v1/reports/honor-roll/", {"school": w.hs_school.pk, "term": w.q1.pk}
+    ).json()
+    page = client.get(f"/school/{w.hs_school.pk}/honor-roll/", {"term": w.q1.pk}).content.decode()
     csv = client.get(
-        f"/school/{w.hs.pk}/honor-roll/", {"term": w.q1.pk, "download": "csv"}
+        f"/school/{w.hs_school.pk}/honor-roll/", {"term": w.q1.pk, "download": "csv"}
     ).content.decode()
     # then
     assert rows[student.pk]["tier"] is None and rows[student.pk]["incomplete"] is True
@@ -272,16 +274,16 @@ def test_r31_a_counted_course_without_a_grade_makes_the_student_incomplete_and_o
 @pytest.mark.django_db
 def test_r31_a_student_who_left_the_section_before_the_term_ended_is_not_incomplete():
     # given: rostered in the KTS section only until mid-Q1, no grade there
-    w = build_world()
-    student = add_student(w, sections=[w.english])
+    w = reports_world()
+    student = w.add_student(sections=[w.english])
     from tests.factories import RosterFactory
 
     RosterFactory(
-        student=student, section=w.kts, start_date=w.q1.start_date, end_date=w.q1.start_date
+        student=student, section=w.hs_section, start_date=w.q1.start_date, end_date=w.q1.start_date
     )
-    letter(w, student, "A")
+    w.letter(student, "A")
     # when
-    rows = honor_roll(school=w.hs, term=w.q1)
+    rows = honor_roll(school=w.hs_school, term=w.q1)
     # then
     assert [(r["student"], r["tier"], r["incomplete"]) for r in rows] == [
         (student.pk, "High Honors", False)
@@ -291,9 +293,9 @@ def test_r31_a_student_who_left_the_section_before_the_term_ended_is_not_incompl
 @pytest.mark.django_db
 def test_r31_report_card_api_says_incomplete(api):
     # given an A in English and no grade yet in the counted KTS course
-    w = build_world()
-    student = add_student(w)
-    letter(w, student, "A")
+    w = reports_world()
+    student = w.add_student()
+    w.letter(student, "A")
     # when
     card = api.get("/api/v1/reports/report-card/", {"student": student.pk, "term": w.q1.pk})
     # then
@@ -309,16 +311,16 @@ def test_r31_r33_honor_roll_and_eligibility_read_grades_without_a_sort():
     from grading.selectors.gpa import eligibility
 
     # given a student on the honor roll and one failing
-    w = build_world()
-    good = add_student(w, first_name="Ann", last_name="Archer")
-    letter(w, good, "A")
-    exchanged(w, good, "95.00", "A")
-    bad = add_student(w, first_name="Bo", last_name="Baker")
-    letter(w, bad, "F")
+    w = reports_world()
+    good = w.add_student(first_name="Ann", last_name="Archer")
+    w.letter(good, "A")
+    w.exchanged(good, "95.00", "A")
+    bad = w.add_student(first_name="Bo", last_name="Baker")
+    w.letter(bad, "F")
     # when
     with CaptureQueriesContext(connection) as queries:
-        roll = honor_roll(school=w.hs, term=w.q1)
-        failing = eligibility(school=w.hs, term=w.q1)
+        roll = honor_roll(school=w.hs_school, term=w.q1)
+        failing = eligibility(school=w.hs_school, term=w.q1)
     # then the answers stand and no grade query carries Grade.Meta.ordering's sort (issue 13)
     assert [r["student"] for r in roll] == [good.pk]
     assert {r["student"] for r in failing} == {bad.pk}

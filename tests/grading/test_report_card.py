@@ -9,14 +9,14 @@ from pypdf import PdfReader
 from grading.models import CourseGradingTask, CourseTaskTerm
 from grading.selectors.report_card import report_card, report_cards
 from tests.factories import CourseFactory, SectionFactory, StudentFactory, UserFactory
-from tests.grading.reports_world import add_student, build_world, exchanged, letter
+from tests.world import reports_world
 
 
 def _scenario():
-    w = build_world()
-    student = add_student(w, first_name="Ann", last_name="Archer")
-    letter(w, student, "A")
-    exchanged(w, student, "85.00", "B")
+    w = reports_world()
+    student = w.add_student(first_name="Ann", last_name="Archer")
+    w.letter(student, "A")
+    w.exchanged(student, "85.00", "B")
     return w, student
 
 
@@ -42,8 +42,8 @@ def test_r32_report_card_has_sections_teachers_tech_school_gpa_and_tier():
 
 @pytest.mark.django_db
 def test_r32_rostered_section_without_grade_is_listed_empty():
-    w = build_world()
-    student = add_student(w)
+    w = reports_world()
+    student = w.add_student()
     card = report_card(student=student, term=w.q1)
     assert [s["grades"] for s in card["sections"]] == [[], []]
     assert card["gpa"] is None and card["honor_roll"] is None
@@ -51,7 +51,7 @@ def test_r32_rostered_section_without_grade_is_listed_empty():
 
 def _more_sections(w, student, n):
     for _ in range(n):
-        course = CourseFactory(calendar=w.calendar)
+        course = CourseFactory(calendar=w.hs_calendar)
         task = CourseGradingTask.objects.create(
             course=course,
             grading_task=w.term_grade,
@@ -63,7 +63,7 @@ def _more_sections(w, student, n):
         from tests.factories import RosterFactory
 
         RosterFactory(student=student, section=section)
-        letter(w, student, "B", section=section)
+        w.letter(student, "B", section=section)
 
 
 @pytest.mark.django_db
@@ -84,8 +84,8 @@ def test_r32_batch_report_cards_query_count_does_not_grow_with_students(
     with django_assert_max_num_queries(18):
         assert len(report_cards(term=w.q1)) == 1
     for _ in range(8):
-        s = add_student(w)
-        letter(w, s, "C")
+        s = w.add_student()
+        w.letter(s, "C")
     with django_assert_max_num_queries(18):
         assert len(report_cards(term=w.q1)) == 9
 
@@ -99,13 +99,17 @@ def test_r32_report_card_api(api):
     r = api.get("/api/v1/reports/report-card/", {"student": student.pk, "term": w.q1.pk})
     assert r.status_code == 200, r.content
     body = r.json()
-    assert body["student"] == student.pk and body["term"] == w.q1.pk and body["school"] == w.hs.pk
+    assert (
+        body["student"] == student.pk
+        and body["term"] == w.q1.pk
+        and body["school"] == w.hs_school.pk
+    )
     assert body["gpa"] == "3.67" and body["honor_roll"] == "Honor Roll"
-    kts = next(s for s in body["sections"] if s["section"] == w.kts.pk)
+    kts = next(s for s in body["sections"] if s["section"] == w.hs_section.pk)
     assert kts["tech_school"] == "Area Tech Center"
     assert kts["grades"] == [
         {
-            "grading_task": w.kts_tasks["CTE_TERM"].grading_task_id,
+            "grading_task": w.hs_tasks["CTE_TERM"].grading_task_id,
             "grading_task_name": "CTE Term Grade",
             "score": "B",
             "percent": "85.00",
@@ -169,14 +173,19 @@ def test_r32_report_card_page_for_a_term_of_another_school_is_404(admin_client_s
 def test_r32_batch_pdf_holds_every_students_card(admin_client_su):
     w, _ = _scenario()
     for _ in range(2):
-        add_student(w)
-    r = admin_client_su.get(f"/school/{w.hs.pk}/honor-roll/report-cards.pdf", {"term": w.q1.pk})
+        w.add_student()
+    r = admin_client_su.get(
+        f"/school/{w.hs_school.pk}/honor-roll/report-cards.pdf", {"term": w.q1.pk}
+    )
     assert r.status_code == 200
     assert r["Content-Type"] == "application/pdf" and r.content.startswith(b"%PDF")
     # three students, one page each
     assert len(PdfReader(io.BytesIO(r.content)).pages) == 3
     # no term → 400, not a 500
-    assert admin_client_su.get(f"/school/{w.hs.pk}/honor-roll/report-cards.pdf").status_code == 400
+    assert (
+        admin_client_su.get(f"/school/{w.hs_school.pk}/honor-roll/report-cards.pdf").status_code
+        == 400
+    )
 
 
 @pytest.mark.django_db
@@ -185,10 +194,10 @@ def test_r32_report_card_page_hidden_from_staff_of_another_school(client):
 
     w, student = _scenario()
     user = UserFactory()
-    StaffRole.objects.create(user=user, role="registrar", school=w.tech)
+    StaffRole.objects.create(user=user, role="registrar", school=w.tech_school)
     client.force_login(user)
     assert client.get(f"/students/{student.pk}/report-card/{w.q1.pk}/").status_code == 404
-    StaffRole.objects.create(user=user, role="registrar", school=w.hs)
+    StaffRole.objects.create(user=user, role="registrar", school=w.hs_school)
     assert client.get(f"/students/{student.pk}/report-card/{w.q1.pk}/").status_code == 200
 
 
@@ -216,7 +225,9 @@ def test_r36_r32_report_card_only_for_the_hs_registrar_and_admins(
     w, student = _scenario()
     EnrollmentFactory(student=student, calendar=w.tech_calendar, service_type="secondary")
     user = UserFactory()
-    StaffRole.objects.create(user=user, role=role, school=getattr(w, school_attr))
+    StaffRole.objects.create(
+        user=user, role=role, school={"hs": w.hs_school, "tech": w.tech_school}[school_attr]
+    )
     client.force_login(user)
     api = APIClient()
     api.force_authenticate(user)
@@ -238,8 +249,8 @@ def test_r32_official_report_card_is_the_same_on_the_page_and_in_the_pdf(client,
 
     # given a school with an address and a grade level on the enrollment
     w, student = _scenario()
-    w.hs.address = "100 Main Street\nFrankfort, KY 40601"
-    w.hs.save()
+    w.hs_school.address = "100 Main Street\nFrankfort, KY 40601"
+    w.hs_school.save()
     Enrollment.objects.filter(student=student).update(grade_level="11")
     client.force_login(superuser)
     url = f"/students/{student.pk}/report-card/{w.q1.pk}/"
@@ -287,11 +298,11 @@ def test_r32_batch_pdf_is_a_task_with_progress_and_a_download_link(
     # given two students at Central High and the cluster in sync mode
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": True}
     w, first = _scenario()
-    add_student(w, first_name="Bea", last_name="Baker")
+    w.add_student(first_name="Bea", last_name="Baker")
     client.force_login(superuser)
     # when the registrar asks for every report card of Q1
     with django_capture_on_commit_callbacks(execute=True):
-        started = client.post(f"/school/{w.hs.pk}/report-card-batches/", {"term": w.q1.pk})
+        started = client.post(f"/school/{w.hs_school.pk}/report-card-batches/", {"term": w.q1.pk})
     batch = ReportCardBatch.objects.get()
     page = client.get(started["Location"]).content.decode()
     state = client.get(started["Location"], {"format": "json"}).json()
@@ -304,8 +315,8 @@ def test_r32_batch_pdf_is_a_task_with_progress_and_a_download_link(
     assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
     assert len(PdfReader(io.BytesIO(pdf.content)).pages) == 2
     # and the honor roll page links to the finished batch
-    honor = client.get(f"/school/{w.hs.pk}/honor-roll/", {"term": w.q1.pk}).content.decode()
-    assert f"/school/{w.hs.pk}/report-card-batches/{batch.pk}/" in honor
+    honor = client.get(f"/school/{w.hs_school.pk}/honor-roll/", {"term": w.q1.pk}).content.decode()
+    assert f"/school/{w.hs_school.pk}/report-card-batches/{batch.pk}/" in honor
     # and running the task again changes nothing (only a queued batch is claimed)
     assert report_card_batch_build(batch_id=batch.pk) == "done"
 
@@ -319,7 +330,7 @@ def test_r32_batch_of_another_schools_term_is_refused_and_nothing_queued(client,
     client.force_login(superuser)
     # when: a tech school's term
     tech_term = w.tech_calendar.terms.first()
-    response = client.post(f"/school/{w.hs.pk}/report-card-batches/", {"term": tech_term.pk})
+    response = client.post(f"/school/{w.hs_school.pk}/report-card-batches/", {"term": tech_term.pk})
     # then
     assert response.status_code == 302 and "honor-roll" in response["Location"]
     assert not ReportCardBatch.objects.exists()

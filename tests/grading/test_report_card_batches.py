@@ -13,7 +13,7 @@ from grading.services import report_card_batches as batches
 from schools import locks
 from schools.models import StaffRole
 from tests.factories import UserFactory
-from tests.grading.reports_world import add_student, build_world, letter
+from tests.world import reports_world
 
 NAMES = [("Evans", "Eve"), ("Baker", "Bea"), ("Archer", "Ann"), ("Davis", "Dan"), ("Cole", "Cy")]
 
@@ -36,9 +36,9 @@ def sent(monkeypatch):
 
 
 def _school_of_five():
-    w = build_world()
+    w = reports_world()
     for last, first in NAMES:
-        letter(w, add_student(w, first_name=first, last_name=last), "A")
+        w.letter(w.add_student(first_name=first, last_name=last), "A")
     return w
 
 
@@ -52,7 +52,7 @@ def _names_per_page(pdf: bytes) -> list[str]:
 
 
 def _split(w, settings_size=2) -> ReportCardBatch:
-    batch = ReportCardBatch.objects.create(school=w.hs, term=w.q1)
+    batch = ReportCardBatch.objects.create(school=w.hs_school, term=w.q1)
     batches.report_card_batch_build(batch_id=batch.pk, size=settings_size)
     return batch
 
@@ -66,7 +66,7 @@ def test_r32_batch_in_parts_has_the_pages_of_one_render_in_the_same_order(
     client.force_login(superuser)
     # when the registrar asks for every report card of Q1 (the tasks run in sync mode)
     with django_capture_on_commit_callbacks(execute=True):
-        started = client.post(f"/school/{w.hs.pk}/report-card-batches/", {"term": w.q1.pk})
+        started = client.post(f"/school/{w.hs_school.pk}/report-card-batches/", {"term": w.q1.pk})
     state = client.get(started["Location"], {"format": "json"}).json()
     merged = client.get(state["download"]).content
     # then three parts were rendered and joined; their own PDFs are gone
@@ -88,7 +88,7 @@ def test_r32_batch_in_parts_has_the_pages_of_one_render_in_the_same_order(
 
 @pytest.mark.django_db
 def test_r32_batch_without_students_is_one_part_saying_so(sync_parts_of_two):
-    w = build_world()
+    w = reports_world()
     batch = _split(w)
     batch.refresh_from_db()
     assert (batch.status, batch.total, batch.parts.count()) == ("done", 0, 1)
@@ -154,11 +154,14 @@ def test_r32_failed_part_fails_the_batch_with_a_clear_error(
     assert not batch.parts.filter(pdf__isnull=False).exists()
     # and the page says why, with no download
     client.force_login(superuser)
-    url = f"/school/{w.hs.pk}/report-card-batches/{batch.pk}/"
+    url = f"/school/{w.hs_school.pk}/report-card-batches/{batch.pk}/"
     state = client.get(url, {"format": "json"}).json()
     assert state["status"] == "failed" and "part 2 of 3" in state["error"]
     assert state["download"] is None
-    assert client.get(f"/school/{w.hs.pk}/report-card-batches/{batch.pk}.pdf").status_code == 404
+    assert (
+        client.get(f"/school/{w.hs_school.pk}/report-card-batches/{batch.pk}.pdf").status_code
+        == 404
+    )
 
 
 @pytest.mark.django_db
@@ -215,7 +218,7 @@ def test_r32_batch_page_runs_the_watchdog_and_resends_lost_tasks(client, superus
     client.force_login(superuser)
     # when someone looks at the batch's page
     state = client.get(
-        f"/school/{w.hs.pk}/report-card-batches/{batch.pk}/", {"format": "json"}
+        f"/school/{w.hs_school.pk}/report-card-batches/{batch.pk}/", {"format": "json"}
     ).json()
     # then every part is sent again, and the page shows the parts' progress
     assert sorted(args[0] for _, args in sent) == sorted(batch.parts.values_list("pk", flat=True))
@@ -241,10 +244,12 @@ def test_r42_batch_page_and_download_by_role_and_school(
     w = _school_of_five()
     batch = _split(w)
     user = UserFactory()
-    StaffRole.objects.create(user=user, role=role, school=w.hs if own_school else SchoolFactory())
+    StaffRole.objects.create(
+        user=user, role=role, school=w.hs_school if own_school else SchoolFactory()
+    )
     client.force_login(user)
     # when / then: only the school's registrar and admins see its page and its PDF
-    base = f"/school/{w.hs.pk}/report-card-batches/{batch.pk}"
+    base = f"/school/{w.hs_school.pk}/report-card-batches/{batch.pk}"
     assert client.get(base + "/").status_code == status
     assert client.get(base + ".pdf").status_code == status
 
@@ -258,11 +263,11 @@ def test_r32_batch_students_are_the_report_cards_students_in_their_order(
     from tests.factories import RosterFactory
 
     w = _school_of_five()
-    graded_only = add_student(w, first_name="Gil", last_name="Adams", sections=[])
-    letter(w, graded_only, "B", term=w.q4)
-    gone = add_student(w, first_name="Ray", last_name="Aaron", sections=[])
+    graded_only = w.add_student(first_name="Gil", last_name="Adams", sections=[])
+    w.letter(graded_only, "B", term=w.q4)
+    gone = w.add_student(first_name="Ray", last_name="Aaron", sections=[])
     RosterFactory(student=gone, section=w.english, end_date=w.q1.end_date)
-    tech_only = add_student(w, first_name="Oz", last_name="Abbot", sections=[w.tech_section])
+    tech_only = w.add_student(first_name="Oz", last_name="Abbot", sections=[w.tech_section])
     # when a Q4 batch fixes its students
     with django_assert_num_queries(1):
         ids = report_card_student_ids(term=w.q4)

@@ -18,7 +18,7 @@ from pypdf import PdfReader
 
 from grading.models import ReportCardBatch
 from grading.services import report_card_batches as batches
-from tests.grading.reports_world import add_student, build_world, letter
+from tests.world import reports_world
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -112,15 +112,15 @@ def test_r32_cluster_worker_killed_mid_part_the_watchdog_requeues_and_the_batch_
     # given five students, parts of two, and a cluster of two workers
     settings.REPORT_CARD_PART_SIZE = 2
     settings.REPORT_CARD_RESEND_AFTER = 0  # the killed cluster may have taken queued tasks
-    w = build_world()
+    w = reports_world()
     for last in ("Evans", "Baker", "Archer", "Davis", "Cole"):
-        letter(w, add_student(w, last_name=last), "A")
+        w.letter(w.add_student(last_name=last), "A")
     Schedule.objects.update(next_run=timezone.now() + dt.timedelta(days=1))
     get_broker().purge_queue()
     first = _cluster()
     second = blocker = None
     try:
-        batch = batches.report_card_batch_request(school=w.hs, term=w.q1, by=None)
+        batch = batches.report_card_batch_request(school=w.hs_school, term=w.q1, by=None)
         _wait(lambda: batch.parts.exists(), 120)
         blocker = _hold_batch_row(batch.pk)
         _wait(lambda: _lock_waits() >= 1, 120)  # a worker has rendered a part, stalled

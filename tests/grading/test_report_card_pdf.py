@@ -14,7 +14,7 @@ from grading.selectors.report_card import report_cards
 from grading.services import report_card_batches as batches
 from schools.models import Enrollment
 from tests.factories import CourseFactory, SectionFactory
-from tests.grading.reports_world import add_student, build_world, exchanged, letter
+from tests.world import reports_world
 
 NAMES = [("Evans", "Eve"), ("Baker", "Bea"), ("Archer", "Ann"), ("Davis", "Dan"), ("Cole", "Cy")]
 IN_ORDER = ["Archer, Ann", "Baker, Bea", "Cole, Cy", "Davis, Dan", "Evans, Eve"]
@@ -36,18 +36,18 @@ def _page_sets(pdf: bytes) -> list[tuple[str, list[str]]]:
 
 
 def _school_of_five():
-    w = build_world()
-    w.hs.address = "100 Main Street\nFrankfort, KY 40601"
-    w.hs.save()
+    w = reports_world()
+    w.hs_school.address = "100 Main Street\nFrankfort, KY 40601"
+    w.hs_school.save()
     for last, first in NAMES:
-        student = add_student(w, first_name=first, last_name=last)
-        letter(w, student, "A")
-        exchanged(w, student, "85.00", "B")
+        student = w.add_student(first_name=first, last_name=last)
+        w.letter(student, "A")
+        w.exchanged(student, "85.00", "B")
     return w
 
 
 def _batch_pdf(w, *, size: int) -> bytes:
-    batch = ReportCardBatch.objects.create(school=w.hs, term=w.q1)
+    batch = ReportCardBatch.objects.create(school=w.hs_school, term=w.q1)
     batches.report_card_batch_build(batch_id=batch.pk, size=size)
     batch.refresh_from_db()
     assert (batch.status, batch.done) == ("done", len(w.students))
@@ -126,22 +126,22 @@ def test_r32_batch_card_prints_every_field_of_the_report_card(sync_cluster):
 @pytest.mark.django_db
 def test_r32_long_card_goes_on_over_two_pages_and_the_next_starts_a_page():
     # given a student rostered in 30 graded sections, and another with the usual two
-    w = build_world()
+    w = reports_world()
     sections = []
     for i in range(30):
-        course = CourseFactory(calendar=w.calendar, number=f"X{i:02d}", name=f"Elective {i}")
+        course = CourseFactory(calendar=w.hs_calendar, number=f"X{i:02d}", name=f"Elective {i}")
         task = CourseGradingTask.objects.create(
             course=course, grading_task=w.term_grade, score_group=w.letter_group
         )
         CourseTaskTerm.objects.create(course_task=task, term=w.q1, active=True)
         sections.append(SectionFactory(course=course, number="1", teachers=[w.teacher]))
-    long = add_student(w, first_name="Lou", last_name="Long", sections=sections)
+    long = w.add_student(first_name="Lou", last_name="Long", sections=sections)
     for section in sections:
-        letter(w, long, "B", section=section)
-    add_student(w, first_name="Sam", last_name="Short")
+        w.letter(long, "B", section=section)
+    w.add_student(first_name="Sam", last_name="Short")
     # when both cards are drawn
     cards = report_cards(term=w.q1)
-    sets = _page_sets(report_cards_pdf(cards=cards, school=w.hs, term=w.q1))
+    sets = _page_sets(report_cards_pdf(cards=cards, school=w.hs_school, term=w.q1))
     # then Long's card has two pages, the table's header repeated, every section on one
     (first, long_pages), (second, short_pages) = sets
     assert (first, second, len(long_pages), len(short_pages)) == ("Long, Lou", "Short, Sam", 2, 1)
@@ -155,8 +155,8 @@ def test_r32_long_card_goes_on_over_two_pages_and_the_next_starts_a_page():
 def test_r32_single_card_pdf_is_the_batch_page_of_that_student(client, superuser, sync_cluster):
     # given the five students, one with a name beyond ASCII
     w = _school_of_five()
-    zoe = add_student(w, first_name="Zoë", last_name="Ñúñez")
-    letter(w, zoe, "B")
+    zoe = w.add_student(first_name="Zoë", last_name="Ñúñez")
+    w.letter(zoe, "B")
     client.force_login(superuser)
     # when the registrar downloads Zoë's card, and the whole batch
     response = client.get(f"/students/{zoe.pk}/report-card/{w.q1.pk}.pdf")

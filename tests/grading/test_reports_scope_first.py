@@ -6,7 +6,7 @@ from rest_framework.test import APIClient
 
 from schools.models import SchoolKind, StaffRole
 from tests.factories import SchoolFactory, UserFactory
-from tests.grading.reports_world import add_student, build_world, letter
+from tests.world import reports_world
 
 pytestmark = pytest.mark.django_db
 
@@ -31,12 +31,12 @@ def _bad_terms(w):
 @pytest.mark.parametrize("role", ["attendance_clerk", "teacher"])
 def test_r42_school_reports_without_the_role_are_404_whatever_the_term(url, role):
     # given a clerk or teacher of the HS (the reports are the registrar's and admins')
-    w = build_world()
-    api = _client_for(role, w.hs)
+    w = reports_world()
+    api = _client_for(role, w.hs_school)
     # when they ask with a good term and with bad ones
-    good = api.get(url, {"school": w.hs.pk, "term": w.q1.pk})
-    bad = [api.get(url, {"school": w.hs.pk, "term": t}) for t in _bad_terms(w)]
-    missing = api.get(url, {"school": w.hs.pk})
+    good = api.get(url, {"school": w.hs_school.pk, "term": w.q1.pk})
+    bad = [api.get(url, {"school": w.hs_school.pk, "term": t}) for t in _bad_terms(w)]
+    missing = api.get(url, {"school": w.hs_school.pk})
     # then every answer is the same 404
     assert good.status_code == 404
     for r in [*bad, missing]:
@@ -46,12 +46,12 @@ def test_r42_school_reports_without_the_role_are_404_whatever_the_term(url, role
 @pytest.mark.parametrize("url", [HONOR_ROLL, ELIGIBILITY])
 def test_r42_school_reports_of_another_school_are_404_whatever_the_term(url):
     # given the registrar of another high school
-    w = build_world()
+    w = reports_world()
     other = SchoolFactory(district=w.district, kind=SchoolKind.HIGH_SCHOOL)
     api = _client_for("registrar", other)
     # when
-    good = api.get(url, {"school": w.hs.pk, "term": w.q1.pk})
-    bad = api.get(url, {"school": w.hs.pk, "term": "x"})
+    good = api.get(url, {"school": w.hs_school.pk, "term": w.q1.pk})
+    bad = api.get(url, {"school": w.hs_school.pk, "term": "x"})
     # then
     assert good.status_code == bad.status_code == 404
     # and their own school's report still validates the term (400 on that field)
@@ -62,10 +62,10 @@ def test_r42_school_reports_of_another_school_are_404_whatever_the_term(url):
 @pytest.mark.parametrize("role", ["attendance_clerk", "teacher"])
 def test_r42_report_card_without_the_role_is_404_whatever_the_term(role):
     # given a student of the HS and a clerk or teacher there
-    w = build_world()
-    student = add_student(w)
-    letter(w, student, "A")
-    api = _client_for(role, w.hs)
+    w = reports_world()
+    student = w.add_student()
+    w.letter(student, "A")
+    api = _client_for(role, w.hs_school)
     # when
     good = api.get(REPORT_CARD, {"student": student.pk, "term": w.q1.pk})
     bad = [api.get(REPORT_CARD, {"student": student.pk, "term": t}) for t in _bad_terms(w)]
@@ -77,8 +77,8 @@ def test_r42_report_card_without_the_role_is_404_whatever_the_term(role):
 
 def test_r42_report_card_of_another_schools_student_is_404_whatever_the_term():
     # given the registrar of another high school
-    w = build_world()
-    student = add_student(w)
+    w = reports_world()
+    student = w.add_student()
     other = SchoolFactory(district=w.district, kind=SchoolKind.HIGH_SCHOOL)
     api = _client_for("registrar", other)
     # when
@@ -90,7 +90,7 @@ def test_r42_report_card_of_another_schools_student_is_404_whatever_the_term():
         assert (r.status_code, r.json()) == (404, good.json())
     # and the HS registrar still reads it
     assert (
-        _client_for("registrar", w.hs)
+        _client_for("registrar", w.hs_school)
         .get(REPORT_CARD, {"student": student.pk, "term": w.q1.pk})
         .status_code
         == 200

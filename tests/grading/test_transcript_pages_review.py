@@ -6,7 +6,7 @@ import pytest
 from grading.models import TranscriptLine
 from schools.models import StaffRole
 from tests.factories import UserFactory
-from tests.grading.reports_world import add_student, build_world, final
+from tests.world import reports_world
 
 pytestmark = pytest.mark.django_db
 
@@ -15,9 +15,9 @@ def test_r34_registrar_page_with_a_calendar_or_line_that_is_not_a_number_writes_
     admin_client_su,
 ):
     # given
-    w = build_world()
-    final(w, add_student(w), "85.00", "B")
-    url = f"/school/{w.hs.pk}/transcripts/"
+    w = reports_world()
+    w.final(w.add_student(), "85.00", "B")
+    url = f"/school/{w.hs_school.pk}/transcripts/"
     # when
     calendar = admin_client_su.post(url, {"calendar": "abc"}, follow=True)
     line = admin_client_su.post(url, {"line": "abc", "decision": "accept"}, follow=True)
@@ -30,11 +30,11 @@ def test_r34_registrar_page_with_a_calendar_or_line_that_is_not_a_number_writes_
 
 def test_r36_transcript_page_is_404_for_a_teacher_of_the_students_school(client):
     # given: a teacher and a registrar of the HS where the student is enrolled
-    w = build_world()
-    student = add_student(w, last_name="Okafor")
+    w = reports_world()
+    student = w.add_student(last_name="Okafor")
     teacher, registrar = UserFactory(), UserFactory()
-    StaffRole.objects.create(user=teacher, role="teacher", school=w.hs)
-    StaffRole.objects.create(user=registrar, role="registrar", school=w.hs)
+    StaffRole.objects.create(user=teacher, role="teacher", school=w.hs_school)
+    StaffRole.objects.create(user=registrar, role="registrar", school=w.hs_school)
     url = f"/students/{student.pk}/transcript/"
     # when
     client.force_login(teacher)

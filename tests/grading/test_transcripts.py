@@ -15,11 +15,11 @@ from grading.services.transcripts import (
 )
 from schools.models import Course
 from tests.factories import CalendarFactory, SchoolFactory, StudentFactory
-from tests.grading.reports_world import add_student, build_world, final, letter
+from tests.world import reports_world
 
 
 def _post(w, by=None):
-    return transcript_post(school=w.hs, calendar=w.calendar, by=by)
+    return transcript_post(school=w.hs_school, calendar=w.hs_calendar, by=by)
 
 
 def _correct(grade: Grade, percent: str, score: str) -> None:
@@ -30,10 +30,10 @@ def _correct(grade: Grade, percent: str, score: str) -> None:
 @pytest.mark.django_db
 def test_r34_posting_copies_final_grades_with_credit(superuser):
     # given two students with a passing and a failing CTE Final Grade (credit 1)
-    w = build_world()
-    good, bad = add_student(w), add_student(w)
-    final(w, good, "85.00", "B")
-    final(w, bad, "40.00", "F")
+    w = reports_world()
+    good, bad = w.add_student(), w.add_student()
+    w.final(good, "85.00", "B")
+    w.final(bad, "40.00", "F")
     # when the registrar posts the calendar
     result = _post(w, superuser)
     # then one line each, credits earned only when passing, GPA value from the row
@@ -62,12 +62,11 @@ def test_r34_posting_copies_final_grades_with_credit(superuser):
 
 @pytest.mark.django_db
 def test_r34_term_grades_without_credit_are_not_posted(superuser):
-    from tests.grading.reports_world import exchanged, letter
 
-    w = build_world()
-    student = add_student(w)
-    letter(w, student, "A")
-    exchanged(w, student, "90", "A")
+    w = reports_world()
+    student = w.add_student()
+    w.letter(student, "A")
+    w.exchanged(student, "90", "A")
     result = _post(w, superuser)
     assert result["added"] == 0 and result["final_grades"] == 0
     assert not TranscriptLine.objects.exists()
@@ -75,9 +74,9 @@ def test_r34_term_grades_without_credit_are_not_posted(superuser):
 
 @pytest.mark.django_db
 def test_r34_posting_twice_keeps_one_line(superuser):
-    w = build_world()
-    student = add_student(w)
-    final(w, student, "85.00", "B")
+    w = reports_world()
+    student = w.add_student()
+    w.final(student, "85.00", "B")
     _post(w, superuser)
     # when posted again / then unchanged, still one line
     result = _post(w, superuser)
@@ -87,11 +86,11 @@ def test_r34_posting_twice_keeps_one_line(superuser):
 
 @pytest.mark.django_db
 def test_r34_posting_again_updates_setup_values(superuser):
-    w = build_world()
-    student = add_student(w)
-    final(w, student, "85.00", "B")
+    w = reports_world()
+    student = w.add_student()
+    w.final(student, "85.00", "B")
     _post(w, superuser)
-    Course.objects.filter(pk=w.kts.course_id).update(name="Welding Technology I")
+    Course.objects.filter(pk=w.hs_section.course_id).update(name="Welding Technology I")
     result = _post(w, superuser)
     assert result["updated"] == 1
     line = TranscriptLine.objects.get(student=student)
@@ -101,9 +100,9 @@ def test_r34_posting_again_updates_setup_values(superuser):
 @pytest.mark.django_db
 def test_r34_corrected_final_grade_marks_needs_review_and_keeps_values(superuser):
     # given a posted B 85
-    w = build_world()
-    student = add_student(w)
-    grade = final(w, student, "85.00", "B")
+    w = reports_world()
+    student = w.add_student()
+    grade = w.final(student, "85.00", "B")
     _post(w, superuser)
     # when the final grade is corrected to A 92 and the calendar posted again
     _correct(grade, "92.00", "A")
@@ -120,9 +119,9 @@ def test_r34_corrected_final_grade_marks_needs_review_and_keeps_values(superuser
 
 @pytest.mark.django_db
 def test_r34_registrar_accepts_the_corrected_value_with_history(superuser):
-    w = build_world()
-    student = add_student(w)
-    grade = final(w, student, "85.00", "B")
+    w = reports_world()
+    student = w.add_student()
+    grade = w.final(student, "85.00", "B")
     _post(w, superuser)
     _correct(grade, "92.00", "A")
     _post(w, superuser)
@@ -150,9 +149,9 @@ def test_r34_registrar_accepts_the_corrected_value_with_history(superuser):
 
 @pytest.mark.django_db
 def test_r34_registrar_keeps_the_old_value_with_history_and_it_stays_kept(superuser):
-    w = build_world()
-    student = add_student(w)
-    grade = final(w, student, "85.00", "B")
+    w = reports_world()
+    student = w.add_student()
+    grade = w.final(student, "85.00", "B")
     _post(w, superuser)
     _correct(grade, "92.00", "A")
     _post(w, superuser)
@@ -172,9 +171,9 @@ def test_r34_registrar_keeps_the_old_value_with_history_and_it_stays_kept(superu
 def test_r34_accept_or_keep_refused_when_line_is_not_in_review(superuser):
     from django.core.exceptions import ValidationError
 
-    w = build_world()
-    student = add_student(w)
-    final(w, student, "85.00", "B")
+    w = reports_world()
+    student = w.add_student()
+    w.final(student, "85.00", "B")
     _post(w, superuser)
     line = TranscriptLine.objects.get(student=student)
     with pytest.raises(ValidationError) as exc:
@@ -185,44 +184,50 @@ def test_r34_accept_or_keep_refused_when_line_is_not_in_review(superuser):
 
 @pytest.mark.django_db
 def test_r34_calendar_of_another_school_is_refused_and_nothing_written(api):
-    w = build_world()
-    final(w, add_student(w), "85.00", "B")
+    w = reports_world()
+    w.final(w.add_student(), "85.00", "B")
     other_calendar = CalendarFactory(school=SchoolFactory(district=w.district))
     r = api.post(
         "/api/v1/transcripts/post/",
-        {"school": w.hs.pk, "calendar": other_calendar.pk},
+        {"school": w.hs_school.pk, "calendar": other_calendar.pk},
         format="json",
     )
     assert r.status_code == 400 and r.data["calendar"][0].code == "calendar_of_other_school"
-    r = api.post("/api/v1/transcripts/post/", {"school": w.tech.pk, "calendar": w.tech_calendar.pk})
+    r = api.post(
+        "/api/v1/transcripts/post/", {"school": w.tech_school.pk, "calendar": w.tech_calendar.pk}
+    )
     assert r.status_code == 400 and r.data["school"][0].code == "not_a_high_school"
-    r = api.post("/api/v1/transcripts/post/", {"school": w.hs.pk, "calendar": 999999})
+    r = api.post("/api/v1/transcripts/post/", {"school": w.hs_school.pk, "calendar": 999999})
     assert r.status_code == 400 and "calendar" in r.json()
     assert not TranscriptLine.objects.exists()
 
 
 @pytest.mark.django_db
 def test_r34_post_api_and_empty_calendar_is_explained(api):
-    w = build_world()
+    w = reports_world()
     r = api.post(
-        "/api/v1/transcripts/post/", {"school": w.hs.pk, "calendar": w.calendar.pk}, format="json"
+        "/api/v1/transcripts/post/",
+        {"school": w.hs_school.pk, "calendar": w.hs_calendar.pk},
+        format="json",
     )
     assert r.status_code == 200
     assert r.json()["added"] == 0 and "no final grades" in r.json()["detail"]
-    student = add_student(w)
-    final(w, student, "85.00", "B")
+    student = w.add_student()
+    w.final(student, "85.00", "B")
     r = api.post(
-        "/api/v1/transcripts/post/", {"school": w.hs.pk, "calendar": w.calendar.pk}, format="json"
+        "/api/v1/transcripts/post/",
+        {"school": w.hs_school.pk, "calendar": w.hs_calendar.pk},
+        format="json",
     )
     assert r.json() == {"added": 1, "updated": 0, "unchanged": 0, "needs_review": 0}
 
 
 @pytest.mark.django_db
 def test_r34_transcripts_api_lists_and_filters(api, superuser):
-    w = build_world()
-    a, b = add_student(w), add_student(w)
-    grade = final(w, a, "85.00", "B")
-    final(w, b, "95.00", "A")
+    w = reports_world()
+    a, b = w.add_student(), w.add_student()
+    grade = w.final(a, "85.00", "B")
+    w.final(b, "95.00", "A")
     _post(w, superuser)
     _correct(grade, "50", "F")
     _post(w, superuser)
@@ -249,7 +254,7 @@ def test_r34_transcripts_api_lists_and_filters(api, superuser):
     assert line["percent"] == "85.00" and line["needs_review"] is True
     assert api.get("/api/v1/transcripts/", {"needs_review": "true"}).json()["count"] == 1
     assert api.get("/api/v1/transcripts/", {"school_year": 2027}).json()["count"] == 2
-    assert api.get("/api/v1/transcripts/", {"school": w.hs.pk}).json()["count"] == 2
+    assert api.get("/api/v1/transcripts/", {"school": w.hs_school.pk}).json()["count"] == 2
     assert api.post("/api/v1/transcripts/", {}).status_code == 405
 
 
@@ -257,13 +262,13 @@ def test_r34_transcripts_api_lists_and_filters(api, superuser):
 def test_r34_posting_query_count_does_not_grow_with_students(
     superuser, django_assert_max_num_queries
 ):
-    w = build_world()
+    w = reports_world()
     for _ in range(2):
-        final(w, add_student(w), "85", "B")
+        w.final(w.add_student(), "85", "B")
     with django_assert_max_num_queries(12):
         assert _post(w, superuser)["added"] == 2
     for _ in range(10):
-        final(w, add_student(w), "85", "B")
+        w.final(w.add_student(), "85", "B")
     with django_assert_max_num_queries(12):
         assert _post(w, superuser)["added"] == 10
 
@@ -331,15 +336,15 @@ def test_r35_cumulative_gpa_api_and_transcript_page(api, admin_client_su):
 
 @pytest.mark.django_db
 def test_r34_registrar_page_posts_and_decides(admin_client_su):
-    w = build_world()
-    student = add_student(w, last_name="Okafor")
-    grade = final(w, student, "85.00", "B")
-    url = f"/school/{w.hs.pk}/transcripts/"
+    w = reports_world()
+    student = w.add_student(last_name="Okafor")
+    grade = w.final(student, "85.00", "B")
+    url = f"/school/{w.hs_school.pk}/transcripts/"
     assert admin_client_su.get(url).status_code == 200
-    r = admin_client_su.post(url, {"calendar": w.calendar.pk}, follow=True)
+    r = admin_client_su.post(url, {"calendar": w.hs_calendar.pk}, follow=True)
     assert "Posted 1 new" in r.content.decode()
     _correct(grade, "92.00", "A")
-    admin_client_su.post(url, {"calendar": w.calendar.pk})
+    admin_client_su.post(url, {"calendar": w.hs_calendar.pk})
     page = admin_client_su.get(url).content.decode()
     assert "Okafor" in page and "Accept new value" in page
     line = TranscriptLine.objects.get(student=student)
@@ -359,17 +364,17 @@ def test_r34_only_the_registrar_posts_and_reviews(client):
     from schools.models import StaffRole
     from tests.factories import UserFactory
 
-    w = build_world()
-    final(w, add_student(w), "85.00", "B")
+    w = reports_world()
+    w.final(w.add_student(), "85.00", "B")
     teacher, registrar = UserFactory(), UserFactory()
-    StaffRole.objects.create(user=teacher, role="teacher", school=w.hs)
-    StaffRole.objects.create(user=registrar, role="registrar", school=w.hs)
-    url = f"/school/{w.hs.pk}/transcripts/"
+    StaffRole.objects.create(user=teacher, role="teacher", school=w.hs_school)
+    StaffRole.objects.create(user=registrar, role="registrar", school=w.hs_school)
+    url = f"/school/{w.hs_school.pk}/transcripts/"
     client.force_login(teacher)
     assert client.get(url).status_code == 404
     api = APIClient()
     api.force_authenticate(teacher)
-    body = {"school": w.hs.pk, "calendar": w.calendar.pk}
+    body = {"school": w.hs_school.pk, "calendar": w.hs_calendar.pk}
     assert api.post("/api/v1/transcripts/post/", body, format="json").status_code == 403
     assert not TranscriptLine.objects.exists()
     client.force_login(registrar)
@@ -384,9 +389,9 @@ def test_r34_a_teacher_changing_a_posted_final_grade_flags_its_line_at_once(supe
     from grading.services.grades import grade_post
 
     # given: a HS course whose final task (credit 1) a teacher grades, posted as B
-    w = build_world()
-    student = add_student(w)
-    grade = letter(w, student, "B", term=w.q4)
+    w = reports_world()
+    student = w.add_student()
+    grade = w.letter(student, "B", term=w.q4)
     from grading.models import CourseGradingTask, CourseTaskTerm
 
     CourseGradingTask.objects.filter(course=w.english.course).update(credit=Decimal("1"))

@@ -28,22 +28,18 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
+from grading import shape
 from grading.models import (
-    CTE_NUMERIC,
-    CTE_TERM,
     CourseGradingTask,
     CourseTaskTerm,
     Grade,
-    GradingTask,
     HonorRollTier,
     ReportCardBatch,
-    ScoreGroup,
 )
 from grading.scoring import row_for_percent, rows_of
 from grading.selectors.gpa import eligibility, honor_roll
 from grading.selectors.report_card import report_cards
 from schools.models import (
-    Calendar,
     Course,
     District,
     Enrollment,
@@ -128,19 +124,12 @@ class Command(BaseCommand):
         school = School.objects.create(
             district=district, code="HS", name=f"Bench High {tag}", kind="high_school"
         )
-        calendar = Calendar.objects.create(
-            school=school,
-            school_year=2027,
-            name="2026-27",
-            start_date="2026-08-10",
-            end_date="2027-05-28",
-        )
-        term = Term.objects.create(
-            calendar=calendar, name="Q1", seq=1, start_date="2026-08-10", end_date="2026-10-09"
-        )
-        group = ScoreGroup.objects.get(name=CTE_NUMERIC, district=None)
-        rows = rows_of(group.rows.all())
-        task = GradingTask.objects.get(code=CTE_TERM)
+        # One quarter is all the reports read: the configuration shape is grading/shape.py's.
+        (calendar,) = shape.calendars_create([school], name="2026-27")
+        (term,) = shape.terms_create([calendar], spans=shape.QUARTERS[:1], prefix="Q")[calendar.pk]
+        cte = shape.CteRows.state()
+        rows = rows_of(cte.score_group.rows.all())
+        task = cte.term_task
 
         n_sections = max(SECTIONS_PER_STUDENT, -(-n_students * SECTIONS_PER_STUDENT // CLASS_SIZE))
         n_courses = max(SECTIONS_PER_STUDENT, n_sections // 6)
@@ -148,14 +137,8 @@ class Command(BaseCommand):
             Course(calendar=calendar, number=f"C{i:03d}", name=f"Course {i}")
             for i in range(n_courses)
         )
-        course_tasks = CourseGradingTask.objects.bulk_create(
-            CourseGradingTask(
-                course=c, grading_task=task, score_group=group, term_gpa_weight=Decimal("1")
-            )
-            for c in courses
-        )
-        CourseTaskTerm.objects.bulk_create(
-            CourseTaskTerm(course_task=ct, term=term, active=True) for ct in course_tasks
+        shape.cte_course_tasks_create(
+            ((c, [term]) for c in courses), rows=cte, active_seq=term.seq, final=False
         )
         sections = Section.objects.bulk_create(
             Section(course=courses[i % n_courses], number=f"{i // n_courses + 1}")

@@ -1,4 +1,4 @@
-"""A small two-district world for the access tests (R36).
+"""The access tests' two-district world (R36), built from the one test world's parts.
 
 District D1 has high school HS1 (every role is held there by one user); district D2 has HS2
 (the "away" school nobody in D1 may see); the KTS district has technical school TECH, whose
@@ -10,6 +10,9 @@ their HS and TECH. ``home[label]`` is a row of HS1/D1, ``away[label]`` one of HS
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
+
+from django.db.models import Model
 
 from attendance.models import Attendance, AttendanceCode
 from exchange.models import ExchangeRun, KtsLink
@@ -24,11 +27,21 @@ from grading.models import (
     ScoreRow,
     TranscriptLine,
 )
-from schools.models import Enrollment, Roster, SchoolKind, StaffRole, Tombstone
+from schools.models import (
+    Calendar,
+    District,
+    Enrollment,
+    Roster,
+    School,
+    SchoolKind,
+    Section,
+    StaffRole,
+    Student,
+    Term,
+    Tombstone,
+)
 from tests.factories import (
     YEAR,
-    CalendarFactory,
-    CourseFactory,
     DistrictFactory,
     EnrollmentFactory,
     RosterFactory,
@@ -37,39 +50,46 @@ from tests.factories import (
     StudentFactory,
     UserFactory,
     cte_task,
-    quarters,
-    semesters,
-    setup_cte_tasks,
 )
+from tests.world import kts_course, school_year, user_with_role
 
 DAY = dt.date(2026, 9, 15)
 ROLES = ["district_admin", "school_admin", "teacher", "attendance_clerk", "registrar"]
 
 
+Rows = dict[str, Model]  # a model label ("schools.Section") -> one row of that model
+
+
 @dataclass
-class World:
-    users: dict = field(default_factory=dict)
-    home: dict = field(default_factory=dict)
-    away: dict = field(default_factory=dict)
-    tech: dict = field(default_factory=dict)
-    objs: dict = field(default_factory=dict)
+class AccessWorld:
+    users: dict[str, Any]  # role name (and "superuser", "no_role", ...) -> user
+    home: Rows  # rows of HS1 / D1
+    away: Rows  # rows of HS2 / D2
+    tech: Rows  # TECH's grade, attendance and section of student A
+    d1: District
+    d2: District
+    hs1: School
+    hs2: School
+    tech_school: School
+    s1: Section
+    s1b: Section  # a colleague's section at HS1
+    s2: Section
+    t1: Section
+    cal2: Calendar
+    student_a: Student
+    student_b: Student
+    only_tech: Student
+    tech_grade_b: Grade
+    tech_attendance_b: Attendance
+    q1: list[Term] = field(default_factory=list)  # HS1's quarters
 
-    def __getattr__(self, name):
-        try:
-            return self.__dict__["objs"][name]
-        except KeyError as exc:
-            raise AttributeError(name) from exc
 
-
-def _school_side(w: World, *, prefix: str, district, kind=SchoolKind.HIGH_SCHOOL, teacher=None):
+def _school_side(*, prefix: str, district, kind=SchoolKind.HIGH_SCHOOL, teacher=None):
     school = SchoolFactory(district=district, kind=kind, name=f"{prefix} school")
-    calendar = CalendarFactory(school=school)
-    terms = quarters(calendar) if kind == SchoolKind.HIGH_SCHOOL else semesters(calendar)
-    course = CourseFactory(calendar=calendar, is_kts=True)
-    section = SectionFactory(course=course, teachers=[teacher] if teacher else [])
-    setup_cte_tasks(course, active_term=terms[0])
+    year = school_year(school)
+    kts = kts_course(year, teachers=[teacher] if teacher else [])
     code = AttendanceCode.objects.create(school=school, code="A", status="absent", excuse="unknown")
-    return school, calendar, terms, course, section, code
+    return school, year.calendar, year.terms, kts.course, kts.section, code
 
 
 def _records(student, section, term, code, percent="91.00"):
@@ -95,17 +115,16 @@ def _district_rows(district, name):
     return group, task, credit
 
 
-def build_world() -> World:
-    w = World()
+def build_access_world() -> AccessWorld:
     d1, d2 = DistrictFactory(name="D1"), DistrictFactory(name="D2")
     kts = DistrictFactory(name="KTS")
     teacher = UserFactory(username="teacher")
     other_teacher = UserFactory(username="other-teacher")
-    hs1, cal1, q1, c1, s1, code1 = _school_side(w, prefix="HS1", district=d1, teacher=teacher)
+    hs1, cal1, q1, c1, s1, code1 = _school_side(prefix="HS1", district=d1, teacher=teacher)
     s1b = SectionFactory(course=c1, teachers=[other_teacher])  # a colleague's section
-    hs2, cal2, q2, c2, s2, code2 = _school_side(w, prefix="HS2", district=d2)
+    hs2, cal2, q2, c2, s2, code2 = _school_side(prefix="HS2", district=d2)
     tech, calt, st, ct, t1, codet = _school_side(
-        w, prefix="TECH", district=kts, kind=SchoolKind.TECHNICAL_SCHOOL
+        prefix="TECH", district=kts, kind=SchoolKind.TECHNICAL_SCHOOL
     )
     a, b = StudentFactory(first_name="Annabelle", last_name="Zzyzx"), StudentFactory()
     only_tech = StudentFactory()
@@ -131,19 +150,13 @@ def build_world() -> World:
     for role in ROLES:
         if role == "teacher":
             continue
-        user = UserFactory(username=role.replace("_", "-"))
-        if role == "district_admin":
-            StaffRole.objects.create(user=user, role=role, district=d1)
-        else:
-            StaffRole.objects.create(user=user, role=role, school=hs1)
-        users[role] = user
+        where = {"district": d1} if role == "district_admin" else {"school": hs1}
+        users[role] = user_with_role(role, username=role.replace("_", "-"), **where)
     users["no_role"] = UserFactory(username="no-role")
-    tech_admin = UserFactory(username="tech-admin")
-    StaffRole.objects.create(user=tech_admin, role="school_admin", school=tech)
+    tech_admin = user_with_role("school_admin", school=tech, username="tech-admin")
     hs2_admin = UserFactory(username="hs2-admin")
     away_role = StaffRole.objects.create(user=hs2_admin, role="school_admin", school=hs2)
     users["tech_admin"], users["hs2_admin"] = tech_admin, hs2_admin
-    w.users = users
 
     def per_school(school, cal, terms, course, section, code, grade, attendance, student, link):
         return {
@@ -181,8 +194,8 @@ def build_world() -> World:
             ),
         }
 
-    w.home = per_school(hs1, cal1, q1, c1, s1, code1, g1, at1, a, link1)
-    w.home.update(
+    home = per_school(hs1, cal1, q1, c1, s1, code1, g1, at1, a, link1)
+    home.update(
         {
             "schools.District": d1,
             "schools.StaffRole": StaffRole.objects.get(user=teacher),
@@ -192,8 +205,8 @@ def build_world() -> World:
             "exchange.ExchangeRun": ExchangeRun.objects.create(as_of=DAY),
         }
     )
-    w.away = per_school(hs2, cal2, q2, c2, s2, code2, g2, at2, b, link2)
-    w.away.update(
+    away = per_school(hs2, cal2, q2, c2, s2, code2, g2, at2, b, link2)
+    away.update(
         {
             "schools.District": d2,
             "schools.StaffRole": away_role,
@@ -202,23 +215,25 @@ def build_world() -> World:
             "grading.CreditType": cred2,
         }
     )
-    w.tech = {"grading.Grade": gta, "attendance.Attendance": ata, "schools.Section": t1}
-    w.objs = {
-        "d1": d1,
-        "d2": d2,
-        "hs1": hs1,
-        "hs2": hs2,
-        "tech_school": tech,
-        "s1": s1,
-        "s1b": s1b,
-        "s2": s2,
-        "t1": t1,
-        "cal2": cal2,
-        "student_a": a,
-        "student_b": b,
-        "only_tech": only_tech,
-        "tech_grade_b": gtb,
-        "tech_attendance_b": atb,
-        "q1": q1,
-    }
-    return w
+    return AccessWorld(
+        users=users,
+        home=home,
+        away=away,
+        tech={"grading.Grade": gta, "attendance.Attendance": ata, "schools.Section": t1},
+        d1=d1,
+        d2=d2,
+        hs1=hs1,
+        hs2=hs2,
+        tech_school=tech,
+        s1=s1,
+        s1b=s1b,
+        s2=s2,
+        t1=t1,
+        cal2=cal2,
+        student_a=a,
+        student_b=b,
+        only_tech=only_tech,
+        tech_grade_b=gtb,
+        tech_attendance_b=atb,
+        q1=q1,
+    )
