@@ -29,6 +29,7 @@ from grading.models import (
     ScoreRow,
 )
 from grading.scoring import row_for_percent, rows_of
+from grading.services.grades import grades_changed
 from grading.services.transcripts import transcript_lines_flag_changed
 from schools.models import Roster, Term
 
@@ -149,6 +150,8 @@ def sync_grades(
     )
     if writes and not dry_run:
         _write(writes, run_id=run_id)
+        # Issue 13: the HS schools' cached honor rolls are stale from this transaction on.
+        grades_changed(section_ids={w.section_id for w in writes}, writer=f"x{tech_school_id}")
     return FlowResult(Flow.GRADES, outcomes, unchanged)
 
 

@@ -29,6 +29,7 @@ from exchange.oneroster.plan_orgs import OrgsMixin
 from exchange.oneroster.plan_people import PeopleMixin
 from exchange.oneroster.plan_rosters import RostersMixin
 from exchange.oneroster.reader import RosterSet
+from schools import versions
 from schools.models import (
     AuditEntry,
     Calendar,
@@ -142,6 +143,8 @@ def import_set(
         plan = Planner(rs, user=user).build()
         if not plan.issues and not dry_run:
             write(plan)
+            if plan.rows_written:
+                versions.bump_setup()  # issue 13: cached reports read the rows just written
             if plan.rows_written:
                 AuditEntry.objects.create(
                     user=user if user is not None and user.is_authenticated else None,

@@ -9,12 +9,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.db.models import Q
 
 from grading.models import CourseGradingTask, CourseTaskTerm, Grade, HonorRollTier, ScoreRow
 from grading.scoring import Row, row_for_percent, rows_of
+from grading.selectors.cache import versioned
 from schools.models import Roster, School, Section, Student, Term
 
 TWO_PLACES = Decimal("0.01")
@@ -342,33 +343,83 @@ def term_gpa(*, student: Student, term: Term) -> Decimal | None:
     return standing.gpa if standing else None
 
 
-def honor_roll(*, school: School, term: Term) -> list[dict]:
+class TermResult(NamedTuple):
+    """What a report shows of a student's standing (R30, R31): no grades attached."""
+
+    gpa: Decimal | None
+    tier: str | None
+    missing: int
+    held_tier: str | None
+
+    @property
+    def incomplete(self) -> bool:
+        return self.missing > 0
+
+
+def term_results(*, term: Term) -> dict[int, TermResult]:
+    """R30/R31: ``term_standings`` of the whole school, per student without the grades,
+    cached under the versions of the school's data (exact: ``grading.selectors.cache``).
+    Shared: do not change the answer."""
+
+    return versioned(
+        "term-results",
+        school_id=_school_id(term),
+        parts=(term.pk,),
+        compute=lambda: _term_results(term=term),
+    )
+
+
+def _term_results(*, term: Term) -> dict[int, TermResult]:
+    return {
+        sid: TermResult(s.gpa, s.tier, s.missing, s.held_tier)
+        for sid, s in term_standings(term=term).items()
+    }
+
+
+def _school_id(term: Term) -> int:
+    # A term's calendar is usually loaded with the term (select_related): no query then.
+    return int(term.calendar.school_id)
+
+
+def honor_roll(*, school: School, term: Term) -> list[dict[str, Any]]:
     """R31: the students on a tier, highest tier first, then by name; then the students
     whose posted grades would reach a tier but who are incomplete (``tier`` null,
     ``incomplete`` true, ``missing`` = counted tasks without a grade).
 
-    ``[{student, student_name, state_id, gpa, tier, incomplete, missing}]``; a constant
-    number of queries.
+    ``[{student, student_name, state_id, gpa, tier, incomplete, missing}]``. Cached under
+    the versions of the school's data (one query when cached; a constant number of
+    queries when not). Shared: do not change the answer.
     """
-    standings = [s for s in term_standings(term=term).values() if s.tier is not None or s.held_tier]
+    return versioned(
+        "honor-roll",
+        school_id=school.pk,
+        parts=(term.pk,),
+        compute=lambda: _honor_roll(school=school, term=term),
+    )
+
+
+def _honor_roll(*, school: School, term: Term) -> list[dict[str, Any]]:
+    standings = [
+        (sid, s) for sid, s in _term_results(term=term).items() if s.tier is not None or s.held_tier
+    ]
     rank = {r.name: i for i, r in enumerate(tier_rules(school_id=school.pk))}
     names = {
         s["id"]: s
-        for s in Student.objects.filter(id__in=[s.student_id for s in standings])
+        for s in Student.objects.filter(id__in=[sid for sid, _ in standings])
         .order_by()
         .values("id", "first_name", "last_name", "state_id")
     }
     out = [
         {
-            "student": s.student_id,
-            "student_name": f"{names[s.student_id]['last_name']}, {names[s.student_id]['first_name']}",
-            "state_id": names[s.student_id]["state_id"],
+            "student": sid,
+            "student_name": f"{names[sid]['last_name']}, {names[sid]['first_name']}",
+            "state_id": names[sid]["state_id"],
             "gpa": s.gpa,
             "tier": s.tier,
             "incomplete": s.incomplete,
             "missing": s.missing,
         }
-        for s in standings
+        for sid, s in standings
     ]
     out.sort(
         key=lambda r: (
@@ -384,7 +435,7 @@ def honor_roll(*, school: School, term: Term) -> list[dict]:
 
 def school_gpas(*, term: Term) -> list[Decimal]:
     """Every student's term GPA at the term's school (for the distribution chart)."""
-    return [s.gpa for s in term_standings(term=term).values() if s.gpa is not None]
+    return [s.gpa for s in term_results(term=term).values() if s.gpa is not None]
 
 
 def eligibility(*, school: School, term: Term) -> list[dict]:

@@ -17,6 +17,7 @@ from grading.models import (
     ScoreGroup,
     ScoreRow,
 )
+from grading.services.grades import grades_changed
 from schools.models import Term
 from tests.factories import (
     CalendarFactory,
@@ -149,18 +150,21 @@ def add_student(w: World, *, sections=None, **kwargs):
 
 def letter(w: World, student, score: str, *, term=None, section=None) -> Grade:
     """A teacher's letter grade on the English Term Grade (no percent)."""
-    return Grade.objects.create(
+    grade = Grade.objects.create(
         student=student,
         section=section or w.english,
         grading_task=w.term_grade,
         term=term or w.q1,
         score=score,
     )
+    grades_changed(section_ids=[grade.section_id])  # as every grade writer does (issue 13)
+    return grade
 
 
 def exchanged(w: World, student, percent: str, score: str, *, code=CTE_TERM, term=None) -> Grade:
-    """An exchanged tech grade as the exchange writes it: an HS grade with source exchange."""
-    return Grade.objects.create(
+    """An exchanged tech grade as the exchange writes it: an HS grade with source exchange,
+    and the HS's grades version bumped (issue 13)."""
+    grade = Grade.objects.create(
         student=student,
         section=w.kts,
         grading_task=cte_task(code),
@@ -169,6 +173,8 @@ def exchanged(w: World, student, percent: str, score: str, *, code=CTE_TERM, ter
         score=score,
         source="exchange",
     )
+    grades_changed(section_ids=[grade.section_id], writer="x0")
+    return grade
 
 
 def final(w: World, student, percent: str, score: str) -> Grade:
