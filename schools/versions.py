@@ -93,9 +93,9 @@ def current(*, school_id: int) -> tuple[tuple[str, int], ...]:
     rolled-back test) never shares a version with other data."""
     from schools.models import DataVersion
 
-    rows = DataVersion.objects.filter(
-        models.Q(school_id=school_id) | models.Q(key=SETUP)
-    ).order_by("key")
+    rows = DataVersion.objects.filter(models.Q(school_id=school_id) | models.Q(key=SETUP)).order_by(
+        "key"
+    )
     found = tuple(rows.values_list("key", "version"))
     if any(key == SETUP for key, _ in found):
         return found

@@ -18,7 +18,7 @@ from grading.services.transcripts import transcript_post
 from schools.access import (
     REGISTRAR_ROLES,
     is_state_admin,
-    report_school_or_404,
+    report_access_or_404,
     report_scope_first,
     scope_queryset,
 )
@@ -147,8 +147,8 @@ class ReportCardView(APIView):
             _in_scope(request.user, Student.objects.all(), params["student"].pk)
         check_report_term(term=params["term"])  # a term of a technical school: 400
         # R42: a report card is the HS's record: its registrar and admins read it.
-        report_school_or_404(request.user, "report-card", "api", params["term"].calendar.school_id)
-        card = report_card(student=params["student"], term=params["term"])
+        report_access_or_404(request.user, "report-card", "api", params["term"].calendar.school_id)
+        card = report_card(student=params["student"], term=params["term"], scales=False)
         return Response(
             {
                 "student": card["student"].pk,
@@ -186,7 +186,7 @@ class HonorRollView(APIView):
         # R42: role and scope before the query's validation (a bad term tells nothing).
         report_scope_first(request.user, "honor-roll", "api", request.query_params.get("school"))
         params = _params(SchoolTermQuery, request)
-        report_school_or_404(request.user, "honor-roll", "api", params["school"].pk)
+        report_access_or_404(request.user, "honor-roll", "api", params["school"].pk)
         rows = honor_roll(school=params["school"], term=params["term"])
         return Response([{**r, "gpa": _gpa(r["gpa"])} for r in rows])
 
@@ -199,7 +199,7 @@ class EligibilityView(APIView):
         # R42: role and scope before the query's validation (a bad term tells nothing).
         report_scope_first(request.user, "eligibility", "api", request.query_params.get("school"))
         params = _params(SchoolTermQuery, request)
-        report_school_or_404(request.user, "eligibility", "api", params["school"].pk)
+        report_access_or_404(request.user, "eligibility", "api", params["school"].pk)
         rows = eligibility(school=params["school"], term=params["term"])
         return Response(
             [

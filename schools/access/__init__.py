@@ -25,6 +25,7 @@ from schools.access.drf import _ACTION_NAMES, IsScopedUser, view_action, view_la
 from schools.access.pages import (
     admin_site_allowed,
     may_read_report,
+    report_access_or_404,
     report_school_ids,
     report_school_or_404,
     report_scope_first,
@@ -138,6 +139,7 @@ __all__ = [
     "read_q",
     "register_report",
     "report_school_ids",
+    "report_access_or_404",
     "report_school_or_404",
     "report_scope_first",
     "require_school_role",
