@@ -20,7 +20,12 @@ Every name is importable from ``schools.access`` itself.
 """
 
 from schools.access.choices import fk_queryset, managed_users, teacher_choices, user_fk_queryset
-from schools.access.disclosure import _reader_schools, log_cross_school_reads, log_disclosure
+from schools.access.disclosure import (
+    SCHOOL_HINT,
+    _reader_schools,
+    log_cross_school_reads,
+    log_disclosure,
+)
 from schools.access.drf import _ACTION_NAMES, IsScopedUser, view_action, view_label
 from schools.access.pages import (
     admin_site_allowed,
@@ -87,6 +92,7 @@ from schools.access.scoping import (
 )
 
 __all__ = [
+    "SCHOOL_HINT",
     "ADMINS",
     "ALL_ROLES",
     "ATTENDANCE_CLERK",

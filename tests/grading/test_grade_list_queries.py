@@ -141,3 +141,21 @@ def test_r40_school_grade_list_pages_keep_the_documented_order_and_follow_writes
     )
     count, ids = every_page()
     assert count == 12 and ids == documented()
+
+
+def test_grade_representation_is_what_the_serializer_fields_give(tech):
+    # given grades with and without a percent, posted by a teacher or by no one
+    from rest_framework import serializers
+
+    from grading.api.grades import GradeSerializer
+
+    _grade_everyone(tech, tech.students)
+    Grade.objects.filter(student=tech.students[0]).update(percent=None, score="A")
+    Grade.objects.filter(student=tech.students[1]).update(posted_by=tech.teacher, comments="Ok")
+
+    class Plain(GradeSerializer):
+        to_representation = serializers.ModelSerializer.to_representation
+
+    # when each is represented, then the direct representation is the fields' one
+    for grade in Grade.objects.all():
+        assert GradeSerializer(grade).data == Plain(grade).data
