@@ -159,7 +159,7 @@ def report_cards(
 
     cards = []
     for student in students:
-        rows = []
+        rows: list[dict[str, Any]] = []
         for sid in sorted(
             sections_of.get(student.pk, ()), key=lambda i: (sections[i][3], sections[i][1])
         ):
