@@ -5,11 +5,13 @@ use, so the API, the pages and imports answer alike.
 """
 
 import hashlib
+from collections import defaultdict
+from typing import NamedTuple
 
 import django_filters as df
 from django.core.exceptions import EmptyResultSet
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Count, F, QuerySet
+from django.db.models import Case, Count, F, QuerySet, Value, When
 from django.urls import path
 from django.utils.dateparse import parse_date
 from drf_spectacular.types import OpenApiTypes
@@ -132,6 +134,13 @@ class StaleGradeSerializer(serializers.Serializer):
         return [t.pk for t in item.teachers]
 
 
+class Blocks(NamedTuple):
+    """A list's grades by section block (see ``SectionBlocks``)."""
+
+    sections: list[tuple[list[int], int]]  # (section ids, grades), blocks in order
+    term_rank: dict[int, int]  # term id -> its place in Term's order (equal keys: equal)
+
+
 class SectionBlocks:
     """A grade list in its documented order (``Grade.Meta.ordering``: section - i.e. school
     year, school, course, section number -, then student, task, term), paged without
@@ -140,42 +149,48 @@ class SectionBlocks:
     The order begins with the section's keys, so the list is a run of *blocks*: the grades
     of the sections that share those keys (one section, unless two share year, school,
     course number and section number), blocks in the sections' order. A page needs the
-    grades of the blocks it overlaps only: one query counts the grades per section, one
-    orders the sections (by the database, as the grade query would: same collation), one
-    reads the page from those blocks with the full order. Exact for any filter and scope.
-    Django's ``Paginator`` calls ``count()`` and slices it, as it would a queryset.
+    grades of the blocks it overlaps only: one query counts the grades per section and
+    term, one orders the sections and one the terms (by the database, as the grade query
+    would: same collation), one reads the page from those blocks, ordered by the block's
+    place, the student, the task and the term's place: the same order with three tables
+    fewer to join. Exact for any filter and scope. Django's ``Paginator`` calls
+    ``count()`` and slices it, as it would a queryset.
     """
 
     def __init__(self, queryset: QuerySet[Grade], *, school_id: int | None = None) -> None:
         self.queryset = queryset
         self.school_id = school_id  # the list's ?school=: its blocks are cached
-        self._blocks: list[tuple[list[int], int]] | None = None  # (section ids, grades)
+        self._blocks: Blocks | None = None
 
-    def blocks(self) -> list[tuple[list[int], int]]:
+    def blocks(self) -> Blocks:
         if self._blocks is None:
             self._blocks = self._cached() if self.school_id else self._read()
         return self._blocks
 
-    def _cached(self) -> list[tuple[list[int], int]]:
+    def _cached(self) -> Blocks:
         """The blocks of a list of one school's grades, cached under the versions of the
         school's data (exact: every grade write at the school and every setup write
         changes them) and keyed by the list's whole query (filters and the user's scope)."""
         try:
             sql, params = self.queryset.order_by().query.sql_with_params()
         except EmptyResultSet:
-            return []
+            return Blocks([], {})
         digest = hashlib.blake2b(repr((sql, params)).encode(), digest_size=16).hexdigest()
         return versioned(
             "grade-blocks", school_id=self.school_id, parts=(digest,), compute=self._read
         )
 
-    def _read(self) -> list[tuple[list[int], int]]:
-        per_section = dict(
+    def _read(self) -> Blocks:
+        per_section: dict[int, int] = defaultdict(int)
+        terms = set()
+        for section_id, term_id, n in (
             self.queryset.order_by()
-            .values_list("section_id")
+            .values_list("section_id", "term_id")
             .annotate(n=Count("*"))
-            .values_list("section_id", "n")
-        )
+            .values_list("section_id", "term_id", "n")
+        ):
+            per_section[section_id] += n
+            terms.add(term_id)
         sections = Section.objects.filter(pk__in=list(per_section)).values_list(
             "pk",
             "course__calendar__school_year",
@@ -192,28 +207,50 @@ class SectionBlocks:
             ids, n = blocks[-1]
             ids.append(pk)
             blocks[-1] = (ids, n + per_section[pk])
-        return blocks
+        term_rank: dict[int, int] = {}
+        last, rank = None, -1
+        for pk, *keys in Term.objects.filter(pk__in=list(terms)).values_list(
+            "pk", "calendar__school_year", "calendar__school__name", "seq"
+        ):  # Term.Meta.ordering, as Grade's order ends
+            if keys != last:
+                rank, last = rank + 1, keys
+            term_rank[pk] = rank
+        return Blocks(blocks, term_rank)
 
     def count(self) -> int:
-        return sum(n for _, n in self.blocks())
+        return sum(n for _, n in self.blocks().sections)
 
     def __len__(self) -> int:
         return self.count()
 
     def __getitem__(self, index: slice) -> list[Grade]:
         start, stop = index.start or 0, index.stop
-        wanted: list[int] = []
+        blocks = self.blocks()
+        wanted: dict[int, int] = {}  # section id -> its block's place
         first = None  # position of the first grade of the blocks read
         at = 0
-        for ids, n in self.blocks():
+        for place, (ids, n) in enumerate(blocks.sections):
             if at + n > start and (stop is None or at < stop):
-                wanted += ids
+                wanted.update(dict.fromkeys(ids, place))
                 first = at if first is None else first
             at += n
         if first is None:
             return []
-        rows = self.queryset.filter(section_id__in=wanted).annotate(**_SCHOOL)
+        rows = (
+            self.queryset.filter(section_id__in=list(wanted))
+            .order_by(
+                _place("section_id", wanted),
+                "student",  # Student.Meta.ordering, as in Grade's
+                "grading_task",  # GradingTask.Meta.ordering
+                _place("term_id", blocks.term_rank),
+            )
+            .annotate(**_SCHOOL)
+        )
         return list(rows[start - first : None if stop is None else stop - first])
+
+
+def _place(field: str, places: dict[int, int]) -> Case:
+    return Case(*(When(**{field: pk}, then=Value(p)) for pk, p in places.items()))
 
 
 MAX_PK = 2**63 - 1
@@ -321,16 +358,19 @@ class GradeViewSet(ScopedModelViewSet):
         # Issue 13: in the documented order (no ?ordering=, no feed order), page by section
         # blocks instead of sorting every grade of the list through nine joins.
         # A section's own list is one block: nothing to gain there.
+        # A section's own list needs no blocks: its section's keys are one value, and so are
+        # its term's when the list names one, so the order need not join them (ten tables
+        # to plan, the most of a small list's database time, become seven).
         params = self.request.query_params
-        if self.paginator is not None and not queryset.query.order_by and "section" not in params:
-            school = str(params.get("school", ""))
-            school_id = int(school) if school.isascii() and school.isdigit() else None
-            if school_id is not None and school_id > MAX_PK:
-                school_id = None
-            queryset = SectionBlocks(queryset, school_id=school_id)
-        else:
-            queryset = queryset.annotate(**_SCHOOL)
-        return super().paginate_queryset(queryset)
+        if self.paginator is None or queryset.query.order_by:
+            return super().paginate_queryset(queryset.annotate(**_SCHOOL))
+        if _as_pk(params.get("section")) is not None:
+            pinned = ["student", "grading_task"]  # Grade.Meta.ordering after "section"
+            if _as_pk(params.get("term")) is None:
+                pinned.append("term")
+            return super().paginate_queryset(queryset.order_by(*pinned).annotate(**_SCHOOL))
+        school_id = _as_pk(params.get("school"))
+        return super().paginate_queryset(SectionBlocks(queryset, school_id=school_id))
 
     def _post(self, data: dict, *, instance: Grade | None = None):
         keys = {k: data.get(k) or getattr(instance, k, None) for k in KEY_FIELDS}

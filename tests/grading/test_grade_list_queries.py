@@ -88,7 +88,7 @@ def test_r40_school_grade_list_pages_keep_the_documented_order_and_follow_writes
     from tests.factories import CourseFactory, SectionFactory, setup_cte_tasks
 
     early = CourseFactory(calendar=tech.calendar, is_kts=True, number="A100", name="Carpentry")
-    setup_cte_tasks(early, active_term=tech.s1)
+    setup_cte_tasks(early, active_term=tech.s1, final_active_term=tech.s2)
     sections = [
         tech.section,
         SectionFactory(course=early, number="2"),
@@ -141,6 +141,27 @@ def test_r40_school_grade_list_pages_keep_the_documented_order_and_follow_writes
     )
     count, ids = every_page()
     assert count == 12 and ids == documented()
+    # and without a term (a second term's grade in the list), and for one section
+    grade_post(
+        student=late,
+        section=sections[1],
+        grading_task=tech.final_task,
+        term=tech.s2,
+        percent="93",
+        by=None,
+        source="import",
+    )
+    del params["term"]
+    everything = Grade.objects.filter(section__course__calendar__school=tech.school)
+    count, ids = every_page()
+    assert count == 13 and ids == list(
+        everything.order_by(*Grade._meta.ordering).values_list("id", flat=True)
+    )
+    for pinned in ({"term": tech.s1.pk}, {}):
+        params = {"section": sections[1].pk, "page_size": 2, **pinned}
+        count, ids = every_page()
+        expected = everything.filter(section=sections[1], **pinned)
+        assert ids == list(expected.order_by(*Grade._meta.ordering).values_list("id", flat=True))
 
 
 def test_grade_representation_is_what_the_serializer_fields_give(tech):
