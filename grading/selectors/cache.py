@@ -7,7 +7,8 @@ A write changes a version in its own transaction, so an entry is found only whil
 it was computed from is still the data: a cached answer is never stale. Entries are never
 invalidated; they are simply no longer asked for, and expire.
 
-Cached values are shared: callers must not change them.
+Cached values are shared: callers must not change them. A name names the shape of its
+answer too: give it a new name when the shape changes (entries of the old one may remain).
 """
 
 from __future__ import annotations
