@@ -180,7 +180,7 @@ def test_r31_a_grade_deleted_invalidates_the_cached_honor_roll():
     ]
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_r31_a_rolled_back_write_leaves_no_version_a_later_answer_could_collide_with():
     # given an answer cached, then a write whose transaction rolls back
     w, student = _world_with_a_high_honors_student()
