@@ -369,7 +369,8 @@ class GradeViewSet(ScopedModelViewSet):
             if _as_pk(params.get("term")) is None:
                 pinned.append("term")
             return super().paginate_queryset(queryset.order_by(*pinned).annotate(**_SCHOOL))
-        school_id = _as_pk(params.get("school"))
+        # Cached for a school's list; not for a feed's (a new timestamp every poll).
+        school_id = None if params.get("changed_since") else _as_pk(params.get("school"))
         return super().paginate_queryset(SectionBlocks(queryset, school_id=school_id))
 
     def _post(self, data: dict, *, instance: Grade | None = None):
