@@ -12,3 +12,22 @@ class GradingConfig(AppConfig):
         )
 
         access.register()
+        _register_report_inputs()
+
+
+def _register_report_inputs() -> None:
+    """Issue 13: the rows of these models are read by cached reports (``schools.versions``):
+    saving or deleting one through the one write path bumps the ``setup`` version."""
+    from grading import models
+    from schools import versions
+
+    versions.register_inputs(
+        models.ScoreGroup,
+        models.ScoreRow,
+        models.GradingTask,
+        models.CreditType,
+        models.CourseGradingTask,
+        models.CourseTaskTerm,
+        models.HonorRollTier,
+        models.Grade,  # deleted through record_delete (admin); writes bump its own version
+    )

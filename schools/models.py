@@ -588,3 +588,18 @@ class AuditEntry(models.Model):
     class Meta:
         ordering = ["-at", "-id"]
         verbose_name_plural = "audit entries"
+
+
+class DataVersion(models.Model):
+    """A version of data that cached reports read (``schools/versions.py``, issue 13): the
+    writing transaction replaces ``version`` with a new random number, so a cache entry
+    stored under an older one is never found again."""
+
+    key = models.CharField(max_length=50, primary_key=True)
+    # The school whose grades the key versions (null for ``setup``); a plain number, not a
+    # foreign key: a version outlives nothing and must not hold up a school's deletion.
+    school_id = models.BigIntegerField(null=True, db_index=True)
+    version = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.key} = {self.version}"

@@ -22,6 +22,7 @@ from exchange.demo.bulk import BulkSteps
 from exchange.demo.data import DEMO_PASSWORD, YEAR
 from exchange.demo.journeys import JourneySteps
 from exchange.demo.setup import DemoLogin, DemoResult, SetupSteps, upsert
+from schools import versions
 from schools.models import Calendar, School, Section, Student, Term
 
 __all__ = ["DEMO_PASSWORD", "DemoLoader", "DemoLogin", "DemoResult", "demo_load", "upsert"]
@@ -80,4 +81,6 @@ class DemoLoader(SetupSteps, BulkSteps, JourneySteps):
 
 def demo_load(*, progress: Callable[[int, int, str], None] | None = None) -> DemoResult:
     """Load (or top up) the demo data; idempotent. ``progress(done, total, label)``."""
-    return DemoLoader().run(progress)
+    result = DemoLoader().run(progress)
+    versions.bump_setup()  # issue 13: no report cached before the load is served again
+    return result

@@ -30,6 +30,7 @@ from grading.models import (
     ScoreRow,
 )
 from grading.scoring import row_for_percent, rows_of
+from grading.services.grades import grades_changed
 from grading.services.transcripts import transcript_lines_flag_changed
 from schools.models import Roster, Term
 
@@ -154,6 +155,9 @@ def sync_grades(
     )
     if not dry_run:
         versions = _write(writes, run_id=run_id) if writes else []
+        if writes:
+            # The HS schools' cached honor rolls are stale from this transaction on.
+            grades_changed(section_ids={w.section_id for w in writes}, writer=f"x{tech_school_id}")
         # A run on the state just written writes nothing and skips the same grades (the
         # skips do not depend on the HS grades): what it would find is known now.
         mark.store_written(

@@ -30,6 +30,7 @@ from exchange.oneroster.plan_orgs import OrgsMixin
 from exchange.oneroster.plan_people import PeopleMixin
 from exchange.oneroster.plan_rosters import RostersMixin
 from exchange.oneroster.reader import RosterSet
+from schools import versions
 from schools.actors import Actor, user_or_none
 from schools.models import (
     AuditEntry,
@@ -156,6 +157,8 @@ def import_set(
         plan = Planner(rs, user=user).build()
         if not plan.issues and not dry_run:
             write(plan)
+            if plan.rows_written:
+                versions.bump_setup()  # issue 13: cached reports read the rows just written
             if plan.rows_written:
                 AuditEntry.objects.create(
                     user=user_or_none(user),

@@ -9,12 +9,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.db.models import Q
 
 from grading.models import CourseGradingTask, CourseTaskTerm, Grade, HonorRollTier, ScoreRow
 from grading.scoring import Row, row_for_percent, rows_of
+from grading.selectors.cache import versioned
 from schools.models import Roster, School, Section, Student, Term
 
 TWO_PLACES = Decimal("0.01")
@@ -30,6 +31,11 @@ class CountedGrade(NamedTuple):
     weight: Decimal
     passing: bool
     percent: Decimal | None
+
+
+# A grade of a term as ``term_grades`` reads it: (student id, section id, course id,
+# grading task id, score, percent).
+TermGrade = tuple[int, int, int, int, str, Decimal | None]
 
 
 class TierRule(NamedTuple):
@@ -94,11 +100,13 @@ def resolve_row(rows: Sequence[Row], score: str, percent: Decimal | None) -> Row
     return None
 
 
-def gpa_histogram(gpas: Iterable[Decimal], *, width: Decimal = Decimal("0.5")) -> list[dict]:
+def gpa_histogram(
+    gpas: Iterable[Decimal], *, width: Decimal = Decimal("0.5")
+) -> list[dict[str, Any]]:
     """GPA distribution in bins of ``width`` from 0 up to the highest GPA (at least 4.0)."""
     values = [Decimal(g) for g in gpas]
     top = max([Decimal("4"), *values])
-    bins = []
+    bins: list[dict[str, Any]] = []
     low = Decimal("0")
     while low < top or not bins:
         high = low + width
@@ -128,7 +136,7 @@ class CourseTaskInfo:
         return self.term_gpa_weight is not None and self.term_gpa_weight > 0
 
 
-def course_task_map(**course_filter) -> dict[tuple[int, int], CourseTaskInfo]:
+def course_task_map(**course_filter: Any) -> dict[tuple[int, int], CourseTaskInfo]:
     """Course tasks keyed by (course id, grading task id), with their score rows.
 
     Two queries whatever the number of courses: ``course_filter`` is applied to
@@ -148,7 +156,7 @@ def course_task_map(**course_filter) -> dict[tuple[int, int], CourseTaskInfo]:
             "credit_type__name",
         )
     )
-    rows_by_group: dict[int, list] = defaultdict(list)
+    rows_by_group: dict[int, list[Any]] = defaultdict(list)
     for r in ScoreRow.objects.filter(group_id__in={t["score_group_id"] for t in tasks}).values(
         "group_id", "score", "min_percent", "passing", "gpa_value"
     ):
@@ -181,7 +189,7 @@ def tier_rules(*, school_id: int | None = None, calendar_id: int | None = None) 
     ]
 
 
-def term_grades(term: Term, *, student_ids: Iterable[int] | None = None) -> list[tuple]:
+def term_grades(term: Term, *, student_ids: Iterable[int] | None = None) -> list[TermGrade]:
     """Every grade of ``term`` at its school, as ``(student_id, section_id, course_id,
     grading_task_id, score, percent)`` tuples (one query; read once for both the GPA and
     the missing-grade count)."""
@@ -207,7 +215,7 @@ def counted_grades_by_student(
     term: Term,
     *,
     student_ids: Iterable[int] | None = None,
-    grades: list[tuple] | None = None,
+    grades: list[TermGrade] | None = None,
 ) -> dict[int, list[CountedGrade]]:
     """R30: the grades of ``term`` at its school that count toward term GPA, per student.
 
@@ -221,7 +229,7 @@ def counted_grades_by_student(
     out: dict[int, list[CountedGrade]] = defaultdict(list)
     for student_id, _section_id, course_id, task_id, score, percent in grades:
         info = tasks.get((course_id, task_id))
-        if info is None or not info.counts_for_gpa:
+        if info is None or info.term_gpa_weight is None or not info.counts_for_gpa:
             continue
         row = resolve_row(info.rows, score, percent)
         if row is None:
@@ -236,7 +244,7 @@ def missing_counted_by_student(
     term: Term,
     *,
     student_ids: Iterable[int] | None = None,
-    grades: list[tuple] | None = None,
+    grades: list[TermGrade] | None = None,
 ) -> dict[int, int]:
     """R31: per student, how many counted course tasks of ``term`` have no grade yet.
 
@@ -263,7 +271,7 @@ def missing_counted_by_student(
         # A whole school: its sections as a subquery on the calendar let PostgreSQL read
         # their rosters from the section index (given as a list of the courses, it
         # misjudged the rows and read every roster of every school).
-        at_sections = {
+        at_sections: dict[str, Any] = {
             "section_id__in": Section.objects.filter(course__calendar_id=term.calendar_id)
             .order_by()
             .values("id")
@@ -342,52 +350,99 @@ def term_gpa(*, student: Student, term: Term) -> Decimal | None:
     return standing.gpa if standing else None
 
 
-def honor_roll(*, school: School, term: Term) -> list[dict]:
+class TermResult(NamedTuple):
+    """What a report shows of a student's standing (R30, R31): no grades attached."""
+
+    gpa: Decimal | None
+    tier: str | None
+    missing: int
+    held_tier: str | None
+
+    @property
+    def incomplete(self) -> bool:
+        return self.missing > 0
+
+
+def term_results(*, term: Term) -> dict[int, TermResult]:
+    """R30/R31: ``term_standings`` of the whole school, per student without the grades,
+    cached under the versions of the school's data (exact: ``grading.selectors.cache``).
+    Shared: do not change the answer."""
+
+    return versioned(
+        "term-results",
+        school_id=_school_id(term),
+        parts=(term.pk,),
+        compute=lambda: _term_results(term=term),
+    )
+
+
+def _term_results(*, term: Term) -> dict[int, TermResult]:
+    return {
+        sid: TermResult(s.gpa, s.tier, s.missing, s.held_tier)
+        for sid, s in term_standings(term=term).items()
+    }
+
+
+def _school_id(term: Term) -> int:
+    # A term's calendar is usually loaded with the term (select_related): no query then.
+    return int(term.calendar.school_id)
+
+
+def honor_roll(*, school: School, term: Term) -> list[dict[str, Any]]:
     """R31: the students on a tier, highest tier first, then by name; then the students
     whose posted grades would reach a tier but who are incomplete (``tier`` null,
     ``incomplete`` true, ``missing`` = counted tasks without a grade).
 
-    ``[{student, student_name, state_id, gpa, tier, incomplete, missing}]``; a constant
-    number of queries.
+    ``[{student, student_name, state_id, gpa, tier, incomplete, missing}]``. Cached under
+    the versions of the school's data (one query when cached; a constant number of
+    queries when not). Shared: do not change the answer.
     """
-    standings = [s for s in term_standings(term=term).values() if s.tier is not None or s.held_tier]
+    return versioned(
+        "honor-roll",
+        school_id=school.pk,
+        parts=(term.pk,),
+        compute=lambda: _honor_roll(school=school, term=term),
+    )
+
+
+def _honor_roll(*, school: School, term: Term) -> list[dict[str, Any]]:
+    standings = [
+        (sid, s) for sid, s in _term_results(term=term).items() if s.tier is not None or s.held_tier
+    ]
     rank = {r.name: i for i, r in enumerate(tier_rules(school_id=school.pk))}
     names = {
         s["id"]: s
-        for s in Student.objects.filter(id__in=[s.student_id for s in standings])
+        for s in Student.objects.filter(id__in=[sid for sid, _ in standings])
         .order_by()
         .values("id", "first_name", "last_name", "state_id")
     }
-    out = [
-        {
-            "student": s.student_id,
-            "student_name": f"{names[s.student_id]['last_name']}, {names[s.student_id]['first_name']}",
-            "state_id": names[s.student_id]["state_id"],
+    keyed = []
+    for sid, s in standings:
+        name = f"{names[sid]['last_name']}, {names[sid]['first_name']}"
+        row = {
+            "student": sid,
+            "student_name": name,
+            "state_id": names[sid]["state_id"],
             "gpa": s.gpa,
             "tier": s.tier,
             "incomplete": s.incomplete,
             "missing": s.missing,
         }
-        for s in standings
-    ]
-    out.sort(
-        key=lambda r: (
-            r["incomplete"],
-            rank.get(r["tier"], 99),
-            -r["gpa"],
-            r["student_name"],
-            r["student"],  # namesakes: a fixed order without the query's sort
-        )
-    )
-    return out
+        # On a tier or holding one, a student has a GPA (choose_tier needs one).
+        gpa = s.gpa if s.gpa is not None else Decimal(0)
+        tier_rank = rank.get(s.tier, 99) if s.tier is not None else 99
+        # namesakes: the student id gives a fixed order without the query's sort
+        keyed.append(((s.incomplete, tier_rank, -gpa, name, sid), row))
+    keyed.sort(key=lambda kr: kr[0])
+    return [row for _, row in keyed]
 
 
 def school_gpas(*, term: Term) -> list[Decimal]:
     """Every student's term GPA at the term's school (for the distribution chart)."""
-    return [s.gpa for s in term_standings(term=term).values() if s.gpa is not None]
+    return [s.gpa for s in term_results(term=term).values() if s.gpa is not None]
 
 
-def eligibility(*, school: School, term: Term) -> list[dict]:
+def eligibility(*, school: School, term: Term) -> list[dict[str, Any]]:
     """R33: every non-passing grade of ``term`` at ``school`` - tech grades included.
 
     ``[{student, student_name, state_id, section, section_name, course, course_name,

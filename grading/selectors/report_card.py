@@ -6,14 +6,17 @@ course tasks and score rows, tiers, students.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, TypedDict
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import F, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 from grading.models import CourseGradingTask, Grade, ScoreRow
-from grading.selectors.gpa import term_standings
+from grading.selectors.cache import versioned
+from grading.selectors.gpa import term_results
 from schools.models import Enrollment, Roster, School, SchoolKind, Section, Student, Term
 
 
@@ -54,28 +57,31 @@ def check_student_in_term(*, student: Student, term: Term) -> None:
         )
 
 
-def _teachers(section_ids: list[int]) -> dict[int, list[tuple[int, str]]]:
-    """(user id, display name) of each section's teachers, by name. Two queries."""
+def _teachers(section_ids: Collection[int]) -> dict[int, list[tuple[int, str]]]:
+    """(user id, display name) of each section's teachers, by name. One query."""
     through = Section.teachers.through
-    user_model = get_user_model()
-    pairs = list(
-        through.objects.filter(section_id__in=section_ids).values_list("section_id", "user_id")
-    )
-    users = {
-        u.pk: (u.get_full_name() or u.get_username())
-        for u in user_model.objects.filter(pk__in={uid for _, uid in pairs})
-    }
+    username = get_user_model().USERNAME_FIELD
     out: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for sid, uid in pairs:
-        out[sid].append((uid, users[uid]))
+    for sid, uid, first, last, login in through.objects.filter(
+        section_id__in=list(section_ids)
+    ).values_list(
+        "section_id", "user_id", "user__first_name", "user__last_name", f"user__{username}"
+    ):
+        # The user's get_full_name() or get_username(), without a model instance per user.
+        out[sid].append((uid, f"{first} {last}".strip() or str(login)))
     return {sid: sorted(people, key=lambda p: p[1]) for sid, people in out.items()}
 
 
 def _term_rosters(term: Term) -> QuerySet[Roster]:
     """The rosters of the term's school year that overlap the term."""
-    return Roster.objects.filter(
-        section__course__calendar_id=term.calendar_id, start_date__lte=term.end_date
-    ).filter(Q(end_date__isnull=True) | Q(end_date__gte=term.start_date))
+    # No Meta.ordering on these reads (its joins and sorts); callers order what they need.
+    return (
+        Roster.objects.filter(
+            section__course__calendar_id=term.calendar_id, start_date__lte=term.end_date
+        )
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=term.start_date))
+        .order_by()
+    )
 
 
 def _term_grades(term: Term) -> QuerySet[Grade]:
@@ -95,16 +101,27 @@ def report_card_student_ids(*, term: Term) -> list[int]:
     )
 
 
-def report_cards(*, term: Term, student_ids: Iterable[int] | None = None) -> list[dict]:
+def report_cards(
+    *,
+    term: Term,
+    student_ids: Iterable[int] | None = None,
+    students: Sequence[Student] | None = None,
+    scales: bool = True,
+    grade_levels: Mapping[int, str] | None = None,
+) -> list[dict[str, Any]]:
     """R32: the report cards of ``term`` for ``student_ids`` (default: every student with a
     roster or a grade in the term at its school), ordered by student name.
 
     Each card: ``{student, term, school, sections: [{section, course, teachers,
     tech_school, grades: [{grading_task, score, percent}]}], gpa, honor_roll}``
     (``teachers`` are user ids, ``teacher_names`` their names); ``gpa`` is
-    a Decimal or None, ``honor_roll`` a tier name or None.
+    a Decimal or None, ``honor_roll`` a tier name or None. ``students`` (the rows of
+    ``student_ids``, already read) and ``grade_levels`` save their queries; ``scales=False``
+    leaves out the grading scales (the API does not show them).
     """
     school = term.calendar.school
+    if students is not None:
+        student_ids = [s.pk for s in students]
     ids = None if student_ids is None else list(student_ids)
 
     rosters = _term_rosters(term)
@@ -116,59 +133,71 @@ def report_cards(*, term: Term, student_ids: Iterable[int] | None = None) -> lis
     sections_of: dict[int, set[int]] = defaultdict(set)
     for student_id, section_id in rosters.values_list("student_id", "section_id"):
         sections_of[student_id].add(section_id)
-    grades_of: dict[tuple[int, int], list[dict]] = defaultdict(list)
-    for g in grades.values(
+    grades_of: dict[tuple[int, int], list[GradeCell]] = defaultdict(list)
+    for student_id, section_id, task_id, task_name, score, percent in grades.order_by(
+        "grading_task__name"
+    ).values_list(
         "student_id", "section_id", "grading_task_id", "grading_task__name", "score", "percent"
-    ).order_by("grading_task__name"):
-        sections_of[g["student_id"]].add(g["section_id"])
-        grades_of[(g["student_id"], g["section_id"])].append(g)
+    ):
+        sections_of[student_id].add(section_id)
+        grades_of[(student_id, section_id)].append(
+            {
+                "grading_task": task_id,
+                "grading_task_name": task_name,
+                "score": score,
+                "percent": percent,
+            }
+        )
 
-    all_sections = set().union(*sections_of.values()) if sections_of else set()
+    all_sections: set[int] = set().union(*sections_of.values()) if sections_of else set()
     sections = {
-        s["id"]: s
-        for s in Section.objects.filter(id__in=all_sections)
-        .annotate(tech_school=F("kts_link__tech_section__course__calendar__school__name"))
-        .values("id", "number", "course_id", "course__number", "course__name", "tech_school")
+        row[0]: row
+        for row in Section.objects.filter(id__in=all_sections)
+        .order_by()
+        .values_list(
+            "id",
+            "number",
+            "course_id",
+            "course__number",
+            "course__name",
+            "kts_link__tech_section__course__calendar__school__name",
+        )
     }
-    teachers = _teachers(list(all_sections))
-    standings = term_standings(term=term, student_ids=ids)
-    wanted = sections_of.keys() if ids is None else ids
-    students = Student.objects.filter(id__in=list(wanted)).order_by("last_name", "first_name", "id")
-    grade_levels = dict(
-        Enrollment.objects.filter(calendar_id=term.calendar_id, student_id__in=list(wanted))
-        .order_by("service_type", "start_date")
-        .values_list("student_id", "grade_level")
-        .reverse()
-    )
-    scales, scales_of_course = _scales(course_ids={s["course_id"] for s in sections.values()})
+    teachers = _teachers(all_sections)
+    standings = term_results(term=term)  # cached per school and term (exact)
+    wanted = list(sections_of) if ids is None else ids
+    if students is None:
+        students = list(
+            Student.objects.filter(id__in=wanted).order_by("last_name", "first_name", "id")
+        )
+    if grade_levels is None:
+        grade_levels = dict(
+            Enrollment.objects.filter(calendar_id=term.calendar_id, student_id__in=wanted)
+            .order_by("service_type", "start_date")
+            .values_list("student_id", "grade_level")
+            .reverse()
+        )
+    scale_of, scales_of_course = _calendar_scales(term) if scales else ({}, {})
 
     cards = []
     for student in students:
-        rows = []
+        rows: list[dict[str, Any]] = []
         for sid in sorted(
-            sections_of.get(student.pk, ()),
-            key=lambda i: (sections[i]["course__number"], sections[i]["number"]),
+            sections_of.get(student.pk, ()), key=lambda i: (sections[i][3], sections[i][1])
         ):
-            s = sections[sid]
+            _, number, course_id, course_number, course_name, tech_school = sections[sid]
+            people = teachers.get(sid, [])
             rows.append(
                 {
                     "section": sid,
-                    "section_name": f"{s['course__number']}-{s['number']}",
-                    "course": s["course_id"],
-                    "course_number": s["course__number"],
-                    "course_name": s["course__name"],
-                    "teachers": [uid for uid, _ in teachers.get(sid, [])],
-                    "teacher_names": [name for _, name in teachers.get(sid, [])],
-                    "tech_school": s["tech_school"],
-                    "grades": [
-                        {
-                            "grading_task": g["grading_task_id"],
-                            "grading_task_name": g["grading_task__name"],
-                            "score": g["score"],
-                            "percent": g["percent"],
-                        }
-                        for g in grades_of.get((student.pk, sid), [])
-                    ],
+                    "section_name": f"{course_number}-{number}",
+                    "course": course_id,
+                    "course_number": course_number,
+                    "course_name": course_name,
+                    "teachers": [uid for uid, _ in people],
+                    "teacher_names": [name for _, name in people],
+                    "tech_school": tech_school,
+                    "grades": grades_of.get((student.pk, sid), []),
                 }
             )
         standing = standings.get(student.pk)
@@ -183,28 +212,53 @@ def report_cards(*, term: Term, student_ids: Iterable[int] | None = None) -> lis
                 "incomplete": bool(standing and standing.incomplete),
                 "grade_level": grade_levels.get(student.pk, ""),
                 "scales": [
-                    scales[group_id]
+                    scale_of[group_id]
                     for group_id in sorted(
                         {g for r in rows for g in scales_of_course.get(r["course"], ())}
                     )
-                    if group_id in scales
+                    if group_id in scale_of
                 ],
             }
         )
     return cards
 
 
-def _scales(*, course_ids: set[int]) -> tuple[dict[int, dict], dict[int, set[int]]]:
+class GradeCell(TypedDict):
+    grading_task: int
+    grading_task_name: str
+    score: str
+    percent: Decimal | None
+
+
+Scales = tuple[dict[int, dict[str, Any]], dict[int, set[int]]]
+
+
+def _calendar_scales(term: Term) -> Scales:
     """R32: the grading scale (rows, highest first) of every score group used by the
-    courses' tasks, and the score groups of each course. Two queries."""
+    courses of the term's calendar, and the score groups of each course; cached under the
+    versions of the school's data (exact). Shared: do not change the answer."""
+    return versioned(
+        "scales",
+        school_id=int(term.calendar.school_id),
+        parts=(term.calendar_id,),
+        compute=lambda: _scales(calendar_id=term.calendar_id),
+    )
+
+
+def _scales(*, calendar_id: int) -> Scales:
+    """Two queries."""
     scales_of_course: dict[int, set[int]] = {}
     names: dict[int, str] = {}
-    for course_id, group_id, name in CourseGradingTask.objects.filter(
-        course_id__in=course_ids
-    ).values_list("course_id", "score_group_id", "score_group__name"):
+    for course_id, group_id, name in (
+        CourseGradingTask.objects.filter(course__calendar_id=calendar_id)
+        .order_by()
+        .values_list("course_id", "score_group_id", "score_group__name")
+    ):
         scales_of_course.setdefault(course_id, set()).add(group_id)
         names[group_id] = name
-    out: dict[int, dict] = {gid: {"name": name, "rows": []} for gid, name in sorted(names.items())}
+    out: dict[int, dict[str, Any]] = {
+        gid: {"name": name, "rows": []} for gid, name in sorted(names.items())
+    }
     for row in ScoreRow.objects.filter(group_id__in=list(names)).order_by(
         "group_id", "-min_percent"
     ):
@@ -212,9 +266,21 @@ def _scales(*, course_ids: set[int]) -> tuple[dict[int, dict], dict[int, set[int
     return out, scales_of_course
 
 
-def report_card(*, student: Student, term: Term) -> dict:
+def report_card(*, student: Student, term: Term, scales: bool = True) -> dict[str, Any]:
     """R32: one student's report card for ``term`` (refuses a term the student has no
     enrollment in, with code ``student_not_enrolled``)."""
     check_report_term(term=term)
-    check_student_in_term(student=student, term=term)
-    return report_cards(term=term, student_ids=[student.pk])[0]
+    # One read of the student's enrollments of the year: the check and the grade level.
+    enrollments = list(
+        Enrollment.objects.filter(student_id=student.pk, calendar_id=term.calendar_id)
+        .order_by("service_type", "start_date")
+        .values_list("grade_level", flat=True)
+    )
+    if not enrollments:
+        check_student_in_term(student=student, term=term)  # raises, with its message
+    return report_cards(
+        term=term,
+        students=[student],
+        scales=scales,
+        grade_levels={student.pk: enrollments[0]},  # as report_cards picks it
+    )[0]

@@ -27,6 +27,7 @@ from grading.models import (
 from grading.scoring import rows_of, thresholds
 from grading.services.district_rows import setup_row_delete
 from grading.services.score_groups import cte_numeric_thresholds
+from schools import versions
 from schools.actors import Actor
 from schools.models import Course, School, Term
 from schools.services.writes import model_save
@@ -357,6 +358,7 @@ def course_task_save(
         for t in sorted(mask_ids - existing)
     )
     rows.filter(term_id__in=active_ids, active=False).update(active=True)
+    versions.bump_setup()  # issue 13 (model_save bumps too; the masks are written here)
     return course_task
 
 

@@ -7,7 +7,7 @@ and only when everything is valid are the grades and their history rows written,
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +30,7 @@ from grading.services.grade_checks import (
     posting_context,
 )
 from grading.services.transcripts import transcript_lines_flag_changed
+from schools import versions
 from schools.actors import Actor, user_or_none
 from schools.errors import field_error
 from schools.models import AuditEntry, Section, Student, Term
@@ -163,7 +164,22 @@ def _write(
     ]
     if audits:
         AuditEntry.objects.bulk_create(audits)
+    if to_create or to_update:
+        # Issue 13: the school's cached honor roll and standings are stale from now on.
+        versions.bump_grades(school_ids=[ctx.school_id])
     return [by_index[p.index] for p in planned], created
+
+
+def grades_changed(*, section_ids: Iterable[int], writer: str = "post") -> None:
+    """Issue 13: grades of these sections were written (by SQL, or set-based outside
+    ``grade_post``): bump their schools' grades version in the writing transaction, so no
+    cached honor roll or term standing of those schools is served again. One query."""
+    school_ids = set(
+        Section.objects.filter(pk__in=list(section_ids))
+        .order_by()
+        .values_list("course__calendar__school_id", flat=True)
+    )
+    versions.bump_grades(school_ids=school_ids, writer=writer)
 
 
 def _clean(grade: Grade) -> None:

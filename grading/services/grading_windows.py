@@ -12,6 +12,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from grading.models import CourseGradingTask, CourseTaskTerm, GradingTask, GradingWindow
+from schools import versions
 from schools.actors import Actor
 from schools.errors import coded_error
 from schools.models import School, Term
@@ -133,6 +134,8 @@ def grading_window_apply_one(*, window: GradingWindow, today: dt.date) -> dict[s
         closed = rows.filter(term_id=window.term_id, active=True).update(active=False)
         result = {"activated": 0, "deactivated": closed}
     GradingWindow.objects.filter(pk=window.pk).update(applied_at=timezone.now())
+    if result["activated"] or result["deactivated"]:
+        versions.bump_setup()  # issue 13: course-task terms are a cached report's input
     return result
 
 

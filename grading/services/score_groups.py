@@ -12,6 +12,7 @@ from django.db import transaction
 from grading.models import CTE_NUMERIC, CourseGradingTask, ScoreGroup, ScoreRow
 from grading.scoring import rows_of, thresholds
 from grading.services.district_rows import district_row_delete, district_row_save
+from schools import versions
 from schools.actors import Actor
 from schools.errors import coded_error
 from schools.models import District
@@ -104,6 +105,7 @@ def score_group_save(
         raise coded_error({"rows": errors}, code="invalid_row")
     group.rows.all().delete()
     ScoreRow.objects.bulk_create(new_rows)
+    versions.bump_setup()  # issue 13: score rows are a cached report's input
     return group
 
 

@@ -20,11 +20,17 @@ Every name is importable from ``schools.access`` itself.
 """
 
 from schools.access.choices import fk_queryset, managed_users, teacher_choices, user_fk_queryset
-from schools.access.disclosure import _reader_schools, log_cross_school_reads, log_disclosure
+from schools.access.disclosure import (
+    SCHOOL_HINT,
+    _reader_schools,
+    log_cross_school_reads,
+    log_disclosure,
+)
 from schools.access.drf import _ACTION_NAMES, IsScopedUser, view_action, view_label
 from schools.access.pages import (
     admin_site_allowed,
     may_read_report,
+    report_access_or_404,
     report_school_ids,
     report_school_or_404,
     report_scope_first,
@@ -86,6 +92,7 @@ from schools.access.scoping import (
 )
 
 __all__ = [
+    "SCHOOL_HINT",
     "ADMINS",
     "ALL_ROLES",
     "ATTENDANCE_CLERK",
@@ -138,6 +145,7 @@ __all__ = [
     "read_q",
     "register_report",
     "report_school_ids",
+    "report_access_or_404",
     "report_school_or_404",
     "report_scope_first",
     "require_school_role",

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from schools.models import DisclosureLog
 
 
+SCHOOL_HINT = "kts_school_id"
+
+
 def log_disclosure(
     *,
     user: Actor,
@@ -66,6 +69,11 @@ def log_cross_school_reads(user: Actor, objs: Sequence[Model], *, resource: str)
     if rule is None or not rule.cross_school:
         return
     own = user_school_ids(user)
+    # Issue 13: rows read with their school (``kts_school_id``, annotated by the list that
+    # read them with the rule's first path) need no query when all are at the user's own.
+    hints = {getattr(o, SCHOOL_HINT, None) for o in objs}
+    if None not in hints and hints <= own:
+        return
     rows = list(
         model._base_manager.filter(pk__in=[o.pk for o in objs])
         .exclude(**{_p(rule.schools[0], "in"): own})

@@ -37,6 +37,10 @@ def report_school_ids(user: Actor, name: str, form: str) -> set[int]:
     if form not in report.forms:
         return set()
     ids = user_school_ids(user, set(report.roles))
+    grants = None if is_state_admin(user) else grants_for(user)
+    if grants is not None and not grants.admin_districts:
+        # Issue 13: the kinds of a user's own schools came with their roles: no query.
+        return {pk for pk in ids if grants.school_kind.get(pk) in report.kinds}
     return set(
         School.objects.filter(pk__in=ids, kind__in=report.kinds).values_list("pk", flat=True)
     )
@@ -59,11 +63,17 @@ def report_school_or_404(user: Actor, name: str, form: str, school_id: Any) -> S
     school without the role."""
     from schools.models import School
 
+    report_access_or_404(user, name, form, school_id)
+    return School.objects.get(pk=int(school_id))
+
+
+def report_access_or_404(user: Actor, name: str, form: str, school_id: Any) -> None:
+    """``report_school_or_404`` for a caller that holds the school already (no query for
+    it): the same refusals."""
     if not may_read_report(user, name, form, school_id):
         if REPORTS[name].in_scope_refusal == 403 and _works_at(user, school_id):
             raise PermissionDenied("Your role may not open this page.")
         raise Http404
-    return School.objects.get(pk=int(school_id))
 
 
 def report_scope_first(

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from django.db import models, router, transaction
 from django.db.models.deletion import Collector
 
+from schools import versions
 from schools.actors import Actor, user_or_none
 from schools.models import AuditEntry, TimeStampedModel, Tombstone
 
@@ -27,6 +28,7 @@ def model_save(*, instance: M, **fields: Any) -> M:
         setattr(instance, name, value)
     instance.full_clean()
     instance.save()
+    versions.bump_for(type(instance))  # issue 13: cached reports that read it are stale
     return instance
 
 
@@ -81,6 +83,7 @@ def record_save(
             model_save(instance=instance)
         else:
             instance.save()
+            versions.bump_for(type(instance))
         audit_record(
             action=action or ("create" if creating else "update"),
             instance=instance,
@@ -148,6 +151,9 @@ def record_delete(
                 ]
             )
         deleted, _ = collector.delete()
+        touched = {*collector.data, *(qs.model for qs in collector.fast_deletes)}
+        if any(versions.is_input(model) for model in touched):
+            versions.bump_setup()  # issue 13: cached reports that read them are stale
         AuditEntry.objects.bulk_create(
             [
                 AuditEntry(

@@ -302,8 +302,9 @@ def test_r13_r14_bulk_writes_set_based_with_history(tech, django_assert_max_num_
         {"student": b, "percent": "75"},  # unchanged
         {"student": c, "percent": "82.25", "comments": "Good welds"},  # new
     ]
-    # when (constant in the rows: section lock, reads, upsert, history, audit, R34 flag)
-    with django_assert_max_num_queries(17):
+    # when (constant in the rows: section lock, reads, upsert, history, audit, R34 flag,
+    # the grades version of issue 13)
+    with django_assert_max_num_queries(18):
         grades = grade_post_bulk(
             section=tech.section,
             grading_task=tech.term_task,

@@ -42,6 +42,7 @@ from grading.models import (
     ScoreGroup,
     ScoreRow,
 )
+from grading.services.grades import grades_changed
 from schools.models import (
     Calendar,
     Course,
@@ -529,14 +530,17 @@ class ReportsWorld(KtsWorld):
         term: Term | None = None,
         section: Section | None = None,
     ) -> Grade:
-        """A teacher's letter grade on the English Term Grade (no percent)."""
-        return Grade.objects.create(
+        """A teacher's letter grade on the English Term Grade (no percent), the HS's grades
+        version bumped as every grade writer does (the cached reports)."""
+        grade = Grade.objects.create(
             student=student,
             section=section or self.english,
             grading_task=self.term_grade,
             term=term or self.q1,
             score=score,
         )
+        grades_changed(section_ids=[grade.section_id])
+        return grade
 
     def exchanged(
         self,
@@ -547,8 +551,9 @@ class ReportsWorld(KtsWorld):
         code: str = CTE_TERM,
         term: Term | None = None,
     ) -> Grade:
-        """An exchanged tech grade as the exchange writes it: an HS grade, source exchange."""
-        return Grade.objects.create(
+        """An exchanged tech grade as the exchange writes it: an HS grade, source exchange,
+        and the HS's grades version bumped."""
+        grade = Grade.objects.create(
             student=student,
             section=self.hs_section,
             grading_task=cte_task(code),
@@ -557,6 +562,8 @@ class ReportsWorld(KtsWorld):
             score=score,
             source="exchange",
         )
+        grades_changed(section_ids=[grade.section_id])
+        return grade
 
     def final(self, student: Student, percent: str, score: str) -> Grade:
         """A CTE Final Grade (credit 1) on the KTS course, Q4."""

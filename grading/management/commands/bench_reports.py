@@ -39,6 +39,7 @@ from grading.models import (
 from grading.scoring import row_for_percent, rows_of
 from grading.selectors.gpa import eligibility, honor_roll
 from grading.selectors.report_card import report_cards
+from schools import versions
 from schools.models import (
     Course,
     District,
@@ -197,6 +198,7 @@ class Command(BaseCommand):
                 )
         Roster.objects.bulk_create(rosters, batch_size=5000)
         Grade.objects.bulk_create(grades, batch_size=5000)
+        versions.bump_setup()  # issue 13: written in bulk; no cached report survives it
         self.stdout.write(
             f"Built {n_students} students, {n_sections} sections, {len(grades)} grades on "
             f"{connection.vendor} in {time.perf_counter() - started:.1f} s."
