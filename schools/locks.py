@@ -74,7 +74,8 @@ class ProcessLock:
         self._file = None
 
     def _path(self) -> Path:
-        name = str(connection.settings_dict["NAME"])
+        # The database and the checkout: two checkouts' test databases share a NAME.
+        name = f"{settings.BASE_DIR}:{connection.settings_dict['NAME']}"
         digest = hashlib.sha1(name.encode()).hexdigest()[:12]
         base = Path(getattr(settings, "EXCHANGE_LOCK_DIR", "") or tempfile.gettempdir())
         return base / f"kts-exchange-{digest}-{self.namespace}-{self.key}.lock"
