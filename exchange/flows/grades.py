@@ -99,28 +99,17 @@ Spans = tuple[tuple[dt.date, dt.date | None], ...]  # a student's roster spans i
 ScoreCache = dict[Decimal | None, Row | None]  # percent -> its score row (None: none fits)
 
 
-class Target(NamedTuple):
-    """The HS active term of a linked HS section whose setup is right, and everything
-    deciding a grade there needs."""
+# A linked HS section whose setup is right: its HS active term (id, start, end), the score
+# rows, the score group's cache, the existing HS grades (student -> HS grade) and the students
+# already written to that HS grade key.
+Target = tuple[int, dt.date, dt.date, list[Row], ScoreCache, dict[int, HsGrade], set[int]]
 
-    term_id: int
-    start: dt.date
-    end: dt.date
-    score_rows: list[Row]
-    by_percent: ScoreCache  # a per-score-group cache
-    existing: dict[int, HsGrade]  # student -> HS grade
-    written: set[int]  # students already written to this HS grade key
-
-
-class Candidate(NamedTuple):
-    """A linked HS section for one (tech section, task, tech term): either a skip reason
-    (no target), or its target. Two fields rather than one shape with optional fields: the
-    type says which fields a skip lacks, and the per-grade loop tests the target once."""
-
-    hs_section_id: int
-    rosters: dict[int, Spans]
-    reason: str
-    target: Target | None = None
+# A linked HS section for one (tech section, task, tech term): (HS section, its rosters
+# (student -> spans), skip reason, target) - a skip has its reason and no target, a section
+# whose setup is right has no reason and its Target. Both are plain tuples, not NamedTuples:
+# decide() unpacks them for every grade, and CPython unpacks an exact tuple on a fast path
+# (a tuple subclass goes through an iterator: measurably slower on that loop).
+Candidate = tuple[int, dict[int, Spans], str, Target | None]
 
 
 class Write(NamedTuple):
@@ -435,19 +424,19 @@ class _Candidates:
         section_rosters = hs.rosters.get(hs_id, {})
         ct = hs.course_tasks.get((link.hs_course_id, task_id))
         if ct is None:
-            return Candidate(hs_id, section_rosters, Reason.NO_HS_TASK)
+            return (hs_id, section_rosters, Reason.NO_HS_TASK, None)
         terms = hs.active.get(ct.id, [])
         if len(terms) != 1:
-            return Candidate(hs_id, section_rosters, Reason.NO_ACTIVE_TERM)
+            return (hs_id, section_rosters, Reason.NO_ACTIVE_TERM, None)
         term = terms[0]
         if not (t_start <= term.start and term.end <= t_end):
-            return Candidate(hs_id, section_rosters, Reason.TERM_OUT_OF_RANGE)
+            return (hs_id, section_rosters, Reason.TERM_OUT_OF_RANGE, None)
         key = (hs_id, task_id, term.term_id)
-        return Candidate(
+        return (
             hs_id,
             section_rosters,
             "",
-            Target(
+            (
                 term.term_id,
                 term.start,
                 term.end,
