@@ -11,13 +11,13 @@ import datetime as dt
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, Model, OuterRef, Q
 from django.utils import timezone
 
 from exchange import bulk, locks
@@ -35,6 +35,7 @@ from exchange.models import (
     RunStatus,
     RunTrigger,
 )
+from schools.actors import Actor, user_or_none
 from schools.models import Roster, Section
 
 logger = logging.getLogger(__name__)
@@ -62,7 +63,9 @@ def empty_counts() -> dict[str, dict[str, int]]:
     return {flow: dict.fromkeys(ACTIONS, 0) for flow in Flow.values}
 
 
-def merge_counts(total: dict, part: dict) -> dict:
+def merge_counts(
+    total: dict[str, dict[str, int]], part: dict[str, dict[str, int]]
+) -> dict[str, dict[str, int]]:
     for flow, actions in part.items():
         bucket = total.setdefault(flow, {})
         for action, n in actions.items():
@@ -89,16 +92,18 @@ def kts_link_create(*, hs_section: Section, tech_section: Section) -> KtsLink:
 
 
 def exchange_run_create(
-    *, as_of: dt.date, dry_run: bool = False, trigger: str, by=None
+    *, as_of: dt.date, dry_run: bool = False, trigger: str, by: Actor = None
 ) -> ExchangeRun:
     """A queued run record; :func:`exchange_run_start` does the work."""
-    run = ExchangeRun(as_of=as_of, dry_run=dry_run, trigger=trigger, requested_by=by)
+    run = ExchangeRun(as_of=as_of, dry_run=dry_run, trigger=trigger, requested_by=user_or_none(by))
     run.full_clean()
     run.save()
     return run
 
 
-def exchange_run_request(*, as_of: dt.date, dry_run: bool, trigger: str, by=None) -> ExchangeRun:
+def exchange_run_request(
+    *, as_of: dt.date, dry_run: bool, trigger: str, by: Actor = None
+) -> ExchangeRun:
     """R44: a run asked for through the API or a page, refused with a coded error when
     ``as_of`` is outside the current and the previous school year (``as_of_out_of_range``)
     or when a real run is already queued or running (``run_already_active``)."""
@@ -133,7 +138,7 @@ def exchange_run(
     as_of: dt.date,
     dry_run: bool = False,
     trigger: str,
-    by=None,
+    by: Actor = None,
     inline: bool | None = None,
     progress: Progress | None = None,
 ) -> ExchangeRun:
@@ -346,7 +351,7 @@ def _settle_unchanged_schools(run: ExchangeRun, schools: list[int]) -> dict[int,
             if any(o["action"] not in (Action.UNCHANGED, Action.SKIPPED) for o in attendance):
                 continue
             outcomes = [*grades.outcomes, *attendance]
-            unchanged = Counter(
+            unchanged: Counter[str] = Counter(
                 {Flow.GRADES: grades.unchanged, Flow.ENROLLMENTS: enrollments.unchanged}
             )
             settled[school_id] = RunPart(
@@ -384,7 +389,7 @@ def _dispatch(part: RunPart, *, at: dt.datetime | None = None) -> None:
     RunPart.objects.filter(pk=part.pk).update(queued_at=timezone.now())
 
 
-def exchange_run_cancel(*, run: ExchangeRun, by=None) -> ExchangeRun:
+def exchange_run_cancel(*, run: ExchangeRun, by: Actor = None) -> ExchangeRun:
     """R45: cancel a queued or running (possibly stuck) run.
 
     Its parts not yet finished are cancelled with it; a part still applying rolls back at
@@ -505,15 +510,18 @@ def _start_deferred_runs() -> None:
         async_task("exchange.tasks.start_run", run.pk, task_name=f"exchange-run-{run.pk}")
 
 
-def _flows() -> list[Callable[..., FlowResult | list[dict[str, Any]]]]:
-    flows = [enrollments_flow.sync_enrollments, grades_flow.sync_grades]
+def _flows() -> Sequence[Callable[..., FlowResult | list[dict[str, Any]]]]:
+    flows: list[Callable[..., FlowResult | list[dict[str, Any]]]] = [
+        enrollments_flow.sync_enrollments,
+        grades_flow.sync_grades,
+    ]
     attendance = getattr(attendance_flow, "sync_unknown_attendance", None)
     if attendance is not None:
         flows.append(attendance)
     return flows
 
 
-def _save_outcomes(*, run_id: int, tech_school_id: int, outcomes: list[dict]) -> None:
+def _save_outcomes(*, run_id: int, tech_school_id: int, outcomes: list[dict[str, Any]]) -> None:
     """Per-record outcomes (R21), copied as plain rows. ``unchanged`` ones are only counted:
     a quiet night of 80,000 unchanged grades would otherwise write 80,000 rows that say
     nothing."""
@@ -543,7 +551,7 @@ def _save_outcomes(*, run_id: int, tech_school_id: int, outcomes: list[dict]) ->
 
 
 def count_outcomes(
-    outcomes: list[dict], unchanged: Counter | None = None
+    outcomes: list[dict[str, Any]], unchanged: Counter[str] | None = None
 ) -> dict[str, dict[str, int]]:
     """Counts per flow and action; ``unchanged`` adds the unchanged records flows counted
     without listing them."""
@@ -557,10 +565,10 @@ def count_outcomes(
     return counts
 
 
-def _run_flows(**kwargs) -> tuple[list[dict], Counter]:
+def _run_flows(**kwargs: Any) -> tuple[list[dict[str, Any]], Counter[str]]:
     """Every flow for one tech school: the outcomes to record and the unchanged counts."""
-    outcomes: list[dict] = []
-    unchanged: Counter = Counter()
+    outcomes: list[dict[str, Any]] = []
+    unchanged: Counter[str] = Counter()
     for flow in _flows():
         result = flow(**kwargs)
         if isinstance(result, FlowResult):
@@ -735,7 +743,7 @@ def _finish_if_done(*, run_id: int) -> None:
     _start_deferred_runs()
 
 
-def _loaded_models(counts: dict) -> list:
+def _loaded_models(counts: dict[str, dict[str, int]]) -> list[type[Model]]:
     """The models whose tables a finished run wrote rows to (its outcomes: every record but
     the unchanged ones; a quiet night writes none and analyzes nothing)."""
     from attendance.models import Attendance
@@ -751,7 +759,7 @@ def _loaded_models(counts: dict) -> list:
     recorded = any(
         n for actions in counts.values() for action, n in actions.items() if action != "unchanged"
     )
-    models: list = [ExchangeOutcome] if recorded else []
+    models: list[type[Model]] = [ExchangeOutcome] if recorded else []
     for flow, flow_models in tables.items():
         if any(counts.get(flow, {}).get(action) for action in written):
             models += flow_models

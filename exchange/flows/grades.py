@@ -9,12 +9,13 @@ changes nothing writes nothing.
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import FilteredRelation, OuterRef, Q, Subquery
+from django.db.models import FilteredRelation, Model, OuterRef, Q, Subquery
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -29,12 +30,12 @@ from grading.models import (
     GradeSource,
     ScoreRow,
 )
-from grading.scoring import row_for_percent, rows_of
+from grading.scoring import Row, row_for_percent, rows_of
 from grading.services.grades import grades_changed
 from grading.services.transcripts import transcript_lines_flag_changed
 from schools.models import Roster, Term
 
-FIX = {
+FIX: dict[str, str] = {  # skip reason -> what to fix
     Reason.NOT_ROSTERED: "Roster the student in the linked HS section, or remove the KTS link.",
     Reason.NO_HS_TASK: "Add this CTE task to the HS course's grading tasks.",
     Reason.NO_ACTIVE_TERM: "Mark exactly one term active for this CTE task on the HS course.",
@@ -56,7 +57,8 @@ class Link(NamedTuple):
 
 
 class TechGrade(NamedTuple):
-    """A CTE grade posted at the tech school (the source of a crossing)."""
+    """A CTE grade posted at the tech school (the source of a crossing): the fields of a
+    :data:`TechGradeRow`, which is read as a plain tuple."""
 
     id: int
     student_id: int
@@ -64,6 +66,10 @@ class TechGrade(NamedTuple):
     task_id: int
     term_id: int
     percent: Decimal | None
+
+
+# A tech grade as read: id, student, section, task, term, percent (TechGrade's fields).
+TechGradeRow = tuple[int, int, int, int, int, Decimal | None]
 
 
 class CourseTask(NamedTuple):
@@ -91,20 +97,20 @@ _new_tuple = tuple.__new__  # one HsGrade per HS grade read: no keyword handling
 Spans = tuple[tuple[dt.date, dt.date | None], ...]  # a student's roster spans in a section
 
 
-class Candidate(NamedTuple):
-    """A linked HS section for one (tech section, task, tech term): either a skip reason,
-    or the HS active term and everything deciding a grade there needs."""
+ScoreCache = dict[Decimal | None, Row | None]  # percent -> its score row (None: none fits)
 
-    hs_section_id: int
-    rosters: dict[int, Spans]
-    reason: str
-    term_id: int | None = None
-    start: dt.date | None = None
-    end: dt.date | None = None
-    score_rows: list | None = None
-    by_percent: dict | None = None  # percent -> score row (a per-score-group cache)
-    existing: dict[int, HsGrade] | None = None  # student -> HS grade
-    written: set[int] | None = None  # students already written to this HS grade key
+
+# A linked HS section whose setup is right: its HS active term (id, start, end), the score
+# rows, the score group's cache, the existing HS grades (student -> HS grade) and the students
+# already written to that HS grade key.
+Target = tuple[int, dt.date, dt.date, list[Row], ScoreCache, dict[int, HsGrade], set[int]]
+
+# A linked HS section for one (tech section, task, tech term): (HS section, its rosters
+# (student -> spans), skip reason, target) - a skip has its reason and no target, a section
+# whose setup is right has no reason and its Target. Both are plain tuples, not NamedTuples:
+# decide() unpacks them for every grade, and CPython unpacks an exact tuple on a fast path
+# (a tuple subclass goes through an iterator: measurably slower on that loop).
+Candidate = tuple[int, dict[int, Spans], str, Target | None]
 
 
 class Write(NamedTuple):
@@ -127,7 +133,7 @@ class HsSide(NamedTuple):
     rosters: dict[int, dict[int, Spans]]  # HS section -> student -> spans
     course_tasks: dict[tuple[int, int], CourseTask]  # (HS course, task) -> course task
     active: dict[int, list[ActiveTerm]]  # course task -> its active terms
-    rows_by_group: dict[int, list]  # score group -> score rows
+    rows_by_group: dict[int, list[Row]]  # score group -> score rows
     existing: dict[tuple[int, int, int], dict[int, HsGrade]]  # (section, task, term) -> ...
 
 
@@ -298,7 +304,7 @@ def read_links(*, tech_school_id: int, school_year: int) -> dict[int, list[Link]
     return links
 
 
-def read_tech_grades(links: dict[int, list[Link]]) -> list[TechGrade]:
+def read_tech_grades(links: dict[int, list[Link]]) -> list[TechGradeRow]:
     """The CTE grades of the linked tech sections, in id order.
 
     Small id lists (one school's linked sections) keep every read on an index, and
@@ -365,7 +371,7 @@ def read_hs_side(links: dict[int, list[Link]], *, with_versions: bool = False) -
         course_tasks[(course_id, task_id)] = CourseTask(ct_id, group_id)
         if term_id is not None:
             active[ct_id].append(ActiveTerm(term_id, start, end))
-    score_rows: dict[int, list] = defaultdict(list)
+    score_rows: dict[int, list[Mapping[str, object]]] = defaultdict(list)
     for row in (
         ScoreRow.objects.filter(group_id__in={ct.score_group_id for ct in course_tasks.values()})
         .order_by()
@@ -414,7 +420,7 @@ class _Candidates:
     def __init__(self, hs: HsSide) -> None:
         self.hs = hs
         self.targets: dict[tuple[int, int, int], set[int]] = defaultdict(set)
-        self.score_cache: dict[int, dict] = defaultdict(dict)  # group -> percent -> row
+        self.score_cache: dict[int, ScoreCache] = defaultdict(dict)  # group -> its cache
 
     def of(self, link: Link, task_id: int, t_start: dt.date, t_end: dt.date) -> Candidate:
         hs = self.hs
@@ -422,31 +428,33 @@ class _Candidates:
         section_rosters = hs.rosters.get(hs_id, {})
         ct = hs.course_tasks.get((link.hs_course_id, task_id))
         if ct is None:
-            return Candidate(hs_id, section_rosters, Reason.NO_HS_TASK)
+            return (hs_id, section_rosters, Reason.NO_HS_TASK, None)
         terms = hs.active.get(ct.id, [])
         if len(terms) != 1:
-            return Candidate(hs_id, section_rosters, Reason.NO_ACTIVE_TERM)
+            return (hs_id, section_rosters, Reason.NO_ACTIVE_TERM, None)
         term = terms[0]
         if not (t_start <= term.start and term.end <= t_end):
-            return Candidate(hs_id, section_rosters, Reason.TERM_OUT_OF_RANGE)
+            return (hs_id, section_rosters, Reason.TERM_OUT_OF_RANGE, None)
         key = (hs_id, task_id, term.term_id)
-        return Candidate(
+        return (
             hs_id,
             section_rosters,
             "",
-            term.term_id,
-            term.start,
-            term.end,
-            hs.rows_by_group.get(ct.score_group_id, []),
-            self.score_cache[ct.score_group_id],
-            hs.existing.get(key, {}),
-            self.targets[key],
+            (
+                term.term_id,
+                term.start,
+                term.end,
+                hs.rows_by_group.get(ct.score_group_id, []),
+                self.score_cache[ct.score_group_id],
+                hs.existing.get(key, {}),
+                self.targets[key],
+            ),
         )
 
 
 def decide(
     *,
-    tech_grades: list[TechGrade],
+    tech_grades: Sequence[TechGradeRow],
     tech_terms: dict[int, tuple[dt.date, dt.date]],
     links: dict[int, list[Link]],
     hs: HsSide,
@@ -464,6 +472,7 @@ def decide(
     writes: list[Write] = []
     unchanged = 0
     grades_flow, skipped = Flow.GRADES, Action.SKIPPED
+    row: Row | Literal[False] | None  # a grade's HS score row; False: not in the cache yet
     for grade_id, student_id, tech_section_id, task_id, tech_term_id, percent in tech_grades:
         group_key = (tech_section_id, task_id, tech_term_id)
         cands = candidates.get(group_key)
@@ -473,15 +482,16 @@ def decide(
                 make(link, task_id, t_start, t_end) for link in links[tech_section_id]
             ]
         rostered = False
-        for cand in cands:
-            spans = cand.rosters.get(student_id)
+        # Unpacked into locals: this loop runs for every tech grade of the night.
+        for hs_id, section_rosters, reason, target in cands:
+            spans = section_rosters.get(student_id)
             if spans is None:
                 continue
             rostered = True
-            # Unpacked once into locals: this loop runs for every tech grade of the night.
-            hs_id, _, reason, term_id, h_start, h_end, rows, by_percent, olds, written = cand
             message = ""
-            if not reason:
+            row = None  # stays None on a skip
+            if target is not None:  # the HS setup is right: the roster and percent decide
+                term_id, h_start, h_end, rows, by_percent, olds, written = target
                 for start, end in spans:
                     if start <= h_end and (end is None or end >= h_start):
                         break  # rostered during the HS active term
@@ -496,7 +506,7 @@ def decide(
                         )
                     if row is None:
                         reason = Reason.SCORE_UNTRANSLATABLE
-            if reason:
+            if row is None:  # skipped (a reason is set); else the target's locals are set
                 outcomes.append(
                     outcome(
                         grades_flow,
@@ -602,14 +612,14 @@ _HISTORY_VALUES = {  # grading_gradehistory column -> value
 }
 
 
-def _columns_covered(model, values: dict[str, str]) -> None:
+def _columns_covered(model: type[Model], values: dict[str, str]) -> None:
     columns = {f.column for f in model._meta.concrete_fields if not f.primary_key}
     if columns != set(values):
         raise RuntimeError(f"{model.__name__}: the exchange's raw insert must name {columns}")
 
 
 def _write_pg(
-    writes: list[Write], *, run_id: int, now: dt.datetime, reasons: dict
+    writes: list[Write], *, run_id: int, now: dt.datetime, reasons: dict[int, str]
 ) -> tuple[list[int], list[str]]:
     _columns_covered(Grade, _GRADE_VALUES)
     _columns_covered(GradeHistory, _HISTORY_VALUES)
@@ -659,7 +669,9 @@ def _write_pg(
     return [grade_id for grade_id, _ in rows], [version for _, version in rows]
 
 
-def _write_orm(writes: list[Write], *, run_id: int, now: dt.datetime, reasons: dict) -> list[int]:
+def _write_orm(
+    writes: list[Write], *, run_id: int, now: dt.datetime, reasons: dict[int, str]
+) -> list[int]:
     """Other databases: the same rows through the ORM's bulk upsert."""
     grades = [
         Grade(
