@@ -21,7 +21,7 @@ from django.db.models import Exists, F, Model, OuterRef, Q
 from django.utils import timezone
 
 from exchange import bulk, locks
-from exchange.flows import OUTCOME_KEYS, FlowResult, watermark
+from exchange.flows import OUTCOME_KEYS, FlowResult, inputs, watermark
 from exchange.flows import attendance as attendance_flow
 from exchange.flows import enrollments as enrollments_flow
 from exchange.flows import grades as grades_flow
@@ -325,8 +325,8 @@ def _settle_unchanged_schools(run: ExchangeRun, schools: list[int]) -> dict[int,
         if not snapshot:
             return {}  # inside someone else's transaction: the parts decide for themselves
         _set_timeouts()
-        grades_prints = grades_flow.fingerprints(school_year=school_year, schools=candidates)
-        enrollments_prints = enrollments_flow.fingerprints(
+        grades_prints = inputs.grade_fingerprints(school_year=school_year, schools=candidates)
+        enrollments_prints = inputs.enrollment_fingerprints(
             school_year=school_year, schools=candidates
         )
         now = timezone.now()

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from exchange.flows import FlowResult, outcome, watermark
+from exchange.flows import FlowResult, inputs, outcome, watermark
 from exchange.models import Action, Flow, KtsLink
 from schools.models import Calendar, Enrollment, Roster, Section, ServiceType, Tombstone
 
@@ -248,47 +248,6 @@ SELECT NULL, NULL, COALESCE(SUM(paired), 0) FROM keyed WHERE differs = 0
 NARROW_READ_MAX = 2_000  # up to this many students to reconcile, read only their rosters
 
 
-# Every row :func:`sync_enrollments` reads for one tech school, as ``t, id, x`` (a table
-# tag, the id, the row version): the school's calendars,
-# the courses and sections of the year's calendar, its links, the linked HS sections'
-# rosters and the KTS sections' rosters.
-INPUTS_SQL = """
-WITH cal AS MATERIALIZED (
-    SELECT id FROM schools_calendar
-    WHERE school_year = %(year)s AND school_id = %(school)s
-    ORDER BY id LIMIT 1
-), link AS (
-    SELECT l.id, l.xmin AS x, l.hs_section_id
-    FROM exchange_ktslink l
-    JOIN schools_section s ON s.id = l.tech_section_id
-    JOIN schools_course c ON c.id = s.course_id
-    WHERE c.calendar_id = (SELECT id FROM cal)
-)
-SELECT 'link' AS t, id, x FROM link
-UNION ALL SELECT 'hs roster', id, xmin FROM schools_roster
-    WHERE section_id IN (SELECT hs_section_id FROM link)
-UNION ALL SELECT 'tech roster', r.id, r.xmin FROM schools_roster r
-    JOIN schools_section s ON s.id = r.section_id
-    JOIN schools_course c ON c.id = s.course_id
-    WHERE c.calendar_id = (SELECT id FROM cal) AND c.is_kts
-UNION ALL SELECT 'section', s.id, s.xmin FROM schools_section s
-    JOIN schools_course c ON c.id = s.course_id
-    WHERE c.calendar_id = (SELECT id FROM cal)
-UNION ALL SELECT 'course', id, xmin FROM schools_course WHERE calendar_id = (SELECT id FROM cal)
-UNION ALL SELECT 'calendar', id, xmin FROM schools_calendar
-    WHERE school_id = %(school)s AND EXISTS (SELECT FROM cal)
-"""
-
-
-def fingerprints(*, school_year: int, schools: list[int]) -> dict[int, str]:
-    """The enrollment flow's fingerprint of each of these tech schools (R22): one query a
-    school, each reading its rows through their indexes."""
-    return {
-        school: watermark.fingerprint(INPUTS_SQL, {"year": school_year, "school": school})
-        for school in schools
-    }
-
-
 class _Mark(watermark.FlowMark):
     """The enrollment flow's watermark for one tech school (R22, R48).
 
@@ -302,7 +261,7 @@ class _Mark(watermark.FlowMark):
             flow=Flow.ENROLLMENTS,
             tech_school_id=tech_school_id,
             school_year=school_year,
-            fingerprints=fingerprints,
+            fingerprints=inputs.enrollment_fingerprints,
         )
 
     def replay(self, *, as_of: dt.date) -> FlowResult | None:

@@ -20,7 +20,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from exchange import bulk
-from exchange.flows import FlowResult, outcome, watermark
+from exchange.flows import FlowResult, inputs, outcome, watermark
 from exchange.models import Action, Flow, KtsLink, Reason
 from grading.models import (
     CTE_CODES,
@@ -177,74 +177,6 @@ def sync_grades(
     return FlowResult(Flow.GRADES, outcomes, unchanged)
 
 
-# Every row :func:`sync_grades` reads for one tech school (as ``t, id, x``: a table tag, the
-# id and the row version), a superset where that is
-# simpler: the school's links of the year with their tech sections, courses and calendars;
-# the linked HS sections; the CTE tasks; the tech grades and their terms; the HS sections'
-# rosters; the HS courses' CTE course tasks, their term masks and terms, their score rows;
-# and the HS grades of CTE tasks in the linked HS sections. Nothing here depends on the
-# date: neither does the grade flow.
-INPUTS_SQL = """
-WITH lk AS (
-    SELECT l.id, l.xmin AS x, l.tech_section_id, l.hs_section_id,
-           hs.course_id AS hs_course_id, s.course_id AS tech_course_id
-    FROM exchange_ktslink l
-    JOIN schools_section s ON s.id = l.tech_section_id
-    JOIN schools_course c ON c.id = s.course_id
-    JOIN schools_calendar cal ON cal.id = c.calendar_id
-    JOIN schools_section hs ON hs.id = l.hs_section_id
-    WHERE cal.school_id = %(school)s AND cal.school_year = %(year)s
-), ids AS MATERIALIZED (
-    SELECT ARRAY(SELECT DISTINCT tech_section_id FROM lk) AS tech,
-           ARRAY(SELECT DISTINCT hs_section_id FROM lk) AS hs,
-           ARRAY(SELECT DISTINCT hs_course_id FROM lk) AS courses,
-           ARRAY(SELECT DISTINCT tech_course_id FROM lk) AS tech_courses
-), tasks AS (
-    SELECT id, xmin AS x FROM grading_gradingtask WHERE code = ANY(%(codes)s)
-), tg AS (
-    SELECT id, xmin AS x, term_id FROM grading_grade
-    WHERE section_id = ANY((SELECT tech FROM ids)::bigint[]) AND grading_task_id IN (SELECT id FROM tasks)
-), ct AS (
-    SELECT id, xmin AS x, score_group_id FROM grading_coursegradingtask
-    WHERE course_id = ANY((SELECT courses FROM ids)::bigint[])
-      AND grading_task_id IN (SELECT id FROM tasks)
-), mask AS (
-    SELECT id, xmin AS x, term_id FROM grading_coursetaskterm
-    WHERE course_task_id IN (SELECT id FROM ct)
-)
-SELECT 'task' AS t, id, x FROM tasks WHERE EXISTS (SELECT FROM lk)
-UNION ALL SELECT 'tech grade', id, x FROM tg
-UNION ALL SELECT 'course task', id, x FROM ct
-UNION ALL SELECT 'mask', id, x FROM mask
-UNION ALL SELECT 'term', id, xmin FROM schools_term
-    WHERE id IN (SELECT term_id FROM tg UNION SELECT term_id FROM mask)
-UNION ALL SELECT 'score row', id, xmin FROM grading_scorerow
-    WHERE group_id IN (SELECT score_group_id FROM ct)
-UNION ALL SELECT 'roster', id, xmin FROM schools_roster
-    WHERE section_id = ANY((SELECT hs FROM ids)::bigint[])
-UNION ALL SELECT 'hs grade', id, xmin FROM grading_grade
-    WHERE section_id = ANY((SELECT hs FROM ids)::bigint[]) AND grading_task_id IN (SELECT id FROM tasks)
-UNION ALL SELECT 'link', id, x FROM lk
-UNION ALL SELECT 'section', id, xmin FROM schools_section
-    WHERE id = ANY((SELECT tech FROM ids)::bigint[]) OR id = ANY((SELECT hs FROM ids)::bigint[])
-UNION ALL SELECT 'course', id, xmin FROM schools_course
-    WHERE id = ANY((SELECT tech_courses FROM ids)::bigint[])
-UNION ALL SELECT 'calendar', id, xmin FROM schools_calendar
-    WHERE school_id = %(school)s AND EXISTS (SELECT FROM lk)
-"""
-
-
-def fingerprints(*, school_year: int, schools: list[int]) -> dict[int, str]:
-    """The grade flow's fingerprint of each of these tech schools (R22): one query a school,
-    each reading its rows through their indexes."""
-    return {
-        school: watermark.fingerprint(
-            INPUTS_SQL, {"codes": list(CTE_CODES), "year": school_year, "school": school}
-        )
-        for school in schools
-    }
-
-
 class _Mark(watermark.FlowMark):
     """The grade flow's watermark for one tech school (R22, :mod:`exchange.flows.watermark`):
     stored after the writes, for the state they leave."""
@@ -254,7 +186,7 @@ class _Mark(watermark.FlowMark):
             flow=Flow.GRADES,
             tech_school_id=tech_school_id,
             school_year=school_year,
-            fingerprints=fingerprints,
+            fingerprints=inputs.grade_fingerprints,
         )
 
     def replay(self) -> FlowResult | None:
