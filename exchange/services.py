@@ -326,6 +326,11 @@ def _settle_unchanged_schools(run: ExchangeRun, schools: list[int]) -> dict[int,
             return {}  # inside someone else's transaction: the parts decide for themselves
         _set_timeouts()
         grades_prints = inputs.grade_fingerprints(school_year=school_year, schools=candidates)
+        # A school whose grades changed runs as a part whatever its enrollments: only the
+        # others' enrollment inputs are fingerprinted.
+        candidates = [
+            s for s in candidates if marks[(s, Flow.GRADES)].fingerprint == grades_prints[s]
+        ]
         enrollments_prints = inputs.enrollment_fingerprints(
             school_year=school_year, schools=candidates
         )
