@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -37,6 +37,7 @@ class ImportSerializer(serializers.ModelSerializer[Import]):
         ]
         read_only_fields = fields
 
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
     def get_errors(self, obj: Import) -> list[dict[str, object]]:
         errors: list[dict[str, object]] = obj.errors
         return errors
