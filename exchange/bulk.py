@@ -75,6 +75,32 @@ def copy_rows(model: type[Model], fields: Sequence[str], rows: Iterable[tuple[An
                 copy.write_row(row)
 
 
+def analyze_written(written: dict[type[Model], int], *, share: float) -> None:
+    """:func:`analyze` the tables of ``written`` (model -> rows written) that took at least
+    ``share`` of the rows PostgreSQL last counted in them (``pg_class.reltuples``; a table
+    never counted is always analyzed). A night that changed a few percent of a large table
+    leaves it to autovacuum, which analyzes once the changes add up."""
+    if not _use_copy():
+        return
+    written = {m: n for m, n in written.items() if n}
+    if not written or share <= 0:
+        analyze(written)
+        return
+    tables = {m._meta.db_table: m for m in written}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reltuples FROM pg_class WHERE relkind = 'r' AND relname = ANY(%s)"
+            " AND relnamespace = to_regnamespace(current_schema())::oid",
+            [list(tables)],
+        )
+        counted = dict(cursor.fetchall())
+    analyze(
+        m
+        for table, m in tables.items()
+        if counted.get(table, -1) < 0 or written[m] >= share * counted[table]
+    )
+
+
 def analyze(models: Iterable[type[Model]]) -> None:
     """Refresh PostgreSQL's planner statistics of ``models``' tables after a bulk load, so
     the next reads are not planned on the tables' old shape while autovacuum has not come

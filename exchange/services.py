@@ -325,6 +325,13 @@ def _settle_unchanged_schools(run: ExchangeRun, schools: list[int]) -> dict[int,
         if not snapshot:
             return {}  # inside someone else's transaction: the parts decide for themselves
         _set_timeouts()
+        # A school whose teachers saved a grade since its mark was stored has changed: it
+        # goes to its part without the fingerprint that would only confirm it.
+        saved = inputs.grades_saved_since(
+            school_year=school_year,
+            since={s: marks[(s, Flow.GRADES)].updated_at for s in candidates},
+        )
+        candidates = [s for s in candidates if s not in saved]
         grades_prints = inputs.grade_fingerprints(school_year=school_year, schools=candidates)
         # A school whose grades changed runs as a part whatever its enrollments: only the
         # others' enrollment inputs are fingerprinted.
@@ -744,13 +751,13 @@ def _finish_if_done(*, run_id: int) -> None:
         run.finished_at = timezone.now()
         run.save(update_fields=["counts", "status", "error", "finished_at"])
     if not run.dry_run:
-        bulk.analyze(_loaded_models(counts))
+        bulk.analyze_written(_rows_written(counts), share=settings.EXCHANGE_ANALYZE_SHARE)
     _start_deferred_runs()
 
 
-def _loaded_models(counts: dict[str, dict[str, int]]) -> list[type[Model]]:
-    """The models whose tables a finished run wrote rows to (its outcomes: every record but
-    the unchanged ones; a quiet night writes none and analyzes nothing)."""
+def _rows_written(counts: dict[str, dict[str, int]]) -> dict[type[Model], int]:
+    """The rows a finished run wrote to each table, at the most (every record but the
+    unchanged ones is an outcome row; a quiet night writes none)."""
     from attendance.models import Attendance
     from grading.models import Grade, GradeHistory
     from schools.models import Enrollment, Tombstone
@@ -760,12 +767,10 @@ def _loaded_models(counts: dict[str, dict[str, int]]) -> list[type[Model]]:
         "grades": [Grade, GradeHistory],
         "attendance": [Attendance, Tombstone],
     }
-    written = ("added", "updated", "ended", "removed")
-    recorded = any(
-        n for actions in counts.values() for action, n in actions.items() if action != "unchanged"
-    )
-    models: list[type[Model]] = [ExchangeOutcome] if recorded else []
-    for flow, flow_models in tables.items():
-        if any(counts.get(flow, {}).get(action) for action in written):
-            models += flow_models
-    return models
+    written_actions = ("added", "updated", "ended", "removed")
+    rows: Counter[type[Model]] = Counter()
+    for flow, actions in counts.items():
+        rows[ExchangeOutcome] += sum(n for action, n in actions.items() if action != "unchanged")
+        for model in tables.get(flow, []):
+            rows[model] += sum(actions.get(action, 0) for action in written_actions)
+    return {model: n for model, n in rows.items() if n}

@@ -269,6 +269,10 @@ EXCHANGE_START_GRACE = float(os.environ.get("EXCHANGE_START_GRACE", "120"))
 # R22: on PostgreSQL a flow whose inputs did not change since the last run replays what it
 # found then (an exact fingerprint of the rows it reads); "0" makes every run decide afresh.
 EXCHANGE_WATERMARK = os.environ.get("EXCHANGE_WATERMARK", "1") not in ("0", "false", "off", "")
+# A finished run refreshes the planner statistics (ANALYZE) of a table it wrote at least this
+# share of (of the rows PostgreSQL last counted there); smaller changes are autovacuum's, whose
+# own analyze threshold is 10% by default. 0: every table the run wrote to.
+EXCHANGE_ANALYZE_SHARE = float(os.environ.get("EXCHANGE_ANALYZE_SHARE", "0.1"))
 # R47: the nightly schedule runs the exchange only inside this local-time window
 # ("HH:MM-HH:MM"); a cluster started after a missed night does not catch up at noon.
 EXCHANGE_NIGHT_WINDOW = os.environ.get("EXCHANGE_NIGHT_WINDOW", "00:00-06:00")

@@ -225,8 +225,10 @@ def post_tech_grades(*, seed: int = 0) -> int:
 
 
 def change_tech_grades(*, share: float = 0.10) -> int:
-    """Change ``share`` of the tech grades (every n-th by id) with one UPDATE."""
+    """Change ``share`` of the tech grades (every n-th by id), saved as teachers save them
+    (``modified_at`` set), with one UPDATE a batch."""
     from django.db.models import Case, F, When
+    from django.utils import timezone
 
     step = round(1 / share)
     ids = list(
@@ -239,5 +241,7 @@ def change_tech_grades(*, share: float = 0.10) -> int:
     )
     bump = Case(When(percent__lt=99, then=F("percent") + 1), default=F("percent") - 1)
     for i in range(0, len(ids), BATCH):
-        Grade.objects.filter(id__in=ids[i : i + BATCH]).update(percent=bump)
+        Grade.objects.filter(id__in=ids[i : i + BATCH]).update(
+            percent=bump, modified_at=timezone.now()
+        )
     return len(ids)

@@ -17,12 +17,20 @@ def _run(**kw):
     return exchange_run(as_of=AS_OF, trigger="test", inline=True, **kw)
 
 
+def _count_rows_now() -> None:
+    """PostgreSQL's row counts (``reltuples``) as of now, as autovacuum would leave them:
+    a run compares what it wrote with them."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE grading_grade, grading_gradehistory, exchange_exchangeoutcome")
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="ANALYZE is PostgreSQL's")
 def test_r19_run_analyzes_the_tables_it_loaded_once_when_it_finishes(world):
     # given a first run (rosters) and a tech grade for every student
     _run()
     for student in world.students:
         world.post_tech_grade(student, 91)
+    _count_rows_now()
     # when the run that carries the grades finishes
     with CaptureQueriesContext(connection) as queries:
         run = _run()
@@ -76,3 +84,34 @@ def test_r19_quiet_run_analyzes_nothing(world):
     assert run.counts["enrollments"] == {**run.counts["enrollments"], "unchanged": 3, "added": 0}
     assert not run.outcomes.exists()
     assert _analyzes(queries) == []
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="ANALYZE is PostgreSQL's")
+def test_r19_run_leaves_a_table_it_changed_little_to_autovacuum(world, settings):
+    # given the grades carried, counted by PostgreSQL, and one of the three tech grades changed
+    settings.EXCHANGE_ANALYZE_SHARE = 0.5
+    _run()
+    for student in world.students:
+        world.post_tech_grade(student, 91)
+    _run()
+    _count_rows_now()  # grading_grade: 3 tech + 3 HS grades; history: 3 rows
+    world.post_tech_grade(world.students[0], 85)
+    # when the run that updates that one HS grade finishes
+    with CaptureQueriesContext(connection) as queries:
+        run = _run()
+    # then it refreshed no statistics of the grade tables: 1 row of 6 and 1 of 3 are less
+    # than half of either
+    assert run.counts["grades"]["updated"] == 1
+    analyzes = _analyzes(queries)
+    assert all('"grading_grade"' not in a for a in analyzes)
+    assert all('"grading_gradehistory"' not in a for a in analyzes)
+    # and a run that updates two of three history rows' grades (2 >= half of 3 + 1 new) does
+    _count_rows_now()  # history: 4 rows
+    world.post_tech_grade(world.students[1], 84)
+    world.post_tech_grade(world.students[2], 83)
+    with CaptureQueriesContext(connection) as queries:
+        run = _run()
+    assert run.counts["grades"]["updated"] == 2
+    (analyze,) = _analyzes(queries)
+    assert '"grading_gradehistory"' in analyze  # 2 rows written >= 0.5 * 4
+    assert '"grading_grade"' not in analyze  # 2 rows written < 0.5 * 6

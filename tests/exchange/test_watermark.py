@@ -220,3 +220,43 @@ def test_r22_watermark_off_decides_every_run_afresh(settings, monkeypatch):
     # then: both read everything, and no watermark is kept
     assert reads.n == {"read_tech_grades": 2, "_dirty_keys": 2}
     assert not FlowWatermark.objects.exists()
+
+
+def _grade_fingerprints(queries) -> int:
+    return sum("'tech grade'" in q["sql"] for q in queries.captured_queries)
+
+
+def test_r22_run_start_skips_the_fingerprint_of_a_school_whose_grades_were_saved_since():
+    from django.test.utils import CaptureQueriesContext
+
+    # given: a settled school
+    w = build_kts_world()
+    a, b = w.add_students(2)
+    s1 = w.tech_terms[0]
+    w.post_tech_grade(a, "80", term=s1)
+    w.post_tech_grade(b, "70", term=s1)
+    for _ in range(2):
+        assert exchange_run(as_of=AS_OF, trigger="test", inline=True).status == "succeeded"
+    # when: a teacher saves a grade (modified_at set), and the next run starts
+    w.post_tech_grade(a, "81", term=s1)
+    with CaptureQueriesContext(connection) as queries:
+        run = exchange_run(as_of=AS_OF, trigger="test", inline=True)
+    # then: the school went to its part without a fingerprint at the run's start (the part
+    # takes its own), and the grade was carried
+    assert run.status == "succeeded", run.error
+    assert run.counts["grades"]["updated"] == 1
+    assert _grade_fingerprints(queries) == 1
+    assert w.hs_grades().get(student=a).percent == Decimal("81.00")
+    # and: a change that left modified_at alone is still found by the fingerprint at the
+    # run's start (and again by the part)
+    Grade.objects.filter(section=w.tech_section, student=b).update(percent=Decimal("71.00"))
+    with CaptureQueriesContext(connection) as queries:
+        run = exchange_run(as_of=AS_OF, trigger="test", inline=True)
+    assert run.counts["grades"]["updated"] == 1
+    assert _grade_fingerprints(queries) == 2
+    assert w.hs_grades().get(student=b).percent == Decimal("71.00")
+    # and: the next night, with nothing new, is settled at the start with one fingerprint
+    with CaptureQueriesContext(connection) as queries:
+        run = exchange_run(as_of=AS_OF, trigger="test", inline=True)
+    assert not run.parts.filter(attempts__gt=0).exists()
+    assert _grade_fingerprints(queries) == 1
