@@ -256,19 +256,8 @@ class _Mark(watermark.FlowMark):
     ``as_of``, and a quiet run found none), so a later run with the same fingerprint
     replays the count of unchanged rosters. Any change to those rows runs the flow."""
 
-    def __init__(self, *, tech_school_id: int, school_year: int) -> None:
-        super().__init__(
-            flow=Flow.ENROLLMENTS,
-            tech_school_id=tech_school_id,
-            school_year=school_year,
-            fingerprints=inputs.enrollment_fingerprints,
-        )
-
-    def replay(self, *, as_of: dt.date) -> FlowResult | None:
-        mark = self.holding(as_of=as_of)
-        if mark is None:
-            return None
-        return FlowResult(Flow.ENROLLMENTS, [], mark.unchanged)
+    flow = Flow.ENROLLMENTS
+    fingerprints = staticmethod(inputs.enrollment_fingerprints)
 
     def store_quiet(self, *, as_of: dt.date, run_id: int, unchanged: int) -> None:
         if self.on:  # nothing was written: the state read is the state left

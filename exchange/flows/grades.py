@@ -151,7 +151,8 @@ def sync_grades(
     if not links:
         return FlowResult(Flow.GRADES, [])
     mark = _Mark(tech_school_id=tech_school_id, school_year=school_year)
-    if (replay := mark.replay()) is not None:
+    # what the grade flow finds holds on any day
+    if (replay := mark.replay(as_of=dt.date.max)) is not None:
         return replay
     tech_grades = read_tech_grades(links)
     tech_terms = read_term_spans({g[4] for g in tech_grades})
@@ -181,19 +182,8 @@ class _Mark(watermark.FlowMark):
     """The grade flow's watermark for one tech school (R22, :mod:`exchange.flows.watermark`):
     stored after the writes, for the state they leave."""
 
-    def __init__(self, *, tech_school_id: int, school_year: int) -> None:
-        super().__init__(
-            flow=Flow.GRADES,
-            tech_school_id=tech_school_id,
-            school_year=school_year,
-            fingerprints=inputs.grade_fingerprints,
-        )
-
-    def replay(self) -> FlowResult | None:
-        mark = self.holding(as_of=dt.date.max)  # what the grade flow finds holds on any day
-        if mark is None:
-            return None
-        return FlowResult(Flow.GRADES, mark.outcomes, mark.unchanged)
+    flow = Flow.GRADES
+    fingerprints = staticmethod(inputs.grade_fingerprints)
 
     def store_written(
         self,

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from django.conf import settings
 from django.db import connection
 
+from exchange.flows import FlowResult
 from exchange.models import FlowWatermark
 
 # Bumped whenever a flow's decision changes, so no fingerprint taken by older code matches.
@@ -90,17 +91,24 @@ class Fingerprints(Protocol):
 
 class FlowMark:
     """A flow's watermark for one tech school, as the flow uses it: replay what the stored
-    one found if it holds, or store what the flow found (R22)."""
+    one found if it holds, or store what the flow found (R22). A flow's subclass names its
+    ``flow`` and the ``fingerprints`` of its inputs (:mod:`exchange.flows.inputs`)."""
 
-    def __init__(
-        self, *, flow: str, tech_school_id: int, school_year: int, fingerprints: Fingerprints
-    ) -> None:
-        self.flow = flow
+    flow: str
+    fingerprints: Fingerprints
+
+    def __init__(self, *, tech_school_id: int, school_year: int) -> None:
         self.tech_school_id = tech_school_id
         self.school_year = school_year
-        self.fingerprints = fingerprints
         self.on = enabled()
         self.print_ = ""  # the fingerprint of the state read, once taken
+
+    def replay(self, *, as_of: dt.date) -> FlowResult | None:
+        """What the stored watermark found, if it holds now on ``as_of``."""
+        mark = self.holding(as_of=as_of)
+        if mark is None:
+            return None
+        return FlowResult(self.flow, mark.outcomes, mark.unchanged)
 
     def fingerprint(self) -> str:
         school = self.tech_school_id

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from exchange import locks, services, tasks
 from exchange.models import ExchangeOutcome, ExchangeRun, RunPart
+from exchange.services import parts
 from grading.models import Grade, GradeHistory
 from schools.models import Enrollment, Roster
 from tests.world import AS_OF, build_kts_world
@@ -64,14 +65,14 @@ def test_r29_run_killed_mid_school_leaves_it_unapplied_and_next_run_completes(db
     for w in (first, second):
         for s in w.add_students(2):
             w.post_tech_grade(s, "85.00")
-    real_save = services._save_outcomes
+    real_save = parts.save_outcomes
 
     def dies_at_second_school(*, run_id, tech_school_id, outcomes):
         real_save(run_id=run_id, tech_school_id=tech_school_id, outcomes=outcomes)
         if tech_school_id == second.tech_school.pk:
             raise RuntimeError("killed")
 
-    monkeypatch.setattr(services, "_save_outcomes", dies_at_second_school)
+    monkeypatch.setattr(parts, "save_outcomes", dies_at_second_school)
     # when: the run dies after the second school's work was done (not committed)
     run = _run()
     # then: the first school is applied, the second not at all
@@ -81,7 +82,7 @@ def test_r29_run_killed_mid_school_leaves_it_unapplied_and_next_run_completes(db
     assert not Roster.objects.filter(section=second.tech_section).exists()
     assert not ExchangeOutcome.objects.filter(run=run, tech_school=second.tech_school).exists()
     # when: the next run
-    monkeypatch.setattr(services, "_save_outcomes", real_save)
+    monkeypatch.setattr(parts, "save_outcomes", real_save)
     rerun = _run()
     # then: it completes the second school, the first is unchanged
     assert rerun.status == "succeeded"

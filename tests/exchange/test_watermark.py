@@ -15,12 +15,11 @@ from decimal import Decimal
 import pytest
 from django.db import connection, connections
 
-from exchange import services
 from exchange.flows import OUTCOME_KEYS
 from exchange.flows import enrollments as enrollments_flow
 from exchange.flows import grades as grades_flow
 from exchange.models import ExchangeOutcome, Flow, FlowWatermark, KtsLink
-from exchange.services import exchange_run, school_year_of
+from exchange.services import exchange_run, runs, school_year_of
 from grading.models import CTE_FINAL, CTE_TERM, Grade, ScoreRow
 from schools.models import Roster, Term
 from tests.factories import RosterFactory
@@ -110,7 +109,7 @@ def _step(w, reads, *, as_of=AS_OF):
 def test_r22_watermark_replays_exactly_what_deciding_afresh_finds(monkeypatch, settle_at_start):
     # the run settles unchanged schools at its start; without that, each part replays
     if not settle_at_start:
-        monkeypatch.setattr(services, "_settle_unchanged_schools", lambda run, schools: {})
+        monkeypatch.setattr(runs, "settle_unchanged_schools", lambda run, schools: {})
     w = build_kts_world()
     a, b, c, d, e = w.add_students(5)
     q1, q2, _, _ = w.hs_terms
