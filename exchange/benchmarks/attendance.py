@@ -341,10 +341,7 @@ def main(argv: list[str] | None = None, stdout=None) -> dict | None:
     from schools.models import Student
 
     parser = argparse.ArgumentParser(prog="exchange.benchmarks.attendance")
-    parser.add_argument("--students", type=int, default=dataset.DEFAULT_STUDENTS)
-    parser.add_argument("--tech-schools", type=int, default=50)
-    parser.add_argument("--high-schools", type=int, default=220)
-    parser.add_argument("--yes", action="store_true", help="This database is a throwaway one.")
+    dataset.add_size_arguments(parser)
     parser.add_argument("--data-only", action="store_true")
     parser.add_argument("--reuse", action="store_true")
     args = parser.parse_args(argv)
