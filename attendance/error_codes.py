@@ -1,5 +1,4 @@
-"""Every error code the attendance app raises; the rule they follow is on
-:class:`schools.errors.ErrorCode`."""
+"""Every error code the attendance app raises (the rule: ``schools.errors.ErrorCode``)."""
 
 from schools.errors import ErrorCode
 
