@@ -69,6 +69,6 @@ def test_every_app_enum_is_an_error_code_whose_members_are_their_values(app):
 
     enum = getattr(importlib.import_module(f"{app}.error_codes"), APPS[app])
     assert issubclass(enum, ErrorCode)
-    # clients compare the plain string: a member is its value, as with StrEnum before
+    # clients compare the plain string: a member is its value (ErrorCode is a StrEnum)
     member = next(iter(enum))
     assert member == member.value and str(member) == member.value
