@@ -4,9 +4,10 @@ from django.contrib import admin
 
 from attendance.models import Attendance, AttendanceCode, AttendanceHistory
 from schools.admin_scoping import ScopedAdminMixin, ScopedInlineMixin
+from schools.admin_writes import ViewOnlyAdminMixin
 
 
-class AttendanceHistoryInline(ScopedInlineMixin, admin.TabularInline):
+class AttendanceHistoryInline(ViewOnlyAdminMixin, ScopedInlineMixin, admin.TabularInline):
     """R43: every change of the record, as grades show theirs (R14). Read-only."""
 
     model = AttendanceHistory
@@ -26,12 +27,6 @@ class AttendanceHistoryInline(ScopedInlineMixin, admin.TabularInline):
     ]
     readonly_fields = fields
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(AttendanceCode)
 class AttendanceCodeAdmin(ScopedAdminMixin, admin.ModelAdmin):
@@ -41,8 +36,10 @@ class AttendanceCodeAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_select_related = ["school"]
 
 
+# Records are taken on the teacher page or the API, which check the day, the roster and the
+# code (R25); the admin only shows them.
 @admin.register(Attendance)
-class AttendanceAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class AttendanceAdmin(ViewOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["date", "student", "section", "code", "source", "resolved_at"]
     list_filter = ["source", "code__school", "code__excuse", "date"]
     search_fields = ["student__state_id", "code__code"]
@@ -51,11 +48,3 @@ class AttendanceAdmin(ScopedAdminMixin, admin.ModelAdmin):
     readonly_fields = ["source", "run_id", "source_record", "resolved_at", "resolved_by"]
     date_hierarchy = "date"
     inlines = [AttendanceHistoryInline]
-
-    # Records are taken on the teacher page or the API, which check the day, the roster
-    # and the code (R25); the admin only shows them.
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False

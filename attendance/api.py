@@ -15,7 +15,12 @@ from attendance import selectors, services
 from attendance.models import Attendance, AttendanceCode, Excuse, Status
 from schools import access
 from schools.access import IsScopedUser, scope_queryset
-from schools.api_common import CleanModelSerializer, ScopedModelViewSet, django_error_to_drf
+from schools.api_common import (
+    CleanModelSerializer,
+    ScopedModelViewSet,
+    django_error_to_drf,
+    validated_query,
+)
 from schools.models import School
 
 
@@ -216,9 +221,7 @@ class TechAttendanceReport(GenericAPIView):
         access.report_scope_first(
             request.user, "tech-attendance", "api", request.query_params.get("school")
         )
-        query = TechAttendanceQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
+        params = validated_query(TechAttendanceQuery, request)
         school = params["school"]
         if not access.may_read_report(request.user, "tech-attendance", "api", school.pk):
             return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)

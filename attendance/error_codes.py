@@ -1,10 +1,9 @@
-"""Every error code the attendance app raises (STYLE "Errors carry codes"); clients and tests
-rely on these values: add freely, never rename one."""
+"""Every error code the attendance app raises (the rule: ``schools.errors.ErrorCode``)."""
 
-from enum import StrEnum
+from schools.errors import ErrorCode
 
 
-class AttendanceErrorCode(StrEnum):
+class AttendanceErrorCode(ErrorCode):
     CODE_UNKNOWN = "code_unknown"
     CODE_WRONG_SCHOOL = "code_wrong_school"
     DUPLICATE_STUDENT = "duplicate_student"

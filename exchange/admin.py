@@ -9,6 +9,7 @@ from django.utils.html import format_html
 
 from exchange.models import RUN_FIELDS, ExchangeOutcome, ExchangeRun, KtsLink, RunPart, RunTrigger
 from schools.admin_scoping import ScopedAdminMixin, ScopedInlineMixin
+from schools.admin_writes import ViewOnlyAdminMixin
 
 
 @admin.register(KtsLink)
@@ -103,14 +104,8 @@ class ExchangeRunAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ExchangeOutcome)
-class ExchangeOutcomeAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class ExchangeOutcomeAdmin(ViewOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["run", "tech_school", "flow", "action", "reason", "student", "hs_section"]
     list_filter = ["flow", "action", "reason"]
     raw_id_fields = ["run", "student", "hs_section", "tech_school"]
     list_select_related = ["run", "tech_school", "student", "hs_section__course"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

@@ -1,10 +1,9 @@
-"""Every error code the exchange app raises (STYLE "Errors carry codes"); clients and tests
-rely on these values: add freely, never rename one."""
+"""Every error code the exchange app raises (the rule: ``schools.errors.ErrorCode``)."""
 
-from enum import StrEnum
+from schools.errors import ErrorCode
 
 
-class ExchangeErrorCode(StrEnum):
+class ExchangeErrorCode(ErrorCode):
     AS_OF_OUT_OF_RANGE = "as_of_out_of_range"
     HS_SECTION_ALREADY_LINKED = "hs_section_already_linked"
     INVALID = "invalid"

@@ -1,10 +1,9 @@
-"""Every error code the grading app raises (STYLE "Errors carry codes"); clients and tests
-rely on these values: add freely, never rename one."""
+"""Every error code the grading app raises (the rule: ``schools.errors.ErrorCode``)."""
 
-from enum import StrEnum
+from schools.errors import ErrorCode
 
 
-class GradingErrorCode(StrEnum):
+class GradingErrorCode(ErrorCode):
     CALENDAR_OF_OTHER_SCHOOL = "calendar_of_other_school"
     CORRECTION_REASON_REQUIRED = "correction_reason_required"
     COURSE_TASKS_INVALID = "course_tasks_invalid"

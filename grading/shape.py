@@ -17,6 +17,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from grading.models import (
     CTE_FINAL,
@@ -25,9 +26,11 @@ from grading.models import (
     CourseGradingTask,
     CourseTaskTerm,
     CreditType,
+    Grade,
     GradingTask,
     ScoreGroup,
 )
+from grading.scoring import Row, row_for_percent
 from schools.models import Calendar, Course, School, Term
 
 YEAR = 2027  # the 2026-27 school year
@@ -173,3 +176,12 @@ def cte_course_tasks_create(
     for task in final_tasks:
         out[task.course_id][CTE_FINAL] = task
     return out
+
+
+def grade_of_percent(rows: Sequence[Row], percent: Decimal, **fields: Any) -> Grade:
+    """An unsaved grade of ``percent`` with the score it translates to on ``rows`` (R5): the
+    demo and the benchmarks draw percents and write their grades in bulk."""
+    row = row_for_percent(rows, percent)
+    if row is None:
+        raise ValueError(f"{percent}% is below every Min % of the score group.")
+    return Grade(percent=percent, score=row.score, **fields)

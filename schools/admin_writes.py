@@ -37,3 +37,15 @@ class ServiceWritesAdminMixin:
             record_save(instance=obj, by=request.user, changes=fields, clean=False)
         formset.save_m2m()
         return None
+
+
+class ViewOnlyAdminMixin:
+    """For a ModelAdmin or an inline of rows only their service writes (grades, attendance,
+    their histories, the exchange's outcomes): the admin shows them and never adds or changes
+    one, so no write skips the rules. Place it first, before the scoping mixin."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -43,6 +43,14 @@ def django_error_to_drf(exc: DjangoValidationError) -> DRFValidationError:
     )
 
 
+def validated_query(serializer_class, request) -> dict:
+    """The request's query parameters as ``serializer_class`` validates them; a bad one
+    answers 400 with the serializer's errors."""
+    query = serializer_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return query.validated_data
+
+
 def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         exc = django_error_to_drf(exc)

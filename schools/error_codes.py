@@ -1,10 +1,9 @@
-"""Every error code the schools app raises (STYLE "Errors carry codes"); clients and tests
-rely on these values: add freely, never rename one."""
+"""Every error code the schools app raises (the rule: ``schools.errors.ErrorCode``)."""
 
-from enum import StrEnum
+from schools.errors import ErrorCode
 
 
-class SchoolsErrorCode(StrEnum):
+class SchoolsErrorCode(ErrorCode):
     COMMENTS_TOO_LONG = "comments_too_long"
     DATES_OUT_OF_ORDER = "dates_out_of_order"
     IN_USE = "in_use"

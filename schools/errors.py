@@ -4,7 +4,14 @@ code and the message is free to say what to do."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from django.core.exceptions import ValidationError
+
+
+class ErrorCode(StrEnum):
+    """The base of each app's ``error_codes`` enum (STYLE "Errors carry codes"). Clients and
+    tests rely on the values: add freely, never rename one."""
 
 
 def coded_error(message, *, code: str) -> ValidationError:

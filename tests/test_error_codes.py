@@ -61,3 +61,14 @@ def test_every_error_code_an_app_raises_is_in_its_enum(app):
     # members are snake_case and unique
     assert all(v == v.lower() and " " not in v for v in declared)
     assert len(declared) == len(list(enum))
+
+
+@pytest.mark.parametrize("app", sorted(APPS))
+def test_every_app_enum_is_an_error_code_whose_members_are_their_values(app):
+    from schools.errors import ErrorCode
+
+    enum = getattr(importlib.import_module(f"{app}.error_codes"), APPS[app])
+    assert issubclass(enum, ErrorCode)
+    # clients compare the plain string: a member is its value (ErrorCode is a StrEnum)
+    member = next(iter(enum))
+    assert member == member.value and str(member) == member.value

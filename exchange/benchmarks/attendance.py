@@ -100,6 +100,22 @@ def _tech_codes() -> dict[int, tuple[int, int]]:
     return {s: (present[s], unknown[s]) for s in present if s in unknown}
 
 
+def _teacher_mark(
+    i: int, student_id: int, section_id: int, day: dt.date, codes: tuple[int, int]
+) -> Attendance:
+    """The ``i``-th mark a tech teacher records: every ``UNKNOWN_EVERY``-th one with the
+    school's unknown code, the rest present (``codes`` is the school's pair from
+    ``_tech_codes``)."""
+    present, unknown = codes
+    return Attendance(
+        student_id=student_id,
+        section_id=section_id,
+        date=day,
+        code_id=unknown if i % UNKNOWN_EVERY == 0 else present,
+        source=AttendanceSource.TEACHER,
+    )
+
+
 def bench_attendance(*, as_of: dt.date, stdout) -> dict:
     """Time the R27 sync (rows/s) and the R26 report (ms); return and print the figures."""
     school_year = _school_year(as_of)
@@ -122,17 +138,8 @@ def bench_attendance(*, as_of: dt.date, stdout) -> dict:
     written = unknown_rows = 0
     create_s = 0.0
     for i, (student_id, section_id, school_id) in enumerate(rosters.iterator(chunk_size=BATCH)):
-        present, unknown = codes[school_id]
         unknown_rows += i % UNKNOWN_EVERY == 0
-        rows.append(
-            Attendance(
-                student_id=student_id,
-                section_id=section_id,
-                date=day,
-                code_id=unknown if i % UNKNOWN_EVERY == 0 else present,
-                source=AttendanceSource.TEACHER,
-            )
-        )
+        rows.append(_teacher_mark(i, student_id, section_id, day, codes[school_id]))
         if len(rows) >= BATCH:  # written in batches, never all held at once
             create_s += _create(rows)
             written += len(rows)
@@ -313,16 +320,7 @@ def _attendance_history(
         for student_id, section_id, tech_id, start, end in rosters:
             if start > day or (end is not None and end < day):
                 continue
-            present, unknown = codes[tech_id]
-            rows.append(
-                Attendance(
-                    student_id=student_id,
-                    section_id=section_id,
-                    date=day,
-                    code_id=unknown if i % UNKNOWN_EVERY == 0 else present,
-                    source=AttendanceSource.TEACHER,
-                )
-            )
+            rows.append(_teacher_mark(i, student_id, section_id, day, codes[tech_id]))
             i += 1
         if len(rows) >= BATCH:
             Attendance.objects.bulk_create(rows, batch_size=BATCH, ignore_conflicts=True)
@@ -343,10 +341,7 @@ def main(argv: list[str] | None = None, stdout=None) -> dict | None:
     from schools.models import Student
 
     parser = argparse.ArgumentParser(prog="exchange.benchmarks.attendance")
-    parser.add_argument("--students", type=int, default=dataset.DEFAULT_STUDENTS)
-    parser.add_argument("--tech-schools", type=int, default=50)
-    parser.add_argument("--high-schools", type=int, default=220)
-    parser.add_argument("--yes", action="store_true", help="This database is a throwaway one.")
+    dataset.add_size_arguments(parser)
     parser.add_argument("--data-only", action="store_true")
     parser.add_argument("--reuse", action="store_true")
     args = parser.parse_args(argv)

@@ -10,6 +10,7 @@ semesters at the technical schools, every KTS course set up as the seed says (CT
 Grade on every term with one active, CTE Final Grade with credit on the last term).
 """
 
+import argparse
 import datetime as dt
 import math
 from collections.abc import Callable, Sequence
@@ -98,6 +99,17 @@ def largest_hs_share(*, students: int, high_schools: int) -> int:
         return students
     scaled = LARGEST_HS_STUDENTS * min(students, DEFAULT_STUDENTS) // DEFAULT_STUDENTS
     return min(students, max(scaled, math.ceil(students / high_schools)))
+
+
+def add_size_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every benchmark that builds this set takes: its size, and ``--yes`` to
+    confirm the database is a throwaway one."""
+    parser.add_argument("--students", type=int, default=DEFAULT_STUDENTS)
+    parser.add_argument("--tech-schools", type=int, default=50)
+    parser.add_argument("--high-schools", type=int, default=220)
+    parser.add_argument(
+        "--yes", action="store_true", help="Confirm this database is a throwaway one."
+    )
 
 
 def build_dataset(

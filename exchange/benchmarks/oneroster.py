@@ -15,6 +15,7 @@ from exchange.benchmarks.dataset import (
     TECH_SECTIONS_PER_COURSE,
     largest_hs_share,
 )
+from exchange.oneroster.reader import FILES
 
 YEAR_SID = "sy-2027"
 QUARTERS = [
@@ -35,19 +36,7 @@ def _spread(students: int, high_schools: int) -> list[int]:
 
 
 def generate(*, tech_schools: int = 50, high_schools: int = 220, students: int = 40_000) -> dict:
-    files: dict[str, list[dict]] = {
-        name: []
-        for name in (
-            "orgs",
-            "academicSessions",
-            "courses",
-            "classes",
-            "users",
-            "roles",
-            "enrollments",
-            "demographics",
-        )
-    }
+    files: dict[str, list[dict]] = {name: [] for name in FILES}
     sessions = files["academicSessions"]
     sessions.append(
         {

@@ -16,7 +16,8 @@ from exchange.demo.data import (
     YEAR_START,
 )
 from grading.models import Grade, GradeHistory, GradeSource
-from grading.scoring import row_for_percent, rows_of
+from grading.scoring import rows_of
+from grading.shape import grade_of_percent
 from schools.models import Enrollment, Roster, School, Section, ServiceType, Student
 
 
@@ -164,13 +165,13 @@ class BulkSteps:
             if (student.pk, section.pk, task.pk, term.pk) in have:
                 continue
             new.append(
-                Grade(
+                grade_of_percent(
+                    rows,
+                    percent,
                     student=student,
                     section=section,
                     grading_task=task,
                     term=term,
-                    percent=percent,
-                    score=row_for_percent(rows, percent).score,
                     source=GradeSource.IMPORT,
                     posted_by=teachers[section.pk],
                 )

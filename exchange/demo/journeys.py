@@ -22,17 +22,17 @@ from django.utils import timezone
 from attendance.models import Attendance, AttendanceCode, AttendanceSource
 from exchange.demo.bulk import write_grades
 from exchange.demo.data import HS_COURSES, QUARTERS, TECH_SCHOOLS, YEAR
+from exchange.demo.setup import school_year_upsert
 from grading.models import CourseGradingTask, Grade, GradeHistory, GradeSource
-from grading.scoring import row_for_percent, rows_of
+from grading.scoring import rows_of
+from grading.shape import grade_of_percent
 from schools.models import (
-    Calendar,
     Course,
     Enrollment,
     Roster,
     School,
     Section,
     ServiceType,
-    Term,
 )
 
 PREVIOUS_YEAR = 2026
@@ -99,13 +99,13 @@ class JourneySteps:
                 continue
             percent = Decimal(self.rng.randint(7000, 9900)) / 100
             new.append(
-                Grade(
+                grade_of_percent(
+                    groups[course_of[section_id]],
+                    percent,
                     student_id=student_id,
                     section_id=section_id,
                     grading_task=cte_term,
                     term=q1,
-                    percent=percent,
-                    score=row_for_percent(groups[course_of[section_id]], percent).score,
                     source=GradeSource.EXCHANGE,
                 )
             )
@@ -114,23 +114,13 @@ class JourneySteps:
     # --- R34: last year's final grades, ready to post -------------------------------------
 
     def _previous_year(self, school: School, upsert) -> None:
-        calendar = upsert(
-            Calendar,
-            {"school": school, "school_year": PREVIOUS_YEAR},
-            name=f"{school.name} 2025-26",
-            start_date=PREVIOUS_START,
-            end_date=PREVIOUS_END,
+        calendar, terms = school_year_upsert(
+            school,
+            school_year=PREVIOUS_YEAR,
+            start=PREVIOUS_START,
+            end=PREVIOUS_END,
+            spans=[(name, _previous(start), _previous(end)) for name, start, end in QUARTERS],
         )
-        terms = [
-            upsert(
-                Term,
-                {"calendar": calendar, "seq": seq},
-                name=name,
-                start_date=_previous(start),
-                end_date=_previous(end),
-            )
-            for seq, (name, start, end) in enumerate(QUARTERS, start=1)
-        ]
         number, name, credit_type, _teacher = HS_COURSES[0]
         course = upsert(Course, {"calendar": calendar, "number": "ENG1"}, name="English I")
         self.hs_course_tasks(course, terms, credit_type=credit_type)
@@ -171,13 +161,13 @@ class JourneySteps:
                 continue
             percent = Decimal(self.rng.randint(6200, 9900)) / 100
             new.append(
-                Grade(
+                grade_of_percent(
+                    rows,
+                    percent,
                     student=s,
                     section=section,
                     grading_task=self.semester_grade,
                     term=terms[3],
-                    percent=percent,
-                    score=row_for_percent(rows, percent).score,
                     source=GradeSource.IMPORT,
                     posted_by=teacher,
                 )

@@ -3,6 +3,8 @@ R31, R36)."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -92,6 +94,36 @@ def upsert(model: type[models.Model], lookup: dict[str, Any], **defaults: Any) -
     return obj
 
 
+def school_year_upsert(
+    school: School,
+    *,
+    school_year: int,
+    start: dt.date,
+    end: dt.date,
+    spans: Iterable[tuple[str, dt.date, dt.date]],
+) -> tuple[Calendar, list[Term]]:
+    """R2: ``school``'s calendar of ``school_year`` (named "2026-27" for 2027) and its terms,
+    one per ``(name, start, end)`` span, in order."""
+    calendar = upsert(
+        Calendar,
+        {"school": school, "school_year": school_year},
+        name=f"{school.name} {school_year - 1}-{school_year % 100:02d}",
+        start_date=start,
+        end_date=end,
+    )
+    terms = [
+        upsert(
+            Term,
+            {"calendar": calendar, "seq": seq},
+            name=name,
+            start_date=term_start,
+            end_date=term_end,
+        )
+        for seq, (name, term_start, term_end) in enumerate(spans, start=1)
+    ]
+    return calendar, terms
+
+
 class SetupSteps:
     """Organisations, calendars, grading setup, people, courses, links, school settings."""
 
@@ -126,25 +158,15 @@ class SetupSteps:
     def load_calendars(self) -> None:
         """R2: one calendar per school for 2026-27; semesters at tech, quarters at the HSs."""
         for school in self.tech_schools + self.high_schools:
-            calendar = upsert(
-                Calendar,
-                {"school": school, "school_year": YEAR},
-                name=f"{school.name} 2026-27",
-                start_date=YEAR_START,
-                end_date=YEAR_END,
+            calendar, terms = school_year_upsert(
+                school,
+                school_year=YEAR,
+                start=YEAR_START,
+                end=YEAR_END,
+                spans=SEMESTERS if school.is_technical else QUARTERS,
             )
             self.calendars[school.pk] = calendar
-            spans = SEMESTERS if school.is_technical else QUARTERS
-            self.terms[school.pk] = {
-                name: upsert(
-                    Term,
-                    {"calendar": calendar, "seq": seq},
-                    name=name,
-                    start_date=start,
-                    end_date=end,
-                )
-                for seq, (name, start, end) in enumerate(spans, start=1)
-            }
+            self.terms[school.pk] = {term.name: term for term in terms}
 
     # --- grading setup ------------------------------------------------------------------
 

@@ -8,9 +8,10 @@ from django.contrib import admin
 
 from grading.models import Grade, GradeHistory
 from schools.admin_scoping import ScopedAdminMixin, ScopedInlineMixin
+from schools.admin_writes import ViewOnlyAdminMixin
 
 
-class GradeHistoryInline(ScopedInlineMixin, admin.TabularInline):
+class GradeHistoryInline(ViewOnlyAdminMixin, ScopedInlineMixin, admin.TabularInline):
     model = GradeHistory
     extra = 0
     can_delete = False
@@ -29,15 +30,9 @@ class GradeHistoryInline(ScopedInlineMixin, admin.TabularInline):
     ]
     readonly_fields = fields
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(Grade)
-class GradeAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class GradeAdmin(ViewOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = [
         "student",
         "section",
@@ -73,12 +68,6 @@ class GradeAdmin(ScopedAdminMixin, admin.ModelAdmin):
         "created_at",
         "modified_at",
     ]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False

@@ -26,6 +26,7 @@ from schools.api_common import (
     CleanModelSerializer,
     ScopedModelViewSet,
     ScopedReadOnlyModelViewSet,
+    validated_query,
 )
 from schools.models import Calendar, School, Student, Term
 
@@ -39,7 +40,7 @@ def _school_term(request, report: str) -> dict:
     """The school and term of a school report (honor roll, eligibility), role and scope
     checked first (R42: a bad term tells nothing), then the school's scope (R36)."""
     report_scope_first(request.user, report, "api", request.query_params.get("school"))
-    params = _params(SchoolTermQuery, request)
+    params = validated_query(SchoolTermQuery, request)
     report_access_or_404(request.user, report, "api", params["school"].pk)
     return params
 
@@ -86,12 +87,6 @@ def _term_school_id(raw) -> tuple[int | None, bool]:
         Term.objects.filter(pk=int(raw)).values_list("calendar__school_id", flat=True).first()
     )
     return school_id, school_id is not None
-
-
-def _params(serializer_class, request) -> dict:
-    s = serializer_class(data=request.query_params)
-    s.is_valid(raise_exception=True)
-    return s.validated_data
 
 
 class HonorRollRowSerializer(serializers.Serializer):
@@ -152,7 +147,7 @@ class ReportCardView(APIView):
             if raw.isascii() and raw.isdigit():
                 checked = int(raw) if len(raw) <= 18 else 0
                 _in_scope(request.user, Student.objects.all(), checked)
-        params = _params(ReportCardQuery, request)
+        params = validated_query(ReportCardQuery, request)
         if params["student"].pk != checked:
             _in_scope(request.user, Student.objects.all(), params["student"].pk)
         check_report_term(term=params["term"])  # a term of a technical school: 400

@@ -43,12 +43,7 @@ class Command(BaseCommand):
     help = "Benchmark the nightly exchange on a generated Kentucky-scale data set."
 
     def add_arguments(self, parser):
-        parser.add_argument("--students", type=int, default=40_000)
-        parser.add_argument("--tech-schools", type=int, default=50)
-        parser.add_argument("--high-schools", type=int, default=220)
-        parser.add_argument(
-            "--yes", action="store_true", help="Confirm this database is a throwaway one."
-        )
+        dataset.add_size_arguments(parser)
 
     def handle(self, *args, students, tech_schools, high_schools, yes, **options):
         require_empty_throwaway(yes, example="kts_bench")

@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
 from exchange.benchmarks import oneroster as bench_set
+from exchange.benchmarks.dataset import add_size_arguments
 from exchange.management.throwaway import require_empty_throwaway
 from exchange.oneroster.files import set_files, write_folder
 from exchange.oneroster.importer import import_set
@@ -43,10 +44,7 @@ class Command(BaseCommand):
     help = "Benchmark the OneRoster import on a generated Kentucky-scale set."
 
     def add_arguments(self, parser):
-        parser.add_argument("--students", type=int, default=40_000)
-        parser.add_argument("--tech-schools", type=int, default=50)
-        parser.add_argument("--high-schools", type=int, default=220)
-        parser.add_argument("--yes", action="store_true", help="Confirm a throwaway database.")
+        add_size_arguments(parser)
 
     def _timed(self, label: str, folder) -> tuple[float, int, object]:
         t0 = time.perf_counter()

@@ -36,7 +36,7 @@ from grading.models import (
     HonorRollTier,
     ReportCardBatch,
 )
-from grading.scoring import row_for_percent, rows_of
+from grading.scoring import rows_of
 from grading.selectors.gpa import eligibility, honor_roll
 from grading.selectors.report_card import report_cards
 from schools import versions
@@ -187,13 +187,13 @@ class Command(BaseCommand):
                 )
                 percent = Decimal(random.randint(5500, 10000)) / 100
                 grades.append(
-                    Grade(
+                    shape.grade_of_percent(
+                        rows,
+                        percent,
                         student=student,
                         section=section,
                         grading_task=task,
                         term=term,
-                        percent=percent,
-                        score=row_for_percent(rows, percent).score,
                     )
                 )
         Roster.objects.bulk_create(rosters, batch_size=5000)
