@@ -91,11 +91,22 @@ def current(*, school_id: int) -> tuple[tuple[str, int], ...]:
     grades key of the school, in one query. ``setup`` is given a random version first
     when it was never bumped, so that data written before any bump (a fresh database, a
     rolled-back test) never shares a version with other data."""
+    return _with_setup(models.Q(school_id=school_id))
+
+
+def current_of_section(*, section_id: int) -> tuple[tuple[str, int], ...]:
+    """``current`` of the school of section ``section_id`` (``setup`` alone when there is
+    no such section), in one query."""
+    from schools.models import Section
+
+    school = Section.objects.filter(pk=section_id).values("course__calendar__school_id")[:1]
+    return _with_setup(models.Q(school_id=models.Subquery(school)))
+
+
+def _with_setup(where: models.Q) -> tuple[tuple[str, int], ...]:
     from schools.models import DataVersion
 
-    rows = DataVersion.objects.filter(models.Q(school_id=school_id) | models.Q(key=SETUP)).order_by(
-        "key"
-    )
+    rows = DataVersion.objects.filter(where | models.Q(key=SETUP)).order_by("key")
     found = tuple(rows.values_list("key", "version"))
     if any(key == SETUP for key, _ in found):
         return found

@@ -57,7 +57,7 @@ def check_student_in_term(*, student: Student, term: Term) -> None:
         )
 
 
-def _teachers(section_ids: Collection[int]) -> dict[int, list[tuple[int, str]]]:
+def section_teachers(section_ids: Collection[int]) -> dict[int, list[tuple[int, str]]]:
     """(user id, display name) of each section's teachers, by name. One query."""
     through = Section.teachers.through
     username = get_user_model().USERNAME_FIELD
@@ -163,7 +163,7 @@ def report_cards(
             "kts_link__tech_section__course__calendar__school__name",
         )
     }
-    teachers = _teachers(all_sections)
+    teachers = section_teachers(all_sections)
     standings = term_results(term=term)  # cached per school and term (exact)
     wanted = list(sections_of) if ids is None else ids
     if students is None:

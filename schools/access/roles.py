@@ -77,6 +77,23 @@ def is_state_admin(user: Actor) -> bool:
     return bool(user is not None and user.is_authenticated and user.is_superuser)
 
 
+def shared_scope_key(user: Actor) -> tuple[object, ...] | None:
+    """What a user's read scope depends on besides the data (issue 13): the state admin, or
+    the schools of each role and the districts administered. Two users with the same key
+    read the same rows of every model, so an answer computed for one may be given to the
+    other (after each one's own role and scope checks). None when the scope depends on the
+    user's own rows too (a teacher's sections): such answers are not shared."""
+    if is_state_admin(user):
+        return ("state",)
+    grants = grants_for(user)
+    if not grants.any or TEACHER in grants.by_role:
+        return None
+    return (
+        tuple(sorted(grants.admin_districts)),
+        tuple(sorted((role, tuple(sorted(ids))) for role, ids in grants.by_role.items())),
+    )
+
+
 def user_school_ids(user: Actor, roles: Collection[str] | None = None) -> set[int]:
     """Ids of the schools where ``user`` holds one of ``roles`` (any role when None).
     A district admin holds every school of their district. Superusers: every school."""
