@@ -13,7 +13,12 @@ from rest_framework.views import APIView
 from grading.models import HonorRollTier, TranscriptLine
 from grading.selectors.cache import answer
 from grading.selectors.gpa import eligibility, honor_roll
-from grading.selectors.report_card import check_report_term, report_card, section_teachers
+from grading.selectors.report_card import (
+    check_report_term,
+    report_card,
+    section_teachers,
+    term_with_school,
+)
 from grading.selectors.transcripts import cumulative_gpa
 from grading.services.transcripts import transcript_post
 from schools.access import (
@@ -197,7 +202,7 @@ def _term_of(raw) -> tuple[Term | None, bool]:
         return None, True
     if len(raw) > 18:  # beyond any primary key
         return None, False
-    term = Term.objects.select_related("calendar__school").filter(pk=int(raw)).first()
+    term = term_with_school(int(raw))
     return term, term is not None
 
 
