@@ -6,6 +6,7 @@ Run it in a throwaway PostgreSQL database only:
     export DATABASE_URL=postgres://postgres@127.0.0.1:5432/kts_bench_load
     python manage.py migrate && python manage.py bench_load --yes
     python manage.py bench_load --yes --reuse     # again, on the data already built
+    python manage.py bench_load --yes --reuse --serial 40   # CPU per request, one at a time
 
 It builds ``bench_exchange``'s data set (40,000 students, the exchange run over it) and
 ``bench_reports``' 1,500-student high school, makes 50 registrars of that school with API
