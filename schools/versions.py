@@ -29,6 +29,7 @@ stored under.
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Iterable
 
@@ -91,15 +92,44 @@ def current(*, school_id: int) -> tuple[tuple[str, int], ...]:
     grades key of the school, in one query. ``setup`` is given a random version first
     when it was never bumped, so that data written before any bump (a fresh database, a
     rolled-back test) never shares a version with other data."""
+    return _with_setup("%s", [int(school_id)])
+
+
+def current_of_section(*, section_id: int) -> tuple[tuple[str, int], ...]:
+    """``current`` of the school of section ``section_id`` (``setup`` alone when there is
+    no such section), in one query."""
+    return _with_setup(_section_school(), [int(section_id)])
+
+
+@functools.cache  # a query text; the models and the database do not change
+def _section_school() -> str:
+    from schools.access.sql import quoted_column as col
+    from schools.access.sql import quoted_table as table
+    from schools.models import Calendar, Course, Section
+
+    return (
+        f"(SELECT c.{col(Calendar, 'school')} FROM {table(Section)} s"
+        f" JOIN {table(Course)} co ON co.{col(Course)} = s.{col(Section, 'course')}"
+        f" JOIN {table(Calendar)} c ON c.{col(Calendar)} = co.{col(Course, 'calendar')}"
+        f" WHERE s.{col(Section)} = %s)"
+    )
+
+
+def _with_setup(school: str, params: list[int]) -> tuple[tuple[str, int], ...]:
+    """The versions of ``setup`` and of the school that the SQL expression ``school``
+    names. Plain SQL: it runs on every cached request (the ORM's query building cost
+    more than the query)."""
     from schools.models import DataVersion
 
-    rows = DataVersion.objects.filter(models.Q(school_id=school_id) | models.Q(key=SETUP)).order_by(
-        "key"
-    )
-    found = tuple(rows.values_list("key", "version"))
+    table = connection.ops.quote_name(DataVersion._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT key, version FROM {table} WHERE key = %s OR school_id = {school} ORDER BY key",
+            [SETUP, *params],
+        )
+        found = tuple((key, version) for key, version in cursor.fetchall())
     if any(key == SETUP for key, _ in found):
         return found
-    table = connection.ops.quote_name(DataVersion._meta.db_table)
     with connection.cursor() as cursor:
         # Whoever inserts first wins; the statement answers the stored version either way.
         cursor.execute(

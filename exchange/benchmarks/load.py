@@ -402,3 +402,84 @@ def measure(
     result.db_cpu = _spent(db0, _cpu_seconds(_db_backends()))
     result.load = (load0, os.getloadavg()[0])
     return result
+
+
+# --- one request at a time ----------------------------------------------------------------
+
+
+@dataclass
+class Serial:
+    """One endpoint's requests made one at a time in this process (the Django test client):
+    the median CPU of this process per request, the PostgreSQL backend's CPU per request
+    over the same requests, and the queries of one request."""
+
+    name: str
+    app_ms: list[float] = field(default_factory=list)
+    db_ms: float = 0.0
+    queries: int = 0
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.app_ms) if self.app_ms else 0.0
+
+    @property
+    def best(self) -> float:
+        return min(self.app_ms) if self.app_ms else 0.0
+
+
+def _backend_pid() -> int | None:
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return int(cursor.fetchone()[0])
+
+
+def serial(*, token: str, endpoint: Endpoint, requests: int, warm: bool = True) -> Serial:
+    """``requests`` requests of ``endpoint`` one after the other, paths in a fixed random
+    order; ``warm``: each path is asked once first, unrecorded (the answers a running
+    server has cached), else the caches of this process and Redis are emptied before each
+    request (nothing cached: every answer computed)."""
+    from django.test.utils import override_settings
+
+    # This process's settings are production's (DEBUG off); the test client's host.
+
+    with override_settings(ALLOWED_HOSTS=["127.0.0.1"], SECURE_SSL_REDIRECT=False):
+        return _serial(token=token, endpoint=endpoint, requests=requests, warm=warm)
+
+
+def _serial(*, token: str, endpoint: Endpoint, requests: int, warm: bool) -> Serial:
+    from django.core.cache import cache
+    from django.db import connection as db
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from grading.selectors import cache as report_cache
+
+    client = Client(HTTP_AUTHORIZATION=f"Token {token}", SERVER_NAME="127.0.0.1")
+    pick = random.Random(7)
+    paths = [endpoint.paths[pick.randrange(len(endpoint.paths))] for _ in range(requests)]
+    if warm:
+        for path in dict.fromkeys(paths):
+            client.get(path, secure=True)
+    out = Serial(endpoint.name)
+    pid = _backend_pid()
+    db0 = _cpu_seconds([pid]) if pid else {}
+    for path in paths:
+        if not warm:
+            cache.clear()
+            report_cache.clear_local()
+        t = time.process_time()
+        r = client.get(path, secure=True)
+        out.app_ms.append((time.process_time() - t) * 1000)
+        if r.status_code != 200:
+            raise RuntimeError(f"{endpoint.name}: HTTP {r.status_code} for {path}")
+    if pid:
+        out.db_ms = _spent(db0, _cpu_seconds([pid])) * 1000 / len(paths)
+    if not warm:
+        cache.clear()
+        report_cache.clear_local()
+    with CaptureQueriesContext(db) as queries:
+        client.get(paths[-1], secure=True)
+    out.queries = len(queries)
+    return out

@@ -11,8 +11,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from grading.models import HonorRollTier, TranscriptLine
+from grading.selectors.cache import answer
 from grading.selectors.gpa import eligibility, honor_roll
-from grading.selectors.report_card import check_report_term, report_card
+from grading.selectors.report_card import (
+    check_report_term,
+    report_card,
+    section_teachers,
+    term_with_school,
+)
 from grading.selectors.transcripts import cumulative_gpa
 from grading.services.transcripts import transcript_post
 from schools.access import (
@@ -39,8 +45,16 @@ def _two_places(value) -> str | None:
 def _school_term(request, report: str) -> dict:
     """The school and term of a school report (honor roll, eligibility), role and scope
     checked first (R42: a bad term tells nothing), then the school's scope (R36)."""
-    report_scope_first(request.user, report, "api", request.query_params.get("school"))
-    params = validated_query(SchoolTermQuery, request)
+    raw_school = request.query_params.get("school")
+    report_scope_first(request.user, report, "api", raw_school)
+    term, _ = _term_of(request.query_params.get("term"))
+    if term is not None and str(term.calendar.school_id) == str(raw_school):
+        # The term of the school asked for: what the query's validation would answer,
+        # without reading the school again.
+        params = {"school": term.calendar.school, "term": term}
+        check_report_term(term=term, school=params["school"])
+    else:
+        params = validated_query(SchoolTermQuery, request)
     report_access_or_404(request.user, report, "api", params["school"].pk)
     return params
 
@@ -73,20 +87,6 @@ class SchoolTermQuery(serializers.Serializer):
     def validate(self, attrs):
         check_report_term(term=attrs["term"], school=attrs["school"])
         return attrs
-
-
-def _term_school_id(raw) -> tuple[int | None, bool]:
-    """The school of term ``raw`` (a query parameter) and whether it was found; a
-    malformed id is (None, True): the query's validation answers it."""
-    raw = str(raw or "")
-    if not (raw.isascii() and raw.isdigit()):
-        return None, True
-    if len(raw) > 18:  # beyond any primary key
-        return None, False
-    school_id = (
-        Term.objects.filter(pk=int(raw)).values_list("calendar__school_id", flat=True).first()
-    )
-    return school_id, school_id is not None
 
 
 class HonorRollRowSerializer(serializers.Serializer):
@@ -134,53 +134,97 @@ class TranscriptPostResultSerializer(serializers.Serializer):
 
 
 class ReportCardView(APIView):
-    """R32: ``GET reports/report-card/?student=&term=``."""
+    """R32: ``GET reports/report-card/?student=&term=``.
+
+    Issue 13: the answer is cached under the versions of the term's school's data (exact:
+    every write of what it shows changes them), keyed by the student and the term; the
+    role and scope checks run on every request before the cache is asked, and the
+    teachers (user names are not versioned) are read on every request."""
 
     @extend_schema(parameters=[ReportCardQuery], responses=OpenApiTypes.OBJECT)
     def get(self, request):
+        user = request.user
         # R42: role and scope before the query's validation (a bad term tells nothing).
         checked = None  # the student id whose scope is already checked
-        if not is_state_admin(request.user):
-            school_id, known = _term_school_id(request.query_params.get("term"))
-            report_scope_first(request.user, "report-card", "api", school_id, known=known)
+        term = None  # the term, read with its school, when its id is well formed
+        if not is_state_admin(user):
+            term, known = _term_of(request.query_params.get("term"))
+            school_id = term.calendar.school_id if term is not None else None
+            report_scope_first(user, "report-card", "api", school_id, known=known)
             raw = str(request.query_params.get("student") or "")
             if raw.isascii() and raw.isdigit():
                 checked = int(raw) if len(raw) <= 18 else 0
-                _in_scope(request.user, Student.objects.all(), checked)
-        params = validated_query(ReportCardQuery, request)
-        if params["student"].pk != checked:
-            _in_scope(request.user, Student.objects.all(), params["student"].pk)
-        check_report_term(term=params["term"])  # a term of a technical school: 400
+                _in_scope(user, Student.objects.all(), checked)
+        if checked is not None and term is not None:
+            # Both found (the student in the user's scope): what the query's validation
+            # would answer, without reading the student before the cache is asked.
+            student_id = checked
+        else:
+            params = validated_query(ReportCardQuery, request)
+            term, student_id = params["term"], params["student"].pk
+            if student_id != checked:
+                _in_scope(user, Student.objects.all(), student_id)
+        check_report_term(term=term)  # a term of a technical school: 400
         # R42: a report card is the HS's record: its registrar and admins read it.
-        report_access_or_404(request.user, "report-card", "api", params["term"].calendar.school_id)
-        card = report_card(student=params["student"], term=params["term"], scales=False)
+        report_access_or_404(user, "report-card", "api", term.calendar.school_id)
+        body = answer(
+            "report-card-api",
+            school_id=term.calendar.school_id,
+            parts=(student_id, term.pk),
+            compute=lambda: _report_card_body(student_id, term),
+        )
+        teachers = section_teachers([s["section"] for s in body["sections"]])
         return Response(
             {
-                "student": card["student"].pk,
-                "student_name": f"{card['student'].last_name}, {card['student'].first_name}",
-                "term": card["term"].pk,
-                "term_name": card["term"].name,
-                "school": card["school"].pk,
-                "school_name": card["school"].name,
+                **body,
                 "sections": [
                     {
-                        **{k: v for k, v in s.items() if k != "grades"},
-                        "grades": [
-                            {
-                                **g,
-                                "percent": _two_places(g["percent"]),
-                            }
-                            for g in s["grades"]
-                        ],
+                        **s,
+                        "teachers": [uid for uid, _ in teachers.get(s["section"], ())],
+                        "teacher_names": [name for _, name in teachers.get(s["section"], ())],
                     }
-                    for s in card["sections"]
+                    for s in body["sections"]
                 ],
-                "gpa": _two_places(card["gpa"]),
-                "honor_roll": card["honor_roll"],
-                "incomplete": card["incomplete"],  # R31: a counted course has no grade yet
-                "grade_level": card["grade_level"],
             }
         )
+
+
+def _term_of(raw) -> tuple[Term | None, bool]:
+    """Term ``raw`` (a query parameter) with its calendar and school, and whether it was
+    found; a malformed id is (None, True): the query's validation answers it."""
+    raw = str(raw or "")
+    if not (raw.isascii() and raw.isdigit()):
+        return None, True
+    if len(raw) > 18:  # beyond any primary key
+        return None, False
+    term = term_with_school(int(raw))
+    return term, term is not None
+
+
+def _report_card_body(student_id: int, term: Term) -> dict:
+    """The report card's answer (its sections' teachers left to the caller)."""
+    card = report_card(student=Student.objects.get(pk=student_id), term=term, scales=False)
+    return {
+        "student": card["student"].pk,
+        "student_name": f"{card['student'].last_name}, {card['student'].first_name}",
+        "term": card["term"].pk,
+        "term_name": card["term"].name,
+        "school": card["school"].pk,
+        "school_name": card["school"].name,
+        "sections": [
+            {
+                **{k: v for k, v in s.items() if k != "grades"},
+                "teachers": [],  # read on every request (keeps the fields' order)
+                "teacher_names": [],
+                "grades": [{**g, "percent": _two_places(g["percent"])} for g in s["grades"]],
+            }
+            for s in card["sections"]
+        ],
+        "gpa": _two_places(card["gpa"]),
+        "honor_roll": card["honor_roll"],
+        "incomplete": card["incomplete"],  # R31: a counted course has no grade yet
+        "grade_level": card["grade_level"],
+    }
 
 
 class HonorRollView(APIView):
@@ -189,8 +233,18 @@ class HonorRollView(APIView):
     @extend_schema(parameters=[SchoolTermQuery], responses=HonorRollRowSerializer(many=True))
     def get(self, request):
         params = _school_term(request, "honor-roll")
-        rows = honor_roll(school=params["school"], term=params["term"])
-        return Response([{**r, "gpa": _two_places(r["gpa"])} for r in rows])
+        school, term = params["school"], params["term"]
+        return Response(
+            answer(
+                "honor-roll-api",
+                school_id=school.pk,
+                parts=(term.pk,),
+                compute=lambda: [
+                    {**r, "gpa": _two_places(r["gpa"])}
+                    for r in honor_roll(school=school, term=term)
+                ],
+            )
+        )
 
 
 class EligibilityView(APIView):

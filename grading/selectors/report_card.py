@@ -5,6 +5,7 @@ or sections: rosters, grades, sections (with the linked tech school's name), tea
 course tasks and score rows, tiers, students.
 """
 
+import functools
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -12,12 +13,23 @@ from typing import Any, TypedDict
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from grading.models import CourseGradingTask, Grade, ScoreRow
 from grading.selectors.cache import versioned
 from grading.selectors.gpa import term_results
-from schools.models import Enrollment, Roster, School, SchoolKind, Section, Student, Term
+from schools.access import sql
+from schools.models import (
+    Calendar,
+    Enrollment,
+    Roster,
+    School,
+    SchoolKind,
+    Section,
+    Student,
+    Term,
+)
 
 
 def check_report_term(*, term: Term, school: School | None = None) -> None:
@@ -57,16 +69,61 @@ def check_student_in_term(*, student: Student, term: Term) -> None:
         )
 
 
-def _teachers(section_ids: Collection[int]) -> dict[int, list[tuple[int, str]]]:
-    """(user id, display name) of each section's teachers, by name. One query."""
+def term_with_school(term_id: int) -> Term | None:
+    """Term ``term_id`` with its calendar and school, as ``select_related("calendar__school")``
+    reads them, or None. Plain SQL (``schools.access.sql``): the reports read it on every
+    request."""
+    with connection.cursor() as cursor:
+        cursor.execute(_term_sql(), [term_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    n_term, n_calendar = sql.width(Term), sql.width(Calendar)
+    term = sql.from_row(Term, row[:n_term])
+    calendar = sql.from_row(Calendar, row[n_term : n_term + n_calendar])
+    calendar.school = sql.from_row(School, row[n_term + n_calendar :])
+    term.calendar = calendar
+    return term
+
+
+@functools.cache  # a query text; the models and the database do not change
+def _term_sql() -> str:
+    col, table = sql.quoted_column, sql.quoted_table
+    return (
+        f"SELECT {sql.columns(Term, 't')}, {sql.columns(Calendar, 'c')},"
+        f" {sql.columns(School, 's')} FROM {table(Term)} t"
+        f" JOIN {table(Calendar)} c ON c.{col(Calendar)} = t.{col(Term, 'calendar')}"
+        f" JOIN {table(School)} s ON s.{col(School)} = c.{col(Calendar, 'school')}"
+        f" WHERE t.{col(Term)} = %s"
+    )
+
+
+@functools.cache
+def _teachers_sql(count: int) -> str:
     through = Section.teachers.through
-    username = get_user_model().USERNAME_FIELD
+    user_model = get_user_model()
+    col, table = sql.quoted_column, sql.quoted_table
+    login = col(user_model, user_model.USERNAME_FIELD)
+    return (
+        f"SELECT st.{col(through, 'section')}, u.{col(user_model)},"
+        f" u.{col(user_model, 'first_name')}, u.{col(user_model, 'last_name')}, u.{login}"
+        f" FROM {table(through)} st"
+        f" JOIN {table(user_model)} u ON u.{col(user_model)} = st.{col(through, 'user')}"
+        f" WHERE st.{col(through, 'section')} IN ({', '.join(['%s'] * count)})"
+    )
+
+
+def section_teachers(section_ids: Collection[int]) -> dict[int, list[tuple[int, str]]]:
+    """(user id, display name) of each section's teachers, by name. One query (plain SQL:
+    the report card API reads it on every request)."""
+    ids = sorted({int(i) for i in section_ids})
     out: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for sid, uid, first, last, login in through.objects.filter(
-        section_id__in=list(section_ids)
-    ).values_list(
-        "section_id", "user_id", "user__first_name", "user__last_name", f"user__{username}"
-    ):
+    if not ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(_teachers_sql(len(ids)), ids)
+        rows = cursor.fetchall()
+    for sid, uid, first, last, login in rows:
         # The user's get_full_name() or get_username(), without a model instance per user.
         out[sid].append((uid, f"{first} {last}".strip() or str(login)))
     return {sid: sorted(people, key=lambda p: p[1]) for sid, people in out.items()}
@@ -163,7 +220,7 @@ def report_cards(
             "kts_link__tech_section__course__calendar__school__name",
         )
     }
-    teachers = _teachers(all_sections)
+    teachers = section_teachers(all_sections)
     standings = term_results(term=term)  # cached per school and term (exact)
     wanted = list(sections_of) if ids is None else ids
     if students is None:

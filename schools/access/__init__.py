@@ -69,6 +69,7 @@ from schools.access.roles import (
     Grants,
     grants_for,
     is_state_admin,
+    shared_scope_key,
     user_school_ids,
 )
 from schools.access.scoping import (
@@ -151,6 +152,7 @@ __all__ = [
     "require_school_role",
     "resolve_path",
     "scope_queryset",
+    "shared_scope_key",
     "school_id_of",
     "scoped_get_or_404",
     "teacher_choices",

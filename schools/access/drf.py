@@ -66,8 +66,10 @@ class IsScopedUser(BasePermission):
             return False
         if user.is_superuser:
             return True
-        # Roles are read afresh for every request (a client may reuse one user object).
-        user.__dict__.pop("_kts_grants", None)
+        # Roles are read afresh for every request (a client may reuse one user object);
+        # token authentication read them with this request's user (schools.access.tokens).
+        if getattr(request.auth, "_kts_grants_of", None) is not user:
+            user.__dict__.pop("_kts_grants", None)
         if not grants_for(user).any:
             return False
         if request.method in SAFE_METHODS:

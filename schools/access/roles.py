@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import functools
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from schools.access.sql import quoted_column, quoted_table
 
 if TYPE_CHECKING:
     from schools.actors import Actor
@@ -51,30 +54,100 @@ def grants_for(user: Actor) -> Grants:
     cached: Grants | None = getattr(user, "_kts_grants", None)
     if cached is not None:
         return cached
+    if user is None or not user.is_authenticated:
+        return Grants()
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(roles_sql("%s"), [user.pk])
+        grants = grants_from_rows(cursor.fetchall())
+    try:
+        # Cached on the object the caller holds (a request's lazy user proxies it).
+        user._kts_grants = grants  # type: ignore[attr-defined]
+    except AttributeError:  # pragma: no cover - AnonymousUser-like objects
+        pass
+    return grants
+
+
+@functools.cache  # a query text; the models and the database do not change
+def roles_sql(user_id: str) -> str:
+    """The query of a user's roles for the SQL expression ``user_id`` (``roles_columns``).
+    Plain SQL: it runs on every request (the ORM's query building cost more than the
+    query)."""
     from schools.models import StaffRole
 
+    return (
+        f"SELECT {roles_columns()} FROM {quoted_table(StaffRole)} r {_school_join()}"
+        f" WHERE r.{quoted_column(StaffRole, 'user')} = {user_id}"
+    )
+
+
+@functools.cache
+def roles_columns() -> str:
+    """(role, district, school, the school's kind and district) of role ``r``, school ``s``."""
+    from schools.models import School, StaffRole
+
+    role, district, school = (quoted_column(StaffRole, n) for n in ("role", "district", "school"))
+    kind, school_district = (quoted_column(School, n) for n in ("kind", "district"))
+    return f"r.{role}, r.{district}, r.{school}, s.{kind}, s.{school_district}"
+
+
+@functools.cache
+def roles_join(user_id: str) -> str:
+    """``LEFT JOIN``s of the roles ``r`` (and their schools ``s``) of the SQL expression
+    ``user_id``: one row per role, or one of nulls when the user has none."""
+    from schools.models import StaffRole
+
+    return (
+        f"LEFT JOIN {quoted_table(StaffRole)} r ON r.{quoted_column(StaffRole, 'user')} ="
+        f" {user_id} {_school_join()}"
+    )
+
+
+@functools.cache
+def _school_join() -> str:
+    from schools.models import School, StaffRole
+
+    return (
+        f"LEFT JOIN {quoted_table(School)} s"
+        f" ON s.{quoted_column(School)} = r.{quoted_column(StaffRole, 'school')}"
+    )
+
+
+def grants_from_rows(rows: Iterable[Sequence[Any]]) -> Grants:
+    """Grants of ``roles_sql``'s rows (rows whose role is None are skipped)."""
     grants = Grants()
-    if user is not None and user.is_authenticated:
-        rows = StaffRole.objects.filter(user=user).values_list(
-            "role", "district_id", "school_id", "school__kind", "school__district_id"
-        )
-        for role, district_id, school_id, kind, school_district in rows:
-            if role == DISTRICT_ADMIN:
-                grants.admin_districts.add(district_id)
-            elif school_id:
-                grants.by_role.setdefault(role, set()).add(school_id)
-                grants.school_kind[school_id] = kind
-                grants.school_district[school_id] = school_district
-        try:
-            # Cached on the object the caller holds (a request's lazy user proxies it).
-            user._kts_grants = grants  # type: ignore[attr-defined]
-        except AttributeError:  # pragma: no cover - AnonymousUser-like objects
-            pass
+    for role, district_id, school_id, kind, school_district in rows:
+        if role is None:
+            continue
+        if role == DISTRICT_ADMIN:
+            grants.admin_districts.add(district_id)
+        elif school_id:
+            grants.by_role.setdefault(role, set()).add(school_id)
+            grants.school_kind[school_id] = kind
+            grants.school_district[school_id] = school_district
     return grants
 
 
 def is_state_admin(user: Actor) -> bool:
     return bool(user is not None and user.is_authenticated and user.is_superuser)
+
+
+def shared_scope_key(user: Actor) -> tuple[object, ...] | None:
+    """What a user's read scope depends on besides the data (issue 13): the state admin, or
+    the schools of each role and the districts administered. Two users with the same key
+    read the same rows of every model, so an answer computed for one may be given to the
+    other (after each one's own role and scope checks). None when the scope depends on the
+    user's own rows too (a teacher's sections): such answers are not shared."""
+    if is_state_admin(user):
+        return ("state",)
+    grants = grants_for(user)
+    if not grants.any or TEACHER in grants.by_role:
+        return None
+    return (
+        tuple(sorted(grants.admin_districts)),
+        tuple(sorted((role, tuple(sorted(ids))) for role, ids in grants.by_role.items())),
+    )
 
 
 def user_school_ids(user: Actor, roles: Collection[str] | None = None) -> set[int]:

@@ -56,3 +56,20 @@ def test_bench_load_endpoints_answer_real_data_to_its_registrars(db):
             "role", flat=True
         )
     ) == {"registrar"}
+
+
+def test_bench_load_serial_measures_each_endpoint_one_request_at_a_time(db):
+    # given the small data set and its users
+    load.build(students=40, report_students=30, out=io.StringIO())
+    load.api_tokens(1)
+    # when the one-at-a-time measurement runs (on PostgreSQL; elsewhere it is refused)
+    out = io.StringIO()
+    if connection.vendor != "postgresql":
+        with pytest.raises(CommandError, match="PostgreSQL"):
+            call_command("bench_load", "--yes", "--reuse", "--serial", "3", stdout=out)
+        return
+    call_command("bench_load", "--yes", "--reuse", "--serial", "3", stdout=out)
+    # then a line per endpoint, cached and not, with its CPU and queries
+    lines = [line for line in out.getvalue().splitlines() if "app CPU median" in line]
+    assert len(lines) == 2 * len(load.endpoints())
+    assert all("queries" in line and "ceiling" in line for line in lines)

@@ -6,6 +6,7 @@ Run it in a throwaway PostgreSQL database only:
     export DATABASE_URL=postgres://postgres@127.0.0.1:5432/kts_bench_load
     python manage.py migrate && python manage.py bench_load --yes
     python manage.py bench_load --yes --reuse     # again, on the data already built
+    python manage.py bench_load --yes --reuse --serial 40   # CPU per request, one at a time
 
 It builds ``bench_exchange``'s data set (40,000 students, the exchange run over it) and
 ``bench_reports``' 1,500-student high school, makes 50 registrars of that school with API
@@ -45,6 +46,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--only", default="", help="Comma-separated endpoint names to run (default all)."
         )
+        parser.add_argument(
+            "--serial",
+            type=int,
+            default=0,
+            metavar="N",
+            help="Instead of the load: N requests per endpoint one at a time in this process "
+            "(Django test client), with the answers cached and with nothing cached.",
+        )
 
     def handle(self, *args, yes, reuse, students, report_students, users, workers, **opts):
         if not yes:
@@ -73,6 +82,9 @@ class Command(BaseCommand):
         tokens = load.api_tokens(users)
         chosen = {n.strip() for n in opts["only"].split(",") if n.strip()}
         endpoints = [e for e in load.endpoints() if not chosen or e.name in chosen]
+        if opts["serial"]:
+            self._serial(endpoints, tokens[0], opts["serial"])
+            return
         connection.close()  # the workers open their own
 
         port = load.free_port()
@@ -100,6 +112,22 @@ class Command(BaseCommand):
         failed = sum(r.errors for _, r in results)
         if failed:
             raise CommandError(f"{failed} requests failed (non-2xx answers).")
+
+    def _serial(self, endpoints, token: str, requests: int) -> None:
+        out = self.stdout
+        out.write(f"One request at a time, {requests} per endpoint (DEBUG {settings.DEBUG})")
+        for endpoint in endpoints:
+            for warm in (True, False):
+                r = load.serial(token=token, endpoint=endpoint, requests=requests, warm=warm)
+                total = r.median + r.db_ms
+                out.write(
+                    f"{endpoint.name} ({'cached' if warm else 'nothing cached'}): app CPU "
+                    f"median {r.median:.1f} ms (best {r.best:.1f}), PostgreSQL "
+                    f"{r.db_ms:.1f} ms, {r.queries} queries; ceiling "
+                    f"{(os.cpu_count() or 1) * 1000 / total if total else 0:.0f} req/s on "
+                    f"{os.cpu_count()} CPUs"
+                )
+        out.write(f"load average now {os.getloadavg()[0]:.2f}")
 
     def _line(self, endpoint, r) -> str:
         statuses = ", ".join(f"{k}: {v}" for k, v in sorted(r.statuses.items()))
