@@ -191,14 +191,16 @@ def sync_unknown_attendance(
     )
     by_key = {(r["student_id"], r["section_id"], r["date"]): r for r in hs_records}
 
-    # 4. Rosters of the linked HS sections (the HS codes were read with the unknown ones).
+    # 4. Rosters of the linked HS sections (the HS codes were read with the unknown ones),
+    #    only when there is a tech record to place: most nights most schools have none.
     spans: dict[tuple[int, int], list[tuple[dt.date, dt.date | None]]] = defaultdict(list)
-    for student_id, section_id, start, end in (
-        Roster.objects.filter(section_id__in=linked_hs)
-        .order_by()
-        .values_list("student_id", "section_id", "start_date", "end_date")
-    ):
-        spans[(student_id, section_id)].append((start, end))
+    if tech_records:
+        for student_id, section_id, start, end in (
+            Roster.objects.filter(section_id__in=linked_hs)
+            .order_by()
+            .values_list("student_id", "section_id", "start_date", "end_date")
+        ):
+            spans[(student_id, section_id)].append((start, end))
 
     def rostered(student_id: int, hs_section_id: int, day: dt.date) -> bool:
         return any(

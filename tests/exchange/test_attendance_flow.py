@@ -124,6 +124,25 @@ def test_r27_second_run_with_no_change_is_all_unchanged_and_writes_nothing(
     assert list(Attendance.objects.order_by("pk").values()) == before
 
 
+def test_r27_a_school_with_no_tech_record_to_place_reads_no_rosters(world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    # given: no unknown tech attendance at all
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        outcomes = sync(world, as_of=TUESDAY)
+    # then: nothing to do, found without reading the HS sections' rosters
+    assert outcomes == []
+    assert not [q for q in queries.captured_queries if "schools_roster" in q["sql"]]
+    # and: once there is one, the rosters are read and it is placed
+    tech_mark(world, world.students[0], "UNK")
+    with CaptureQueriesContext(connection) as queries:
+        outcomes = sync(world, as_of=WEDNESDAY)
+    assert [o["action"] for o in outcomes] == ["added"]
+    assert [q for q in queries.captured_queries if "schools_roster" in q["sql"]]
+
+
 def test_r27_query_count_does_not_grow_with_the_number_of_records(
     world, django_assert_max_num_queries
 ):
