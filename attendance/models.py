@@ -72,7 +72,10 @@ class AttendanceSource(models.TextChoices):
 class Attendance(TimeStampedModel):
     """One student's attendance in one section on one day (R25, R27)."""
 
-    student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="attendance")
+    # No index of its own: the unique (student, section, date) constraint serves it.
+    student = models.ForeignKey(
+        Student, on_delete=models.PROTECT, related_name="attendance", db_index=False
+    )
     section = models.ForeignKey(Section, on_delete=models.PROTECT, related_name="attendance")
     date = models.DateField()
     code = models.ForeignKey(AttendanceCode, on_delete=models.PROTECT, related_name="records")
@@ -102,7 +105,6 @@ class Attendance(TimeStampedModel):
         ]
         indexes = [
             models.Index(fields=["date", "section"]),
-            models.Index(fields=["modified_at"], name="attendance_modified_idx"),
             # R26: a school's students over a date range, read from the index alone.
             models.Index(
                 fields=["student", "date"],

@@ -251,10 +251,14 @@ class GradeSource(models.TextChoices):
 class Grade(TimeStampedModel):
     """A posted grade: (student, section, task, term) is unique. R13-R16, R19-R24."""
 
-    student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="grades")
+    # No index of their own: the unique (student, ...) constraint and the (term, section)
+    # index serve lookups by student and by term, and every write maintains fewer indexes.
+    student = models.ForeignKey(
+        Student, on_delete=models.PROTECT, related_name="grades", db_index=False
+    )
     section = models.ForeignKey(Section, on_delete=models.PROTECT, related_name="grades")
     grading_task = models.ForeignKey(GradingTask, on_delete=models.PROTECT, related_name="grades")
-    term = models.ForeignKey(Term, on_delete=models.PROTECT, related_name="grades")
+    term = models.ForeignKey(Term, on_delete=models.PROTECT, related_name="grades", db_index=False)
     percent = models.DecimalField(
         max_digits=5, decimal_places=2, null=True, blank=True, validators=PERCENT_VALIDATORS
     )
@@ -289,8 +293,7 @@ class Grade(TimeStampedModel):
         ]
         indexes = [
             models.Index(fields=["term", "section"]),
-            models.Index(fields=["modified_at"], name="grade_modified_idx"),
-        ]
+        ]  # modified_at has its own index (TimeStampedModel)
 
     def __str__(self) -> str:
         return f"{self.student_id}/{self.section_id}/{self.grading_task_id}/{self.term_id}: {self.score}"

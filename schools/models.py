@@ -407,8 +407,14 @@ class Enrollment(TimeStampedModel):
 class Roster(TimeStampedModel):
     """A student in a section from ``start_date`` to ``end_date`` (open-ended when null)."""
 
-    student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="rosters")
-    section = models.ForeignKey(Section, on_delete=models.PROTECT, related_name="rosters")
+    # No index of their own: the unique (student, section, start) constraint and the
+    # (section, student) index serve lookups by either.
+    student = models.ForeignKey(
+        Student, on_delete=models.PROTECT, related_name="rosters", db_index=False
+    )
+    section = models.ForeignKey(
+        Section, on_delete=models.PROTECT, related_name="rosters", db_index=False
+    )
     start_date = models.DateField()
     end_date = models.DateField(null=True, blank=True)
     sourced_id = sourced_id_field()
