@@ -138,17 +138,23 @@ class FlowMark:
         unchanged: int,
         outcomes: list[dict[str, Any]],
     ) -> None:
-        FlowWatermark.objects.update_or_create(
-            tech_school_id=self.tech_school_id,
-            flow=self.flow,
-            school_year=self.school_year,
-            defaults={
-                "fingerprint": print_,
-                "as_of": as_of,
-                "run_id": run_id,
-                "unchanged": unchanged,
-                "outcomes": outcomes,
-            },
+        # One upsert on (school, flow, year), not a locked read and a write.
+        FlowWatermark.objects.bulk_create(
+            [
+                FlowWatermark(
+                    tech_school_id=self.tech_school_id,
+                    flow=self.flow,
+                    school_year=self.school_year,
+                    fingerprint=print_,
+                    as_of=as_of,
+                    run_id=run_id,
+                    unchanged=unchanged,
+                    outcomes=outcomes,
+                )
+            ],
+            update_conflicts=True,
+            unique_fields=["tech_school", "flow", "school_year"],
+            update_fields=["fingerprint", "as_of", "run_id", "unchanged", "outcomes", "updated_at"],
         )
 
 
