@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from exchange.flows import FlowResult, inputs, outcome, watermark
 from exchange.models import Action, Flow, KtsLink
+from schools import versions
 from schools.models import Calendar, Enrollment, Roster, Section, ServiceType, Tombstone
 
 
@@ -187,6 +188,9 @@ def sync_enrollments(
         Roster.objects.bulk_create([r for _, r in new_rosters], batch_size=batch)
         for o, r in new_rosters:
             o["target_id"] = r.pk
+        if removed or ended or changed or new_enrollments or new_rosters:
+            # Cached reports read rosters and enrollments: stale from this transaction on.
+            versions.bump_setup()
     return FlowResult(flow, outcomes, unchanged)
 
 

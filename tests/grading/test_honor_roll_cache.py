@@ -104,6 +104,23 @@ def test_r31_r19_an_exchange_run_writing_hs_grades_changes_the_hs_grades_version
 
 
 @pytest.mark.django_db
+def test_r31_r18_an_exchange_run_writing_rosters_changes_the_setup_version():
+    # given a HS roster in a linked section, not yet carried to the tech school
+    w = exchange_world()
+    w.add_students(1)
+    before = versions.current(school_id=w.tech_school.pk)
+    # when the exchange adds the tech roster and the secondary enrollment
+    run = exchange_run(as_of=AS_OF, trigger="test", inline=True)
+    # then cached reports (which read rosters and enrollments) are stale, and a run that
+    # writes nothing leaves them be
+    assert run.counts["enrollments"]["added"] == 1
+    after = versions.current(school_id=w.tech_school.pk)
+    assert dict(after)["setup"] != dict(before)["setup"]
+    exchange_run(as_of=AS_OF, trigger="test", inline=True)
+    assert versions.current(school_id=w.tech_school.pk) == after
+
+
+@pytest.mark.django_db
 def test_r31_a_tier_change_invalidates_the_cached_honor_roll():
     w, student = _world_with_a_high_honors_student()
     _cached(w)
