@@ -134,9 +134,10 @@ GROUP BY cal.school_id
 
 def grades_saved_since(*, school_year: int, since: dict[int, dt.datetime]) -> set[int]:
     """The tech schools of ``since`` (school -> moment) with a tech grade saved after their
-    moment. Only a shortcut: a school named here certainly has a grade input newer than its
-    moment, so fingerprinting it to find that out is waste; a school not named (a write that
-    did not set ``modified_at``, a clock out of step) is still fingerprinted."""
+    moment. Only a shortcut: a school named here has almost surely changed since, so
+    fingerprinting it to find that out is waste (if it has not - a clock out of step - its
+    part finds its watermark holding and replays); a school not named (a write that did not
+    set ``modified_at``) is still fingerprinted."""
     if not since:
         return set()
     with connection.cursor() as cursor:
