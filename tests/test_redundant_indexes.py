@@ -24,15 +24,17 @@ def _indexes(table: str) -> list[tuple[str, tuple[int, ...], bool, bool]]:
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT c.relname, i.indkey::int2[]::int[], i.indpred IS NULL AND i.indexprs IS NULL,
-                   i.indisunique
+            SELECT c.relname, i.indkey::int2[]::int[], i.indnkeyatts,
+                   i.indpred IS NULL AND i.indexprs IS NULL, i.indisunique
             FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
             WHERE i.indrelid = %s::regclass
             """,
             [table],
         )
+        # indkey lists the INCLUDE columns after the key ones: only the keys order an index.
         return [
-            (name, tuple(keys), plain, unique) for name, keys, plain, unique in cursor.fetchall()
+            (name, tuple(keys[:n_keys]), plain, unique)
+            for name, keys, n_keys, plain, unique in cursor.fetchall()
         ]
 
 
