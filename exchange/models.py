@@ -216,6 +216,11 @@ class FlowWatermark(models.Model):
     as_of = models.DateField()
     unchanged = models.PositiveIntegerField(default=0)
     outcomes = models.JSONField(default=list, blank=True)  # the outcomes to replay
+    # The grade flow's fingerprint taken apart by student, so that a run after a change
+    # decides only the students whose rows changed: {"g": [count, sum] of the rows of no
+    # student, "s": {student: [count, sum, HS grades it found as they should be]}}.
+    # Empty: no parts kept (the enrollment flow, or a watermark stored by older code).
+    by_student = models.JSONField(default=dict, blank=True)
     run = models.ForeignKey(
         ExchangeRun, null=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
     )

@@ -1,34 +1,37 @@
 """R19-R22, R24: CTE grades posted at a tech school cross to the linked HS sections.
 
 Each run reconciles the whole current school year: a grade skipped because the HS setup was
-wrong arrives on the first run after the fix. Reads are a handful of joined queries into
-dicts; the decision is pure Python; the writes are one batched upsert of the changed grades
+wrong arrives on the first run after the fix. Reads are a handful of plain queries into
+dicts (:mod:`exchange.flows.grade_reads`); the decision is pure Python; the writes are one batched upsert of the changed grades
 plus their history rows (R14, :mod:`exchange.flows.grade_writes`). A run that changes
 nothing writes nothing, and a school whose inputs did not change since the last run replays
-what it found then (R22, :mod:`exchange.flows.watermark`).
+what it found then (R22, :mod:`exchange.flows.watermark`). When only some students' rows
+changed (their tech grades, rosters or HS grades) and nothing every student depends on (the
+links, the HS setup, the terms), the run decides those students alone and keeps what the
+last run found for the others: one student's decisions depend on nothing of another's.
 """
 
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any, Literal, NamedTuple
-
-from django.db.models import FilteredRelation, Q
-from django.db.models.expressions import RawSQL
+from typing import Any, Literal
 
 from exchange.flows import FlowResult, inputs, outcome, watermark
-from exchange.flows.grade_writes import HsGrade, Write, write_grades
-from exchange.models import Action, Flow, KtsLink, Reason
-from grading.models import (
-    CTE_CODES,
-    CourseGradingTask,
-    Grade,
-    ScoreRow,
+from exchange.flows.grade_reads import (
+    HsSide,
+    Link,
+    Spans,
+    TechGradeRow,
+    read_hs_side,
+    read_links,
+    read_tech_grades,
+    read_term_spans,
 )
-from grading.scoring import Row, row_for_percent, rows_of
+from exchange.flows.grade_writes import HsGrade, Write, write_grades
+from exchange.models import Action, Flow, Reason
+from grading.scoring import Row, row_for_percent
 from grading.services.grades import grades_changed
-from schools.models import Roster, Term
 
 FIX: dict[str, str] = {  # skip reason -> what to fix
     Reason.NOT_ROSTERED: "Roster the student in the linked HS section, or remove the KTS link.",
@@ -38,46 +41,6 @@ FIX: dict[str, str] = {  # skip reason -> what to fix
     Reason.SCORE_UNTRANSLATABLE: "Give the HS task a score group whose Min % column matches "
     "CTE Numeric, and post a percent at the tech school.",
 }
-
-
-# --- Named row types (tuples underneath: as fast to build and unpack as plain tuples) ----
-
-
-class Link(NamedTuple):
-    hs_section_id: int
-    hs_course_id: int
-
-
-class TechGrade(NamedTuple):
-    """A CTE grade posted at the tech school (the source of a crossing): the fields of a
-    :data:`TechGradeRow`, which is read as a plain tuple."""
-
-    id: int
-    student_id: int
-    section_id: int
-    task_id: int
-    term_id: int
-    percent: Decimal | None
-
-
-# A tech grade as read: id, student, section, task, term, percent (TechGrade's fields).
-TechGradeRow = tuple[int, int, int, int, int, Decimal | None]
-
-
-class CourseTask(NamedTuple):
-    id: int
-    score_group_id: int
-
-
-class ActiveTerm(NamedTuple):
-    term_id: int
-    start: dt.date
-    end: dt.date
-
-
-_new_tuple = tuple.__new__  # one HsGrade per HS grade read: no keyword handling
-
-Spans = tuple[tuple[dt.date, dt.date | None], ...]  # a student's roster spans in a section
 
 
 ScoreCache = dict[Decimal | None, Row | None]  # percent -> its score row (None: none fits)
@@ -94,16 +57,6 @@ Target = tuple[int, dt.date, dt.date, list[Row], ScoreCache, dict[int, HsGrade],
 # decide() unpacks them for every grade, and CPython unpacks an exact tuple on a fast path
 # (a tuple subclass goes through an iterator: measurably slower on that loop).
 Candidate = tuple[int, dict[int, Spans], str, Target | None]
-
-
-class HsSide(NamedTuple):
-    """Everything read from the high schools' side, keyed for per-record lookups."""
-
-    rosters: dict[int, dict[int, Spans]]  # HS section -> student -> spans
-    course_tasks: dict[tuple[int, int], CourseTask]  # (HS course, task) -> course task
-    active: dict[int, list[ActiveTerm]]  # course task -> its active terms
-    rows_by_group: dict[int, list[Row]]  # score group -> score rows
-    existing: dict[tuple[int, int, int], dict[int, HsGrade]]  # (section, task, term) -> ...
 
 
 def sync_grades(
@@ -123,12 +76,16 @@ def sync_grades(
     # what the grade flow finds holds on any day
     if (replay := mark.replay(as_of=dt.date.max)) is not None:
         return replay
-    tech_grades = read_tech_grades(links)
+    students = mark.changed_students()  # None: every student
+    tech_grades = read_tech_grades(links, students=students)
     tech_terms = read_term_spans({g[4] for g in tech_grades})
-    hs = read_hs_side(links, with_versions=mark.on)
+    hs = read_hs_side(links, with_versions=mark.on, students=students)
+    reached: Counter[int] = Counter()
     outcomes, writes, unchanged = decide(
-        tech_grades=tech_grades, tech_terms=tech_terms, links=links, hs=hs
+        tech_grades=tech_grades, tech_terms=tech_terms, links=links, hs=hs, reached=reached
     )
+    if students is not None:  # and what the last run found for the other students
+        outcomes, unchanged = mark.with_the_others(outcomes, unchanged, students=students)
     if not dry_run:
         versions = write_grades(writes, run_id=run_id) if writes else []
         if writes:
@@ -141,7 +98,8 @@ def sync_grades(
             versions=versions,
             as_of=as_of,
             run_id=run_id,
-            unchanged=unchanged + len(writes),
+            reached=reached,
+            students=students,
             outcomes=[o for o in outcomes if o["action"] == Action.SKIPPED],
         )
     return FlowResult(Flow.GRADES, outcomes, unchanged)
@@ -149,10 +107,53 @@ def sync_grades(
 
 class _Mark(watermark.FlowMark):
     """The grade flow's watermark for one tech school (R22, :mod:`exchange.flows.watermark`):
-    stored after the writes, for the state they leave."""
+    stored after the writes, for the state they leave, with its fingerprint taken apart by
+    student (``FlowWatermark.by_student``)."""
 
     flow = Flow.GRADES
     fingerprints = staticmethod(inputs.grade_fingerprints)
+    # Past this share of a school's students, one read of every row costs less than reads
+    # by student, and the run decides them all.
+    DECIDE_ALL_SHARE = 0.5
+
+    parts: watermark.Parts | None = None  # the fingerprint's parts, once taken
+
+    def take_fingerprint(self) -> str:
+        self.parts = inputs.grade_fingerprint_parts(
+            school_year=self.school_year, school=self.tech_school_id
+        )
+        return watermark.total(self.parts)
+
+    def changed_students(self) -> list[int] | None:
+        """The students whose rows changed since the stored watermark, when nothing of no
+        student did (links, tasks, HS setup, terms, sections) and few enough students did;
+        ``None``: decide every student."""
+        kept = self.stored.by_student if self.stored is not None else {}
+        parts = self.parts
+        if not kept or parts is None or list(parts.get(None, (0, 0))) != kept["g"]:
+            return None
+        old: dict[str, list[int]] = kept["s"]
+        changed = {int(s) for s in old if int(s) not in parts}  # every row of theirs gone
+        for student, part in parts.items():
+            if student is not None and old.get(str(student), [])[:2] != list(part):
+                changed.add(student)
+        if len(changed) > self.DECIDE_ALL_SHARE * len(parts):
+            return None
+        return sorted(changed)
+
+    def with_the_others(
+        self, outcomes: list[dict[str, Any]], unchanged: int, *, students: list[int]
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The outcomes and unchanged count of ``students`` just decided, with what the
+        stored watermark found for every other student: what deciding all would find, in
+        the same order (by tech grade; each tech grade is one student's)."""
+        assert self.stored is not None
+        decided = set(students)
+        others = [o for o in self.stored.outcomes if o["student_id"] not in decided]
+        kept = sum(
+            entry[2] for s, entry in self.stored.by_student["s"].items() if int(s) not in decided
+        )
+        return sorted(others + outcomes, key=lambda o: o["source_id"]), unchanged + kept
 
     def store_written(
         self,
@@ -161,145 +162,60 @@ class _Mark(watermark.FlowMark):
         versions: list[str],
         as_of: dt.date,
         run_id: int,
-        unchanged: int,
+        reached: Counter[int],
+        students: list[int] | None,
         outcomes: list[dict[str, Any]],
     ) -> None:
+        """Store what the run found, for the state its writes leave: ``reached`` counts the
+        HS grades each decided student has as they should be (written or unchanged);
+        ``students``, the students decided (``None``: all)."""
         if not self.on:
             return
-        if self.print_:  # the state read, with the rows written swapped for their new versions
-            print_ = watermark.swapped(
-                self.print_,
-                tag="hs grade",
-                old=[(w.old.id, w.old.xmin) for w in writes if w.old],
-                new=[(w.outcome["target_id"], v) for w, v in zip(writes, versions, strict=True)],
+        parts = self._parts_after(writes, versions)
+        kept = self.stored.by_student.get("s", {}) if self.stored is not None else {}
+        decided = None if students is None else set(students)
+        by_student: dict[str, list[int]] = {}
+        for student, (count, sum_) in parts.items():
+            if student is None:
+                continue
+            found = (
+                reached[student] if decided is None or student in decided else kept[str(student)][2]
             )
-        else:
-            print_ = self.fingerprint()
+            by_student[str(student)] = [count, sum_, found]
         self.store(
-            print_=print_, as_of=as_of, run_id=run_id, unchanged=unchanged, outcomes=outcomes
+            print_=watermark.total(parts),
+            as_of=as_of,
+            run_id=run_id,
+            unchanged=sum(entry[2] for entry in by_student.values()),
+            outcomes=outcomes,
+            by_student={"g": list(parts.get(None, (0, 0))), "s": by_student},
         )
 
-
-def read_links(*, tech_school_id: int, school_year: int) -> dict[int, list[Link]]:
-    """The school's KTS links of the year: tech section -> its linked HS sections."""
-    links: dict[int, list[Link]] = defaultdict(list)
-    for hs_id, tech_id, hs_course_id in (
-        KtsLink.objects.filter(
-            tech_section__course__calendar__school_id=tech_school_id,
-            tech_section__course__calendar__school_year=school_year,
+    def _parts_after(self, writes: list[Write], versions: list[str]) -> watermark.Parts:
+        """The fingerprint's parts once the writes are made: the parts read before, with the
+        written HS grades' old versions swapped for the new ones (no second read), or read
+        now when none were taken."""
+        if self.parts is None:
+            return inputs.grade_fingerprint_parts(
+                school_year=self.school_year, school=self.tech_school_id
+            )
+        parts = dict(self.parts)
+        olds = [w for w in writes if w.old is not None]
+        hashes = watermark.row_hashes(
+            [("hs grade", w.old.id, w.old.xmin) for w in olds if w.old is not None]
+            + [
+                ("hs grade", w.outcome["target_id"], v)
+                for w, v in zip(writes, versions, strict=True)
+            ]
         )
-        .order_by()
-        .values_list("hs_section_id", "tech_section_id", "hs_section__course_id")
-    ):
-        links[tech_id].append(Link(hs_id, hs_course_id))
-    return links
-
-
-def read_tech_grades(links: dict[int, list[Link]]) -> list[TechGradeRow]:
-    """The CTE grades of the linked tech sections, in id order.
-
-    Small id lists (one school's linked sections) keep every read on an index, and
-    order_by() drops the models' default orderings, which would join half the schema.
-    Tuples (values_list) named as they come, not values() dicts: a quiet night reads tens
-    of thousands of unchanged rows.
-    """
-    rows = (
-        Grade.objects.filter(section_id__in=list(links), grading_task__code__in=CTE_CODES)
-        .order_by("id")
-        .values_list("id", "student_id", "section_id", "grading_task_id", "term_id", "percent")
-    )
-    return list(rows)  # each row in TechGrade's field order
-
-
-def read_term_spans(term_ids: set[int]) -> dict[int, tuple[dt.date, dt.date]]:
-    """The tech terms' dates from the few terms themselves, not joined onto every grade."""
-    return {
-        term_id: (start, end)
-        for term_id, start, end in Term.objects.filter(pk__in=term_ids)
-        .order_by()
-        .values_list("id", "start_date", "end_date")
-    }
-
-
-def read_hs_side(links: dict[int, list[Link]], *, with_versions: bool = False) -> HsSide:
-    """Rosters, CTE course tasks with their active term, score rows and existing grades of
-    the linked HS sections, each keyed the way :func:`decide` looks it up.
-
-    Lookups go by student id within one HS section (or HS grade key): an int key hashes
-    faster than a tuple built per record. Spans are tuples, not lists: the garbage
-    collector untracks tuples of dates, so a school's rosters do not make it rescan the heap.
-    """
-    hs_ids = [link.hs_section_id for pairs in links.values() for link in pairs]
-    rosters: dict[int, dict[int, Spans]] = defaultdict(dict)
-    for student_id, section_id, start, end in (
-        Roster.objects.filter(section_id__in=hs_ids)
-        .order_by()
-        .values_list("student_id", "section_id", "start_date", "end_date")
-    ):
-        section_rosters = rosters[section_id]
-        section_rosters[student_id] = section_rosters.get(student_id, ()) + ((start, end),)
-
-    # The HS courses' CTE tasks, each with its active term (none: NULLs) in one query.
-    course_tasks: dict[tuple[int, int], CourseTask] = {}
-    active: dict[int, list[ActiveTerm]] = defaultdict(list)
-    for ct_id, course_id, task_id, group_id, term_id, start, end in (
-        CourseGradingTask.objects.filter(
-            grading_task__code__in=CTE_CODES,
-            course_id__in={link.hs_course_id for pairs in links.values() for link in pairs},
-        )
-        .annotate(active_term=FilteredRelation("mask", condition=Q(mask__active=True)))
-        .order_by()
-        .values_list(
-            "id",
-            "course_id",
-            "grading_task_id",
-            "score_group_id",
-            "active_term__term_id",
-            "active_term__term__start_date",
-            "active_term__term__end_date",
-        )
-    ):
-        course_tasks[(course_id, task_id)] = CourseTask(ct_id, group_id)
-        if term_id is not None:
-            active[ct_id].append(ActiveTerm(term_id, start, end))
-    score_rows: dict[int, list[Mapping[str, object]]] = defaultdict(list)
-    for row in (
-        ScoreRow.objects.filter(group_id__in={ct.score_group_id for ct in course_tasks.values()})
-        .order_by()
-        .values("group_id", "score", "min_percent", "passing", "gpa_value")
-    ):
-        score_rows[row["group_id"]].append(row)
-    existing: dict[tuple[int, int, int], dict[int, HsGrade]] = defaultdict(dict)
-    hs_grades = Grade.objects.filter(
-        # Task ids, not a join to the task table (which plans a nested loop per grade row);
-        # only the HS courses' CTE tasks can be a grade's target.
-        grading_task_id__in={task_id for _, task_id in course_tasks},
-        term_id__in=[t.term_id for terms in active.values() for t in terms],
-        section_id__in=hs_ids,
-    ).order_by()
-    if with_versions:  # PostgreSQL's row version, for the watermark's fingerprint (R22)
-        hs_grades = hs_grades.annotate(version=RawSQL("grading_grade.xmin::text", ()))
-    fields = ("id", "student_id", "section_id", "grading_task_id", "term_id", "percent", "score")
-    for (
-        grade_id,
-        student_id,
-        section_id,
-        task_id,
-        term_id,
-        percent,
-        score,
-        *version,
-    ) in hs_grades.values_list(*fields, *(["version"] if with_versions else [])):
-        existing[(section_id, task_id, term_id)][student_id] = _new_tuple(
-            HsGrade, (grade_id, percent, score, version[0] if version else None)
-        )
-    return HsSide(
-        rosters=rosters,
-        course_tasks=course_tasks,
-        active=active,
-        rows_by_group={g: rows_of(rows) for g, rows in score_rows.items()},
-        existing=existing,
-    )
+        gone = dict(zip((id(w) for w in olds), hashes, strict=False))
+        for w, came in zip(writes, hashes[len(olds) :], strict=True):
+            count, sum_ = parts.get(w.student_id, (0, 0))
+            if id(w) in gone:
+                parts[w.student_id] = (count, sum_ - gone[id(w)] + came)
+            else:
+                parts[w.student_id] = (count + 1, sum_ + came)
+        return parts
 
 
 class _Candidates:
@@ -349,16 +265,19 @@ def decide(
     tech_terms: dict[int, tuple[dt.date, dt.date]],
     links: dict[int, list[Link]],
     hs: HsSide,
+    reached: Counter[int] | None = None,
 ) -> tuple[list[dict[str, Any]], list[Write], int]:
     """Each tech grade's outcome per linked HS section (R19-R21, R23), and the HS grades
-    to write. Pure Python: no query.
+    to write. Pure Python: no query. ``reached``, if given, counts for each student the HS
+    grades decided for them (to write or unchanged).
 
     Many grades share one tech section, task and term: their HS sections are found and each
     HS setup decided once; many share one percent on a score group: translated once.
     Returns the outcomes to record, the writes and the number of unchanged HS grades.
     """
     candidates: dict[tuple[int, int, int], list[Candidate]] = {}
-    make = _Candidates(hs).of
+    sides = _Candidates(hs)
+    make = sides.of
     outcomes: list[dict[str, Any]] = []
     writes: list[Write] = []
     unchanged = 0
@@ -441,4 +360,7 @@ def decide(
                     message=FIX[Reason.NOT_ROSTERED],
                 )
             )
+    if reached is not None:
+        for written in sides.targets.values():
+            reached.update(written)
     return outcomes, writes, unchanged

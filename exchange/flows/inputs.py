@@ -14,7 +14,10 @@ from grading.models import CTE_CODES
 # calendars; the linked HS sections; the CTE tasks; the tech grades and their terms; the HS
 # sections' rosters; the HS courses' CTE course tasks, their term masks and terms, their
 # score rows; and the HS grades of CTE tasks in the linked HS sections. Nothing here
-# depends on the date: neither does the grade flow.
+# depends on the date: neither does the grade flow. Each row also names its student (``s``:
+# the tech grades, rosters and HS grades) or none: one student's decisions depend only on
+# the rows of no student and that student's own, so the fingerprint taken apart by ``s``
+# tells which students a change touches (:func:`grade_fingerprint_parts`).
 GRADE_INPUTS_SQL = """
 WITH lk AS (
     SELECT l.id, l.xmin AS x, l.tech_section_id, l.hs_section_id,
@@ -33,7 +36,7 @@ WITH lk AS (
 ), tasks AS (
     SELECT id, xmin AS x FROM grading_gradingtask WHERE code = ANY(%(codes)s)
 ), tg AS (
-    SELECT id, xmin AS x, term_id FROM grading_grade
+    SELECT id, xmin AS x, term_id, student_id FROM grading_grade
     WHERE section_id = ANY((SELECT tech FROM ids)::bigint[]) AND grading_task_id IN (SELECT id FROM tasks)
 ), ct AS (
     SELECT id, xmin AS x, score_group_id FROM grading_coursegradingtask
@@ -43,24 +46,24 @@ WITH lk AS (
     SELECT id, xmin AS x, term_id FROM grading_coursetaskterm
     WHERE course_task_id IN (SELECT id FROM ct)
 )
-SELECT 'task' AS t, id, x FROM tasks WHERE EXISTS (SELECT FROM lk)
-UNION ALL SELECT 'tech grade', id, x FROM tg
-UNION ALL SELECT 'course task', id, x FROM ct
-UNION ALL SELECT 'mask', id, x FROM mask
-UNION ALL SELECT 'term', id, xmin FROM schools_term
+SELECT 'task' AS t, id, x, NULL::bigint AS s FROM tasks WHERE EXISTS (SELECT FROM lk)
+UNION ALL SELECT 'tech grade', id, x, student_id FROM tg
+UNION ALL SELECT 'course task', id, x, NULL FROM ct
+UNION ALL SELECT 'mask', id, x, NULL FROM mask
+UNION ALL SELECT 'term', id, xmin, NULL FROM schools_term
     WHERE id IN (SELECT term_id FROM tg UNION SELECT term_id FROM mask)
-UNION ALL SELECT 'score row', id, xmin FROM grading_scorerow
+UNION ALL SELECT 'score row', id, xmin, NULL FROM grading_scorerow
     WHERE group_id IN (SELECT score_group_id FROM ct)
-UNION ALL SELECT 'roster', id, xmin FROM schools_roster
+UNION ALL SELECT 'roster', id, xmin, student_id FROM schools_roster
     WHERE section_id = ANY((SELECT hs FROM ids)::bigint[])
-UNION ALL SELECT 'hs grade', id, xmin FROM grading_grade
+UNION ALL SELECT 'hs grade', id, xmin, student_id FROM grading_grade
     WHERE section_id = ANY((SELECT hs FROM ids)::bigint[]) AND grading_task_id IN (SELECT id FROM tasks)
-UNION ALL SELECT 'link', id, x FROM lk
-UNION ALL SELECT 'section', id, xmin FROM schools_section
+UNION ALL SELECT 'link', id, x, NULL FROM lk
+UNION ALL SELECT 'section', id, xmin, NULL FROM schools_section
     WHERE id = ANY((SELECT tech FROM ids)::bigint[]) OR id = ANY((SELECT hs FROM ids)::bigint[])
-UNION ALL SELECT 'course', id, xmin FROM schools_course
+UNION ALL SELECT 'course', id, xmin, NULL FROM schools_course
     WHERE id = ANY((SELECT tech_courses FROM ids)::bigint[])
-UNION ALL SELECT 'calendar', id, xmin FROM schools_calendar
+UNION ALL SELECT 'calendar', id, xmin, NULL FROM schools_calendar
     WHERE school_id = %(school)s AND EXISTS (SELECT FROM lk)
 """
 
@@ -69,11 +72,19 @@ def grade_fingerprints(*, school_year: int, schools: list[int]) -> dict[int, str
     """The grade flow's fingerprint of each of these tech schools (R22): one query a school,
     each reading its rows through their indexes."""
     return {
-        school: watermark.fingerprint(
-            GRADE_INPUTS_SQL, {"codes": list(CTE_CODES), "year": school_year, "school": school}
-        )
+        school: watermark.fingerprint(GRADE_INPUTS_SQL, _grade_params(school_year, school))
         for school in schools
     }
+
+
+def grade_fingerprint_parts(*, school_year: int, school: int) -> watermark.Parts:
+    """The grade flow's fingerprint of one tech school taken apart by student (``None``:
+    the rows of no student); its parts add up to :func:`grade_fingerprints`' answer."""
+    return watermark.fingerprint_parts(GRADE_INPUTS_SQL, _grade_params(school_year, school))
+
+
+def _grade_params(school_year: int, school: int) -> dict[str, object]:
+    return {"codes": list(CTE_CODES), "year": school_year, "school": school}
 
 
 # The enrollment flow: the school's calendars, the courses and sections of the year's

@@ -102,6 +102,7 @@ class FlowMark:
         self.school_year = school_year
         self.on = enabled()
         self.print_ = ""  # the fingerprint of the state read, once taken
+        self.stored: FlowWatermark | None = None  # the stored watermark, once read
 
     def replay(self, *, as_of: dt.date) -> FlowResult | None:
         """What the stored watermark found, if it holds now on ``as_of``."""
@@ -126,8 +127,13 @@ class FlowMark:
         )
         if mark is None:
             return None
-        self.print_ = self.fingerprint()
+        self.stored = mark
+        self.print_ = self.take_fingerprint()
         return mark if holds(mark, print_=self.print_, as_of=as_of) else None
+
+    def take_fingerprint(self) -> str:
+        """The fingerprint of the rows read now (a flow may keep more of it as it goes)."""
+        return self.fingerprint()
 
     def store(
         self,
@@ -137,6 +143,7 @@ class FlowMark:
         run_id: int,
         unchanged: int,
         outcomes: list[dict[str, Any]],
+        by_student: dict[str, Any] | None = None,
     ) -> None:
         # One upsert on (school, flow, year), not a locked read and a write.
         FlowWatermark.objects.bulk_create(
@@ -150,11 +157,20 @@ class FlowMark:
                     run_id=run_id,
                     unchanged=unchanged,
                     outcomes=outcomes,
+                    by_student=by_student or {},
                 )
             ],
             update_conflicts=True,
             unique_fields=["tech_school", "flow", "school_year"],
-            update_fields=["fingerprint", "as_of", "run_id", "unchanged", "outcomes", "updated_at"],
+            update_fields=[
+                "fingerprint",
+                "as_of",
+                "run_id",
+                "unchanged",
+                "outcomes",
+                "by_student",
+                "updated_at",
+            ],
         )
 
 
@@ -164,31 +180,50 @@ def holds(mark: FlowWatermark, *, print_: str, as_of: dt.date) -> bool:
     return mark.fingerprint == print_ and as_of >= mark.as_of
 
 
-def swapped(
-    print_: str, *, tag: str, old: list[tuple[int, str | None]], new: list[tuple[int, str]]
-) -> str:
-    """The fingerprint ``print_`` once the rows ``old`` (id, version) of table ``tag`` are
-    replaced by ``new``: what :func:`fingerprint` would answer after a flow's own writes,
-    computed from the written rows alone."""
-    version, count, total = print_.split(":")
-    if version != VERSION or any(x is None for _, x in old):
-        raise ValueError("a fingerprint of another version, or a row read without its version")
+Parts = dict[int | None, tuple[int, int]]  # a fingerprint's parts: key -> (count, sum)
+
+
+def fingerprint_parts(rows_sql: str, params: dict[str, Any]) -> Parts:
+    """:func:`fingerprint` taken apart by the rows' ``s`` column (a student, or ``None``):
+    each part's count and sum of hashes. :func:`total` adds them up to the fingerprint."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT s, count(*), sum(hashtextextended(t || ':' || id || ':' || x::text, 0))
+            FROM ({rows_sql}) AS inputs GROUP BY s
+            """,
+            params,
+        )
+        return {s: (count, int(total)) for s, count, total in cursor.fetchall()}
+
+
+def total(parts: Parts) -> str:
+    """The fingerprint whose parts these are (what :func:`fingerprint` answers)."""
+    return (
+        f"{VERSION}:{sum(count for count, _ in parts.values())}:"
+        f"{sum(total for _, total in parts.values())}"
+    )
+
+
+def row_hashes(rows: list[tuple[str, int, str | None]]) -> list[int]:
+    """Each row's hash as :func:`fingerprint` sums it, for rows given as (table tag, id,
+    version) - rows a flow has just written, say - in the order given."""
+    if any(x is None for _, _, x in rows):
+        raise ValueError("a row read without its version")
+    if not rows:
+        return []
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT
-              (SELECT coalesce(sum(hashtextextended(%(tag)s || ':' || id || ':' || x, 0)), 0)
-               FROM unnest(%(old_ids)s::bigint[], %(old_x)s::text[]) AS o(id, x)),
-              (SELECT coalesce(sum(hashtextextended(%(tag)s || ':' || id || ':' || x, 0)), 0)
-               FROM unnest(%(new_ids)s::bigint[], %(new_x)s::text[]) AS n(id, x))
+            SELECT hashtextextended(t || ':' || id || ':' || x, 0)
+            FROM unnest(%(t)s::text[], %(ids)s::bigint[], %(x)s::text[])
+                 WITH ORDINALITY AS r(t, id, x, n)
+            ORDER BY n
             """,
             {
-                "tag": tag,
-                "old_ids": [i for i, _ in old],
-                "old_x": [x for _, x in old],
-                "new_ids": [i for i, _ in new],
-                "new_x": [x for _, x in new],
+                "t": [t for t, _, _ in rows],
+                "ids": [i for _, i, _ in rows],
+                "x": [x for *_, x in rows],
             },
         )
-        gone, came = cursor.fetchone()
-    return f"{VERSION}:{int(count) - len(old) + len(new)}:{int(total) - int(gone) + int(came)}"
+        return [h for (h,) in cursor.fetchall()]

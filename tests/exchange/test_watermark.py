@@ -259,3 +259,61 @@ def test_r22_run_start_skips_the_fingerprint_of_a_school_whose_grades_were_saved
         run = exchange_run(as_of=AS_OF, trigger="test", inline=True)
     assert not run.parts.filter(attempts__gt=0).exists()
     assert _grade_fingerprints(queries) == 1
+
+
+def test_r22_a_change_to_some_students_decides_only_them(monkeypatch):
+    # given: a settled school of six students, one skipped (no active final term)
+    w = build_kts_world()
+    students = w.add_students(6)
+    a, b, c, d, e, f = students
+    q2 = w.hs_terms[1]
+    s1 = w.tech_terms[0]
+    for student, percent in zip(students, ("88", "91.5", "59.99", "70", "81", "65"), strict=True):
+        w.post_tech_grade(student, percent, term=s1)
+    w.post_tech_grade(a, "90", term=s1, code=CTE_FINAL)
+    decided = []  # the students each part's grade flow decides (None: all)
+    real = grades_flow._Mark.changed_students
+
+    def spy(mark):
+        students = real(mark)
+        if mark.on:  # a part's run, not the dry runs deciding afresh
+            decided.append(students)
+        return students
+
+    monkeypatch.setattr(grades_flow._Mark, "changed_students", spy)
+    reads = _Reads(monkeypatch, settle_at_start=True)
+    _step(w, reads)
+    assert decided == [None]  # the first run decides everyone
+
+    def decides_only(change, *expected):
+        decided.clear()
+        change()
+        settled = _step(w, reads)  # exactly what deciding everyone afresh finds
+        assert decided == [sorted(s.pk for s in expected)]
+        return settled
+
+    # when/then: each change to one student's rows decides that student alone
+    decides_only(lambda: w.post_tech_grade(b, "72", term=s1), b)  # a tech percent
+    decides_only(  # a tech grade removed
+        lambda: Grade.objects.filter(section=w.tech_section, student=c).delete(), c
+    )
+    decides_only(  # a HS grade edited by hand is set back
+        lambda: w.hs_grades().filter(student=d).update(percent=Decimal("12.00")), d
+    )
+    decides_only(  # a HS roster removed: not rostered from now on
+        lambda: Roster.objects.filter(section=w.hs_section, student=e).delete(), e
+    )
+    settled = decides_only(  # the skipped grade's student changes too: its skip is kept
+        lambda: (w.post_tech_grade(a, "91", term=s1), w.post_tech_grade(f, "66", term=s1)),
+        a,
+        f,
+    )
+    assert Counter(o[3] for o in settled[Flow.GRADES][1].elements()) == {
+        str(a.pk): 1,  # the final grade: no active final term
+        str(e.pk): 1,  # not rostered
+    }
+    # and: a change every student depends on (the HS active term) decides everyone
+    decided.clear()
+    w.activate(w.hs_tasks[CTE_TERM], q2)
+    _step(w, reads)
+    assert decided == [None]
