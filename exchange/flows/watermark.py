@@ -76,12 +76,13 @@ def fingerprint(rows_sql: str, params: dict[str, Any]) -> str:
 
 
 def load_all(*, school_year: int, schools: list[int]) -> dict[tuple[int, str], FlowWatermark]:
-    """Every stored watermark of these schools in the year, by (school, flow)."""
+    """Every stored watermark of these schools in the year, by (school, flow), without the
+    grade fingerprints' parts by student (only a part of the school's own reads them)."""
     return {
         (mark.tech_school_id, mark.flow): mark
         for mark in FlowWatermark.objects.filter(
             school_year=school_year, tech_school_id__in=schools
-        )
+        ).defer("by_student")
     }
 
 
