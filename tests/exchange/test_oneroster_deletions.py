@@ -3,13 +3,15 @@ their access and their open rosters away at the next import, and nothing else.""
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from exchange.oneroster.files import set_files, write_folder
+from exchange.oneroster.files import set_files, write_folder, zip_bytes
 from exchange.oneroster.importer import import_set
 from exchange.oneroster.reader import read_set
 from exchange.oneroster.sample import sample_files
@@ -286,3 +288,54 @@ def test_r50_a_bulk_set_dropping_a_teachers_role_but_not_their_classes_is_refuse
         ("enrollments.csv", "enr-prhs-aut1-t1", "userSourcedId"),
     }
     assert snapshot() == before
+
+
+def test_r50_the_api_the_page_and_the_command_report_what_deletions_take_away(
+    tmp_path, imported, api, client, superuser, sync_q, capsys
+):
+    # given a delta deleting the teacher, as a folder and as a zip
+    files = {"users": [deleted(r) for r in rows("users", sourcedId=TEACHER_SID)]}
+    modes = dict.fromkeys(files, "delta")
+    folder = write_folder(tmp_path / "cmd", set_files(files, modes))
+    upload = SimpleUploadedFile("delta.zip", zip_bytes(set_files(files, modes)))
+    before = snapshot()
+    # when the command runs it dry
+    call_command("import_oneroster", str(folder), "--dry-run")
+    # then its table has the two columns, with the counts
+    lines = capsys.readouterr().out.splitlines()
+    header = next(line for line in lines if line.startswith("file"))
+    assert header.split() == [
+        "file",
+        "added",
+        "updated",
+        "ended",
+        "deactivated",
+        "removed",
+        "unchanged",
+    ]
+    assert next(line for line in lines if line.startswith("users.csv")).split() == [
+        "users.csv",
+        "0",
+        "0",
+        "0",
+        "1",
+        "0",
+        "0",
+    ]
+    assert next(line for line in lines if line.startswith("roles.csv")).split()[5] == "1"
+    # when the API runs it dry
+    response = api.post(
+        "/api/v1/imports/oneroster/", {"file": upload, "dry_run": "true"}, format="multipart"
+    )
+    body = api.get(f"/api/v1/imports/{response.json()['id']}/").json()
+    # then the counts carry them, and nothing was written by either
+    assert body["status"] == "succeeded"
+    assert body["counts"]["users"]["deactivated"] == 1
+    assert body["counts"]["roles"]["removed"] == 1
+    assert body["counts"]["users"]["added"] == 0  # the fields already there stay
+    after = snapshot()
+    assert after["users"] == before["users"] and after["StaffRole"] == before["StaffRole"]
+    # and the page shows them
+    client.force_login(superuser)
+    html = client.get(f"/exchange/imports/{body['id']}/").content.decode()
+    assert "<th>deactivated</th>" in html and "<th>removed</th>" in html
