@@ -25,7 +25,8 @@ from django.utils import timezone
 
 from exchange import bulk
 from exchange.models import SourcedUser
-from exchange.oneroster.plan import ADDED, ENDED, UPDATED, Plan
+from exchange.oneroster.plan import ADDED, DEACTIVATED, ENDED, REMOVED, UPDATED, Plan
+from exchange.oneroster.plan_deletions import DeletionsMixin
 from exchange.oneroster.plan_orgs import OrgsMixin
 from exchange.oneroster.plan_people import PeopleMixin
 from exchange.oneroster.plan_rosters import RostersMixin
@@ -45,9 +46,10 @@ from schools.models import (
     Student,
     Term,
 )
+from schools.services.writes import record_delete
 
 
-class Planner(OrgsMixin, PeopleMixin, RostersMixin):
+class Planner(OrgsMixin, PeopleMixin, RostersMixin, DeletionsMixin):
     """Builds the :class:`Plan` of one set. ``user`` None = the command line (state scope)."""
 
     def build(self) -> Plan:
@@ -61,6 +63,7 @@ class Planner(OrgsMixin, PeopleMixin, RostersMixin):
         self.plan_users()
         self.plan_roles()
         self.plan_enrollments()
+        self.plan_deletions()
         # A session shared by several schools is checked once per school: report it once.
         self.plan.issues = list(dict.fromkeys(self.plan.issues))
         return self.plan
@@ -88,7 +91,7 @@ def _batch() -> int:
 COPIED = (Enrollment, StaffRole, Roster)
 
 
-def write(plan: Plan) -> None:
+def write(plan: Plan, *, by: Actor = None) -> None:
     """Apply ``plan`` in one transaction (the caller holds it)."""
     User = get_user_model()
     batch = _batch()
@@ -133,6 +136,22 @@ def write(plan: Plan) -> None:
         for section_id, user_id in plan.teacher_unlinks:
             q |= Q(section_id=section_id, user_id=user_id)
         Through.objects.filter(q).delete()
+    if plan.role_removals:
+        # R37/R40: each role removed gets its audit entry and its deletion record, as the
+        # API's and the admin's deletes do.
+        record_delete(instances=plan.role_removals, by=by)
+    if plan.deactivations:
+        User.objects.filter(pk__in=plan.deactivations).update(is_active=False)
+        AuditEntry.objects.bulk_create(
+            AuditEntry(
+                user=user_or_none(by),
+                action="update",
+                model=User._meta.label,
+                object_id=pk,
+                changes=["is_active"],
+            )
+            for pk in plan.deactivations
+        )
 
 
 @contextmanager
@@ -156,7 +175,7 @@ def import_set(
     with _no_cyclic_gc(), transaction.atomic():
         plan = Planner(rs, user=user).build()
         if not plan.issues and not dry_run:
-            write(plan)
+            write(plan, by=user)
             if plan.rows_written:
                 versions.bump_setup()  # issue 13: cached reports read the rows just written
             if plan.rows_written:
@@ -168,7 +187,7 @@ def import_set(
                     changes=sorted(
                         f"{name}.csv"
                         for name, c in plan.counts.items()
-                        if c[ADDED] or c[UPDATED] or c[ENDED]
+                        if any(c.get(a) for a in (ADDED, UPDATED, ENDED, DEACTIVATED, REMOVED))
                     ),
                 )
     if not dry_run and plan.rows_written >= ANALYZE_AFTER and connection.vendor == "postgresql":

@@ -27,11 +27,15 @@ from schools.models import (
     Roster,
     School,
     Section,
+    StaffRole,
     Student,
     Term,
 )
 
 ADDED, UPDATED, ENDED, UNCHANGED = "added", "updated", "ended", "unchanged"
+# Delta ``tobedeleted`` and bulk absence for staff (R50): ``users`` counts accounts
+# deactivated, ``roles`` staff roles removed.
+DEACTIVATED, REMOVED = "deactivated", "removed"
 CHUNK = 5000
 # Large reads skip the timestamps: parsing 100,000s of them is most of a re-import's time.
 STAMPS = ("created_at", "modified_at")
@@ -144,6 +148,8 @@ class Plan:
     )
     teacher_links: list[tuple[Section, User]] = field(default_factory=list)
     teacher_unlinks: list[tuple[int, int]] = field(default_factory=list)
+    deactivations: list[int] = field(default_factory=list)  # user ids
+    role_removals: list[StaffRole] = field(default_factory=list)
     sourced_users: list[SourcedUser] = field(default_factory=list)
     counts: dict[str, dict[str, int]] = field(
         default_factory=lambda: defaultdict(lambda: {ADDED: 0, UPDATED: 0, ENDED: 0, UNCHANGED: 0})
@@ -157,6 +163,8 @@ class Plan:
             + sum(len(v) for v in self.updates.values())
             + len(self.teacher_links)
             + len(self.teacher_unlinks)
+            + len(self.deactivations)
+            + len(self.role_removals)
         )
 
 
@@ -185,6 +193,8 @@ class PlannerBase:
         self.scope_school_ids: set[int] = set()
         self.teachers_sent: set[tuple[int, int]] = set()  # (section id, user id)
         self.roles_by_user: dict[str, list[Row]] = {}  # user sourcedId -> roles.csv rows
+        # Saved staff roles an active roles.csv row names: (user, role, district, school) ids.
+        self.roles_sent: set[tuple[int, str, int | None, int | None]] = set()
 
     # --- scope -------------------------------------------------------------------------
 
@@ -247,7 +257,8 @@ class PlannerBase:
         return True
 
     def count(self, file: str, action: str, n: int = 1) -> None:
-        self.plan.counts[file][action] += n
+        counts = self.plan.counts[file]
+        counts[action] = counts.get(action, 0) + n
 
     def _date(self, row: Row, column: str, *, required: bool = False) -> dt.date | None:
         value = row[column]

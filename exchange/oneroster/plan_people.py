@@ -204,20 +204,23 @@ class PeopleMixin(PlannerBase):
                     continue
                 key: RoleKey = (id(user), role, id(district), None)
                 obj = StaffRole(user=user, role=role, district=district)
-                exists = user.pk and district.pk and (user.pk, role, district.pk, None) in held
+                saved: RoleKey | None = (
+                    (user.pk, role, district.pk, None) if user.pk and district.pk else None
+                )
             else:
                 school = self._school(org, row, "orgSourcedId")
                 if school is None:
                     continue
                 key = (id(user), role, None, id(school))
                 obj = StaffRole(user=user, role=role, school=school)
-                exists = user.pk and school.pk and (user.pk, role, None, school.pk) in held
+                saved = (user.pk, role, None, school.pk) if user.pk and school.pk else None
                 if role == Role.TEACHER:
                     self.teacher_at.add((id(user), id(school)))
             if key in new_roles:
                 continue
             new_roles.add(key)
-            if exists:
+            if saved is not None and saved in held:
+                self.roles_sent.add(saved)
                 self.count("roles", UNCHANGED)
             else:
                 self.plan.creates[StaffRole].append(obj)

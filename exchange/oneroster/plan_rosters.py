@@ -202,9 +202,15 @@ class RostersMixin(PlannerBase):
             else:
                 self.count("enrollments", UNCHANGED)
             return
-        if (id(user), id(school)) not in self.teacher_at and not (
-            user.pk
-            and StaffRole.objects.filter(user=user, role=Role.TEACHER, school=school).exists()
+        # A teacher role saved before counts, except when the set sends every user and role
+        # in bulk: then a role the file no longer sends is about to go (plan_deletions).
+        every_role = self.rs.bulk("roles") and self.rs.bulk("users")
+        if (id(user), id(school)) not in self.teacher_at and (
+            every_role
+            or not (
+                user.pk
+                and StaffRole.objects.filter(user=user, role=Role.TEACHER, school=school).exists()
+            )
         ):
             self.issue(
                 row,

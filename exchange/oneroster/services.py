@@ -16,7 +16,9 @@ from exchange.oneroster.reader import Progress, read_set
 from schools.actors import Actor, user_or_none
 
 logger = logging.getLogger(__name__)
-ACTIONS = ("added", "updated", "ended", "unchanged")
+# The columns of an import's counts; ``deactivated`` (users) and ``removed`` (roles) count
+# what deletions took from staff (R50).
+ACTIONS = ("added", "updated", "ended", "deactivated", "removed", "unchanged")
 
 
 def may_import(user: Actor) -> bool:

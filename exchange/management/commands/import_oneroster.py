@@ -32,10 +32,10 @@ class Command(BaseCommand):
         label = " (dry run: nothing written)" if record.dry_run else ""
         self.stdout.write(f"Import {record.pk}{label}: {record.status}")
         if record.counts:
-            self.stdout.write(f"{'file':<22}" + "".join(f"{a:>11}" for a in ACTIONS))
+            self.stdout.write(f"{'file':<22}" + "".join(f"{a:>12}" for a in ACTIONS))
             for name, counts in record.counts.items():
                 self.stdout.write(
-                    f"{name + '.csv':<22}" + "".join(f"{counts.get(a, 0):>11}" for a in ACTIONS)
+                    f"{name + '.csv':<22}" + "".join(f"{counts.get(a, 0):>12}" for a in ACTIONS)
                 )
         for e in record.errors:
             self.stdout.write(
