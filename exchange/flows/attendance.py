@@ -129,14 +129,22 @@ class _Sql(NamedTuple):
     codes: str
     tech_records: str
     hs_records: str
-    hs_records_all_students: str
     rosters: str
     ids: Callable[[Iterable[Any]], Any]  # a list of values as one parameter
+    pairs: Callable[[list[tuple[int, dt.date]]], list[Any]]  # (student, day) pairs
     day: Callable[[Any], dt.date]  # a date as the driver returns it, as a date
 
 
 def _sqlite_list(values: Iterable[Any]) -> str:
     return json.dumps([v.isoformat() if isinstance(v, dt.date) else v for v in values])
+
+
+def _postgres_pairs(pairs: list[tuple[int, dt.date]]) -> list[Any]:
+    return [[student for student, _ in pairs], [day for _, day in pairs]]
+
+
+def _sqlite_pairs(pairs: list[tuple[int, dt.date]]) -> list[Any]:
+    return [json.dumps([[student, day.isoformat()] for student, day in pairs])]
 
 
 def _sqlite_day(value: Any) -> dt.date:
@@ -204,14 +212,27 @@ def _sql(vendor: str) -> _Sql:
         ORDER BY 1
     """
     # 4. HS records on the syncing linked sections a tech record could map to: exchange
-    #    copies, and any HS record on the (student, day) of a tech record considered (a
-    #    superset; the exact key is matched in Python). Parameters: synced HS sections,
-    #    days, students (the second form: without the students, for very many of them).
-    hs = f"""
-        SELECT id, student_id, section_id, date, code_id, source, source_record_id, resolved_at
-        FROM {att}
-        WHERE {inlist("section_id")} AND (source = '{exchange}' OR ({inlist("date", "date")}{{}}))
-        ORDER BY date DESC, section_id, student_id
+    #    copies, and any HS record of a (student, day) of a tech record considered (one
+    #    index descent per pair; the section is matched in Python). Parameters: synced HS
+    #    sections, the pairs (two arrays on PostgreSQL, one JSON list on SQLite), synced HS
+    #    sections again.
+    if postgres:
+        pairs = "unnest(%s::bigint[], %s::date[]) AS k (student_id, date)"
+        on = "a.student_id = k.student_id AND a.date = k.date"
+    else:
+        pairs = "json_each(%s) AS k"
+        on = "a.student_id = json_extract(k.value, '$[0]') AND a.date = json_extract(k.value, '$[1]')"
+    hs_columns = (
+        "a.id, a.student_id, a.section_id, a.date, a.code_id, a.source, a.source_record_id,"
+        " a.resolved_at"
+    )
+    hs_records = f"""
+        SELECT {hs_columns} FROM {att} a
+        WHERE {inlist("a.section_id")} AND a.source = '{exchange}'
+        UNION
+        SELECT {hs_columns} FROM {pairs} JOIN {att} a ON {on}
+        WHERE {inlist("a.section_id")}
+        ORDER BY 4 DESC, 3, 2
     """
     # 5. The rosters of the considered students in the linked HS sections. Parameters:
     #    linked HS sections, students.
@@ -223,10 +244,10 @@ def _sql(vendor: str) -> _Sql:
         links=links,
         codes=codes,
         tech_records=tech_records,
-        hs_records=hs.format(f" AND {inlist('student_id')}"),
-        hs_records_all_students=hs.format(""),
+        hs_records=hs_records,
         rosters=rosters,
         ids=list if postgres else _sqlite_list,
+        pairs=_postgres_pairs if postgres else _sqlite_pairs,
         day=(lambda d: d) if postgres else _sqlite_day,
     )
 
@@ -290,17 +311,12 @@ def sync_unknown_attendance(
     ]
 
     # 3. HS records on synced linked sections that a tech record could map to.
-    unknown_days = sorted({t.date for t in tech_records})
     unknown_students = sorted({t.student_id for t in tech_records})
-    if len(unknown_students) <= 5000:
-        hs_sql = sql.hs_records
-        hs_params = [sql.ids(synced_hs), sql.ids(unknown_days), sql.ids(unknown_students)]
-    else:
-        hs_sql = sql.hs_records_all_students
-        hs_params = [sql.ids(synced_hs), sql.ids(unknown_days)]
+    pairs = sorted({(t.student_id, t.date) for t in tech_records})
+    hs_params = [sql.ids(synced_hs), *sql.pairs(pairs), sql.ids(synced_hs)]
     hs_records = [
         HsRecord(rid, sid, section_id, as_date(date), *rest)
-        for rid, sid, section_id, date, *rest in _rows(hs_sql, hs_params)
+        for rid, sid, section_id, date, *rest in _rows(sql.hs_records, hs_params)
     ]
     by_key = {(r.student_id, r.section_id, r.date): r for r in hs_records}
 
