@@ -1,7 +1,10 @@
 """R27: the unknown-attendance flow of the nightly exchange (tech -> HS).
 
-Called by the exchange runner inside each technical school's atomic block. Set-based: a
-handful of reads for the whole school, then one bulk insert, one bulk update and one delete.
+Called by the exchange runner inside each technical school's atomic block, and as a dry run
+by the run's start for a school it may settle (:mod:`exchange.services.settle`). Set-based:
+a handful of reads for the whole school, then one bulk insert, one bulk update and one
+delete. A school with nothing to do - no unknown tech record before the run date on a linked
+section, no copy at a syncing HS to keep or undo - costs one query.
 
 Per tech record and linked HS section in which the student is rostered that day:
 
@@ -13,20 +16,28 @@ Per tech record and linked HS section in which the student is rostered that day:
 * a HS record a clerk resolved, or one the HS entered itself -> ``skipped`` / ``resolved``
   (never overwritten);
 * an unresolved copy whose tech record is gone -> ``removed``.
+
+The reads are plain SQL written once (the flow runs for every school every night, and the
+ORM would compile each query again per school); lists of ids are passed as one parameter
+(an array on PostgreSQL, a JSON list on SQLite), so the statement text does not change with
+their length.
 """
 
 import datetime as dt
+import functools
+import json
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db.models import Q
+from django.db import connection
 from django.utils import timezone
 
 from attendance.models import Attendance, AttendanceCode, AttendanceSource, Excuse, Status
 from exchange.flows import outcome
 from exchange.models import KtsLink
-from schools.models import Roster, Tombstone
+from schools.models import Calendar, Course, Roster, School, Section, Tombstone
 
 FLOW = "attendance"
 
@@ -80,6 +91,174 @@ def _matching_code(codes: list[Code], status: str, excuse: str) -> Code | None:
     return None
 
 
+class Link(NamedTuple):
+    """A KTS link of the school, with what the early exit needs to know about it."""
+
+    tech_section_id: int
+    hs_section_id: int
+    hs_school_id: int
+    sync: bool  # the HS syncs unknown attendance (R27 is per HS, off by default)
+    unknown: bool  # an unknown record before the run date on the tech section
+    copies: bool  # an exchange copy on the HS section
+
+
+class TechRecord(NamedTuple):
+    id: int
+    student_id: int
+    section_id: int
+    date: dt.date
+    status: str
+    excuse: str
+
+
+class HsRecord(NamedTuple):
+    id: int
+    student_id: int
+    section_id: int
+    date: dt.date
+    code_id: int
+    source: str
+    source_record_id: int | None
+    resolved_at: Any
+
+
+class _Sql(NamedTuple):
+    """The flow's statements for one database vendor, and how its values are passed."""
+
+    links: str
+    codes: str
+    tech_records: str
+    hs_records: str
+    rosters: str
+    ids: Callable[[Iterable[Any]], Any]  # a list of values as one parameter
+    pairs: Callable[[list[tuple[int, dt.date]]], list[Any]]  # (student, day) pairs
+    day: Callable[[Any], dt.date]  # a date as the driver returns it, as a date
+
+
+def _sqlite_list(values: Iterable[Any]) -> str:
+    return json.dumps([v.isoformat() if isinstance(v, dt.date) else v for v in values])
+
+
+def _postgres_pairs(pairs: list[tuple[int, dt.date]]) -> list[Any]:
+    return [[student for student, _ in pairs], [day for _, day in pairs]]
+
+
+def _sqlite_pairs(pairs: list[tuple[int, dt.date]]) -> list[Any]:
+    return [json.dumps([[student, day.isoformat()] for student, day in pairs])]
+
+
+def _sqlite_day(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+
+
+@functools.cache
+def _sql(vendor: str) -> _Sql:
+    """The statements, written once per vendor. ``IN`` a list is ``= ANY(array)`` on
+    PostgreSQL and ``IN (SELECT value FROM json_each(list))`` on SQLite; no ORDER BY but
+    the ones the flow needs (the models' default ones join names and sort)."""
+    postgres = vendor == "postgresql"
+
+    def inlist(column: str, kind: str = "bigint") -> str:
+        if postgres:  # typed: psycopg would pick int2[] for a list of small numbers
+            return f"{column} = ANY(%s::{kind}[])"
+        return f"{column} IN (SELECT value FROM json_each(%s))"
+
+    att = Attendance._meta.db_table
+    code = AttendanceCode._meta.db_table
+    unknown, exchange = Excuse.UNKNOWN.value, AttendanceSource.EXCHANGE.value
+    # 1. The school's links that year, each with two probes for the early exit: an unknown
+    #    record before the run date on the tech section (one descent of the (section, code,
+    #    date) index per unknown code) and an exchange copy on the HS section (the copies
+    #    index). Parameters: as_of, tech school, tech school, school year.
+    links = f"""
+        SELECT l.tech_section_id, l.hs_section_id, hcal.school_id, hs.unknown_attendance_sync,
+               EXISTS (SELECT 1 FROM {att} a
+                       WHERE a.section_id = l.tech_section_id AND a.date < %s
+                         AND a.code_id IN (SELECT c.id FROM {code} c
+                                           WHERE c.school_id = %s AND c.excuse = '{unknown}')),
+               EXISTS (SELECT 1 FROM {att} a
+                       WHERE a.section_id = l.hs_section_id AND a.source = '{exchange}')
+        FROM {KtsLink._meta.db_table} l
+        JOIN {Section._meta.db_table} tsec ON tsec.id = l.tech_section_id
+        JOIN {Course._meta.db_table} tco ON tco.id = tsec.course_id
+        JOIN {Calendar._meta.db_table} tcal ON tcal.id = tco.calendar_id
+        JOIN {Section._meta.db_table} hsec ON hsec.id = l.hs_section_id
+        JOIN {Course._meta.db_table} hco ON hco.id = hsec.course_id
+        JOIN {Calendar._meta.db_table} hcal ON hcal.id = hco.calendar_id
+        JOIN {School._meta.db_table} hs ON hs.id = hcal.school_id
+        WHERE tcal.school_id = %s AND tcal.school_year = %s
+    """
+    # 2. The syncing HSs' codes and the tech school's unknown ones. Parameters: HS schools,
+    #    tech school.
+    codes = f"""
+        SELECT id, school_id, code, status, excuse FROM {code}
+        WHERE {inlist("school_id")} OR (school_id = %s AND excuse = '{unknown}')
+        ORDER BY school_id, code
+    """
+    # 3. The tech records to consider: unknown before the run date on a linked section
+    #    (a tech record carries a code of its section's school, R25: found through this
+    #    school's unknown codes), or already copied to a syncing HS (found from the copies,
+    #    so a quiet year is not scanned row by row). Parameters: tech sections, as_of,
+    #    unknown codes, synced HS sections.
+    columns = "a.id, a.student_id, a.section_id, a.date, c.status, c.excuse"
+    tech_records = f"""
+        SELECT {columns} FROM {att} a JOIN {code} c ON c.id = a.code_id
+        WHERE {inlist("a.section_id")} AND a.date < %s AND {inlist("a.code_id")}
+        UNION
+        SELECT {columns} FROM {att} a JOIN {code} c ON c.id = a.code_id
+        WHERE a.id IN (SELECT s.source_record_id FROM {att} s
+                       WHERE {inlist("s.section_id")} AND s.source = '{exchange}'
+                         AND s.source_record_id IS NOT NULL)
+        ORDER BY 1
+    """
+    # 4. HS records on the syncing linked sections a tech record could map to: exchange
+    #    copies, and any HS record of a (student, day) of a tech record considered (one
+    #    index descent per pair; the section is matched in Python). Parameters: synced HS
+    #    sections, the pairs (two arrays on PostgreSQL, one JSON list on SQLite), synced HS
+    #    sections again.
+    if postgres:
+        pairs = "unnest(%s::bigint[], %s::date[]) AS k (student_id, date)"
+        on = "a.student_id = k.student_id AND a.date = k.date"
+    else:
+        pairs = "json_each(%s) AS k"
+        on = "a.student_id = json_extract(k.value, '$[0]') AND a.date = json_extract(k.value, '$[1]')"
+    hs_columns = (
+        "a.id, a.student_id, a.section_id, a.date, a.code_id, a.source, a.source_record_id,"
+        " a.resolved_at"
+    )
+    hs_records = f"""
+        SELECT {hs_columns} FROM {att} a
+        WHERE {inlist("a.section_id")} AND a.source = '{exchange}'
+        UNION
+        SELECT {hs_columns} FROM {pairs} JOIN {att} a ON {on}
+        WHERE {inlist("a.section_id")}
+        ORDER BY 4 DESC, 3, 2
+    """
+    # 5. The rosters of the considered students in the linked HS sections. Parameters:
+    #    linked HS sections, students.
+    rosters = f"""
+        SELECT student_id, section_id, start_date, end_date FROM {Roster._meta.db_table}
+        WHERE {inlist("section_id")} AND {inlist("student_id")}
+    """
+    return _Sql(
+        links=links,
+        codes=codes,
+        tech_records=tech_records,
+        hs_records=hs_records,
+        rosters=rosters,
+        ids=list if postgres else _sqlite_list,
+        pairs=_postgres_pairs if postgres else _sqlite_pairs,
+        day=(lambda d: d) if postgres else _sqlite_day,
+    )
+
+
+def _rows(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
+
+
 def sync_unknown_attendance(
     *, run_id: int, tech_school_id: int, as_of: dt.date, school_year: int, dry_run: bool
 ) -> list[dict[str, Any]]:
@@ -89,118 +268,68 @@ def sync_unknown_attendance(
     hs_section_id, source_id, target_id, message``). Writes nothing when ``dry_run``.
     Running it twice with no change in between writes nothing the second time.
     """
-    # 1. Links from this school's sections (that year) to HS sections.
-    links = list(
-        KtsLink.objects.filter(
-            tech_section__course__calendar__school_id=tech_school_id,
-            tech_section__course__calendar__school_year=school_year,
-        ).values(
-            "hs_section_id",
-            "tech_section_id",
-            "hs_section__course__calendar__school_id",
-            "hs_section__course__calendar__school__unknown_attendance_sync",
-        )
-    )
-    if not links:
+    sql = _sql(connection.vendor)
+    # 1. Links from this school's sections (that year) to HS sections, with the probes that
+    #    let a school with nothing to do stop here.
+    links = [
+        Link._make(row)
+        for row in _rows(sql.links, [as_of, tech_school_id, tech_school_id, school_year])
+    ]
+    if not any(link.sync for link in links):
+        return []
+    if not any(link.unknown or (link.sync and link.copies) for link in links):
+        # No unknown tech record to place and no copy at a syncing HS to keep or undo:
+        # every read below would come back empty.
         return []
     hs_of_tech: dict[int, list[int]] = defaultdict(list)
     hs_school_of: dict[int, int] = {}
     sync_on: dict[int, bool] = {}
     for link in links:
-        hs_of_tech[link["tech_section_id"]].append(link["hs_section_id"])
-        hs_school_of[link["hs_section_id"]] = link["hs_section__course__calendar__school_id"]
-        sync_on[link["hs_section_id"]] = link[
-            "hs_section__course__calendar__school__unknown_attendance_sync"
-        ]
-    if not any(sync_on.values()):
-        return []
-    # Plain id lists (a few dozen sections per school) keep the plans simple and index-bound.
+        hs_of_tech[link.tech_section_id].append(link.hs_section_id)
+        hs_school_of[link.hs_section_id] = link.hs_school_id
+        sync_on[link.hs_section_id] = bool(link.sync)
     linked_hs = sorted(hs_school_of)
     synced_hs = [h for h in linked_hs if sync_on[h]]
 
-    # 2. Tech records to consider: unknown before as_of on a linked section, or already
-    #    copied to a HS (found from the copies, so a quiet year is not scanned row by row).
-    #    No ORDER BY anywhere here (the model's default one joins names and sorts): the
-    #    records are put in id order below. A tech record carries a code of its section's
-    #    school (R25, checked by the attendance services), so the unknown ones are found
-    #    through this school's unknown codes - not among every unknown record in the state,
-    #    nor once per code in the state. The copies are found through the exchange-copies
-    #    index of the linked HS sections, not among every copy in the state.
-    values = ("id", "student_id", "section_id", "date", "code__status", "code__excuse")
-    hs_schools = {hs_school_of[h] for h, on in sync_on.items() if on}
+    # 2. The syncing HSs' codes and this school's unknown ones, then the tech records to
+    #    consider, in id order.
+    hs_schools = {hs_school_of[h] for h in synced_hs}
     codes_of: dict[int, list[Code]] = defaultdict(list)
     unknown_codes = []
-    for c in map(
-        Code._make,
-        AttendanceCode.objects.filter(
-            Q(school_id__in=hs_schools) | Q(school_id=tech_school_id, excuse=Excuse.UNKNOWN)
-        )
-        .order_by("school_id", "code")
-        .values_list(*Code._fields),
-    ):
+    for c in map(Code._make, _rows(sql.codes, [sql.ids(sorted(hs_schools)), tech_school_id])):
         if c.school_id in hs_schools:
             codes_of[c.school_id].append(c)
         if c.school_id == tech_school_id and c.excuse == Excuse.UNKNOWN:
             unknown_codes.append(c.id)
-    unknown = (
-        Attendance.objects.filter(
-            section_id__in=sorted(hs_of_tech), date__lt=as_of, code_id__in=unknown_codes
+    as_date = sql.day
+    tech_records = [
+        TechRecord(tid, sid, section_id, as_date(date), status, excuse)
+        for tid, sid, section_id, date, status, excuse in _rows(
+            sql.tech_records,
+            [sql.ids(sorted(hs_of_tech)), as_of, sql.ids(unknown_codes), sql.ids(synced_hs)],
         )
-        .order_by()
-        .values(*values)
-    )
-    copied = (
-        Attendance.objects.filter(
-            pk__in=Attendance.objects.filter(
-                section_id__in=synced_hs,
-                source=AttendanceSource.EXCHANGE,
-                source_record__isnull=False,
-            )
-            .order_by()
-            .values("source_record_id")
-        )
-        .order_by()
-        .values(*values)
-    )
-    by_id = {t["id"]: t for t in unknown}
-    by_id.update((t["id"], t) for t in copied)
-    tech_records = [by_id[i] for i in sorted(by_id)]
+    ]
 
-    # 3. HS records on synced linked sections that a tech record could map to: exchange
-    #    copies, and any HS record on the (student, day) of a tech record we consider (a
-    #    superset; the exact key is matched below).
-    unknown_days = {t["date"] for t in tech_records}
-    unknown_students = {t["student_id"] for t in tech_records}
-    same_day = Q(date__in=sorted(unknown_days))
-    if len(unknown_students) <= 5000:
-        same_day &= Q(student_id__in=sorted(unknown_students))
-    hs_records = list(
-        Attendance.objects.filter(section_id__in=synced_hs)
-        .filter(Q(source=AttendanceSource.EXCHANGE) | same_day)
-        .order_by("-date", "section_id", "student_id")  # no joins to sort by names
-        .values(
-            "id",
-            "student_id",
-            "section_id",
-            "date",
-            "code_id",
-            "source",
-            "source_record_id",
-            "resolved_at",
-        )
-    )
-    by_key = {(r["student_id"], r["section_id"], r["date"]): r for r in hs_records}
+    # 3. HS records on synced linked sections that a tech record could map to.
+    unknown_students = sorted({t.student_id for t in tech_records})
+    pairs = sorted({(t.student_id, t.date) for t in tech_records})
+    hs_params = [sql.ids(synced_hs), *sql.pairs(pairs), sql.ids(synced_hs)]
+    hs_records = [
+        HsRecord(rid, sid, section_id, as_date(date), *rest)
+        for rid, sid, section_id, date, *rest in _rows(sql.hs_records, hs_params)
+    ]
+    by_key = {(r.student_id, r.section_id, r.date): r for r in hs_records}
 
-    # 4. Rosters of the linked HS sections (the HS codes were read with the unknown ones),
-    #    only when there is a tech record to place: most nights most schools have none.
+    # 4. Rosters of the considered students in the linked HS sections, only when there is a
+    #    tech record to place: most nights most schools have none.
     spans: dict[tuple[int, int], list[tuple[dt.date, dt.date | None]]] = defaultdict(list)
     if tech_records:
-        for student_id, section_id, start, end in (
-            Roster.objects.filter(section_id__in=linked_hs)
-            .order_by()
-            .values_list("student_id", "section_id", "start_date", "end_date")
+        for student_id, section_id, start, end in _rows(
+            sql.rosters, [sql.ids(linked_hs), sql.ids(unknown_students)]
         ):
-            spans[(student_id, section_id)].append((start, end))
+            spans[(student_id, section_id)].append(
+                (as_date(start), None if end is None else as_date(end))
+            )
 
     def rostered(student_id: int, hs_section_id: int, day: dt.date) -> bool:
         return any(
@@ -217,13 +346,11 @@ def sync_unknown_attendance(
     now = timezone.now()
 
     for t in tech_records:
-        tid, sid = t["id"], t["student_id"]
-        hs_sections = [
-            h for h in hs_of_tech.get(t["section_id"], []) if rostered(sid, h, t["date"])
-        ]
+        tid, sid = t.id, t.student_id
+        hs_sections = [h for h in hs_of_tech.get(t.section_id, []) if rostered(sid, h, t.date)]
         if not hs_sections:
-            if t["code__excuse"] == Excuse.UNKNOWN and any(
-                sync_on[h] for h in hs_of_tech.get(t["section_id"], [])
+            if t.excuse == Excuse.UNKNOWN and any(
+                sync_on[h] for h in hs_of_tech.get(t.section_id, [])
             ):
                 outcomes.append(
                     _outcome(
@@ -233,53 +360,52 @@ def sync_unknown_attendance(
                         hs_section_id=None,
                         source_id=tid,
                         target_id=None,
-                        message=f"Student not rostered in a linked HS section on {t['date']}.",
+                        message=f"Student not rostered in a linked HS section on {t.date}.",
                     )
                 )
             continue
         for h in hs_sections:
             if not sync_on[h]:
                 continue
-            existing = by_key.get((sid, h, t["date"]))
+            existing = by_key.get((sid, h, t.date))
             if existing is not None:
-                touched.add(existing["id"])
-            common = {"student_id": sid, "hs_section_id": h, "source_id": tid}
+                touched.add(existing.id)
+            common: dict[str, Any] = {"student_id": sid, "hs_section_id": h, "source_id": tid}
             if existing is not None and (
-                existing["resolved_at"] is not None
-                or existing["source"] != AttendanceSource.EXCHANGE
+                existing.resolved_at is not None or existing.source != AttendanceSource.EXCHANGE
             ):
                 outcomes.append(
                     _outcome(
                         "skipped",
                         reason="resolved",
-                        target_id=existing["id"],
+                        target_id=existing.id,
                         message="The HS has already decided this day; left as it is.",
                         **common,
                     )
                 )
                 continue
             codes = codes_of.get(hs_school_of[h], [])
-            if t["code__status"] == Status.PRESENT:
+            if t.status == Status.PRESENT:
                 if existing is None:
                     continue  # a present tech record with no HS copy is not our business
-                to_remove.append(existing["id"])
+                to_remove.append(existing.id)
                 outcomes.append(
                     _outcome(
                         "removed",
-                        target_id=existing["id"],
+                        target_id=existing.id,
                         message="Tech school corrected the record to present.",
                         **common,
                     )
                 )
                 continue
-            if t["code__excuse"] == Excuse.UNKNOWN:
+            if t.excuse == Excuse.UNKNOWN:
                 wanted = _unknown_code(codes)
                 if wanted is None:
                     outcomes.append(
                         _outcome(
                             "skipped",
                             reason="no_unknown_code",
-                            target_id=existing["id"] if existing else None,
+                            target_id=existing.id if existing else None,
                             message="Add an attendance code with excuse unknown at the HS.",
                             **common,
                         )
@@ -288,15 +414,14 @@ def sync_unknown_attendance(
             else:
                 if existing is None:
                     continue  # only unknown records create HS records
-                wanted = _matching_code(codes, t["code__status"], t["code__excuse"])
+                wanted = _matching_code(codes, t.status, t.excuse)
                 if wanted is None:
                     outcomes.append(
                         _outcome(
                             "skipped",
                             reason="no_matching_code",
-                            target_id=existing["id"],
-                            message=f"Add a HS code with status {t['code__status']} and "
-                            f"excuse {t['code__excuse']}.",
+                            target_id=existing.id,
+                            message=f"Add a HS code with status {t.status} and excuse {t.excuse}.",
                             **common,
                         )
                     )
@@ -305,7 +430,7 @@ def sync_unknown_attendance(
                 row = Attendance(
                     student_id=sid,
                     section_id=h,
-                    date=t["date"],
+                    date=t.date,
                     code_id=wanted.id,
                     source=AttendanceSource.EXCHANGE,
                     source_record_id=tid,
@@ -320,12 +445,12 @@ def sync_unknown_attendance(
                 )
                 added_outcomes.append(outcome)
                 outcomes.append(outcome)
-            elif existing["code_id"] == wanted.id and existing["source_record_id"] == tid:
-                outcomes.append(_outcome("unchanged", target_id=existing["id"], **common))
+            elif existing.code_id == wanted.id and existing.source_record_id == tid:
+                outcomes.append(_outcome("unchanged", target_id=existing.id, **common))
             else:
                 to_update.append(
                     Attendance(
-                        pk=existing["id"],
+                        pk=existing.id,
                         code_id=wanted.id,
                         source_record_id=tid,
                         run_id=run_id,
@@ -335,7 +460,7 @@ def sync_unknown_attendance(
                 outcomes.append(
                     _outcome(
                         "updated",
-                        target_id=existing["id"],
+                        target_id=existing.id,
                         message=f"Follows the tech record: now {wanted.code}.",
                         **common,
                     )
@@ -343,19 +468,15 @@ def sync_unknown_attendance(
 
     # Unresolved exchange copies no tech record accounts for any more (tech record deleted).
     for r in hs_records:
-        if (
-            r["id"] not in touched
-            and r["source"] == AttendanceSource.EXCHANGE
-            and r["resolved_at"] is None
-        ):
-            to_remove.append(r["id"])
+        if r.id not in touched and r.source == AttendanceSource.EXCHANGE and r.resolved_at is None:
+            to_remove.append(r.id)
             outcomes.append(
                 _outcome(
                     "removed",
-                    student_id=r["student_id"],
-                    hs_section_id=r["section_id"],
-                    source_id=r["source_record_id"],
-                    target_id=r["id"],
+                    student_id=r.student_id,
+                    hs_section_id=r.section_id,
+                    source_id=r.source_record_id,
+                    target_id=r.id,
                     message="No tech record maps to this HS record any more.",
                 )
             )
@@ -374,13 +495,14 @@ def sync_unknown_attendance(
         )
     if to_remove:
         school_of_section = dict(hs_school_of)
-        removed = {r["id"]: r for r in hs_records if r["id"] in set(to_remove)}
+        gone = set(to_remove)
+        removed = {r.id: r for r in hs_records if r.id in gone}
         Tombstone.objects.bulk_create(
             [
                 Tombstone(
                     model=Attendance._meta.label,
                     object_id=rid,
-                    school_id=school_of_section.get(removed[rid]["section_id"]),
+                    school_id=school_of_section.get(removed[rid].section_id),
                 )
                 for rid in to_remove
             ],

@@ -160,6 +160,41 @@ def test_r27_query_count_does_not_grow_with_the_number_of_records(
     assert len(small) == 3 and len(large) == 12
 
 
+def test_r27_a_school_with_nothing_to_do_costs_one_query_whatever_its_records(
+    world, django_assert_num_queries
+):
+    # given: tech records before the run date that are not unknown, an unknown one on the
+    # run date itself (not before it), and records the HS took itself: nothing to copy,
+    # no copy to keep or undo
+    def mark_nothing_to_do(students):
+        for s in students:
+            tech_mark(world, s, "P")
+            tech_mark(world, s, "AE", day=TUESDAY)
+            tech_mark(world, s, "UNK", day=WEDNESDAY)
+            attendance_record(
+                student=s,
+                section=world.hs_section,
+                date=MONDAY,
+                code=world.code(world.hs_school, "AE"),
+            )
+
+    mark_nothing_to_do(world.students)
+    before = list(Attendance.objects.order_by("pk").values())
+    # when / then: one query, which finds there is nothing to do
+    with django_assert_num_queries(1):
+        assert sync(world, as_of=WEDNESDAY) == []
+    # and: four times the records, still one query, nothing written
+    mark_nothing_to_do([world.add_student() for _ in range(9)])
+    with django_assert_num_queries(1):
+        assert sync(world, as_of=WEDNESDAY) == []
+    assert Attendance.objects.count() == len(before) * 4
+    assert not Attendance.objects.filter(source="exchange").exists()
+    # and: the day after, the unknown record is before the run date and is copied
+    outcomes = sync(world, as_of=THURSDAY)
+    assert actions(outcomes) == [("added", "")] * 12
+    assert Attendance.objects.filter(source="exchange").count() == 12
+
+
 def test_r27_dry_run_computes_outcomes_and_writes_nothing(world):
     # given
     tech_mark(world, world.students[0], "UNK")
