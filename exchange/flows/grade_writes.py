@@ -74,17 +74,20 @@ def write_grades(writes: list[Write], *, run_id: int) -> list[str]:
 # answers each row's grade id, its version and whether an unreviewed transcript line copies
 # it (R34) - no model instance per row, no history row built in Python, no temporary table
 # (whose create and drop per part churned the catalog).
+# Values are typed only as plain numeric and text: the grade and history columns they go to
+# round a percent and refuse a score too long, as they would the ORM's (a cast to
+# varchar(20) would cut it short instead).
 _INCOMING = (  # name -> array type, in the order of the unnested columns
     ("student_id", "bigint"),
     ("section_id", "bigint"),
     ("grading_task_id", "bigint"),
     ("term_id", "bigint"),
-    ("percent", "numeric(5,2)"),
-    ("score", "varchar(20)"),
+    ("percent", "numeric"),
+    ("score", "text"),
     ("source_grade_id", "bigint"),
     ("had_old", "boolean"),
-    ("old_percent", "numeric(5,2)"),
-    ("old_score", "varchar(20)"),
+    ("old_percent", "numeric"),
+    ("old_score", "text"),
     ("with_reason", "boolean"),
 )
 _KEY = "student_id, section_id, grading_task_id, term_id"

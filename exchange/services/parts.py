@@ -319,7 +319,8 @@ def _succeed(part: RunPart, *, attempt: int, values: dict[str, Any]) -> bool:
                 "attempt": attempt,
             },
         )
-        return cursor.rowcount == 1
+        updated: int = cursor.rowcount
+    return updated == 1
 
 
 def requeue_dead_part(part: RunPart, *, attempts_max: int) -> bool:
