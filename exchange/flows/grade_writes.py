@@ -186,8 +186,9 @@ def _write_pg(
         columns["old_percent"].append(old.percent if old else None)
         columns["old_score"].append(old.score if old else "")
         columns["with_reason"].append(w.source_grade_id in with_reason)
+    params = {name: _array_literal(values) for name, values in columns.items()}
     with connection.cursor() as cursor:
-        cursor.execute(sql, {**columns, "source": GradeSource.EXCHANGE, "run": run_id, "now": now})
+        cursor.execute(sql, {**params, "source": GradeSource.EXCHANGE, "run": run_id, "now": now})
         written = {
             i: (grade_id, version, lined) for i, grade_id, version, lined in cursor.fetchall()
         }
@@ -197,6 +198,25 @@ def _write_pg(
         [version for _, version, _ in rows],
         [grade_id for grade_id, _, lined in rows if lined],
     )
+
+
+def _array_literal(values: list[Any]) -> str:
+    """A column of ids, percents, flags or scores as PostgreSQL's array text, which the
+    statement's ``::type[]`` casts read: a part's thousand values are joined in about a
+    millisecond, where the driver quoting each element of a list takes ten times as long
+    (for a full part's grades, longer than their upsert). None is NULL; a text element is
+    double-quoted, its backslashes and double quotes escaped (PostgreSQL's array syntax)."""
+    items = []
+    for v in values:
+        if v is None:
+            items.append("NULL")
+        elif isinstance(v, bool):
+            items.append("t" if v else "f")
+        elif isinstance(v, str):
+            items.append('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        else:  # an int or a Decimal prints as PostgreSQL reads it
+            items.append(str(v))
+    return "{" + ",".join(items) + "}"
 
 
 def _write_orm(

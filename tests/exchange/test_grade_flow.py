@@ -331,3 +331,32 @@ def test_r16_r34_corrections_cross_with_reasons_and_flags_in_a_fixed_number_of_q
         assert (latest.old_percent, latest.new_percent) == (Decimal("84.00"), Decimal("91.00"))
         assert latest.reason == f"Regraded {s.pk}"
     assert TranscriptLine.objects.filter(needs_review=True).count() == n_students
+
+
+def test_r14_r20_scores_of_any_text_cross_and_enter_the_history_as_they_are(db):
+    # given: a HS score group whose labels hold the characters a bulk write must carry
+    # untouched (quotes, a backslash, a comma, braces, a word that reads as NULL)
+    district = DistrictFactory()
+    group = ScoreGroup.objects.create(name="Odd labels", district=district)
+    labels = {90: 'A "top"', 80: "B\\2", 70: "C, fair", 60: "{D}", 0: "NULL"}
+    for pct, score in labels.items():
+        ScoreRow.objects.create(group=group, score=score, min_percent=pct)
+    w = build_kts_world()
+    w.hs_tasks[CTE_TERM].score_group = group
+    w.hs_tasks[CTE_TERM].save()
+    students = w.add_students(5)
+    for s, pct in zip(students, labels, strict=True):
+        w.post_tech_grade(s, f"{pct}.00")
+    # when: they cross, then every one moves up a row and crosses again
+    _run()
+    for s, pct in zip(students, labels, strict=True):
+        w.post_tech_grade(s, f"{min(pct + 10, 100)}.00")
+    run = _run()
+    # then: each HS grade has its row's label, and its history the old and the new one
+    assert run.counts["grades"]["updated"] == 5
+    ups = {0: 0, 60: 70, 70: 80, 80: 90, 90: 90}  # the row each new percent falls in
+    for s, pct in zip(students, labels, strict=True):
+        g = w.hs_grades().get(student=s)
+        assert g.score == labels[ups[pct]]
+        latest = GradeHistory.objects.filter(grade=g).order_by("-changed_at", "-id").first()
+        assert (latest.old_score, latest.new_score) == (labels[pct], labels[ups[pct]])
