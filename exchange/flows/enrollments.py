@@ -6,6 +6,7 @@ and bulk writes, whatever the number of students.
 """
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from typing import Any, NamedTuple
 
@@ -16,6 +17,7 @@ from django.utils import timezone
 from exchange.flows import FlowResult, inputs, outcome, watermark
 from exchange.models import Action, Flow, KtsLink
 from schools import versions
+from schools.access import sql
 from schools.models import Calendar, Enrollment, Roster, Section, ServiceType, Tombstone
 
 
@@ -48,30 +50,26 @@ def sync_enrollments(
     was deleted, the link removed or moved to another tech section) is ended on ``as_of``
     (``ended``), or deleted when it had not begun (``removed``, with a tombstone for R40).
     """
-    calendar = (
-        Calendar.objects.filter(school_id=tech_school_id, school_year=school_year)
-        .order_by("pk")
-        .first()
-    )
-    if calendar is None:
+    calendar_id = _calendar_of(tech_school_id=tech_school_id, school_year=school_year)
+    if calendar_id is None:
         return FlowResult(Flow.ENROLLMENTS, [])
     mark = _Mark(tech_school_id=tech_school_id, school_year=school_year)
     if (replay := mark.replay(as_of=as_of)) is not None:
         return replay
     # Only the (student, tech section) keys where something differs are read into Python;
     # the database counts the others (a quiet night: all of them).
-    dirty, unchanged = _dirty_keys(calendar_id=calendar.pk, as_of=as_of)
+    dirty, unchanged = _dirty_keys(calendar_id=calendar_id, as_of=as_of)
     if not dirty:
         if not dry_run:
             mark.store_quiet(as_of=as_of, run_id=run_id, unchanged=unchanged)
         return FlowResult(Flow.ENROLLMENTS, [], unchanged)
     links = dict(
-        KtsLink.objects.filter(tech_section__course__calendar=calendar)
+        KtsLink.objects.filter(tech_section__course__calendar_id=calendar_id)
         .order_by()
         .values_list("hs_section_id", "tech_section_id")
     )
     kts_sections = set(
-        Section.objects.filter(course__calendar=calendar, course__is_kts=True).values_list(
+        Section.objects.filter(course__calendar_id=calendar_id, course__is_kts=True).values_list(
             "id", flat=True
         )
     )
@@ -100,7 +98,9 @@ def sync_enrollments(
         if (student_id, section_id) in dirty:
             have[(student_id, section_id)].append(TechRoster(roster_id, start, end))
     enrolled = set(
-        Enrollment.objects.filter(calendar=calendar).order_by().values_list("student_id", flat=True)
+        Enrollment.objects.filter(calendar_id=calendar_id)
+        .order_by()
+        .values_list("student_id", flat=True)
     )
 
     outcomes: list[dict[str, Any]] = []
@@ -118,7 +118,7 @@ def sync_enrollments(
                 if student_id not in enrolled and student_id not in new_enrollments:
                     new_enrollments[student_id] = Enrollment(
                         student_id=student_id,
-                        calendar=calendar,
+                        calendar_id=calendar_id,
                         school_year=school_year,  # bulk_create skips save(), which derives it
                         service_type=ServiceType.SECONDARY,
                         start_date=hs.start_date,
@@ -272,6 +272,23 @@ class _Mark(watermark.FlowMark):
                 unchanged=unchanged,
                 outcomes=[],
             )
+
+
+@functools.cache  # a query text; the models do not change
+def _calendar_sql() -> str:
+    table, col = sql.quoted_table(Calendar), functools.partial(sql.quoted_column, Calendar)
+    return (
+        f"SELECT {col()} FROM {table} WHERE {col('school')} = %s AND {col('school_year')} = %s"
+        f" ORDER BY {col()} LIMIT 1"
+    )
+
+
+def _calendar_of(*, tech_school_id: int, school_year: int) -> int | None:
+    """The tech school's calendar of the year (the first one); plain SQL: every part asks."""
+    with connection.cursor() as cursor:
+        cursor.execute(_calendar_sql(), [tech_school_id, school_year])
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
 
 
 def _dirty_keys(*, calendar_id: int, as_of: dt.date) -> tuple[set[tuple[int, int]], int]:

@@ -3,12 +3,13 @@ history row, in one batched upsert (see :mod:`exchange.flows.grades` for the rea
 decision)."""
 
 import datetime as dt
+import functools
 from decimal import Decimal
 from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Model, OuterRef, Subquery
+from django.db.models import Exists, Model, OuterRef, Subquery
 from django.utils import timezone
 
 from exchange import bulk
@@ -51,27 +52,43 @@ def write_grades(writes: list[Write], *, run_id: int) -> list[str]:
     (R14), and set each write's outcome ``target_id`` to its HS grade. Answers the written
     rows' versions (PostgreSQL's ``xmin``; none elsewhere), in the order of ``writes``."""
     now = timezone.now()
-    # A correction reason matters where the HS grade changes, not where it first arrives.
-    reasons = _latest_reasons({w.source_grade_id for w in writes if w.old})
+    # A correction reason matters where the HS grade changes, not where it first arrives:
+    # the reason of a tech grade that updates some HS grade travels with each of its writes.
+    with_reason = {w.source_grade_id for w in writes if w.old}
     versions: list[str] = []
     if connection.vendor == "postgresql":
-        ids, versions = _write_pg(writes, run_id=run_id, now=now, reasons=reasons)
+        ids, versions, lined = _write_pg(writes, run_id=run_id, now=now, with_reason=with_reason)
     else:
-        ids = _write_orm(writes, run_id=run_id, now=now, reasons=reasons)
+        ids = _write_orm(writes, run_id=run_id, now=now, reasons=_latest_reasons(with_reason))
+        lined = [w.old.id for w in writes if w.old]
     for w, grade_id in zip(writes, ids, strict=True):
         w.outcome["target_id"] = grade_id
     # R34: a posted transcript line whose final grade the exchange changed awaits review.
-    transcript_lines_flag_changed(grade_ids=[w.old.id for w in writes if w.old])
+    # (PostgreSQL: only the changed grades the write found an unreviewed line for.)
+    transcript_lines_flag_changed(grade_ids=lined)
     return versions
 
 
-# PostgreSQL: the writes are copied as plain rows into a temporary table, then one statement
-# upserts the grades, inserts their history and answers each row's grade id - no model
-# instance per row, no history row built in Python.
-_INCOMING = (
-    "i integer, student_id bigint, section_id bigint, grading_task_id bigint, term_id bigint, "
-    "percent numeric(5,2), score varchar(20), source_grade_id bigint, "
-    "old_percent numeric(5,2), old_score varchar(20), reason text"
+# PostgreSQL: the writes go as one array per column; one statement unnests them, upserts the
+# grades, inserts their history (with each tech grade's latest correction reason, R16) and
+# answers each row's grade id, its version and whether an unreviewed transcript line copies
+# it (R34) - no model instance per row, no history row built in Python, no temporary table
+# (whose create and drop per part churned the catalog).
+# Values are typed only as plain numeric and text: the grade and history columns they go to
+# round a percent and refuse a score too long, as they would the ORM's (a cast to
+# varchar(20) would cut it short instead).
+_INCOMING = (  # name -> array type, in the order of the unnested columns
+    ("student_id", "bigint"),
+    ("section_id", "bigint"),
+    ("grading_task_id", "bigint"),
+    ("term_id", "bigint"),
+    ("percent", "numeric"),
+    ("score", "text"),
+    ("source_grade_id", "bigint"),
+    ("had_old", "boolean"),
+    ("old_percent", "numeric"),
+    ("old_score", "text"),
+    ("with_reason", "boolean"),
 )
 _KEY = "student_id, section_id, grading_task_id, term_id"
 _GRADE_VALUES = {  # grading_grade column -> value
@@ -103,6 +120,15 @@ _HISTORY_VALUES = {  # grading_gradehistory column -> value
     "old_comments": "''",
     "new_comments": "''",
 }
+# R16: the reason of a tech grade's latest change, where it ever had one (the partial index
+# on reasons answers the common "never": one probe per written row).
+_REASON = """CASE WHEN u.with_reason AND EXISTS (
+                SELECT 1 FROM grading_gradehistory r
+                WHERE r.grade_id = u.source_grade_id AND NOT r.reason = ''
+            ) THEN coalesce((
+                SELECT h.reason FROM grading_gradehistory h WHERE h.grade_id = u.source_grade_id
+                ORDER BY h.changed_at DESC, h.id DESC LIMIT 1
+            ), '') ELSE '' END"""
 
 
 def _columns_covered(model: type[Model], values: dict[str, str]) -> None:
@@ -111,55 +137,86 @@ def _columns_covered(model: type[Model], values: dict[str, str]) -> None:
         raise RuntimeError(f"{model.__name__}: the exchange's raw insert must name {columns}")
 
 
-def _write_pg(
-    writes: list[Write], *, run_id: int, now: dt.datetime, reasons: dict[int, str]
-) -> tuple[list[int], list[str]]:
+@functools.cache  # a query text; the models do not change
+def _upsert_sql() -> str:
     _columns_covered(Grade, _GRADE_VALUES)
     _columns_covered(GradeHistory, _HISTORY_VALUES)
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in GRADE_COLUMNS_UPDATED)
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMP TABLE exchange_grade_in ({_INCOMING})")
-        with cursor.cursor.copy("COPY exchange_grade_in FROM STDIN") as copy:
-            for i, w in enumerate(writes):
-                old = w.old
-                copy.write_row(
-                    (
-                        i,
-                        w.student_id,
-                        w.section_id,
-                        w.task_id,
-                        w.term_id,
-                        w.percent,
-                        w.score,
-                        w.source_grade_id,
-                        old.percent if old else None,
-                        old.score if old else "",
-                        reasons.get(w.source_grade_id, ""),
-                    )
-                )
-        cursor.execute(
-            f"""
-            WITH up AS (
-                INSERT INTO grading_grade ({", ".join(_GRADE_VALUES)})
-                SELECT {", ".join(_GRADE_VALUES.values())} FROM exchange_grade_in n
-                ON CONFLICT ({_KEY}) DO UPDATE SET {updates}
-                RETURNING id, xmin, {_KEY}
-            ), history AS (
-                INSERT INTO grading_gradehistory ({", ".join(_HISTORY_VALUES)})
-                SELECT {", ".join(_HISTORY_VALUES.values())}
-                FROM up JOIN exchange_grade_in n USING ({_KEY})
-            )
-            SELECT n.i, up.id, up.xmin::text FROM up JOIN exchange_grade_in n USING ({_KEY})
-            """,
-            {"source": GradeSource.EXCHANGE, "run": run_id, "now": now},
+    arrays = ", ".join(f"%({name})s::{kind}[]" for name, kind in _INCOMING)
+    names = ", ".join(name for name, _ in _INCOMING)
+    return f"""
+        WITH n AS MATERIALIZED (
+            SELECT u.*, {_REASON} AS reason
+            FROM unnest({arrays}) WITH ORDINALITY AS u({names}, i)
+        ), up AS (
+            INSERT INTO grading_grade ({", ".join(_GRADE_VALUES)})
+            SELECT {", ".join(_GRADE_VALUES.values())} FROM n
+            ON CONFLICT ({_KEY}) DO UPDATE SET {updates}
+            RETURNING id, xmin, {_KEY}
+        ), history AS (
+            INSERT INTO grading_gradehistory ({", ".join(_HISTORY_VALUES)})
+            SELECT {", ".join(_HISTORY_VALUES.values())}
+            FROM up JOIN n USING ({_KEY})
         )
-        written = {i: (grade_id, version) for i, grade_id, version in cursor.fetchall()}
-        # Dropped here, not in a ``finally``: on an error the part's transaction rolls back
-        # and takes the table with it, and a DROP on the aborted transaction would hide the
-        # error (a lock timeout must reach the retry as itself).
-        cursor.execute("DROP TABLE exchange_grade_in")
-    rows = [written[i] for i in range(len(writes))]
-    return [grade_id for grade_id, _ in rows], [version for _, version in rows]
+        SELECT n.i, up.id, up.xmin::text, n.had_old AND EXISTS (
+            SELECT 1 FROM grading_transcriptline t
+            WHERE t.source_grade_id = up.id AND NOT t.needs_review
+        )
+        FROM up JOIN n USING ({_KEY})
+        """
+
+
+def _write_pg(
+    writes: list[Write], *, run_id: int, now: dt.datetime, with_reason: set[int]
+) -> tuple[list[int], list[str], list[int]]:
+    """The upsert; answers the grade ids and versions in the order of ``writes``, and the
+    updated grades that an unreviewed transcript line copies."""
+    sql = _upsert_sql()
+    columns: dict[str, list[Any]] = {name: [] for name, _ in _INCOMING}
+    for w in writes:
+        old = w.old
+        columns["student_id"].append(w.student_id)
+        columns["section_id"].append(w.section_id)
+        columns["grading_task_id"].append(w.task_id)
+        columns["term_id"].append(w.term_id)
+        columns["percent"].append(w.percent)
+        columns["score"].append(w.score)
+        columns["source_grade_id"].append(w.source_grade_id)
+        columns["had_old"].append(old is not None)
+        columns["old_percent"].append(old.percent if old else None)
+        columns["old_score"].append(old.score if old else "")
+        columns["with_reason"].append(w.source_grade_id in with_reason)
+    params = {name: _array_literal(values) for name, values in columns.items()}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {**params, "source": GradeSource.EXCHANGE, "run": run_id, "now": now})
+        written = {
+            i: (grade_id, version, lined) for i, grade_id, version, lined in cursor.fetchall()
+        }
+    rows = [written[i] for i in range(1, len(writes) + 1)]  # ordinality counts from 1
+    return (
+        [grade_id for grade_id, _, _ in rows],
+        [version for _, version, _ in rows],
+        [grade_id for grade_id, _, lined in rows if lined],
+    )
+
+
+def _array_literal(values: list[Any]) -> str:
+    """A column of ids, percents, flags or scores as PostgreSQL's array text, which the
+    statement's ``::type[]`` casts read: a part's thousand values are joined in about a
+    millisecond, where the driver quoting each element of a list takes ten times as long
+    (for a full part's grades, longer than their upsert). None is NULL; a text element is
+    double-quoted, its backslashes and double quotes escaped (PostgreSQL's array syntax)."""
+    items = []
+    for v in values:
+        if v is None:
+            items.append("NULL")
+        elif isinstance(v, bool):
+            items.append("t" if v else "f")
+        elif isinstance(v, str):
+            items.append('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        else:  # an int or a Decimal prints as PostgreSQL reads it
+            items.append(str(v))
+    return "{" + ",".join(items) + "}"
 
 
 def _write_orm(
@@ -214,21 +271,16 @@ def _write_orm(
 
 def _latest_reasons(tech_grade_ids: set[int]) -> dict[int, str]:
     """R16: the correction reason of each tech grade's latest change travels with it to the
-    HS history. Reasons are rare: one query finds the grades that ever had one, a second
-    (only when there are some) reads their latest change."""
-    with_reason = set(
-        GradeHistory.objects.filter(grade_id__in=tech_grade_ids)
-        .exclude(reason="")
-        .order_by()
-        .values_list("grade_id", flat=True)
-        .distinct()
-    )
-    if not with_reason:
+    HS history. Reasons are rare: one query reads the latest change of only the grades
+    that ever had one (the partial index on reasons finds them)."""
+    if not tech_grade_ids:
         return {}
+    ever = GradeHistory.objects.filter(grade_id=OuterRef("pk")).exclude(reason="")
     latest = GradeHistory.objects.filter(grade_id=OuterRef("pk")).order_by("-changed_at", "-id")
     return {
         pk: reason
-        for pk, reason in Grade.objects.filter(pk__in=with_reason)
+        for pk, reason in Grade.objects.filter(pk__in=tech_grade_ids)
+        .filter(Exists(ever))
         .order_by()
         .annotate(reason=Subquery(latest.values("reason")[:1]))
         .values_list("pk", "reason")

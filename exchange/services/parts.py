@@ -3,6 +3,7 @@ status applied all or nothing, retried with backoff on a database error; the las
 finish closes the run."""
 
 import datetime as dt
+import functools
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -10,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import Exists, F, Model, Q
+from django.db.models import Model
 from django.utils import timezone
 
 from exchange import bulk, locks
@@ -32,6 +33,7 @@ from exchange.services.base import (
     merge_counts,
     school_year_of,
 )
+from schools.access import sql
 from schools.models import Roster
 
 logger = logging.getLogger(__name__)
@@ -142,7 +144,7 @@ def exchange_run_school(*, run_id: int, tech_school_id: int, finish: bool = True
     fails the part at once (R21: the other schools go on).
     """
     _reconnect_if_broken()  # a worker's connection may have died since its last task
-    part = RunPart.objects.select_related("run").get(run_id=run_id, tech_school_id=tech_school_id)
+    part = _read_part(run_id=run_id, tech_school_id=tech_school_id)
     lock = locks.ProcessLock(locks.PART_NAMESPACE, part.pk)
     if not lock.acquire():
         return part  # another worker is applying this part right now
@@ -161,15 +163,8 @@ def _apply_part(part: RunPart, *, lock: locks.ProcessLock) -> RunPart:
     if part.status == RunStatus.RUNNING:
         # We hold its lock, so whoever claimed it is dead: take it over (R46).
         requeue_dead_part(part, attempts_max=settings.EXCHANGE_PART_ATTEMPTS)
-    started = timezone.now()
-    claimed = (
-        RunPart.objects.filter(pk=part.pk, status=RunStatus.QUEUED)
-        .filter(Exists(ExchangeRun.objects.filter(pk=run_id, status=RunStatus.RUNNING)))
-        .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=started))
-        .update(status=RunStatus.RUNNING, attempts=F("attempts") + 1, started_at=started)
-    )
-    part.refresh_from_db()
-    if claimed != 1:
+    if not _claim(part):
+        part.refresh_from_db()
         return part  # already done or taken (a task delivered twice), or the run ended
     attempt = part.attempts
     mine = RunPart.objects.filter(pk=part.pk, status=RunStatus.RUNNING, attempts=attempt)
@@ -193,7 +188,7 @@ def _apply_part(part: RunPart, *, lock: locks.ProcessLock) -> RunPart:
                 "finished_at": timezone.now(),
                 "retry_at": None,
             }
-            if mine.filter(run__status=RunStatus.RUNNING).update(**succeeded) != 1:
+            if not _succeed(part, attempt=attempt, values=succeeded):
                 raise _Superseded("the part was cancelled, abandoned or taken over")
         for field, value in succeeded.items():  # as saved: no need to read it back
             setattr(part, field, value)
@@ -226,6 +221,106 @@ def _apply_part(part: RunPart, *, lock: locks.ProcessLock) -> RunPart:
             mine.update(status=RunStatus.FAILED, error=error, finished_at=timezone.now())
     part.refresh_from_db()
     return part
+
+
+# The part's fixed statements - its read, its claim and its fenced success - run once per
+# part of every run: plain SQL built once from the models' tables and columns, instead of
+# the ORM compiling the same query for every part (issue 13's pattern, schools.access.sql).
+@functools.cache
+def _part_sql() -> dict[str, str]:
+    part, run = sql.quoted_table(RunPart), sql.quoted_table(ExchangeRun)
+
+    def col(name: str | None = None, model: type[Model] = RunPart) -> str:
+        return sql.quoted_column(model, name)
+
+    run_is_running = (
+        f"EXISTS (SELECT 1 FROM {run} r WHERE r.{col(model=ExchangeRun)} = %(run)s"
+        f" AND r.{col('status', ExchangeRun)} = %(running)s)"
+    )
+    all_columns = ", ".join(col(f.name) for f in RunPart._meta.concrete_fields)
+    return {
+        "read": (
+            f"SELECT {sql.columns(RunPart, 'p')}, {sql.columns(ExchangeRun, 'r')}"
+            f" FROM {part} p JOIN {run} r ON r.{col(model=ExchangeRun)} = p.{col('run')}"
+            f" WHERE p.{col('run')} = %(run)s AND p.{col('tech_school')} = %(school)s"
+        ),
+        # R46: queued -> running, only while the run runs and once its backoff has passed.
+        "claim": (
+            f"UPDATE {part} SET {col('status')} = %(running)s,"
+            f" {col('attempts')} = {col('attempts')} + 1, {col('started_at')} = %(now)s"
+            f" WHERE {col()} = %(part)s AND {col('status')} = %(queued)s AND {run_is_running}"
+            f" AND ({col('retry_at')} IS NULL OR {col('retry_at')} <= %(now)s)"
+            f" RETURNING {all_columns}"
+        ),
+        # R46: the commit's fence - still this claim's attempt, and the run still running.
+        "succeed": (
+            f"UPDATE {part} SET {col('status')} = %(status)s, {col('counts')} = %(counts)s,"
+            f" {col('finished_at')} = %(finished_at)s, {col('retry_at')} = %(retry_at)s"
+            f" WHERE {col()} = %(part)s AND {col('status')} = %(running)s"
+            f" AND {col('attempts')} = %(attempt)s AND {run_is_running}"
+        ),
+    }
+
+
+def _prep(name: str, value: Any) -> Any:
+    """``value`` of RunPart's field ``name`` as the ORM would send it."""
+    return RunPart._meta.get_field(name).get_db_prep_save(value, connection)  # type: ignore[union-attr]
+
+
+def _read_part(*, run_id: int, tech_school_id: int) -> RunPart:
+    """The part with its run (``RunPart.DoesNotExist`` when there is none)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_part_sql()["read"], {"run": run_id, "school": tech_school_id})
+        row = cursor.fetchone()
+    if row is None:
+        raise RunPart.DoesNotExist(f"No part of run {run_id} for tech school {tech_school_id}.")
+    width = sql.width(RunPart)
+    part = sql.from_row(RunPart, row[:width])
+    part.run = sql.from_row(ExchangeRun, row[width:])
+    return part
+
+
+def _claim(part: RunPart) -> bool:
+    """R46: claim ``part`` (queued -> running, one more attempt) if its run is running and
+    its backoff has passed; on success ``part`` holds the claimed row as the database has
+    it."""
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _part_sql()["claim"],
+            {
+                "part": part.pk,
+                "run": part.run_id,
+                "queued": RunStatus.QUEUED,
+                "running": RunStatus.RUNNING,
+                "now": _prep("started_at", now),
+            },
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    claimed = sql.from_row(RunPart, row)
+    for field in RunPart._meta.concrete_fields:
+        setattr(part, field.attname, getattr(claimed, field.attname))
+    return True
+
+
+def _succeed(part: RunPart, *, attempt: int, values: dict[str, Any]) -> bool:
+    """R46: record the part's success, fenced on the claim (this attempt, still running, in
+    a running run); False when the part is no longer this attempt's."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _part_sql()["succeed"],
+            {
+                **{name: _prep(name, value) for name, value in values.items()},
+                "part": part.pk,
+                "run": part.run_id,
+                "running": RunStatus.RUNNING,
+                "attempt": attempt,
+            },
+        )
+        updated: int = cursor.rowcount
+    return updated == 1
 
 
 def requeue_dead_part(part: RunPart, *, attempts_max: int) -> bool:

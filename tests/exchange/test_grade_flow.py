@@ -2,6 +2,9 @@
 
 from decimal import Decimal
 
+import pytest
+from django.db import connection
+
 from exchange.models import ExchangeOutcome
 from exchange.services import exchange_run
 from grading.models import CTE_EXAM, CTE_FINAL, CTE_TERM, Grade, GradeHistory, ScoreGroup, ScoreRow
@@ -277,3 +280,83 @@ def test_r34_a_posted_final_grade_changed_by_the_exchange_flags_its_line_at_once
     line = TranscriptLine.objects.get(student=student)
     assert line.needs_review
     assert line.percent == Decimal("84.00")
+
+
+@pytest.mark.parametrize("n_students", [2, 12])
+def test_r16_r34_corrections_cross_with_reasons_and_flags_in_a_fixed_number_of_queries(
+    db, n_students, django_assert_max_num_queries
+):
+    from grading.models import TranscriptLine
+    from grading.services.grades import grade_post
+    from grading.services.transcripts import transcript_post
+    from tests.factories import UserFactory
+
+    # given: final grades exchanged to the HS and posted to the transcript, then corrected at
+    # the tech school, each with its own reason
+    w = build_kts_world()
+    students = w.add_students(n_students)
+    w.activate(w.hs_tasks[CTE_FINAL], w.hs_terms[3])
+    w.activate(w.tech_tasks[CTE_FINAL], w.tech_terms[1])
+    teacher = UserFactory()
+    w.tech_section.teachers.add(teacher)
+    _run()
+    finals = {
+        s: dict(
+            student=s,
+            section=w.tech_section,
+            grading_task=w.tech_tasks[CTE_FINAL].grading_task,
+            term=w.tech_terms[1],
+            by=teacher,
+        )
+        for s in students
+    }
+    for s in students:
+        grade_post(**finals[s], percent="84.00")
+    _run()
+    calendar = w.hs_section.course.calendar
+    transcript_post(school=calendar.school, calendar=calendar, by=None)
+    for s in students:
+        grade_post(**finals[s], percent="91.00", correction_reason=f"Regraded {s.pk}")
+    # when: the exchange runs (the whole run: the same fixed number of queries for any
+    # number of students)
+    # (PostgreSQL: the upsert finds the reasons and the lines to review in its statement.)
+    with django_assert_max_num_queries(43 if connection.vendor == "postgresql" else 41):
+        run = _run()
+    # then: every HS grade is updated with a history row carrying its tech grade's latest
+    # reason, and every posted line awaits review
+    assert run.counts["grades"]["updated"] == n_students
+    for s in students:
+        hs = w.hs_grades(CTE_FINAL).get(student=s)
+        latest = GradeHistory.objects.filter(grade=hs).order_by("-changed_at", "-id").first()
+        assert (latest.old_percent, latest.new_percent) == (Decimal("84.00"), Decimal("91.00"))
+        assert latest.reason == f"Regraded {s.pk}"
+    assert TranscriptLine.objects.filter(needs_review=True).count() == n_students
+
+
+def test_r14_r20_scores_of_any_text_cross_and_enter_the_history_as_they_are(db):
+    # given: a HS score group whose labels hold the characters a bulk write must carry
+    # untouched (quotes, a backslash, a comma, braces, a word that reads as NULL)
+    district = DistrictFactory()
+    group = ScoreGroup.objects.create(name="Odd labels", district=district)
+    labels = {90: 'A "top"', 80: "B\\2", 70: "C, fair", 60: "{D}", 0: "NULL"}
+    for pct, score in labels.items():
+        ScoreRow.objects.create(group=group, score=score, min_percent=pct)
+    w = build_kts_world()
+    w.hs_tasks[CTE_TERM].score_group = group
+    w.hs_tasks[CTE_TERM].save()
+    students = w.add_students(5)
+    for s, pct in zip(students, labels, strict=True):
+        w.post_tech_grade(s, f"{pct}.00")
+    # when: they cross, then every one moves up a row and crosses again
+    _run()
+    for s, pct in zip(students, labels, strict=True):
+        w.post_tech_grade(s, f"{min(pct + 10, 100)}.00")
+    run = _run()
+    # then: each HS grade has its row's label, and its history the old and the new one
+    assert run.counts["grades"]["updated"] == 5
+    ups = {0: 0, 60: 70, 70: 80, 80: 90, 90: 90}  # the row each new percent falls in
+    for s, pct in zip(students, labels, strict=True):
+        g = w.hs_grades().get(student=s)
+        assert g.score == labels[ups[pct]]
+        latest = GradeHistory.objects.filter(grade=g).order_by("-changed_at", "-id").first()
+        assert (latest.old_score, latest.new_score) == (labels[pct], labels[ups[pct]])
