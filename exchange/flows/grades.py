@@ -133,11 +133,15 @@ class _Mark(watermark.FlowMark):
         if not kept or parts is None or list(parts.get(None, (0, 0))) != kept["g"]:
             return None
         old: dict[str, list[int]] = kept["s"]
-        changed = {int(s) for s in old if int(s) not in parts}  # every row of theirs gone
+        changed = {int(s) for s in old if int(s) not in parts}  # no tech grade left
+        students = 0
         for student, part in parts.items():
-            if student is not None and old.get(str(student), [])[:2] != list(part):
+            if student is None or student == inputs.NO_TECH_GRADE:
+                continue
+            students += 1
+            if old.get(str(student), [])[:2] != list(part):
                 changed.add(student)
-        if len(changed) > self.DECIDE_ALL_SHARE * len(parts):
+        if len(changed) > self.DECIDE_ALL_SHARE * max(len(old), students):
             return None
         return sorted(changed)
 
@@ -176,7 +180,7 @@ class _Mark(watermark.FlowMark):
         decided = None if students is None else set(students)
         by_student: dict[str, list[int]] = {}
         for student, (count, sum_) in parts.items():
-            if student is None:
+            if student is None or student == inputs.NO_TECH_GRADE:
                 continue
             found = (
                 reached[student] if decided is None or student in decided else kept[str(student)][2]

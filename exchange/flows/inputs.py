@@ -17,8 +17,11 @@ from grading.models import CTE_CODES
 # depends on the date: neither does the grade flow. Each row also names its student (``s``:
 # the tech grades, rosters and HS grades) or none: one student's decisions depend only on
 # the rows of no student and that student's own, so the fingerprint taken apart by ``s``
-# tells which students a change touches (:func:`grade_fingerprint_parts`).
-GRADE_INPUTS_SQL = """
+# tells which students a change touches (:func:`grade_fingerprint_parts`). The rosters and
+# HS grades of the students with no tech grade here decide nothing: they make one part
+# together (``NO_TECH_GRADE``), so that only the students with a tech grade are kept apart.
+NO_TECH_GRADE = -1
+GRADE_INPUTS_SQL = f"""
 WITH lk AS (
     SELECT l.id, l.xmin AS x, l.tech_section_id, l.hs_section_id,
            hs.course_id AS hs_course_id, s.course_id AS tech_course_id
@@ -54,9 +57,13 @@ UNION ALL SELECT 'term', id, xmin, NULL FROM schools_term
     WHERE id IN (SELECT term_id FROM tg UNION SELECT term_id FROM mask)
 UNION ALL SELECT 'score row', id, xmin, NULL FROM grading_scorerow
     WHERE group_id IN (SELECT score_group_id FROM ct)
-UNION ALL SELECT 'roster', id, xmin, student_id FROM schools_roster
+UNION ALL SELECT 'roster', id, xmin, CASE
+        WHEN student_id IN (SELECT student_id FROM tg) THEN student_id ELSE {NO_TECH_GRADE} END
+    FROM schools_roster
     WHERE section_id = ANY((SELECT hs FROM ids)::bigint[])
-UNION ALL SELECT 'hs grade', id, xmin, student_id FROM grading_grade
+UNION ALL SELECT 'hs grade', id, xmin, CASE
+        WHEN student_id IN (SELECT student_id FROM tg) THEN student_id ELSE {NO_TECH_GRADE} END
+    FROM grading_grade
     WHERE section_id = ANY((SELECT hs FROM ids)::bigint[]) AND grading_task_id IN (SELECT id FROM tasks)
 UNION ALL SELECT 'link', id, x, NULL FROM lk
 UNION ALL SELECT 'section', id, xmin, NULL FROM schools_section

@@ -266,6 +266,7 @@ def test_r22_a_change_to_some_students_decides_only_them(monkeypatch):
     w = build_kts_world()
     students = w.add_students(6)
     a, b, c, d, e, f = students
+    (g,) = w.add_students(1)  # rostered, with no tech grade
     q2 = w.hs_terms[1]
     s1 = w.tech_terms[0]
     for student, percent in zip(students, ("88", "91.5", "59.99", "70", "81", "65"), strict=True):
@@ -312,6 +313,12 @@ def test_r22_a_change_to_some_students_decides_only_them(monkeypatch):
         str(a.pk): 1,  # the final grade: no active final term
         str(e.pk): 1,  # not rostered
     }
+    # and: the rosters of a student with no tech grade decide nothing: no student is decided
+    decides_only(
+        lambda: Roster.objects.filter(section=w.hs_section, student=g).update(
+            start_date=w.hs_section.course.calendar.start_date + dt.timedelta(days=3)
+        )
+    )
     # and: a change every student depends on (the HS active term) decides everyone
     decided.clear()
     w.activate(w.hs_tasks[CTE_TERM], q2)
