@@ -18,7 +18,8 @@ from typing import Any, NamedTuple
 from django.db import connection
 from django.db.models import Model
 
-from exchange.flows.grade_writes import HsGrade
+from exchange.flows import watermark
+from exchange.flows.grade_writes import HS_GRADE_TAG, HsGrade
 from grading.models import CTE_CODES, Grade, ScoreRow
 from grading.scoring import Row, rows_of
 from schools.models import Roster, Term
@@ -187,7 +188,7 @@ def read_term_spans(term_ids: set[int]) -> dict[int, tuple[dt.date, dt.date]]:
 def read_hs_side(
     links: dict[int, list[Link]],
     *,
-    with_versions: bool = False,
+    with_prints: bool = False,
     students: list[int] | None = None,
 ) -> HsSide:
     """Rosters, CTE course tasks with their active term, score rows and existing grades of
@@ -255,13 +256,13 @@ def read_hs_side(
         )
     existing: dict[tuple[int, int, int], dict[int, HsGrade]] = defaultdict(dict)
     # Task ids, not a join to the task table (which plans a nested loop per grade row); only
-    # the HS courses' CTE tasks can be a grade's target. The row version (PostgreSQL's
-    # xmin) is read for the watermark's fingerprint (R22).
-    version = ", xmin::text" if with_versions else ""
-    for grade_id, student_id, section_id, task_id, term_id, percent, score, *xmin in _converted(
+    # the HS courses' CTE tasks can be a grade's target. The row's hash in the watermark's
+    # fingerprint (of its PostgreSQL xmin) is read when the watermark is on (R22).
+    hashed = f", {watermark.row_hash(HS_GRADE_TAG, 'id', 'xmin')}" if with_prints else ""
+    for grade_id, student_id, section_id, task_id, term_id, percent, score, *print_ in _converted(
         _fetch(
             f"""
-            SELECT id, student_id, section_id, grading_task_id, term_id, percent, score{version}
+            SELECT id, student_id, section_id, grading_task_id, term_id, percent, score{hashed}
             FROM grading_grade
             WHERE {_any("grading_task_id")} AND {_any("term_id")} AND {_any("section_id")}
               {by_student}
@@ -276,7 +277,7 @@ def read_hs_side(
         {5: (Grade, "percent")},
     ):
         existing[(section_id, task_id, term_id)][student_id] = _new_tuple(
-            HsGrade, (grade_id, percent, score, xmin[0] if xmin else None)
+            HsGrade, (grade_id, percent, score, print_[0] if print_ else None)
         )
     return HsSide(
         rosters=rosters,

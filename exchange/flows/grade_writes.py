@@ -13,6 +13,7 @@ from django.db.models import Exists, Model, OuterRef, Subquery
 from django.utils import timezone
 
 from exchange import bulk
+from exchange.flows import watermark
 from grading.models import (
     Grade,
     GradeHistory,
@@ -20,6 +21,9 @@ from grading.models import (
 )
 from grading.services.transcripts import transcript_lines_flag_changed
 
+# The HS grades' table tag in the grade flow's fingerprint (R22, exchange.flows.inputs), as
+# SQL: a write answers its rows' hashes under it.
+HS_GRADE_TAG = "'hs grade'"
 GRADE_FIELDS = ("percent", "score", "source", "run_id", "source_grade", "modified_at")
 GRADE_COLUMNS_UPDATED = ("percent", "score", "source", "run_id", "source_grade_id", "modified_at")
 
@@ -30,7 +34,8 @@ class HsGrade(NamedTuple):
     id: int
     percent: Decimal | None
     score: str
-    xmin: str | None = None  # its row version, read only for the watermark (R22)
+    # its row's hash in the watermark's fingerprint, read only when the watermark is on (R22)
+    print_: int | None = None
 
 
 class Write(NamedTuple):
@@ -47,17 +52,18 @@ class Write(NamedTuple):
     old: HsGrade | None
 
 
-def write_grades(writes: list[Write], *, run_id: int) -> list[str]:
+def write_grades(writes: list[Write], *, run_id: int) -> list[int]:
     """Upsert the HS grades on (student, section, task, term) with one history row each
     (R14), and set each write's outcome ``target_id`` to its HS grade. Answers the written
-    rows' versions (PostgreSQL's ``xmin``; none elsewhere), in the order of ``writes``."""
+    rows' hashes in the watermark's fingerprint (R22; PostgreSQL only, none elsewhere), in
+    the order of ``writes``."""
     now = timezone.now()
     # A correction reason matters where the HS grade changes, not where it first arrives:
     # the reason of a tech grade that updates some HS grade travels with each of its writes.
     with_reason = {w.source_grade_id for w in writes if w.old}
-    versions: list[str] = []
+    prints: list[int] = []
     if connection.vendor == "postgresql":
-        ids, versions, lined = _write_pg(writes, run_id=run_id, now=now, with_reason=with_reason)
+        ids, prints, lined = _write_pg(writes, run_id=run_id, now=now, with_reason=with_reason)
     else:
         ids = _write_orm(writes, run_id=run_id, now=now, reasons=_latest_reasons(with_reason))
         lined = [w.old.id for w in writes if w.old]
@@ -66,7 +72,7 @@ def write_grades(writes: list[Write], *, run_id: int) -> list[str]:
     # R34: a posted transcript line whose final grade the exchange changed awaits review.
     # (PostgreSQL: only the changed grades the write found an unreviewed line for.)
     transcript_lines_flag_changed(grade_ids=lined)
-    return versions
+    return prints
 
 
 # PostgreSQL: the writes go as one array per column; one statement unnests them, upserts the
@@ -158,7 +164,8 @@ def _upsert_sql() -> str:
             SELECT {", ".join(_HISTORY_VALUES.values())}
             FROM up JOIN n USING ({_KEY})
         )
-        SELECT n.i, up.id, up.xmin::text, n.had_old AND EXISTS (
+        SELECT n.i, up.id, {watermark.row_hash(HS_GRADE_TAG, "up.id", "up.xmin")},
+            n.had_old AND EXISTS (
             SELECT 1 FROM grading_transcriptline t
             WHERE t.source_grade_id = up.id AND NOT t.needs_review
         )
@@ -168,8 +175,8 @@ def _upsert_sql() -> str:
 
 def _write_pg(
     writes: list[Write], *, run_id: int, now: dt.datetime, with_reason: set[int]
-) -> tuple[list[int], list[str], list[int]]:
-    """The upsert; answers the grade ids and versions in the order of ``writes``, and the
+) -> tuple[list[int], list[int], list[int]]:
+    """The upsert; answers the grade ids and hashes in the order of ``writes``, and the
     updated grades that an unreviewed transcript line copies."""
     sql = _upsert_sql()
     columns: dict[str, list[Any]] = {name: [] for name, _ in _INCOMING}

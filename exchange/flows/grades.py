@@ -79,7 +79,7 @@ def sync_grades(
     students = mark.changed_students()  # None: every student
     tech_grades = read_tech_grades(links, students=students)
     tech_terms = read_term_spans({g[4] for g in tech_grades})
-    hs = read_hs_side(links, with_versions=mark.on, students=students)
+    hs = read_hs_side(links, with_prints=mark.on, students=students)
     reached: Counter[int] = Counter()
     outcomes, writes, unchanged = decide(
         tech_grades=tech_grades, tech_terms=tech_terms, links=links, hs=hs, reached=reached
@@ -87,7 +87,7 @@ def sync_grades(
     if students is not None:  # and what the last run found for the other students
         outcomes, unchanged = mark.with_the_others(outcomes, unchanged, students=students)
     if not dry_run:
-        versions = write_grades(writes, run_id=run_id) if writes else []
+        prints = write_grades(writes, run_id=run_id) if writes else []
         if writes:
             # The HS schools' cached honor rolls are stale from this transaction on.
             grades_changed(section_ids={w.section_id for w in writes}, writer=f"x{tech_school_id}")
@@ -95,7 +95,7 @@ def sync_grades(
         # skips do not depend on the HS grades): what it would find is known now.
         mark.store_written(
             writes=writes,
-            versions=versions,
+            prints=prints,
             as_of=as_of,
             run_id=run_id,
             reached=reached,
@@ -163,7 +163,7 @@ class _Mark(watermark.FlowMark):
         self,
         *,
         writes: list[Write],
-        versions: list[str],
+        prints: list[int],
         as_of: dt.date,
         run_id: int,
         reached: Counter[int],
@@ -175,7 +175,7 @@ class _Mark(watermark.FlowMark):
         ``students``, the students decided (``None``: all)."""
         if not self.on:
             return
-        parts = self._parts_after(writes, versions)
+        parts = self._parts_after(writes, prints)
         kept = self.stored.by_student.get("s", {}) if self.stored is not None else {}
         decided = None if students is None else set(students)
         by_student: dict[str, list[int]] = {}
@@ -195,30 +195,23 @@ class _Mark(watermark.FlowMark):
             by_student={"g": list(parts.get(None, (0, 0))), "s": by_student},
         )
 
-    def _parts_after(self, writes: list[Write], versions: list[str]) -> watermark.Parts:
+    def _parts_after(self, writes: list[Write], prints: list[int]) -> watermark.Parts:
         """The fingerprint's parts once the writes are made: the parts read before, with the
-        written HS grades' old versions swapped for the new ones (no second read), or read
-        now when none were taken."""
+        written HS grades' old hashes (read with them) swapped for the new ones (answered by
+        the write) - no second read - or read now when none were taken."""
         if self.parts is None:
             return inputs.grade_fingerprint_parts(
                 school_year=self.school_year, school=self.tech_school_id
             )
         parts = dict(self.parts)
-        olds = [w for w in writes if w.old is not None]
-        hashes = watermark.row_hashes(
-            [("hs grade", w.old.id, w.old.xmin) for w in olds if w.old is not None]
-            + [
-                ("hs grade", w.outcome["target_id"], v)
-                for w, v in zip(writes, versions, strict=True)
-            ]
-        )
-        gone = dict(zip((id(w) for w in olds), hashes, strict=False))
-        for w, came in zip(writes, hashes[len(olds) :], strict=True):
+        for w, came in zip(writes, prints, strict=True):
             count, sum_ = parts.get(w.student_id, (0, 0))
-            if id(w) in gone:
-                parts[w.student_id] = (count, sum_ - gone[id(w)] + came)
-            else:
+            if w.old is None:
                 parts[w.student_id] = (count + 1, sum_ + came)
+            elif w.old.print_ is None:
+                raise ValueError("a HS grade read without its hash")
+            else:
+                parts[w.student_id] = (count, sum_ - w.old.print_ + came)
         return parts
 
 

@@ -8,6 +8,7 @@ import datetime as dt
 from django.db import connection
 
 from exchange.flows import watermark
+from exchange.flows.grade_writes import HS_GRADE_TAG
 from grading.models import CTE_CODES
 
 # The grade flow: the school's links of the year with their tech sections, courses and
@@ -61,7 +62,7 @@ UNION ALL SELECT 'roster', id, xmin, CASE
         WHEN student_id IN (SELECT student_id FROM tg) THEN student_id ELSE {NO_TECH_GRADE} END
     FROM schools_roster
     WHERE section_id = ANY((SELECT hs FROM ids)::bigint[])
-UNION ALL SELECT 'hs grade', id, xmin, CASE
+UNION ALL SELECT {HS_GRADE_TAG}, id, xmin, CASE
         WHEN student_id IN (SELECT student_id FROM tg) THEN student_id ELSE {NO_TECH_GRADE} END
     FROM grading_grade
     WHERE section_id = ANY((SELECT hs FROM ids)::bigint[]) AND grading_task_id IN (SELECT id FROM tasks)

@@ -59,14 +59,20 @@ def enabled() -> bool:
     return _single_snapshot.get()
 
 
+def row_hash(tag: str, id_: str, x: str) -> str:
+    """The SQL of one row's hash as a fingerprint sums it: of its table's tag, its id and its
+    ``xmin`` (``tag`` an SQL text expression, ``id_`` and ``x`` SQL expressions). A flow
+    that reads or writes the rows itself can answer their hashes in the same statement."""
+    return f"hashtextextended({tag} || ':' || {id_} || ':' || {x}::text, 0)"
+
+
 def fingerprint(rows_sql: str, params: dict[str, Any]) -> str:
     """The fingerprint of the rows ``rows_sql`` selects as ``(t, id, x)``: a tag per table,
     the row's id and its ``xmin``. Order-free: a count and a sum of 64-bit hashes."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT count(*),
-                   coalesce(sum(hashtextextended(t || ':' || id || ':' || x::text, 0)), 0)
+            SELECT count(*), coalesce(sum({row_hash("t", "id", "x")}), 0)
             FROM ({rows_sql}) AS inputs
             """,
             params,
@@ -190,7 +196,7 @@ def fingerprint_parts(rows_sql: str, params: dict[str, Any]) -> Parts:
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT s, count(*), sum(hashtextextended(t || ':' || id || ':' || x::text, 0))
+            SELECT s, count(*), sum({row_hash("t", "id", "x")})
             FROM ({rows_sql}) AS inputs GROUP BY s
             """,
             params,
@@ -204,27 +210,3 @@ def total(parts: Parts) -> str:
         f"{VERSION}:{sum(count for count, _ in parts.values())}:"
         f"{sum(total for _, total in parts.values())}"
     )
-
-
-def row_hashes(rows: list[tuple[str, int, str | None]]) -> list[int]:
-    """Each row's hash as :func:`fingerprint` sums it, for rows given as (table tag, id,
-    version) - rows a flow has just written, say - in the order given."""
-    if any(x is None for _, _, x in rows):
-        raise ValueError("a row read without its version")
-    if not rows:
-        return []
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT hashtextextended(t || ':' || id || ':' || x, 0)
-            FROM unnest(%(t)s::text[], %(ids)s::bigint[], %(x)s::text[])
-                 WITH ORDINALITY AS r(t, id, x, n)
-            ORDER BY n
-            """,
-            {
-                "t": [t for t, _, _ in rows],
-                "ids": [i for _, i, _ in rows],
-                "x": [x for *_, x in rows],
-            },
-        )
-        return [h for (h,) in cursor.fetchall()]
