@@ -37,6 +37,7 @@ from django.utils import timezone
 from attendance.models import Attendance, AttendanceCode, AttendanceSource, Excuse, Status
 from exchange.flows import outcome
 from exchange.models import KtsLink
+from schools.access.sql import any_of, list_param
 from schools.models import Calendar, Course, Roster, School, Section, Tombstone
 
 FLOW = "attendance"
@@ -135,10 +136,6 @@ class _Sql(NamedTuple):
     day: Callable[[Any], dt.date]  # a date as the driver returns it, as a date
 
 
-def _sqlite_list(values: Iterable[Any]) -> str:
-    return json.dumps([v.isoformat() if isinstance(v, dt.date) else v for v in values])
-
-
 def _postgres_pairs(pairs: list[tuple[int, dt.date]]) -> list[Any]:
     return [[student for student, _ in pairs], [day for _, day in pairs]]
 
@@ -158,10 +155,8 @@ def _sql(vendor: str) -> _Sql:
     the ones the flow needs (the models' default ones join names and sort)."""
     postgres = vendor == "postgresql"
 
-    def inlist(column: str, kind: str = "bigint") -> str:
-        if postgres:  # typed: psycopg would pick int2[] for a list of small numbers
-            return f"{column} = ANY(%s::{kind}[])"
-        return f"{column} IN (SELECT value FROM json_each(%s))"
+    def inlist(column: str) -> str:
+        return any_of(column, vendor=vendor)
 
     att = Attendance._meta.db_table
     code = AttendanceCode._meta.db_table
@@ -246,7 +241,7 @@ def _sql(vendor: str) -> _Sql:
         tech_records=tech_records,
         hs_records=hs_records,
         rosters=rosters,
-        ids=list if postgres else _sqlite_list,
+        ids=list_param,
         pairs=_postgres_pairs if postgres else _sqlite_pairs,
         day=(lambda d: d) if postgres else _sqlite_day,
     )

@@ -9,9 +9,8 @@ values PostgreSQL gives (PostgreSQL needs none).
 """
 
 import datetime as dt
-import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -22,6 +21,7 @@ from exchange.flows import watermark
 from exchange.flows.grade_writes import HS_GRADE_TAG, HsGrade
 from grading.models import CTE_CODES, Grade, ScoreRow
 from grading.scoring import Row, rows_of
+from schools.access import sql
 from schools.models import Roster, Term
 
 # --- Named row types (tuples underneath: as fast to build and unpack as plain tuples) ----
@@ -78,20 +78,6 @@ _new_tuple = tuple.__new__  # one HsGrade per HS grade read: no keyword handling
 # --- Plain SQL helpers ---------------------------------------------------------------------
 
 
-def _any(column: str, of: str = "bigint") -> str:
-    """``column`` is one of the values of a list given as one parameter (:func:`_list`).
-    The array's type is named: a list of small ids would otherwise come as ``smallint[]``,
-    and a long one compared across types is searched row by row instead of hashed."""
-    if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s::{of}[])"
-    return f"{column} IN (SELECT value FROM json_each(%s))"
-
-
-def _list(values: Iterable[Any]) -> Any:
-    """A list as one parameter for :func:`_any`: an array on PostgreSQL, JSON elsewhere."""
-    return list(values) if connection.vendor == "postgresql" else json.dumps(list(values))
-
-
 def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -99,27 +85,12 @@ def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         return rows
 
 
-def _converter(model: type[Model], name: str) -> Callable[[Any], Any] | None:
-    """The ORM's conversion of ``model.name`` as the database returns it (None: none)."""
-    expression = model._meta.get_field(name).get_col(model._meta.db_table)  # type: ignore[union-attr]
-    found = connection.ops.get_db_converters(expression) + expression.get_db_converters(connection)
-    if not found:
-        return None
-
-    def convert(value: Any) -> Any:
-        for f in found:
-            value = f(value, expression, connection)
-        return value
-
-    return convert
-
-
 def _converted(
     rows: list[tuple[Any, ...]], fields: dict[int, tuple[type[Model], str]]
 ) -> list[tuple[Any, ...]]:
     """``rows`` with the columns at ``fields``' positions converted as the ORM would."""
     converters = {
-        i: c for i, (model, name) in fields.items() if (c := _converter(model, name)) is not None
+        i: c for i, (model, name) in fields.items() if (c := sql.converter(model, name)) is not None
     }
     if not converters:
         return rows
@@ -128,8 +99,9 @@ def _converted(
     ]
 
 
-# The CTE grading tasks' ids, as a subquery (one parameter: the CTE codes).
-_CTE_TASKS = "SELECT id FROM grading_gradingtask WHERE {codes}"
+def _cte_tasks() -> str:
+    """The CTE grading tasks' ids, as a subquery (one parameter: the CTE codes)."""
+    return f"SELECT id FROM grading_gradingtask WHERE {sql.any_of('code', 'text')}"
 
 
 def read_links(*, tech_school_id: int, school_year: int) -> dict[int, list[Link]]:
@@ -157,16 +129,20 @@ def read_tech_grades(
     """The CTE grades of the linked tech sections (of these ``students`` only, if named),
     in id order: a quiet night reads tens of thousands of unchanged rows, as tuples in
     :class:`TechGrade`'s field order."""
-    by_student = f"AND {_any('student_id')}" if students is not None else ""
+    by_student = f"AND {sql.any_of('student_id')}" if students is not None else ""
     rows = _fetch(
         f"""
         SELECT id, student_id, section_id, grading_task_id, term_id, percent
         FROM grading_grade
-        WHERE {_any("section_id")} AND grading_task_id IN ({_CTE_TASKS.format(codes=_any("code", "text"))})
+        WHERE {sql.any_of("section_id")} AND grading_task_id IN ({_cte_tasks()})
           {by_student}
         ORDER BY id
         """,
-        [_list(links), _list(CTE_CODES), *([_list(students)] if students is not None else [])],
+        [
+            sql.list_param(links),
+            sql.list_param(CTE_CODES),
+            *([sql.list_param(students)] if students is not None else []),
+        ],
     )
     return _converted(rows, {5: (Grade, "percent")})
 
@@ -174,8 +150,8 @@ def read_tech_grades(
 def read_term_spans(term_ids: set[int]) -> dict[int, tuple[dt.date, dt.date]]:
     """The tech terms' dates from the few terms themselves, not joined onto every grade."""
     rows = _fetch(
-        f"SELECT id, start_date, end_date FROM schools_term WHERE {_any('id')}",
-        [_list(term_ids)],
+        f"SELECT id, start_date, end_date FROM schools_term WHERE {sql.any_of('id')}",
+        [sql.list_param(term_ids)],
     )
     return {
         term_id: (start, end)
@@ -199,15 +175,15 @@ def read_hs_side(
     faster than a tuple built per record. Spans are tuples, not lists: the garbage
     collector untracks tuples of dates, so a school's rosters do not make it rescan the heap.
     """
-    hs_ids = _list(link.hs_section_id for pairs in links.values() for link in pairs)
-    by_student = f"AND {_any('student_id')}" if students is not None else ""
-    only = [_list(students)] if students is not None else []
+    hs_ids = sql.list_param(link.hs_section_id for pairs in links.values() for link in pairs)
+    by_student = f"AND {sql.any_of('student_id')}" if students is not None else ""
+    only = [sql.list_param(students)] if students is not None else []
     rosters: dict[int, dict[int, Spans]] = defaultdict(dict)
     for student_id, section_id, start, end in _converted(
         _fetch(
             f"""
             SELECT student_id, section_id, start_date, end_date FROM schools_roster
-            WHERE {_any("section_id")} {by_student}
+            WHERE {sql.any_of("section_id")} {by_student}
             """,
             [hs_ids, *only],
         ),
@@ -227,12 +203,12 @@ def read_hs_side(
             FROM grading_coursegradingtask ct
             LEFT JOIN grading_coursetaskterm m ON m.course_task_id = ct.id AND m.active
             LEFT JOIN schools_term t ON t.id = m.term_id
-            WHERE {_any("ct.course_id")}
-              AND ct.grading_task_id IN ({_CTE_TASKS.format(codes=_any("code", "text"))})
+            WHERE {sql.any_of("ct.course_id")}
+              AND ct.grading_task_id IN ({_cte_tasks()})
             """,
             [
-                _list({link.hs_course_id for pairs in links.values() for link in pairs}),
-                _list(CTE_CODES),
+                sql.list_param({link.hs_course_id for pairs in links.values() for link in pairs}),
+                sql.list_param(CTE_CODES),
             ],
         ),
         {5: (Term, "start_date"), 6: (Term, "end_date")},
@@ -245,9 +221,9 @@ def read_hs_side(
         _fetch(
             f"""
             SELECT group_id, score, min_percent, passing, gpa_value FROM grading_scorerow
-            WHERE {_any("group_id")}
+            WHERE {sql.any_of("group_id")}
             """,
-            [_list({ct.score_group_id for ct in course_tasks.values()})],
+            [sql.list_param({ct.score_group_id for ct in course_tasks.values()})],
         ),
         {2: (ScoreRow, "min_percent"), 4: (ScoreRow, "gpa_value")},
     ):
@@ -264,12 +240,12 @@ def read_hs_side(
             f"""
             SELECT id, student_id, section_id, grading_task_id, term_id, percent, score{hashed}
             FROM grading_grade
-            WHERE {_any("grading_task_id")} AND {_any("term_id")} AND {_any("section_id")}
-              {by_student}
+            WHERE {sql.any_of("grading_task_id")} AND {sql.any_of("term_id")}
+              AND {sql.any_of("section_id")} {by_student}
             """,
             [
-                _list({task_id for _, task_id in course_tasks}),
-                _list(t.term_id for terms in active.values() for t in terms),
+                sql.list_param({task_id for _, task_id in course_tasks}),
+                sql.list_param(t.term_id for terms in active.values() for t in terms),
                 hs_ids,
                 *only,
             ],

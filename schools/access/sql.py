@@ -5,8 +5,10 @@ objects are those the ORM would give - without its query building on every reque
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from django.db import connection
@@ -51,11 +53,43 @@ def _fields(model: type[Model]) -> list[Any]:
 
 @functools.cache
 def _converters(model: type[Model]) -> list[list[tuple[Callable[..., Any], Any]]]:
-    out = []
-    for field in _fields(model):
-        expression = field.get_col(model._meta.db_table)
-        found = connection.ops.get_db_converters(expression) + expression.get_db_converters(
-            connection
-        )
-        out.append([(convert, expression) for convert in found])
-    return out
+    return [_field_converters(model, field) for field in _fields(model)]
+
+
+def _field_converters(model: type[Model], field: Any) -> list[tuple[Callable[..., Any], Any]]:
+    expression = field.get_col(model._meta.db_table)
+    found = connection.ops.get_db_converters(expression) + expression.get_db_converters(connection)
+    return [(convert, expression) for convert in found]
+
+
+def converter(model: type[Model], name: str) -> Callable[[Any], Any] | None:
+    """The ORM's conversion of ``model.name`` as the database returns it in a plain row
+    (e.g. SQLite's text dates and decimals), or None where it needs none (PostgreSQL)."""
+    found = _field_converters(model, model._meta.get_field(name))
+    if not found:
+        return None
+
+    def convert(value: Any) -> Any:
+        for f, expression in found:
+            value = f(value, expression, connection)
+        return value
+
+    return convert
+
+
+def any_of(column: str, kind: str = "bigint", *, vendor: str | None = None) -> str:
+    """``column`` is one of a list given as one parameter (:func:`list_param`), whatever
+    its length: ``= ANY(array)`` on PostgreSQL, the array's type named (a list of small
+    ids would otherwise come as ``smallint[]``, and a long one compared across types is
+    searched row by row instead of hashed); a JSON list through ``json_each`` on SQLite."""
+    if (vendor or connection.vendor) == "postgresql":
+        return f"{column} = ANY(%s::{kind}[])"
+    return f"{column} IN (SELECT value FROM json_each(%s))"
+
+
+def list_param(values: Iterable[Any]) -> Any:
+    """A list as one parameter for :func:`any_of`: an array on PostgreSQL, JSON elsewhere
+    (dates as ISO text, as SQLite stores them)."""
+    if connection.vendor == "postgresql":
+        return list(values)
+    return json.dumps([v.isoformat() if isinstance(v, dt.date) else v for v in values])
