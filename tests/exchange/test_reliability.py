@@ -246,12 +246,14 @@ def test_r46_part_transaction_has_timeouts_and_does_not_wait_for_its_wal_flush(
 ):
     # given: a flow that reads the settings its transaction runs under
     settings.EXCHANGE_LOCK_TIMEOUT = "7s"
+    with connection.cursor() as cursor:
+        cursor.execute("SET jit = on")  # whatever the server's default, the part turns it off
     seen = {}
     real = grades_flow.sync_grades
 
     def reading(**kwargs):
         with connection.cursor() as cursor:
-            for name in ("lock_timeout", "statement_timeout", "synchronous_commit"):
+            for name in ("lock_timeout", "statement_timeout", "synchronous_commit", "jit"):
                 cursor.execute(f"SHOW {name}")
                 seen[name] = cursor.fetchone()[0]
         return real(**kwargs)
@@ -261,7 +263,12 @@ def test_r46_part_transaction_has_timeouts_and_does_not_wait_for_its_wal_flush(
     run = services.exchange_run(as_of=AS_OF, trigger="test", inline=True)
     # then (set with set_config(..., true): for the part's transaction only)
     assert run.status == "succeeded"
-    assert seen == {"lock_timeout": "7s", "statement_timeout": "30min", "synchronous_commit": "off"}
+    assert seen == {
+        "lock_timeout": "7s",
+        "statement_timeout": "30min",
+        "synchronous_commit": "off",
+        "jit": "off",
+    }
 
 
 def test_r46_program_error_is_not_retried(world, monkeypatch):
