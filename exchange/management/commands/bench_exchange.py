@@ -14,10 +14,12 @@ students.
 """
 
 import datetime as dt
+import logging
 import resource
 import time
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
@@ -27,9 +29,10 @@ from exchange.flows import attendance as attendance_flow
 from exchange.flows import enrollments as enrollments_flow
 from exchange.flows import grades as grades_flow
 from exchange.management.throwaway import require_empty_throwaway
-from exchange.models import RunTrigger
-from grading.models import CTE_NUMERIC, Grade, ScoreRow
+from exchange.models import ExchangeRun, FlowWatermark, RunStatus, RunTrigger
+from grading.models import CTE_NUMERIC, Grade, GradeHistory, GradeSource, ScoreRow
 from grading.scoring import row_for_percent, rows_of
+from schools.management.qcluster import running_qcluster
 
 BASELINE_RUN_ID = -1
 
@@ -44,8 +47,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         dataset.add_size_arguments(parser)
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=settings.Q_CLUSTER["workers"],
+            help="Then time the same runs on a real q cluster of this many workers, as a night "
+            "runs (default: the cluster's own setting; 0: inline only).",
+        )
 
-    def handle(self, *args, students, tech_schools, high_schools, yes, **options):
+    def handle(self, *args, students, tech_schools, high_schools, yes, workers, **options):
         require_empty_throwaway(yes, example="kts_bench")
         out = self.stdout
         t0 = time.perf_counter()
@@ -76,24 +86,7 @@ class Command(BaseCommand):
         )
         self._baseline_delete()
 
-        timings = {}
-        for label, prepare in (
-            ("full", None),
-            ("10% changed", lambda: dataset.change_tech_grades(share=0.10)),
-            ("no change", None),
-        ):
-            if prepare:
-                prepare()
-            spent, run_s, run = self._timed_run()
-            flow_s = spent["grades"]
-            n = sum(run.counts["grades"].get(a, 0) for a in ("added", "updated"))
-            timings[label] = (flow_s, run_s)
-            out.write(
-                f"exchange {label} (peak so far {_peak_mb():.0f} MB): run {run_s:.2f}s (flows: "
-                + ", ".join(f"{k} {v:.2f}s" for k, v in spent.items())
-                + f"), grades {run.counts['grades']}, "
-                f"{n / flow_s if flow_s else 0:,.0f} grade rows written/s"
-            )
+        timings = self._three_runs(self._timed_run)
         full_flow = timings["full"][0]
         for i, what in ((1, "run"), (0, "grade flow")):
             full = timings["full"][i]
@@ -103,7 +96,28 @@ class Command(BaseCommand):
             )
         out.write(f"peak memory: {_peak_mb():.0f} MB")
         out.write(f"ratio exchange/baseline: {full_flow / base_s:.2f} (the grade flow)")
-        out.write(f"ratio whole run/baseline: {timings['full'][1] / base_s:.2f}")
+        out.write(
+            f"ratio whole run/baseline: {timings['full'][1] / base_s:.2f} (inline: one process "
+            "runs every part)"
+        )
+        if workers:
+            # Then the same three runs as a night runs them: each tech school's part a task
+            # of a real cluster of ``workers`` workers, from the same state (the HS grades
+            # the exchange wrote and its watermarks gone).
+            self._undo_exchange_writes()
+            self._analyze()
+            logging.getLogger("django-q").setLevel(logging.WARNING)  # not a line per task
+            with running_qcluster(workers=workers):
+                cluster = self._three_runs(self._cluster_run, on=f"q cluster, {workers} workers")
+            full = cluster["full"][1]
+            out.write(
+                f"q cluster ({workers} workers): 10% changed / full: "
+                f"{cluster['10% changed'][1] / full:.0%}; no change / full: "
+                f"{cluster['no change'][1] / full:.0%}"
+            )
+            out.write(
+                f"ratio whole run/baseline: {full / base_s:.2f} (q cluster, {workers} workers)"
+            )
 
         try:
             from exchange.benchmarks import attendance as bench_attendance_module
@@ -112,6 +126,63 @@ class Command(BaseCommand):
         bench = getattr(bench_attendance_module, "bench_attendance", None)
         if bench is not None:
             out.write(f"attendance: {bench(as_of=dataset.AS_OF, stdout=out)}")
+
+    def _three_runs(self, timed_run, on: str = "inline") -> dict[str, tuple[float, float]]:
+        """The first full run, a run after 10% of the tech grades changed and a run with no
+        change: (grade flow seconds, run seconds) of each (the flow's only inline)."""
+        timings = {}
+        for label, prepare in (
+            ("full", None),
+            ("10% changed", lambda: dataset.change_tech_grades(share=0.10)),
+            ("no change", None),
+        ):
+            if prepare:
+                prepare()
+            spent, run_s, run = timed_run()
+            flow_s = spent.get("grades", 0.0)
+            n = sum(run.counts["grades"].get(a, 0) for a in ("added", "updated"))
+            timings[label] = (flow_s, run_s)
+            flows = (
+                " (flows: " + ", ".join(f"{k} {v:.2f}s" for k, v in spent.items()) + ")"
+                if spent
+                else ""
+            )
+            self.stdout.write(
+                f"exchange {label}, {on} (peak so far {_peak_mb():.0f} MB): run {run_s:.2f}s"
+                f"{flows}, grades {run.counts['grades']}, "
+                f"{n / (flow_s or run_s):,.0f} grade rows written/s"
+            )
+        return timings
+
+    def _cluster_run(self) -> tuple[dict[str, float], float, ExchangeRun]:
+        """A run as the night runs it: parts queued to the cluster; timed from the request
+        to the run's end (the last part's commit and the run's own)."""
+        t = time.perf_counter()
+        run = services.exchange_run(as_of=dataset.AS_OF, trigger=RunTrigger.BENCH, inline=False)
+        while run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
+            if time.perf_counter() - t > 3600:
+                raise CommandError(f"Run {run.pk} did not finish in an hour.")
+            time.sleep(0.05)
+            run.refresh_from_db(fields=["status", "counts", "error"])
+        elapsed = time.perf_counter() - t
+        if run.status != RunStatus.SUCCEEDED:
+            raise CommandError(f"Run {run.pk} {run.status}: {run.error}")
+        return {}, elapsed, run
+
+    def _undo_exchange_writes(self) -> None:
+        """Back to the state before the first full run: the HS grades the exchange wrote
+        (and their history) deleted, and every flow's watermark, in plain statements (the
+        ORM would load each row first)."""
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {GradeHistory._meta.db_table} WHERE grade_id IN "
+                f"(SELECT id FROM {Grade._meta.db_table} WHERE source = %s)",
+                [GradeSource.EXCHANGE],
+            )
+            cursor.execute(
+                f"DELETE FROM {Grade._meta.db_table} WHERE source = %s", [GradeSource.EXCHANGE]
+            )
+            cursor.execute(f"DELETE FROM {FlowWatermark._meta.db_table}")
 
     def _analyze(self) -> None:
         """Fresh planner statistics after a bulk load, as autovacuum would give a live

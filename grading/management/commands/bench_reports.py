@@ -14,16 +14,11 @@ Targets on PostgreSQL: honor roll < 500 ms, the batch PDF of 1,500 report cards 
 import os
 import random
 import resource
-import signal
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from decimal import Decimal
-from pathlib import Path
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
@@ -40,6 +35,7 @@ from grading.scoring import rows_of
 from grading.selectors.gpa import eligibility, honor_roll
 from grading.selectors.report_card import report_cards
 from schools import versions
+from schools.management.qcluster import group_cpu, load, running_qcluster
 from schools.models import (
     Course,
     District,
@@ -239,7 +235,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"one-request PDF: {len(pdf) / 1e6:.1f} MB in {t1 - t0:.1f} s wall on "
             f"{os.cpu_count()} CPUs ({c1 - c0:.1f} s CPU in all processes; load average "
-            f"{_load()})"
+            f"{load()})"
         )
 
     def _time_cluster_batch(self, term: Term, workers: int, size: int | None) -> None:
@@ -247,26 +243,9 @@ class Command(BaseCommand):
         from grading.services.report_card_batches import part_size, report_card_batch_request
 
         size = size or part_size()
-        env = {
-            **os.environ,
-            "Q_WORKERS": str(workers),
-            "Q_SYNC": "0",
-            "REPORT_CARD_PART_SIZE": str(size),
-            "DJANGO_LOG_LEVEL": "WARNING",
-        }
-        log = open(os.environ.get("BENCH_CLUSTER_LOG", os.devnull), "ab")  # noqa: SIM115
-        cluster = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
-            cwd=Path(settings.BASE_DIR),
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            time.sleep(8)  # the cluster starts its workers (they stay up between tasks)
-            load_before = _load()
-            cpu_idle = _group_cpu(cluster.pid)  # the cluster's start, not the batch's work
+        with running_qcluster(workers=workers, env={"REPORT_CARD_PART_SIZE": str(size)}) as pgid:
+            load_before = load()
+            cpu_idle = group_cpu(pgid)  # the cluster's start, not the batch's work
             t0 = time.perf_counter()
             batch = report_card_batch_request(school=term.calendar.school, term=term, by=None)
             while True:
@@ -277,16 +256,8 @@ class Command(BaseCommand):
                     raise CommandError("The batch did not finish in 30 minutes.")
                 time.sleep(0.2)
             elapsed = time.perf_counter() - t0
-            load_after = _load()
-            cpu = _group_cpu(cluster.pid) - cpu_idle
-        finally:
-            os.killpg(cluster.pid, signal.SIGTERM)
-            try:
-                cluster.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(cluster.pid, signal.SIGKILL)
-                cluster.wait()
-            log.close()
+            load_after = load()
+            cpu = group_cpu(pgid) - cpu_idle
         if batch.status != ReportCardBatch.Status.DONE:
             raise CommandError(f"The batch failed: {batch.error}")
         size_mb = len(ReportCardBatch.objects.values_list("pdf", flat=True).get(pk=batch.pk))
@@ -334,22 +305,3 @@ class Command(BaseCommand):
             school.delete()
             district.delete()
             get_user_model().objects.filter(pk__in=teachers).delete()
-
-
-def _group_cpu(pgid: int) -> float:
-    """CPU seconds of the processes of a process group (the cluster and its workers)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:  # fields[2] is the process group (field 5 of stat)
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
-
-
-def _load() -> str:
-    return "/".join(f"{x:.1f}" for x in os.getloadavg())
