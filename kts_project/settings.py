@@ -209,6 +209,9 @@ CACHES = {
 # --- django-q2 --------------------------------------------------------------------------
 Q_CLUSTER = {
     "name": os.environ.get("Q_CLUSTER_NAME", "kts"),
+    # The queue the tasks go to and the cluster serves: the name's own unless set (the
+    # benchmarks give the cluster they start a private one).
+    "cluster_name": os.environ.get("Q_QUEUE_NAME") or os.environ.get("Q_CLUSTER_NAME", "kts"),
     "workers": int(os.environ.get("Q_WORKERS", "2")),
     # A full Kentucky-scale exchange takes minutes; never hand the same task out twice.
     "timeout": int(os.environ.get("Q_TIMEOUT", "3600")),

@@ -127,10 +127,13 @@ _HISTORY_VALUES = {  # grading_gradehistory column -> value
     "new_comments": "''",
 }
 # R16: the reason of a tech grade's latest change, where it ever had one (the partial index
-# on reasons answers the common "never": one probe per written row).
-_REASON = """CASE WHEN u.with_reason AND EXISTS (
-                SELECT 1 FROM grading_gradehistory r
-                WHERE r.grade_id = u.source_grade_id AND NOT r.reason = ''
+# on reasons answers the common "never": one probe per written row). A scalar subquery, not
+# EXISTS: PostgreSQL may plan an EXISTS as one hashed pass over every history row with a
+# reason in the state (and, with stale statistics, over the whole history table, which
+# grows every night) instead of a probe per written row.
+_REASON = """CASE WHEN u.with_reason AND (
+                SELECT true FROM grading_gradehistory r
+                WHERE r.grade_id = u.source_grade_id AND NOT r.reason = '' LIMIT 1
             ) THEN coalesce((
                 SELECT h.reason FROM grading_gradehistory h WHERE h.grade_id = u.source_grade_id
                 ORDER BY h.changed_at DESC, h.id DESC LIMIT 1

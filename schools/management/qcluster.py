@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,13 +20,18 @@ START_SECONDS = 8
 
 @contextmanager
 def running_qcluster(*, workers: int, env: dict[str, str] | None = None) -> Iterator[int]:
-    """Start ``qcluster`` with ``workers`` workers; yields its process group id. It serves
-    this process's queue (the same ``Q_CLUSTER`` name and broker), so run it where no other
-    cluster serves that queue; its output goes to ``BENCH_CLUSTER_LOG`` when set."""
+    """Start ``qcluster`` with ``workers`` workers; yields its process group id. It serves a
+    queue of its own, where this process's tasks go meanwhile: no other cluster on the same
+    broker (one serving another database) takes them. Its output goes to
+    ``BENCH_CLUSTER_LOG`` when set."""
+    from django_q.conf import Conf
+
+    queue = f"bench-{uuid.uuid4().hex[:12]}"
     full_env = {
         **os.environ,
         "Q_WORKERS": str(workers),
         "Q_SYNC": "0",
+        "Q_QUEUE_NAME": queue,
         "DJANGO_LOG_LEVEL": "WARNING",
         **(env or {}),
     }
@@ -38,10 +44,12 @@ def running_qcluster(*, workers: int, env: dict[str, str] | None = None) -> Iter
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    own_queue, Conf.CLUSTER_NAME = Conf.CLUSTER_NAME, queue
     try:
         time.sleep(START_SECONDS)
         yield cluster.pid
     finally:
+        Conf.CLUSTER_NAME = own_queue
         os.killpg(cluster.pid, signal.SIGTERM)
         try:
             cluster.wait(60)
