@@ -50,7 +50,7 @@ def running_qcluster(*, workers: int, env: dict[str, str] | None = None) -> Iter
         yield cluster.pid
     finally:
         Conf.CLUSTER_NAME = own_queue
-        os.killpg(cluster.pid, signal.SIGTERM)
+        cluster.send_signal(signal.SIGTERM)  # the cluster stops its own processes
         try:
             cluster.wait(60)
         except subprocess.TimeoutExpired:
