@@ -27,7 +27,7 @@ import datetime as dt
 import functools
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from django.conf import settings
@@ -37,7 +37,7 @@ from django.utils import timezone
 from attendance.models import Attendance, AttendanceCode, AttendanceSource, Excuse, Status
 from exchange.flows import outcome
 from exchange.models import KtsLink
-from schools.access.sql import any_of, list_param
+from schools.access.sql import any_of, converter, fetch_all, list_param
 from schools.models import Calendar, Course, Roster, School, Section, Tombstone
 
 FLOW = "attendance"
@@ -131,9 +131,7 @@ class _Sql(NamedTuple):
     tech_records: str
     hs_records: str
     rosters: str
-    ids: Callable[[Iterable[Any]], Any]  # a list of values as one parameter
     pairs: Callable[[list[tuple[int, dt.date]]], list[Any]]  # (student, day) pairs
-    day: Callable[[Any], dt.date]  # a date as the driver returns it, as a date
 
 
 def _postgres_pairs(pairs: list[tuple[int, dt.date]]) -> list[Any]:
@@ -142,10 +140,6 @@ def _postgres_pairs(pairs: list[tuple[int, dt.date]]) -> list[Any]:
 
 def _sqlite_pairs(pairs: list[tuple[int, dt.date]]) -> list[Any]:
     return [json.dumps([[student, day.isoformat()] for student, day in pairs])]
-
-
-def _sqlite_day(value: Any) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
 
 
 @functools.cache
@@ -241,17 +235,8 @@ def _sql(vendor: str) -> _Sql:
         tech_records=tech_records,
         hs_records=hs_records,
         rosters=rosters,
-        ids=list_param,
         pairs=_postgres_pairs if postgres else _sqlite_pairs,
-        day=(lambda d: d) if postgres else _sqlite_day,
     )
-
-
-def _rows(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows: list[tuple[Any, ...]] = cursor.fetchall()
-        return rows
 
 
 def sync_unknown_attendance(
@@ -268,7 +253,7 @@ def sync_unknown_attendance(
     #    let a school with nothing to do stop here.
     links = [
         Link._make(row)
-        for row in _rows(sql.links, [as_of, tech_school_id, tech_school_id, school_year])
+        for row in fetch_all(sql.links, [as_of, tech_school_id, tech_school_id, school_year])
     ]
     if not any(link.sync for link in links):
         return []
@@ -291,27 +276,35 @@ def sync_unknown_attendance(
     hs_schools = {hs_school_of[h] for h in synced_hs}
     codes_of: dict[int, list[Code]] = defaultdict(list)
     unknown_codes = []
-    for c in map(Code._make, _rows(sql.codes, [sql.ids(sorted(hs_schools)), tech_school_id])):
+    for c in map(
+        Code._make, fetch_all(sql.codes, [list_param(sorted(hs_schools)), tech_school_id])
+    ):
         if c.school_id in hs_schools:
             codes_of[c.school_id].append(c)
         if c.school_id == tech_school_id and c.excuse == Excuse.UNKNOWN:
             unknown_codes.append(c.id)
-    as_date = sql.day
+    # A date as the ORM gives it (SQLite returns text).
+    as_date = converter(Attendance, "date") or (lambda day: day)
     tech_records = [
         TechRecord(tid, sid, section_id, as_date(date), status, excuse)
-        for tid, sid, section_id, date, status, excuse in _rows(
+        for tid, sid, section_id, date, status, excuse in fetch_all(
             sql.tech_records,
-            [sql.ids(sorted(hs_of_tech)), as_of, sql.ids(unknown_codes), sql.ids(synced_hs)],
+            [
+                list_param(sorted(hs_of_tech)),
+                as_of,
+                list_param(unknown_codes),
+                list_param(synced_hs),
+            ],
         )
     ]
 
     # 3. HS records on synced linked sections that a tech record could map to.
     unknown_students = sorted({t.student_id for t in tech_records})
     pairs = sorted({(t.student_id, t.date) for t in tech_records})
-    hs_params = [sql.ids(synced_hs), *sql.pairs(pairs), sql.ids(synced_hs)]
+    hs_params = [list_param(synced_hs), *sql.pairs(pairs), list_param(synced_hs)]
     hs_records = [
         HsRecord(rid, sid, section_id, as_date(date), *rest)
-        for rid, sid, section_id, date, *rest in _rows(sql.hs_records, hs_params)
+        for rid, sid, section_id, date, *rest in fetch_all(sql.hs_records, hs_params)
     ]
     by_key = {(r.student_id, r.section_id, r.date): r for r in hs_records}
 
@@ -319,8 +312,8 @@ def sync_unknown_attendance(
     #    tech record to place: most nights most schools have none.
     spans: dict[tuple[int, int], list[tuple[dt.date, dt.date | None]]] = defaultdict(list)
     if tech_records:
-        for student_id, section_id, start, end in _rows(
-            sql.rosters, [sql.ids(linked_hs), sql.ids(unknown_students)]
+        for student_id, section_id, start, end in fetch_all(
+            sql.rosters, [list_param(linked_hs), list_param(unknown_students)]
         ):
             spans[(student_id, section_id)].append(
                 (as_date(start), None if end is None else as_date(end))

@@ -10,11 +10,9 @@ values PostgreSQL gives (PostgreSQL needs none).
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from django.db import connection
 from django.db.models import Model
 
 from exchange.flows import watermark
@@ -78,13 +76,6 @@ _new_tuple = tuple.__new__  # one HsGrade per HS grade read: no keyword handling
 # --- Plain SQL helpers ---------------------------------------------------------------------
 
 
-def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows: list[tuple[Any, ...]] = cursor.fetchall()
-        return rows
-
-
 def _converted(
     rows: list[tuple[Any, ...]], fields: dict[int, tuple[type[Model], str]]
 ) -> list[tuple[Any, ...]]:
@@ -107,7 +98,7 @@ def _cte_tasks() -> str:
 def read_links(*, tech_school_id: int, school_year: int) -> dict[int, list[Link]]:
     """The school's KTS links of the year: tech section -> its linked HS sections."""
     links: dict[int, list[Link]] = defaultdict(list)
-    for hs_id, tech_id, hs_course_id in _fetch(
+    for hs_id, tech_id, hs_course_id in sql.fetch_all(
         """
         SELECT l.hs_section_id, l.tech_section_id, hs.course_id
         FROM exchange_ktslink l
@@ -130,7 +121,7 @@ def read_tech_grades(
     in id order: a quiet night reads tens of thousands of unchanged rows, as tuples in
     :class:`TechGrade`'s field order."""
     by_student = f"AND {sql.any_of('student_id')}" if students is not None else ""
-    rows = _fetch(
+    rows = sql.fetch_all(
         f"""
         SELECT id, student_id, section_id, grading_task_id, term_id, percent
         FROM grading_grade
@@ -149,7 +140,7 @@ def read_tech_grades(
 
 def read_term_spans(term_ids: set[int]) -> dict[int, tuple[dt.date, dt.date]]:
     """The tech terms' dates from the few terms themselves, not joined onto every grade."""
-    rows = _fetch(
+    rows = sql.fetch_all(
         f"SELECT id, start_date, end_date FROM schools_term WHERE {sql.any_of('id')}",
         [sql.list_param(term_ids)],
     )
@@ -180,7 +171,7 @@ def read_hs_side(
     only = [sql.list_param(students)] if students is not None else []
     rosters: dict[int, dict[int, Spans]] = defaultdict(dict)
     for student_id, section_id, start, end in _converted(
-        _fetch(
+        sql.fetch_all(
             f"""
             SELECT student_id, section_id, start_date, end_date FROM schools_roster
             WHERE {sql.any_of("section_id")} {by_student}
@@ -196,7 +187,7 @@ def read_hs_side(
     course_tasks: dict[tuple[int, int], CourseTask] = {}
     active: dict[int, list[ActiveTerm]] = defaultdict(list)
     for ct_id, course_id, task_id, group_id, term_id, start, end in _converted(
-        _fetch(
+        sql.fetch_all(
             f"""
             SELECT ct.id, ct.course_id, ct.grading_task_id, ct.score_group_id,
                    m.term_id, t.start_date, t.end_date
@@ -218,7 +209,7 @@ def read_hs_side(
             active[ct_id].append(ActiveTerm(term_id, start, end))
     score_rows: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for group_id, score, min_percent, passing, gpa_value in _converted(
-        _fetch(
+        sql.fetch_all(
             f"""
             SELECT group_id, score, min_percent, passing, gpa_value FROM grading_scorerow
             WHERE {sql.any_of("group_id")}
@@ -236,7 +227,7 @@ def read_hs_side(
     # fingerprint (of its PostgreSQL xmin) is read when the watermark is on (R22).
     hashed = f", {watermark.row_hash(HS_GRADE_TAG, 'id', 'xmin')}" if with_prints else ""
     for grade_id, student_id, section_id, task_id, term_id, percent, score, *print_ in _converted(
-        _fetch(
+        sql.fetch_all(
             f"""
             SELECT id, student_id, section_id, grading_task_id, term_id, percent, score{hashed}
             FROM grading_grade

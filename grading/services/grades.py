@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from grading.error_codes import GradingErrorCode
@@ -177,27 +177,25 @@ def grades_changed(*, section_ids: Iterable[int], writer: str = "post") -> None:
     ``grade_post``): bump their schools' grades version in the writing transaction, so no
     cached honor roll or term standing of those schools is served again. Two queries."""
     ids = list(section_ids)
-    if ids:
-        with connection.cursor() as cursor:
-            placeholders = ", ".join(["%s"] * len(ids))
-            cursor.execute(f"{_schools_of_sections_sql()} IN ({placeholders})", ids)
-            school_ids = {school_id for (school_id,) in cursor.fetchall()}
-    else:
-        school_ids = set()
+    school_ids = (
+        {school for (school,) in sql.fetch_all(_schools_of_sections_sql(), [sql.list_param(ids)])}
+        if ids
+        else set()
+    )
     versions.bump_grades(school_ids=school_ids, writer=writer)
 
 
 @functools.cache  # a query text; the models do not change
 def _schools_of_sections_sql() -> str:
-    """The distinct schools of sections, but for the section ids' ``IN`` list. Plain SQL:
-    every exchange part that writes grades asks (the ORM would build the same three-table
-    query each time)."""
+    """The distinct schools of the sections given as one list parameter. Plain SQL: every
+    exchange part that writes grades asks (the ORM would build the same three-table query
+    each time)."""
     col, table = sql.quoted_column, sql.quoted_table
     return (
         f"SELECT DISTINCT c.{col(Calendar, 'school')} FROM {table(Section)} s"
         f" JOIN {table(Course)} co ON co.{col(Course)} = s.{col(Section, 'course')}"
         f" JOIN {table(Calendar)} c ON c.{col(Calendar)} = co.{col(Course, 'calendar')}"
-        f" WHERE s.{col(Section)}"
+        f" WHERE {sql.any_of(f's.{col(Section)}')}"
     )
 
 

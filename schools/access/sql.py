@@ -93,3 +93,11 @@ def list_param(values: Iterable[Any]) -> Any:
     if connection.vendor == "postgresql":
         return list(values)
     return json.dumps([v.isoformat() if isinstance(v, dt.date) else v for v in values])
+
+
+def fetch_all(statement: str, params: Sequence[Any] | dict[str, Any]) -> list[tuple[Any, ...]]:
+    """The rows of a plain SQL statement, as the driver returns them."""
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
