@@ -28,6 +28,7 @@ from schools.models import Roster, Term
 class Link(NamedTuple):
     hs_section_id: int
     hs_course_id: int
+    hs_school_id: int
 
 
 class TechGrade(NamedTuple):
@@ -96,21 +97,24 @@ def _cte_tasks() -> str:
 
 
 def read_links(*, tech_school_id: int, school_year: int) -> dict[int, list[Link]]:
-    """The school's KTS links of the year: tech section -> its linked HS sections."""
+    """The school's KTS links of the year: tech section -> its linked HS sections (with
+    their courses and schools)."""
     links: dict[int, list[Link]] = defaultdict(list)
-    for hs_id, tech_id, hs_course_id in sql.fetch_all(
+    for hs_id, tech_id, hs_course_id, hs_school_id in sql.fetch_all(
         """
-        SELECT l.hs_section_id, l.tech_section_id, hs.course_id
+        SELECT l.hs_section_id, l.tech_section_id, hs.course_id, hcal.school_id
         FROM exchange_ktslink l
         JOIN schools_section s ON s.id = l.tech_section_id
         JOIN schools_course c ON c.id = s.course_id
         JOIN schools_calendar cal ON cal.id = c.calendar_id
         JOIN schools_section hs ON hs.id = l.hs_section_id
+        JOIN schools_course hc ON hc.id = hs.course_id
+        JOIN schools_calendar hcal ON hcal.id = hc.calendar_id
         WHERE cal.school_id = %s AND cal.school_year = %s
         """,
         [tech_school_id, school_year],
     ):
-        links[tech_id].append(Link(hs_id, hs_course_id))
+        links[tech_id].append(Link(hs_id, hs_course_id, hs_school_id))
     return links
 
 

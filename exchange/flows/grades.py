@@ -31,7 +31,7 @@ from exchange.flows.grade_reads import (
 from exchange.flows.grade_writes import HsGrade, Write, write_grades
 from exchange.models import Action, Flow, Reason
 from grading.scoring import Row, row_for_percent
-from grading.services.grades import grades_changed
+from schools import versions
 
 FIX: dict[str, str] = {  # skip reason -> what to fix
     Reason.NOT_ROSTERED: "Roster the student in the linked HS section, or remove the KTS link.",
@@ -89,8 +89,14 @@ def sync_grades(
     if not dry_run:
         prints = write_grades(writes, run_id=run_id) if writes else []
         if writes:
-            # The HS schools' cached honor rolls are stale from this transaction on.
-            grades_changed(section_ids={w.section_id for w in writes}, writer=f"x{tech_school_id}")
+            # The HS schools' cached honor rolls are stale from this transaction on (the
+            # schools of the written sections came with the links: no query to find them).
+            school_of = {
+                link.hs_section_id: link.hs_school_id for ls in links.values() for link in ls
+            }
+            versions.bump_grades(
+                school_ids={school_of[w.section_id] for w in writes}, writer=f"x{tech_school_id}"
+            )
         # A run on the state just written writes nothing and skips the same grades (the
         # skips do not depend on the HS grades): what it would find is known now.
         mark.store_written(

@@ -187,9 +187,9 @@ def grades_changed(*, section_ids: Iterable[int], writer: str = "post") -> None:
 
 @functools.cache  # a query text; the models do not change
 def _schools_of_sections_sql() -> str:
-    """The distinct schools of the sections given as one list parameter. Plain SQL: every
-    exchange part that writes grades asks (the ORM would build the same three-table query
-    each time)."""
+    """The distinct schools of the sections given as one list parameter, in plain SQL built
+    once. (The exchange's grade flow knows its HS sections' schools from its link read and
+    bumps their versions itself.)"""
     col, table = sql.quoted_column, sql.quoted_table
     return (
         f"SELECT DISTINCT c.{col(Calendar, 'school')} FROM {table(Section)} s"

@@ -360,3 +360,28 @@ def test_r14_r20_scores_of_any_text_cross_and_enter_the_history_as_they_are(db):
         assert g.score == labels[ups[pct]]
         latest = GradeHistory.objects.filter(grade=g).order_by("-changed_at", "-id").first()
         assert (latest.old_score, latest.new_score) == (labels[pct], labels[ups[pct]])
+
+
+def test_r32_an_exchange_write_makes_the_hs_schools_cached_reports_stale(db):
+    """The HS grades a run writes bump their HS school's grades version (the key its cached
+    honor rolls and report cards are stored under); the tech school gets none, and a run that
+    writes nothing leaves every version as it was."""
+    from schools import versions
+
+    # given one tech grade to cross, and the versions as they stand
+    w = build_kts_world()
+    (student,) = w.add_students(1)
+    w.post_tech_grade(student, "88.00", term=w.tech_terms[0])
+    hs_before = versions.current(school_id=w.hs_school.pk)
+    # when the run writes its HS grade
+    run = _run()
+    assert run.counts["grades"]["added"] == 1
+    # then the HS school's grades version moved, under the part's writer key
+    hs_after = versions.current(school_id=w.hs_school.pk)
+    assert hs_after != hs_before
+    assert f"grades:{w.hs_school.pk}:x{w.tech_school.pk}" in dict(hs_after)
+    tech = versions.current(school_id=w.tech_school.pk)
+    assert not [key for key, _ in tech if key.startswith(f"grades:{w.tech_school.pk}:")]
+    # when a run finds nothing to write, then nothing moves
+    assert _run().counts["grades"]["unchanged"] == 1
+    assert versions.current(school_id=w.hs_school.pk) == hs_after
