@@ -7,9 +7,10 @@
 It builds the data set (``exchange/benchmarks/dataset.py``), runs the exchange once to make
 the tech rosters, posts a tech grade for every tech roster, then times: a raw-SQL baseline
 upsert of the same HS grade rows (``--baseline-runs`` times, the median counts), the first
-full exchange, a run after 10% of the grades changed, and a run with no change - inline (one
-process runs every part, each flow timed), then again from the same state on a real q
-cluster of ``--workers`` workers, as a night runs; then the attendance part
+full exchange, a run after 10% of the grades changed, and a run with no change (``--runs``
+times from the same state, the ratios' medians count) - inline (one process runs every part,
+each flow timed), then again from the same state on a real q cluster of ``--workers``
+workers, as a night runs; then the attendance part
 (``exchange/benchmarks/attendance.py``): the R27 sync of one school day and the R26 report
 for the largest HS (1,500 students by default) over 30 school days. Refuses a database that
 already holds students.
@@ -58,6 +59,14 @@ class Command(BaseCommand):
             help="Time the baseline this many times; the ratios use the median (default 3).",
         )
         parser.add_argument(
+            "--runs",
+            type=int,
+            default=3,
+            help="Time the three exchange runs this many times from the same state (the HS "
+            "grades the exchange wrote and its watermarks deleted in between); the ratios are "
+            "the medians (default 3).",
+        )
+        parser.add_argument(
             "--workers",
             type=int,
             default=settings.Q_CLUSTER["workers"],
@@ -66,7 +75,16 @@ class Command(BaseCommand):
         )
 
     def handle(
-        self, *args, students, tech_schools, high_schools, yes, workers, baseline_runs, **options
+        self,
+        *args,
+        students,
+        tech_schools,
+        high_schools,
+        yes,
+        workers,
+        baseline_runs,
+        runs,
+        **options,
     ):
         require_empty_throwaway(yes, example="kts_bench")
         out = self.stdout
@@ -106,38 +124,19 @@ class Command(BaseCommand):
             f"({n_rows / base_s:,.0f} rows/s)"
         )
 
-        timings = self._three_runs(self._timed_run)
-        full_flow = timings["full"][0]
-        for i, what in ((1, "run"), (0, "grade flow")):
-            full = timings["full"][i]
-            out.write(
-                f"{what}: 10% changed / full: {timings['10% changed'][i] / full:.0%}; "
-                f"no change / full: {timings['no change'][i] / full:.0%}"
-            )
+        # The exchange's own times swing too (by up to 2x on a shared machine): ``runs``
+        # repetitions of the three runs, each ratio the median of its repetitions.
+        inline = self._repeat(self._timed_run, runs=runs)
         out.write(f"peak memory: {_peak_mb():.0f} MB")
-        out.write(f"ratio exchange/baseline: {full_flow / base_s:.2f} (the grade flow)")
-        out.write(
-            f"ratio whole run/baseline: {timings['full'][1] / base_s:.2f} (inline: one process "
-            "runs every part)"
-        )
+        self._report(inline, base_s, on="inline: one process runs every part", flows=True)
         if workers:
-            # Then the same three runs as a night runs them: each tech school's part a task
-            # of a real cluster of ``workers`` workers, from the same state (the HS grades
-            # the exchange wrote and its watermarks gone).
-            self._undo_exchange_writes()
-            self._vacuum(Grade, GradeHistory, FlowWatermark)
+            # Then the same runs as a night runs them: each tech school's part a task of a
+            # real cluster of ``workers`` workers, from the same state.
             logging.getLogger("django-q").setLevel(logging.WARNING)  # not a line per task
+            on = f"q cluster, {workers} workers"
             with running_qcluster(workers=workers):
-                cluster = self._three_runs(self._cluster_run, on=f"q cluster, {workers} workers")
-            full = cluster["full"][1]
-            out.write(
-                f"q cluster ({workers} workers): 10% changed / full: "
-                f"{cluster['10% changed'][1] / full:.0%}; no change / full: "
-                f"{cluster['no change'][1] / full:.0%}"
-            )
-            out.write(
-                f"ratio whole run/baseline: {full / base_s:.2f} (q cluster, {workers} workers)"
-            )
+                cluster = self._repeat(self._cluster_run, runs=runs, on=on)
+            self._report(cluster, base_s, on=on)
 
         try:
             from exchange.benchmarks import attendance as bench_attendance_module
@@ -146,6 +145,52 @@ class Command(BaseCommand):
         bench = getattr(bench_attendance_module, "bench_attendance", None)
         if bench is not None:
             out.write(f"attendance: {bench(as_of=dataset.AS_OF, stdout=out)}")
+
+    def _repeat(
+        self, timed_run, *, runs: int, on: str = "inline"
+    ) -> list[dict[str, tuple[float, float]]]:
+        """The three runs ``runs`` times, each time from one state: the HS grades the
+        exchange wrote, their history and every watermark deleted first (and vacuumed away,
+        as autovacuum would), so that each full run crosses every grade again."""
+        repeated = []
+        for _ in range(max(runs, 1)):
+            self._undo_exchange_writes()
+            self._vacuum(Grade, GradeHistory, FlowWatermark)
+            repeated.append(self._three_runs(timed_run, on=on))
+        return repeated
+
+    def _report(
+        self,
+        repeated: list[dict[str, tuple[float, float]]],
+        base_s: float,
+        *,
+        on: str,
+        flows: bool = False,
+    ) -> None:
+        """The ratios of each repetition and their medians: the small runs against the full
+        run, and the whole full run (and, inline, its grade flow) against the baseline."""
+
+        def line(label: str, ratios: list[float], fmt: str) -> None:
+            each = ", ".join(format(r, fmt) for r in ratios)
+            self.stdout.write(
+                f"{label}: {format(statistics.median(ratios), fmt)} ({on}; "
+                f"median of {len(ratios)}: {each})"
+            )
+
+        for i, what in ((1, "run"), (0, "grade flow")) if flows else ((1, "run"),):
+            for small in ("10% changed", "no change"):
+                line(
+                    f"{what}: {small} / full",
+                    [t[small][i] / t["full"][i] for t in repeated],
+                    ".0%",
+                )
+        if flows:
+            line(
+                "ratio exchange/baseline (the grade flow)",
+                [t["full"][0] / base_s for t in repeated],
+                ".2f",
+            )
+        line("ratio whole run/baseline", [t["full"][1] / base_s for t in repeated], ".2f")
 
     def _three_runs(self, timed_run, on: str = "inline") -> dict[str, tuple[float, float]]:
         """The first full run, a run after 10% of the tech grades changed and a run with no
