@@ -158,9 +158,19 @@ def exchange_run_school(*, run_id: int, tech_school_id: int, finish: bool = True
         part = _apply_part(part, lock=lock)
     finally:
         lock.release()
-    if finish:
+    if finish and not _parts_active(run_id):
         finish_if_done(run_id=run_id)
     return part
+
+
+def _parts_active(run_id: int) -> bool:
+    """Is a part of the run still queued or running? Most parts are not the last to finish:
+    this plain look, without the run's lock, spares them the locked read of every part.
+    Each part looks after its own commit, so of two parts finishing at once the later to
+    commit sees the other finished, and closes the run."""
+    with connection.cursor() as cursor:
+        cursor.execute(_part_sql()["active"], [run_id, sql.list_param(ACTIVE)])
+        return bool(cursor.fetchone()[0])
 
 
 def _apply_part(part: RunPart, *, lock: locks.ProcessLock) -> RunPart:
@@ -229,8 +239,8 @@ def _apply_part(part: RunPart, *, lock: locks.ProcessLock) -> RunPart:
     return part
 
 
-# The part's fixed statements - its read, its claim and its fenced success - run once per
-# part of every run: plain SQL built once from the models' tables and columns, instead of
+# The part's fixed statements - its read, its claim, its fenced success and the look for
+# parts still to finish - run once per part of every run: plain SQL built once from the models' tables and columns, instead of
 # the ORM compiling the same query for every part (issue 13's pattern, schools.access.sql).
 @functools.cache
 def _part_sql() -> dict[str, str]:
@@ -245,6 +255,11 @@ def _part_sql() -> dict[str, str]:
     )
     all_columns = ", ".join(col(f.name) for f in RunPart._meta.concrete_fields)
     return {
+        # A part of the run still queued or running (the run is not done yet).
+        "active": (
+            f"SELECT EXISTS (SELECT 1 FROM {part} WHERE {col('run')} = %s"
+            f" AND {sql.any_of(col('status'), 'text')})"
+        ),
         "read": (
             f"SELECT {sql.columns(RunPart, 'p')}, {sql.columns(ExchangeRun, 'r')}"
             f" FROM {part} p JOIN {run} r ON r.{col(model=ExchangeRun)} = p.{col('run')}"

@@ -7,7 +7,9 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-pytestmark = pytest.mark.django_db(transaction=True)  # it vacuums, outside a transaction
+# It vacuums (outside a transaction); its flush at the end must leave what the next
+# transactional test restores.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def test_bench_exchange_repeats_the_runs_from_one_state_and_reports_medians():

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 from django.db import OperationalError, connection, connections
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -185,6 +186,33 @@ def test_r46_part_delivered_twice_runs_once(world, monkeypatch):
     from grading.models import GradeHistory
 
     assert GradeHistory.objects.filter(grade__section=world.hs_section).count() == 3
+
+
+def test_r46_a_part_not_the_last_leaves_the_run_open_without_locking_it(db, monkeypatch):
+    # given: a cluster run of two technical schools' parts, their tasks not sent
+    first, second = build_kts_world(students=1), build_kts_world(students=1)
+    monkeypatch.setattr("django_q.tasks.async_task", lambda *a, **k: None)
+    run = services.exchange_run(as_of=AS_OF, trigger="test", inline=False)
+    assert run.parts.count() == 2
+    # when: the first part runs
+    with CaptureQueriesContext(connection) as queries:
+        part = services.exchange_run_school(run_id=run.pk, tech_school_id=first.tech_school.pk)
+    # then: it succeeded and the run stays open; its look at the other part neither locked
+    # the run nor read every part's counts (what closing the run does)
+    assert part.status == "succeeded"
+    run.refresh_from_db()
+    assert run.status == "running" and run.finished_at is None
+    closing = [
+        q["sql"]
+        for q in queries.captured_queries
+        if "FOR UPDATE" in q["sql"]
+        or q["sql"].startswith('SELECT "exchange_runpart"."tech_school_id"')
+    ]
+    assert not closing
+    # when: the last part runs, then it closes the run with both parts' counts
+    services.exchange_run_school(run_id=run.pk, tech_school_id=second.tech_school.pk)
+    run.refresh_from_db()
+    assert run.status == "succeeded" and run.counts["enrollments"]["added"] == 2
 
 
 def test_r46_part_held_by_a_live_worker_is_not_claimed_again(world, monkeypatch):
