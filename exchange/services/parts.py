@@ -240,8 +240,9 @@ def _apply_part(part: RunPart, *, lock: locks.ProcessLock) -> RunPart:
 
 
 # The part's fixed statements - its read, its claim, its fenced success and the look for
-# parts still to finish - run once per part of every run: plain SQL built once from the models' tables and columns, instead of
-# the ORM compiling the same query for every part (issue 13's pattern, schools.access.sql).
+# parts still to finish - run once per part of every run: plain SQL built once from the
+# models' tables and columns, instead of the ORM compiling the same query for every part
+# (issue 13's pattern, schools.access.sql).
 @functools.cache
 def _part_sql() -> dict[str, str]:
     part, run = sql.quoted_table(RunPart), sql.quoted_table(ExchangeRun)

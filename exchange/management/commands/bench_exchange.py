@@ -63,8 +63,8 @@ class Command(BaseCommand):
             type=int,
             default=3,
             help="Time the three exchange runs this many times from the same state (the HS "
-            "grades the exchange wrote and its watermarks deleted in between); the ratios are "
-            "the medians (default 3).",
+            "grades the exchange wrote and its watermarks deleted before each time); the "
+            "ratios are the medians (default 3).",
         )
         parser.add_argument(
             "--workers",
