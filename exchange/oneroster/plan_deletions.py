@@ -9,7 +9,9 @@ district's own schools, and rosters and enrollments carrying a ``sourcedId``.
 * Delta ``users.csv`` ``tobedeleted``: a staff user's account is deactivated, their staff
   roles and section-teacher assignments in the district removed (the account stays active
   when they hold a role elsewhere, or are a state admin); a student's open imported rosters
-  and enrollments end today, the student record stays.
+  and enrollments end today, the student record stays. A set that names no district (a
+  state admin's without orgs.csv) may not end a sourcedId whose imported rows lie in
+  several districts: like a staff user's, the row is refused.
 * Delta ``roles.csv`` ``tobedeleted``: that staff role (user, role kind, school or district)
   is removed; a teacher role takes the user's section-teacher assignments at that school.
 * Bulk ``users.csv`` and ``roles.csv``: an imported user's staff role at an org of the set
@@ -23,8 +25,9 @@ school granted by hand to an imported user cannot be told apart and goes with it
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 
 from exchange.models import SourcedUser
 from exchange.oneroster.plan import (
@@ -248,16 +251,26 @@ class DeletionsMixin(PlannerBase):
         today (in the districts the import may reach); the student records stay."""
         self.count("users", UNCHANGED, len(rows))
         sids = {r.sourced_id for r in rows}
-        ids = fetch_in(Student.objects.values_list("pk", flat=True), "sourced_id", sids)
-        if not ids:
+        students = fetch_in(Student.objects.values_list("pk", "sourced_id"), "sourced_id", sids)
+        if not students:
             return
+        ids = [pk for pk, _ in students]
         scope = self._district_scope()
         open_ = Q(end_date__isnull=True) | Q(end_date__gt=self.today)
         rosters = Roster.objects.filter(open_, sourced_id__isnull=False)
         enrollments = Enrollment.objects.filter(open_, sourced_id__isnull=False)
+        roster_district = "section__course__calendar__school__district_id"
+        enrollment_district = "calendar__school__district_id"
         if scope is not None:
-            rosters = rosters.filter(section__course__calendar__school__district_id__in=scope)
-            enrollments = enrollments.filter(calendar__school__district_id__in=scope)
+            rosters = rosters.filter(**{f"{roster_district}__in": scope})
+            enrollments = enrollments.filter(**{f"{enrollment_district}__in": scope})
+        else:
+            ids = self._one_district_only(
+                rows,
+                students,
+                rosters.values_list("student_id", roster_district),
+                enrollments.values_list("student_id", enrollment_district),
+            )
         for part in in_chunks(ids):
             for roster in light_rows(rosters.filter(student_id__in=part)):
                 if roster.pk not in self.plan.updates[Roster]:  # else a row of the set has it
@@ -265,6 +278,33 @@ class DeletionsMixin(PlannerBase):
             for enrollment in light_rows(enrollments.filter(student_id__in=part)):
                 if enrollment.pk not in self.plan.updates[Enrollment]:
                     self._end(None, "roles", enrollment, None)
+
+    def _one_district_only(
+        self,
+        rows: list[Row],
+        students: list[tuple[int, str]],
+        *imported: QuerySet[Any, tuple[int, int]],
+    ) -> list[int]:
+        """A set that names no district (a state admin's, without orgs.csv) cannot say whose
+        student it deletes: students' sourcedIds come from each district's own system. A
+        sourcedId whose open imported rosters and enrollments lie in one district is that
+        district's; one found in several is refused, as a staff user's is, rather than
+        ending another district's rosters. Answers the students whose rows may end."""
+        sid_of = dict(students)
+        districts: dict[str, set[int]] = defaultdict(set)
+        for queryset in imported:
+            for student_id, district_id in fetch_in(queryset, "student_id", sid_of):
+                districts[sid_of[student_id]].add(district_id)
+        refused = {sid for sid, found in districts.items() if len(found) > 1}
+        for row in rows:
+            if row.sourced_id in refused:
+                self.issue(
+                    row,
+                    "sourcedId",
+                    "Students of several districts have this sourcedId, with imported rosters "
+                    "or enrollments in each; send orgs.csv with the student's district.",
+                )
+        return [pk for pk, sid in students if sid not in refused]
 
     def _remove_absent_roles(self, owned: set[tuple[int, int]]) -> None:
         """Bulk users and roles: an imported user's staff role at an org of the set that no

@@ -188,6 +188,52 @@ def test_r50_a_deleted_student_keeps_the_record_and_their_open_rosters_end(tmp_p
     assert Roster.objects.filter(end_date__isnull=True).count() == 22
 
 
+def _same_sourced_id_in_another_district(sourced_id: str) -> Roster:
+    """Another district's student whose own system gave them ``sourced_id`` too, with an
+    open imported roster there."""
+    from tests.factories import RosterFactory, SectionFactory, StudentFactory
+
+    section = SectionFactory()
+    student = StudentFactory(sourced_id=sourced_id)
+    return RosterFactory(student=student, section=section, sourced_id="enr-other-district-1")
+
+
+def test_r50_a_set_naming_no_district_cannot_end_another_districts_student(tmp_path, imported):
+    # given a student of another district with the same sourcedId and an open imported roster
+    other = _same_sourced_id_in_another_district("usr-stu-0001")
+    assert other.section.course.calendar.school.district.code != "PINE"
+    before = snapshot()
+    # when a set with no orgs.csv (imported by no district's admin) deletes that sourcedId
+    plan = delta(tmp_path, {"users": [deleted(r) for r in rows("users", sourcedId="usr-stu-0001")]})
+    # then the row is refused, as a staff user's would be, and nothing ends in either district
+    assert [(i.file, i.sourced_id, i.field) for i in plan.issues] == [
+        ("users.csv", "usr-stu-0001", "sourcedId")
+    ]
+    assert "send orgs.csv with the student's district" in plan.issues[0].message
+    assert snapshot() == before
+
+
+def test_r50_a_set_naming_its_district_ends_only_that_districts_student(tmp_path, imported):
+    # given the same two students
+    other = _same_sourced_id_in_another_district("usr-stu-0001")
+    # when the delta names its district (orgs.csv)
+    files = {
+        "orgs": [
+            {**r, "status": "active", "dateLastModified": STAMP}
+            for r in rows("orgs", type="district")
+        ],
+        "users": [deleted(r) for r in rows("users", sourcedId="usr-stu-0001")],
+    }
+    plan = delta(tmp_path, files)
+    # then the sample district's student's rosters end; the other district's stays open
+    assert plan.issues == []
+    assert plan.counts["enrollments"]["ended"] == 2
+    mine = Student.objects.exclude(pk=other.student_id).get(sourced_id="usr-stu-0001")
+    assert not Roster.objects.filter(student=mine, end_date__isnull=True).exists()
+    other.refresh_from_db()
+    assert other.end_date is None
+
+
 def test_r50_a_deleted_teacher_enrollment_takes_them_off_that_class(tmp_path, imported):
     # when a delta enrollments.csv marks one of the teacher's classes tobedeleted
     files = {"enrollments": [deleted(r) for r in rows("enrollments", sourcedId="enr-prhs-aut1-t1")]}
