@@ -171,8 +171,8 @@ class ExchangeOutcome(models.Model):
     A log written tens of thousands of rows a night: its keys are plain columns without
     database foreign-key constraints (checking them at each part's commit cost more than
     writing the rows), and only the run's index - every page and the API read a run's
-    outcomes; an index per key more than doubled the cost of writing them (0.81 s against
-    0.34 s for 80,000 rows). Deletions still cascade or clear them through the ORM: deleting
+    outcomes; an index per key more than doubled the cost of writing them (0.79 s against
+    0.38 s for 80,000 rows). Deletions still cascade or clear them through the ORM: deleting
     a school, a student or a section, which is rare, scans the log once.
     """
 
