@@ -9,7 +9,7 @@ from attendance.selectors import tech_attendance_report
 from attendance.services.codes import attendance_codes_ensure_defaults
 from attendance.services.records import attendance_record
 from exchange.models import KtsLink
-from schools.models import DisclosureLog, SchoolKind, StaffRole
+from schools.models import DisclosureLog, SchoolKind, StaffRole, Student
 from tests.factories import (
     YEAR,
     CalendarFactory,
@@ -156,6 +156,8 @@ def test_r26_api_answers_rows_and_r37_logs_one_row_per_tech_school(api, world, s
 def test_r37_disclosure_log_holds_no_names(api, world):
     # given
     student = world.students[0]
+    Student.objects.filter(pk=student.pk).update(first_name="Wilhelmina", last_name="Quarrington")
+    student.refresh_from_db()
     mark(world, student, "UNK")
     # when
     api.get(URL, {"school": world.hs_school.pk, "start": MONDAY, "end": MONDAY})
