@@ -243,6 +243,12 @@ class FlowWatermark(models.Model):
         ExchangeRun, null=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
     )
     updated_at = models.DateTimeField(auto_now=True)
+    # PostgreSQL: the snapshot the fingerprint was taken in (``pg_snapshot`` text) and the
+    # transaction that stored it, so that the input journal (:class:`InputChange`) tells
+    # whether any input changed since without taking the fingerprint again. Empty: stored
+    # by older code or elsewhere; the fingerprint decides.
+    snapshot = models.TextField(blank=True, default="")
+    xact = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -253,6 +259,29 @@ class FlowWatermark(models.Model):
 
     def __str__(self) -> str:
         return f"{self.flow} watermark of school {self.tech_school_id} ({self.school_year})"
+
+
+class InputChange(models.Model):
+    """R22: the input journal. PostgreSQL triggers on every table the watermarked flows read
+    (``exchange/migrations/0011_input_journal.py``) add a row for each statement that
+    writes one: the tech schools whose inputs it touched (a grade or roster by its section:
+    the section's own tech school and the tech schools linked to it; ``None``, every school,
+    for the setup tables), and the writing transaction. A stored watermark whose snapshot
+    saw every journal row of its school since is still exact: the run replays it without
+    taking its fingerprint (:mod:`exchange.flows.journal`). Written only by the triggers;
+    pruned at each run's start once no watermark needs a row."""
+
+    tech_school_id = models.BigIntegerField(null=True)  # None: every tech school
+    # A change only the grade flow reads (grades, tasks, term masks, score rows, terms).
+    grades_only = models.BooleanField()
+    xact = models.BigIntegerField()  # the writing transaction (PostgreSQL xid8)
+    created_at = models.DateTimeField()  # the trigger's clock
+
+    class Meta:
+        indexes = [models.Index(fields=["tech_school_id", "xact"], name="input_change_idx")]
+
+    def __str__(self) -> str:
+        return f"input change of school {self.tech_school_id or 'all'} by {self.xact}"
 
 
 class ImportStatus(models.TextChoices):

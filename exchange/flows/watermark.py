@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from exchange.flows import FlowResult
+from exchange.flows import FlowResult, journal
 from exchange.models import FlowWatermark
 from schools.access import sql
 
@@ -128,12 +128,18 @@ class FlowMark:
 
     def holding(self, *, as_of: dt.date) -> FlowWatermark | None:
         """The stored watermark, if the rows read now are the ones it was stored for and
-        what it found holds on ``as_of``. Takes the fingerprint only if there is one."""
+        what it found holds on ``as_of``. Takes the fingerprint only if there is one and the
+        input journal cannot tell that no input changed since it was stored."""
         mark = read(self.tech_school_id, self.flow, self.school_year) if self.on else None
         if mark is None:
             return None
         self.stored = mark
-        self.print_ = self.take_fingerprint()
+        if (self.tech_school_id, self.flow) in journal.unchanged(
+            school_year=self.school_year, schools=[self.tech_school_id]
+        ):
+            self.print_ = mark.fingerprint  # the same rows: the same fingerprint
+        else:
+            self.print_ = self.take_fingerprint()
         return mark if holds(mark, print_=self.print_, as_of=as_of) else None
 
     def take_fingerprint(self) -> str:
@@ -188,6 +194,10 @@ def _mark_sql() -> dict[str, str]:
         "outcomes": "%(outcomes)s::jsonb",
         "by_student": "%(by_student)s::jsonb",
         "updated_at": "%(now)s",
+        # the snapshot the fingerprint was read in (the part's, at REPEATABLE READ) and the
+        # transaction storing it: what the input journal checks it against
+        "snapshot": "pg_current_snapshot()::text",
+        "xact": "pg_current_xact_id()::text::bigint",
     }
     return {
         "read": (

@@ -8,11 +8,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from exchange.flows import attendance as attendance_flow
-from exchange.flows import inputs, watermark
+from exchange.flows import inputs, journal, watermark
 from exchange.models import (
     Action,
     ExchangeRun,
     Flow,
+    FlowWatermark,
     RunPart,
     RunStatus,
 )
@@ -45,21 +46,31 @@ def settle_unchanged_schools(run: ExchangeRun, schools: list[int]) -> dict[int, 
         if not snapshot:
             return {}  # inside someone else's transaction: the parts decide for themselves
         set_timeouts()
+        journal.prune()
+        # The watermarks whose inputs no statement touched since (the input journal): their
+        # fingerprints would be the stored ones, so none is taken.
+        quiet = journal.unchanged(school_year=school_year, schools=candidates)
         # A school whose teachers saved a grade since its mark was stored has changed: it
         # goes to its part without the fingerprint that would only confirm it.
         saved = inputs.grades_saved_since(
             school_year=school_year,
-            since={s: marks[(s, Flow.GRADES)].updated_at for s in candidates},
+            since={
+                s: marks[(s, Flow.GRADES)].updated_at
+                for s in candidates
+                if (s, Flow.GRADES) not in quiet
+            },
         )
         candidates = [s for s in candidates if s not in saved]
-        grades_prints = inputs.grade_fingerprints(school_year=school_year, schools=candidates)
+        grades_prints = _prints(
+            inputs.grade_fingerprints, Flow.GRADES, candidates, marks, quiet, school_year
+        )
         # A school whose grades changed runs as a part whatever its enrollments: only the
         # others' enrollment inputs are fingerprinted.
         candidates = [
             s for s in candidates if marks[(s, Flow.GRADES)].fingerprint == grades_prints[s]
         ]
-        enrollments_prints = inputs.enrollment_fingerprints(
-            school_year=school_year, schools=candidates
+        enrollments_prints = _prints(
+            inputs.enrollment_fingerprints, Flow.ENROLLMENTS, candidates, marks, quiet, school_year
         )
         now = timezone.now()
         for school_id in candidates:
@@ -97,3 +108,19 @@ def settle_unchanged_schools(run: ExchangeRun, schools: list[int]) -> dict[int, 
             save_outcomes(run_id=run.pk, tech_school_id=school_id, outcomes=outcomes)
         RunPart.objects.bulk_create(settled.values())
     return settled
+
+
+def _prints(
+    fingerprints: watermark.Fingerprints,
+    flow: str,
+    schools: list[int],
+    marks: dict[tuple[int, str], FlowWatermark],
+    quiet: set[tuple[int, str]],
+    school_year: int,
+) -> dict[int, str]:
+    """Each school's fingerprint of ``flow``: the stored one where the journal says no input
+    changed since, taken (one query a school) for the others."""
+    taken = fingerprints(
+        school_year=school_year, schools=[s for s in schools if (s, flow) not in quiet]
+    )
+    return {s: taken[s] if s in taken else marks[(s, flow)].fingerprint for s in schools}
