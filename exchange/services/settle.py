@@ -25,9 +25,12 @@ def settle_unchanged_schools(run: ExchangeRun, schools: list[int]) -> dict[int, 
     """R22: the schools whose grade and enrollment inputs are exactly as their stored
     watermarks found them, and whose attendance has nothing to write, are settled here in
     one transaction: their parts are recorded as succeeded with the replayed outcomes and
-    counts, without a part of their own. One fingerprint query per flow for all of them; the
-    other schools run as parts (which check their own watermarks again, in their own
-    snapshot). Answers the settled parts by school."""
+    counts, without a part of their own. The input journal tells which watermarks nothing
+    has touched; the others are fingerprinted, one query per school and flow; the other
+    schools run as parts (which check their own watermarks again, in their own snapshot).
+    Answers the settled parts by school. Every run first prunes the journal (the triggers
+    keep it with the watermark off too)."""
+    journal.prune()
     if not schools or not settings.EXCHANGE_WATERMARK or connection.vendor != "postgresql":
         return {}
     school_year = school_year_of(run.as_of)
@@ -46,7 +49,6 @@ def settle_unchanged_schools(run: ExchangeRun, schools: list[int]) -> dict[int, 
         if not snapshot:
             return {}  # inside someone else's transaction: the parts decide for themselves
         set_timeouts()
-        journal.prune()
         # The watermarks whose inputs no statement touched since (the input journal): their
         # fingerprints would be the stored ones, so none is taken.
         quiet = journal.unchanged(school_year=school_year, schools=candidates)

@@ -145,3 +145,19 @@ def test_r22_journal_prunes_only_old_rows_no_watermark_needs():
     with transaction.atomic():
         assert journal.prune() == 0
     assert InputChange.objects.exists()
+
+
+def test_r22_journal_is_pruned_by_a_run_with_the_watermark_off(settings):
+    # given: the watermark off (the triggers still journal), and old journal rows
+    settings.EXCHANGE_WATERMARK = False
+    w = build_kts_world()
+    (a,) = w.add_students(1)
+    w.post_tech_grade(a, "80", term=w.tech_terms[0])
+    old = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+    InputChange.objects.update(created_at=old)
+    assert InputChange.objects.exists()
+    # when
+    _run()
+    # then: the old rows went (no watermark needs them); the run's own are recent
+    assert not InputChange.objects.filter(created_at=old).exists()
+    assert not FlowWatermark.objects.exists()
