@@ -30,7 +30,7 @@ from exchange.services.base import (
 from exchange.services.parts import dispatch, exchange_run_school, finish_if_done
 from exchange.services.settle import settle_unchanged_schools
 from schools.actors import Actor, user_or_none
-from schools.models import Roster
+from schools.models import Roster, Section
 
 logger = logging.getLogger(__name__)
 
@@ -176,11 +176,16 @@ def tech_school_ids(school_year: int) -> list[int]:
     linked = KtsLink.objects.filter(
         tech_section__course__calendar__school_year=school_year
     ).values_list("tech_section__course__calendar__school_id", flat=True)
-    rostered = Roster.objects.filter(
-        section__course__calendar__school_year=school_year,
-        section__course__is_kts=True,
-        section__course__calendar__school__kind="technical_school",
-    ).values_list("section__course__calendar__school_id", flat=True)
+    # A section with any roster (one index probe each), not every roster of the state.
+    rostered = (
+        Section.objects.filter(
+            course__calendar__school_year=school_year,
+            course__is_kts=True,
+            course__calendar__school__kind="technical_school",
+        )
+        .filter(Exists(Roster.objects.filter(section=OuterRef("pk"))))
+        .values_list("course__calendar__school_id", flat=True)
+    )
     return sorted(set(linked.distinct().order_by()) | set(rostered.distinct().order_by()))
 
 
