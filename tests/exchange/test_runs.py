@@ -6,6 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.utils import timezone
 
 from exchange import locks, services, tasks
@@ -231,10 +232,11 @@ def test_r29_query_count_does_not_grow_with_students(db, n_students, django_asse
     # when / then: a first full run and a no-change run take a fixed number of queries
     # (R45/R46 add a fixed few: lock probes, the part claim and its fenced commit; the
     # first run's new tech rosters one more: the data version cached reports are keyed on;
-    # the part's claim answers its row, and the grade upsert is one statement.)
+    # the part's claim answers its row, and the grade upsert is one statement; on
+    # PostgreSQL each run's start prunes the input journal: one statement.)
     with django_assert_max_num_queries(48):
         first = _run()
-    with django_assert_max_num_queries(35):
+    with django_assert_max_num_queries(35 + (connection.vendor == "postgresql")):
         second = _run()
     assert first.counts["grades"]["added"] == n_students
     assert second.counts["grades"]["unchanged"] == n_students
