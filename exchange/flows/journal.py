@@ -43,7 +43,7 @@ def _sql() -> dict[str, str]:
     for_all = unseen.format(school="j.tech_school_id IS NULL")
     return {
         "clean": f"""
-            SELECT m.tech_school_id, m.flow FROM {marks} m
+            SELECT m.tech_school_id, m.flow, m.fingerprint FROM {marks} m
             WHERE m.school_year = %(year)s AND m.tech_school_id = ANY(%(schools)s)
               AND m.snapshot <> '' AND m.xact IS NOT NULL
               AND NOT EXISTS ({for_school}) AND NOT EXISTS ({for_all})
@@ -67,14 +67,16 @@ def on() -> bool:
     return connection.vendor == "postgresql" and settings.EXCHANGE_WATERMARK
 
 
-def unchanged(*, school_year: int, schools: list[int]) -> set[tuple[int, str]]:
+def unchanged(*, school_year: int, schools: list[int]) -> dict[tuple[int, str], str]:
     """The (school, flow) watermarks of these schools in the year whose inputs no statement
-    has touched since their snapshot (none on other databases)."""
+    has touched since their snapshot, with their fingerprints (a caller holding a watermark
+    read earlier trusts the journal only for that same fingerprint). None on other
+    databases."""
     if not schools or not on():
-        return set()
+        return {}
     with connection.cursor() as cursor:
         cursor.execute(_sql()["clean"], {"year": school_year, "schools": list(schools)})
-        return {(school, flow) for school, flow in cursor.fetchall()}
+        return {(school, flow): print_ for school, flow, print_ in cursor.fetchall()}
 
 
 def prune() -> int:

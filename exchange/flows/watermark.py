@@ -134,8 +134,11 @@ class FlowMark:
         if mark is None:
             return None
         self.stored = mark
-        if (self.tech_school_id, self.flow) in journal.unchanged(
-            school_year=self.school_year, schools=[self.tech_school_id]
+        if (
+            journal.unchanged(school_year=self.school_year, schools=[self.tech_school_id]).get(
+                (self.tech_school_id, self.flow)
+            )
+            == mark.fingerprint
         ):
             self.print_ = mark.fingerprint  # the same rows: the same fingerprint
         else:

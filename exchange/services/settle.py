@@ -51,7 +51,14 @@ def settle_unchanged_schools(run: ExchangeRun, schools: list[int]) -> dict[int, 
         set_timeouts()
         # The watermarks whose inputs no statement touched since (the input journal): their
         # fingerprints would be the stored ones, so none is taken.
-        quiet = journal.unchanged(school_year=school_year, schools=candidates)
+        # (Only for the fingerprint read above: a watermark stored since is not vouched for.)
+        quiet = {
+            key
+            for key, print_ in journal.unchanged(
+                school_year=school_year, schools=candidates
+            ).items()
+            if key in marks and marks[key].fingerprint == print_
+        }
         # A school whose teachers saved a grade since its mark was stored has changed: it
         # goes to its part without the fingerprint that would only confirm it.
         saved = inputs.grades_saved_since(
