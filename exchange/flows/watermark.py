@@ -220,6 +220,13 @@ def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+def forget_all() -> int:
+    """Delete every stored watermark: the next run reads and decides every record (and
+    stores new ones). Answers how many were deleted."""
+    deleted, _ = FlowWatermark.objects.all().delete()
+    return deleted
+
+
 def read(tech_school_id: int, flow: str, school_year: int) -> FlowWatermark | None:
     """The stored watermark of one school's flow in the year, if any."""
     with connection.cursor() as cursor:

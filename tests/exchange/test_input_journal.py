@@ -5,13 +5,16 @@ run records what deciding afresh finds: a change the journal missed would fail i
 
 import datetime as dt
 from decimal import Decimal
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from exchange.flows import journal
-from exchange.models import Flow, FlowWatermark, InputChange, KtsLink
+from exchange.models import ExchangeRun, Flow, FlowWatermark, InputChange, KtsLink
 from exchange.services import exchange_run
 from grading.models import CTE_TERM, Grade, ScoreRow
 from schools.models import Roster
@@ -161,3 +164,31 @@ def test_r22_journal_is_pruned_by_a_run_with_the_watermark_off(settings):
     # then: the old rows went (no watermark needs them); the run's own are recent
     assert not InputChange.objects.filter(created_at=old).exists()
     assert not FlowWatermark.objects.exists()
+
+
+def test_r22_run_exchange_full_forgets_the_watermarks_and_reads_everything():
+    # given: a settled school (two watermarks stored, the next run would settle it)
+    w = build_kts_world()
+    (a,) = w.add_students(1)
+    w.post_tech_grade(a, "80", term=w.tech_terms[0])
+    _run()
+    _run()
+    assert FlowWatermark.objects.count() == 2
+    # when: --full with --dry-run is refused, and forgets nothing
+    with pytest.raises(CommandError, match="dry run writes nothing"):
+        call_command("run_exchange", "--as-of", AS_OF.isoformat(), "--full", "--dry-run")
+    assert FlowWatermark.objects.count() == 2
+    # when: a full run from the command
+    out = StringIO()
+    with CaptureQueriesContext(connection) as queries:
+        call_command("run_exchange", "--as-of", AS_OF.isoformat(), "--full", stdout=out)
+    # then: the watermarks were forgotten, the school's part read its grades and decided
+    # them afresh, and stored its watermarks again
+    assert "Forgot 2 stored watermark(s)." in out.getvalue()
+    run = ExchangeRun.objects.latest("pk")
+    assert run.status == "succeeded" and run.parts.filter(attempts__gt=0).exists()
+    assert run.counts["grades"]["unchanged"] == 1
+    assert any(
+        "grading_grade" in q["sql"] and "percent" in q["sql"] for q in queries.captured_queries
+    )
+    assert FlowWatermark.objects.filter(tech_school=w.tech_school).exists()

@@ -1,10 +1,14 @@
-"""R28: ``manage.py run_exchange [--as-of YYYY-MM-DD] [--dry-run]`` in the foreground."""
+"""R28: ``manage.py run_exchange [--as-of YYYY-MM-DD] [--dry-run] [--full]`` in the
+foreground. ``--full`` forgets every stored watermark first (R22), so that the run reads and
+decides every record - after data was written with PostgreSQL's triggers off, which the
+input journal cannot see."""
 
 import datetime as dt
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from exchange.flows import watermark
 from exchange.models import RunStatus, RunTrigger
 from exchange.services import exchange_run
 
@@ -19,9 +23,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="Compute every outcome; write only the run."
         )
+        parser.add_argument(
+            "--full",
+            action="store_true",
+            help="Forget every stored watermark first: read and decide every record.",
+        )
 
-    def handle(self, *args, as_of=None, dry_run=False, **options):
+    def handle(self, *args, as_of=None, dry_run=False, full=False, **options):
         as_of = as_of or timezone.localdate()
+        if full and dry_run:
+            raise CommandError("--full forgets the stored watermarks; a dry run writes nothing.")
+        if full:
+            forgotten = watermark.forget_all()
+            self.stdout.write(f"Forgot {forgotten} stored watermark(s).")
 
         def progress(done: int, total: int, part) -> None:
             filled = BAR * done // total
