@@ -26,26 +26,32 @@ from schools.access import sql
 KEEP = "2 days"
 
 
+# A journal row ``j`` that a watermark ``m`` has not seen: not written by the transaction
+# that stored it, nor visible in its snapshot, and read by its flow. The one definition both
+# the clean check and the prune rely on (a prune that disagreed could drop a needed row).
+_UNSEEN = f"""
+    j.xact <> m.xact
+    AND (m.flow = '{Flow.GRADES}' OR NOT j.grades_only)
+    AND NOT pg_visible_in_snapshot(j.xact::text::xid8, m.snapshot::pg_snapshot)
+"""
+_HAS_SNAPSHOT = "m.snapshot <> '' AND m.xact IS NOT NULL"
+
+
 @functools.cache
 def _sql() -> dict[str, str]:
     marks, changes = sql.quoted_table(FlowWatermark), sql.quoted_table(InputChange)
-    # the journal rows a watermark ``m`` has not seen (its own transaction's it counts); the
-    # rows older than its snapshot's xmin are seen by it: the index skips them
-    unseen = f"""
-        SELECT FROM {changes} j
-        WHERE {{school}}
-          AND j.xact >= pg_snapshot_xmin(m.snapshot::pg_snapshot)::text::bigint
-          AND j.xact <> m.xact
-          AND (m.flow = '{Flow.GRADES}' OR NOT j.grades_only)
-          AND NOT pg_visible_in_snapshot(j.xact::text::xid8, m.snapshot::pg_snapshot)
-    """
-    for_school = unseen.format(school="j.tech_school_id = m.tech_school_id")
-    for_all = unseen.format(school="j.tech_school_id IS NULL")
+    # the rows older than a watermark's snapshot xmin are seen by it: the index skips them
+    unseen_since = (
+        f"SELECT FROM {changes} j WHERE {{school}}"
+        f" AND j.xact >= pg_snapshot_xmin(m.snapshot::pg_snapshot)::text::bigint AND {_UNSEEN}"
+    )
+    for_school = unseen_since.format(school="j.tech_school_id = m.tech_school_id")
+    for_all = unseen_since.format(school="j.tech_school_id IS NULL")
     return {
         "clean": f"""
             SELECT m.tech_school_id, m.flow, m.fingerprint FROM {marks} m
             WHERE m.school_year = %(year)s AND m.tech_school_id = ANY(%(schools)s)
-              AND m.snapshot <> '' AND m.xact IS NOT NULL
+              AND {_HAS_SNAPSHOT}
               AND NOT EXISTS ({for_school}) AND NOT EXISTS ({for_all})
         """,
         "prune": f"""
@@ -53,11 +59,9 @@ def _sql() -> dict[str, str]:
             WHERE j.created_at < now() - interval '{KEEP}'
               AND NOT EXISTS (
                 SELECT FROM {marks} m
-                WHERE m.snapshot <> '' AND m.xact IS NOT NULL
+                WHERE {_HAS_SNAPSHOT}
                   AND (j.tech_school_id IS NULL OR j.tech_school_id = m.tech_school_id)
-                  AND (m.flow = '{Flow.GRADES}' OR NOT j.grades_only)
-                  AND j.xact <> m.xact
-                  AND NOT pg_visible_in_snapshot(j.xact::text::xid8, m.snapshot::pg_snapshot)
+                  AND {_UNSEEN}
               )
         """,
     }
