@@ -4,7 +4,10 @@ Used by the exchange's runs and parts and by the report-card batch parts (R32); 
 names its own namespace (the first of the two int4 keys).
 
 PostgreSQL: a session-level advisory lock taken on a dedicated connection (not Django's; one
-per process, shared by the process's locks), held for the run's or the part's whole life. When the process dies (``kill -9``, out of
+per process, shared by the process's locks), held for the run's or the part's whole life. The
+session outlives its locks as Django's own connection outlives a request: a worker taking one
+part after another reuses it for up to ``CONN_MAX_AGE`` seconds instead of opening a session
+per part (0: closed as soon as it holds no lock). When the process dies (``kill -9``, out of
 memory) or is cut off from the database, the server ends the session and the lock with it;
 TCP keepalives bound the "cut off" case to well under a minute.
 
@@ -19,6 +22,7 @@ import hashlib
 import os
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -31,7 +35,7 @@ def _int4(n: int) -> int:
     return n % 2_147_483_647
 
 
-_shared: dict = {"pid": None, "conn": None}
+_shared: dict = {"pid": None, "conn": None, "opened": 0.0}
 _held_here: set[tuple[int, int]] = set()  # keys this process holds (a session re-enters)
 _guard = threading.Lock()
 
@@ -53,15 +57,36 @@ def _pg_connect():
     return psycopg.connect(autocommit=True, **params)
 
 
+def _max_age() -> float:
+    """Django's ``CONN_MAX_AGE`` (``None``: unlimited)."""
+    age = connection.settings_dict.get("CONN_MAX_AGE", 0)
+    return float("inf") if age is None else age
+
+
+def close_session() -> None:
+    """End this process's lock session if it holds no lock (before its database is
+    dropped, as the test run's end does)."""
+    with _guard:
+        conn = _shared["conn"]
+        if conn is not None and not _held_here and _shared["pid"] == os.getpid():
+            conn.close()
+            _shared["conn"] = None
+
+
 def _lock_connection(*, fresh: bool = False):
-    """This process's lock session, opened by its first lock and closed when it holds none
-    (a forked worker opens its own). The locks it holds at once share it: when it dies,
-    they all go."""
+    """This process's lock session, opened by its first lock (a forked worker opens its
+    own) and kept, while it holds none, for ``CONN_MAX_AGE`` seconds from its opening. The
+    locks it holds at once share it: when it dies, they all go."""
     conn = _shared["conn"]
+    if conn is not None and not _held_here and _shared["pid"] == os.getpid():
+        if time.monotonic() - _shared["opened"] >= _max_age():
+            conn.close()  # idle and old: a fresh session, as Django renews its own
+            conn = None
     if fresh or _shared["pid"] != os.getpid() or conn is None or conn.closed:
         _held_here.clear()  # a new session holds nothing yet
         conn = _shared["conn"] = _pg_connect()
         _shared["pid"] = os.getpid()
+        _shared["opened"] = time.monotonic()
     return conn
 
 
@@ -131,8 +156,8 @@ class ProcessLock:
                     )
                 except Exception:  # noqa: BLE001, S110 - a dead session released it already
                     pass
-                if not _held_here and _shared["conn"] is not None:
-                    # Nothing held: end the session rather than keep an idle connection.
+                if not _held_here and _shared["conn"] is not None and not _max_age():
+                    # Nothing held and no connection reuse: end the session now.
                     _shared["conn"].close()
                     _shared["conn"] = None
             self._conn = None

@@ -7,6 +7,16 @@ from tests.factories import UserFactory
 pytest_plugins = ["tests.world.fixtures"]
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """The test databases, with this process's lock session (kept between locks, as
+    Django keeps its connection) ended before they are dropped."""
+    yield
+    from schools import locks
+
+    locks.close_session()
+
+
 @pytest.fixture
 def superuser(db):
     return UserFactory(username="state-admin", is_superuser=True, is_staff=True)

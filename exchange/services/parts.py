@@ -364,7 +364,12 @@ def requeue_dead_part(part: RunPart, *, attempts_max: int) -> bool:
 
 
 def dispatch(part: RunPart, *, at: dt.datetime | None = None) -> None:
-    """Send a part's django-q2 task now, or at ``at`` (a retry's backoff)."""
+    """Send a part's django-q2 task now, or at ``at`` (a retry's backoff).
+
+    The task's success is not saved in django-q2's task log: the part records its own
+    outcome (status, counts, attempts, times, error), and the log's pruning to its save
+    limit re-reads every saved success for each one saved, on the cluster's CPU while the
+    other parts run. A task that raises is still saved as a failure."""
     from django_q.tasks import async_task, schedule
 
     args = ("exchange.tasks.run_school_part", part.run_id, part.tech_school_id)
@@ -372,7 +377,7 @@ def dispatch(part: RunPart, *, at: dt.datetime | None = None) -> None:
     if at is not None and at > timezone.now():
         schedule(*args, schedule_type="O", next_run=at, repeats=-1, name=None)
     else:
-        async_task(*args, group=f"exchange-run-{part.run_id}", task_name=name)
+        async_task(*args, group=f"exchange-run-{part.run_id}", task_name=name, save=False)
     RunPart.objects.filter(pk=part.pk).update(queued_at=timezone.now())
 
 

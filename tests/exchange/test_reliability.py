@@ -3,6 +3,7 @@ retries, the watchdog and the night window. Real-process trials are in test_chao
 
 import datetime as dt
 import threading
+import time
 
 import pytest
 from django.db import OperationalError, connection, connections
@@ -166,6 +167,64 @@ def test_r45_lock_is_held_by_one_holder_at_a_time(db):
     assert not locks.held(locks.RUN_NAMESPACE, 424242)
     assert second.acquire()
     second.release()
+
+
+def _lock_backend(namespace: int, key: int) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND classid = %s AND objid = %s",
+            [namespace, key],
+        )
+        return cursor.fetchone()[0]
+
+
+def _session_alive(pid: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = %s)", [pid])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_r46_one_lock_session_serves_a_workers_parts_one_after_another(db, monkeypatch):
+    # given: Django keeps its connections (CONN_MAX_AGE > 0)
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
+    first = locks.ProcessLock(locks.PART_NAMESPACE, 515151)
+    # when: one part's lock, then the next part's
+    assert first.acquire()
+    session = _lock_backend(locks.PART_NAMESPACE, 515151)
+    first.release()
+    second = locks.ProcessLock(locks.PART_NAMESPACE, 515152)
+    assert second.acquire()
+    # then: the same session holds the next lock, and released the first
+    assert _lock_backend(locks.PART_NAMESPACE, 515152) == session
+    assert not locks.held(locks.PART_NAMESPACE, 515151)
+    # when: the idle session is cut off between two parts
+    second.release()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [session])
+    third = locks.ProcessLock(locks.PART_NAMESPACE, 515153)
+    # then: the next lock opens a new session
+    assert third.acquire()
+    assert _lock_backend(locks.PART_NAMESPACE, 515153) != session
+    third.release()
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_r46_lock_session_ends_with_its_last_lock_without_conn_max_age(db, monkeypatch):
+    # given: Django closes its connections after each request (CONN_MAX_AGE 0)
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
+    lock = locks.ProcessLock(locks.PART_NAMESPACE, 525252)
+    assert lock.acquire()
+    session = _lock_backend(locks.PART_NAMESPACE, 525252)
+    # when
+    lock.release()
+    # then: the session is gone (the server ends it once the client leaves)
+    for _ in range(50):
+        if not _session_alive(session):
+            break
+        time.sleep(0.02)
+    assert not _session_alive(session)
 
 
 # --- R46: claims, retries, the watchdog -------------------------------------------------

@@ -223,6 +223,24 @@ def test_r28_part_queued_as_django_q_tasks_when_not_in_sync_mode(world, monkeypa
     assert run.status == "succeeded" and run.counts["enrollments"]["added"] == 3
 
 
+def test_r28_part_task_is_recorded_by_its_part_not_in_the_task_log(world, monkeypatch):
+    # given: django-q2 running each task in this process as it is queued (its worker and
+    # its monitor, which saves task results)
+    from django_q.conf import Conf
+    from django_q.models import Failure, Success
+
+    monkeypatch.setattr(Conf, "SYNC", True)
+    # when
+    run = services.exchange_run(as_of=AS_OF, trigger="test", inline=False)
+    # then: the part's outcome is on its RunPart; the task log keeps no success row for it
+    # (the monitor would otherwise re-read up to its save limit of rows per part)
+    run.refresh_from_db()
+    assert run.status == "succeeded", run.error
+    assert run.parts.get().status == "succeeded"
+    assert not Success.objects.exists()
+    assert not Failure.objects.exists()
+
+
 @pytest.mark.parametrize("n_students", [5, 50])
 def test_r29_query_count_does_not_grow_with_students(db, n_students, django_assert_max_num_queries):
     # given: a world with n students, each with a tech grade, already exchanged once
