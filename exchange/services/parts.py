@@ -363,8 +363,9 @@ def requeue_dead_part(part: RunPart, *, attempts_max: int) -> bool:
     )
 
 
-def dispatch(part: RunPart, *, at: dt.datetime | None = None) -> None:
-    """Send a part's django-q2 task now, or at ``at`` (a retry's backoff).
+def dispatch(part: RunPart, *, at: dt.datetime | None = None, stamped: bool = False) -> None:
+    """Send a part's django-q2 task now, or at ``at`` (a retry's backoff), and stamp the
+    part's ``queued_at`` (``stamped``: its creation did).
 
     The task's success is not saved in django-q2's task log: the part records its own
     outcome (status, counts, attempts, times, error), and the log's pruning to its save
@@ -378,7 +379,8 @@ def dispatch(part: RunPart, *, at: dt.datetime | None = None) -> None:
         schedule(*args, schedule_type="O", next_run=at, repeats=-1, name=None)
     else:
         async_task(*args, group=f"exchange-run-{part.run_id}", task_name=name, save=False)
-    RunPart.objects.filter(pk=part.pk).update(queued_at=timezone.now())
+    if not stamped:
+        RunPart.objects.filter(pk=part.pk).update(queued_at=timezone.now())
 
 
 def finish_if_done(*, run_id: int) -> None:

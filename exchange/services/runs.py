@@ -213,7 +213,12 @@ def exchange_run_start(
         schools = tech_school_ids(school_year_of(run.as_of))
         settled = settle_unchanged_schools(run, schools)
         rest = [s for s in schools if s not in settled]
-        RunPart.objects.bulk_create(RunPart(run=run, tech_school_id=s) for s in rest)
+        # A cluster run's parts are sent right below: stamped as sent in the same insert,
+        # not by an update of each part while the first ones already run.
+        sent = None if inline else timezone.now()
+        RunPart.objects.bulk_create(
+            RunPart(run=run, tech_school_id=s, queued_at=sent) for s in rest
+        )
         total = len(schools)
         if progress:
             for i, part in enumerate(settled.values(), start=1):
@@ -228,7 +233,7 @@ def exchange_run_start(
             finish_if_done(run_id=run.pk)
         else:
             for part in RunPart.objects.filter(run=run, status=RunStatus.QUEUED):
-                dispatch(part)
+                dispatch(part, stamped=True)
     finally:
         lock.release()
     run.refresh_from_db()

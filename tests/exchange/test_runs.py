@@ -217,6 +217,7 @@ def test_r28_part_queued_as_django_q_tasks_when_not_in_sync_mode(world, monkeypa
     # then: one task per tech school; the run finishes when its parts have run
     assert queued == [("exchange.tasks.run_school_part", run.pk, world.tech_school.pk)]
     assert run.status == "running"
+    assert run.parts.get().queued_at is not None  # when its task was sent (R46)
     tasks.run_school_part(run.pk, world.tech_school.pk)
     tasks.run_school_part(run.pk, world.tech_school.pk)  # delivered twice: harmless
     run.refresh_from_db()
