@@ -179,6 +179,14 @@ def _lock_backend(namespace: int, key: int) -> int:
         return cursor.fetchone()[0]
 
 
+def _locked(monkeypatch, *, conn_max_age: int, key: int):
+    """A part lock taken with Django's ``CONN_MAX_AGE`` set so, and its session's pid."""
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", conn_max_age)
+    lock = locks.ProcessLock(locks.PART_NAMESPACE, key)
+    assert lock.acquire()
+    return lock, _lock_backend(locks.PART_NAMESPACE, key)
+
+
 def _session_alive(pid: int) -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = %s)", [pid])
@@ -188,11 +196,8 @@ def _session_alive(pid: int) -> bool:
 @pytest.mark.skipif("connection.vendor != 'postgresql'")
 def test_r46_one_lock_session_serves_a_workers_parts_one_after_another(db, monkeypatch):
     # given: Django keeps its connections (CONN_MAX_AGE > 0)
-    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
-    first = locks.ProcessLock(locks.PART_NAMESPACE, 515151)
     # when: one part's lock, then the next part's
-    assert first.acquire()
-    session = _lock_backend(locks.PART_NAMESPACE, 515151)
+    first, session = _locked(monkeypatch, conn_max_age=60, key=515151)
     first.release()
     second = locks.ProcessLock(locks.PART_NAMESPACE, 515152)
     assert second.acquire()
@@ -213,10 +218,7 @@ def test_r46_one_lock_session_serves_a_workers_parts_one_after_another(db, monke
 @pytest.mark.skipif("connection.vendor != 'postgresql'")
 def test_r46_lock_session_ends_with_its_last_lock_without_conn_max_age(db, monkeypatch):
     # given: Django closes its connections after each request (CONN_MAX_AGE 0)
-    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
-    lock = locks.ProcessLock(locks.PART_NAMESPACE, 525252)
-    assert lock.acquire()
-    session = _lock_backend(locks.PART_NAMESPACE, 525252)
+    lock, session = _locked(monkeypatch, conn_max_age=0, key=525252)
     # when
     lock.release()
     # then: the session is gone (the server ends it once the client leaves)
