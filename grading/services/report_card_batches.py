@@ -77,7 +77,9 @@ def _enqueue(batch_id: int) -> None:
 
 
 def _dispatch(part: ReportCardBatchPart) -> None:
-    """Send a part's task (again). ``queued_at`` first: in sync mode the task runs here."""
+    """Send a part's task (again). ``queued_at`` first: in sync mode the task runs here.
+    Its success is not saved in django-q2's task log: the part records its own status,
+    attempts, times and error (a task that raises is still saved as a failure)."""
     from django_q.tasks import async_task
 
     ReportCardBatchPart.objects.filter(pk=part.pk).update(queued_at=timezone.now())
@@ -87,6 +89,7 @@ def _dispatch(part: ReportCardBatchPart) -> None:
         group=f"report-cards-{part.batch_id}",
         task_name=f"report-cards-{part.batch_id}-part-{part.seq}",
         sync=_sync(),
+        save=False,
     )
 
 

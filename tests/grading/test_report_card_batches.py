@@ -4,6 +4,7 @@ claimed once, a failed part fails the batch, the watchdog re-queues a vanished p
 import io
 
 import pytest
+from django_q.models import Success
 from pypdf import PdfReader
 
 from grading.models import ReportCardBatch, ReportCardBatchPart
@@ -76,6 +77,9 @@ def test_r32_batch_in_parts_has_the_pages_of_one_render_in_the_same_order(
     parts = list(ReportCardBatchPart.objects.filter(batch=batch).order_by("seq"))
     assert [len(p.student_ids) for p in parts] == [2, 2, 1]
     assert all(p.status == "done" and p.attempts == 1 and p.pdf is None for p in parts)
+    # and the parts' tasks left no row in django-q2's task log (each part records itself)
+    assert not Success.objects.filter(func="grading.tasks.build_report_card_part").exists()
+    assert Success.objects.filter(func="grading.tasks.build_report_card_batch").exists()
     # and the pages are those of one render of the whole school, in the same order
     single = report_cards_pdf_bytes(term=w.q1)
     expected = [
