@@ -214,7 +214,10 @@ def exchange_run_start(
         settled = settle_unchanged_schools(run, schools)
         rest = [s for s in schools if s not in settled]
         # A cluster run's parts are sent right below: stamped as sent in the same insert,
-        # not by an update of each part while the first ones already run.
+        # not by an update of each part while the first ones already run (a worker's open
+        # part would make that update wait, or fail its commit's serialization). A starter
+        # that dies before sending them leaves them stamped; the watchdog sends the queued
+        # parts of a run no worker holds, whatever their stamp.
         sent = None if inline else timezone.now()
         RunPart.objects.bulk_create(
             RunPart(run=run, tech_school_id=s, queued_at=sent) for s in rest
