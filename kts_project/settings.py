@@ -272,6 +272,10 @@ EXCHANGE_START_GRACE = float(os.environ.get("EXCHANGE_START_GRACE", "120"))
 # R22: on PostgreSQL a flow whose inputs did not change since the last run replays what it
 # found then (an exact fingerprint of the rows it reads); "0" makes every run decide afresh.
 EXCHANGE_WATERMARK = os.environ.get("EXCHANGE_WATERMARK", "1") not in ("0", "false", "off", "")
+# PostgreSQL: the reads an exchange part makes once per tech school are planned once per
+# database session (prepared statements); "0" behind a pooler that hands each transaction a
+# different session (e.g. PgBouncer in transaction mode).
+EXCHANGE_PREPARED_STATEMENTS = env_bool("EXCHANGE_PREPARED_STATEMENTS", True)
 # A finished run refreshes the planner statistics (ANALYZE) of a table it wrote at least this
 # share of (of the rows PostgreSQL last counted there); smaller changes are autovacuum's, whose
 # own analyze threshold is 10% by default. 0: every table the run wrote to.

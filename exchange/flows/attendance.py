@@ -253,7 +253,9 @@ def sync_unknown_attendance(
     #    let a school with nothing to do stop here.
     links = [
         Link._make(row)
-        for row in fetch_all(sql.links, [as_of, tech_school_id, tech_school_id, school_year])
+        for row in fetch_all(
+            sql.links, [as_of, tech_school_id, tech_school_id, school_year], prepare=True
+        )
     ]
     if not any(link.sync for link in links):
         return []

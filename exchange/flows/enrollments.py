@@ -294,15 +294,15 @@ def _calendar_of(*, tech_school_id: int, school_year: int) -> int | None:
 def _dirty_keys(*, calendar_id: int, as_of: dt.date) -> tuple[set[tuple[int, int]], int]:
     """The (student, tech section) keys to reconcile, and the count of unchanged tech
     rosters in all the others - one query, whatever the number of students."""
-    with connection.cursor() as cursor:
-        cursor.execute(_DIRTY_KEYS_SQL, {"calendar": calendar_id, "as_of": as_of.isoformat()})
-        dirty: set[tuple[int, int]] = set()
-        unchanged = 0
-        for student_id, tech_section_id, paired in cursor.fetchall():
-            if student_id is None:
-                unchanged = int(paired)
-            else:
-                dirty.add((student_id, tech_section_id))
+    dirty: set[tuple[int, int]] = set()
+    unchanged = 0
+    for student_id, tech_section_id, paired in sql.fetch_all(
+        _DIRTY_KEYS_SQL, {"calendar": calendar_id, "as_of": as_of.isoformat()}, prepare=True
+    ):
+        if student_id is None:
+            unchanged = int(paired)
+        else:
+            dirty.add((student_id, tech_section_id))
     return dirty, unchanged
 
 

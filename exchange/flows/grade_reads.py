@@ -113,6 +113,7 @@ def read_links(*, tech_school_id: int, school_year: int) -> dict[int, list[Link]
         WHERE cal.school_id = %s AND cal.school_year = %s
         """,
         [tech_school_id, school_year],
+        prepare=True,
     ):
         links[tech_id].append(Link(hs_id, hs_course_id, hs_school_id))
     return links
@@ -205,6 +206,7 @@ def read_hs_side(
                 sql.list_param({link.hs_course_id for pairs in links.values() for link in pairs}),
                 sql.list_param(CTE_CODES),
             ],
+            prepare=True,
         ),
         {5: (Term, "start_date"), 6: (Term, "end_date")},
     ):

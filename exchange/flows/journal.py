@@ -78,9 +78,10 @@ def unchanged(*, school_year: int, schools: list[int]) -> dict[tuple[int, str], 
     databases."""
     if not schools or not on():
         return {}
-    with connection.cursor() as cursor:
-        cursor.execute(_sql()["clean"], {"year": school_year, "schools": list(schools)})
-        return {(school, flow): print_ for school, flow, print_ in cursor.fetchall()}
+    rows = sql.fetch_all(
+        _sql()["clean"], {"year": school_year, "schools": list(schools)}, prepare=True
+    )
+    return {(school, flow): print_ for school, flow, print_ in rows}
 
 
 def prune() -> int:
